@@ -1,0 +1,34 @@
+#include "cloudillo/crypto/hash.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/escaping.h"
+
+namespace cloudillo::crypto {
+namespace {
+
+TEST(Hash, Sha256KnownAnswer) {
+  EXPECT_EQ(absl::BytesToHexString(Sha256("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Hash, HmacRfc4231Case2) {
+  EXPECT_EQ(absl::BytesToHexString(HmacSha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(Hash, ConstantTimeEqual) {
+  EXPECT_TRUE(ConstantTimeEqual("abc", "abc"));
+  EXPECT_FALSE(ConstantTimeEqual("abc", "abd"));
+  EXPECT_FALSE(ConstantTimeEqual("abc", "ab"));
+}
+
+TEST(Hash, ContentIdShape) {
+  std::string id = ContentId("b", "hello");
+  EXPECT_EQ(id.substr(0, 3), "b1~");
+  EXPECT_EQ(id.size(), 3u + 43u);
+  EXPECT_EQ(id, "b1~LPJNul-wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ");
+}
+
+}  // namespace
+}  // namespace cloudillo::crypto
