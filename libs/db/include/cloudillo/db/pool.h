@@ -1,0 +1,77 @@
+// PostgreSQL access for services: a fixed-size connection pool, parameterised
+// queries and transactions. No libpqxx type crosses this header (EXAMPLES.md item 4):
+// every libpqxx exception is converted here, by SQLSTATE class, into a Status:
+//
+//   unique_violation                -> AlreadyExists
+//   foreign_key / check / not_null  -> FailedPrecondition
+//   serialization / deadlock        -> Aborted (the caller may retry)
+//   broken connection, no slot      -> Unavailable
+//   data_exception                  -> InvalidArgument
+//   anything else                   -> Internal
+//
+// Thread-safe. A broken connection is replaced on its next use.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace cloudillo::db {
+
+// A query parameter: text in PostgreSQL's input syntax, or SQL NULL.
+using Param = std::optional<std::string>;
+inline Param P(std::string_view s) { return std::string(s); }
+inline Param P(const char* s) { return std::string(s); }
+inline Param P(const std::string& s) { return s; }
+inline Param P(int64_t v) { return std::to_string(v); }
+inline Param P(int v) { return std::to_string(v); }
+inline Param P(bool v) { return v ? "true" : "false"; }
+inline Param Null() { return std::nullopt; }
+
+class Row {
+ public:
+  explicit Row(std::vector<std::optional<std::string>> cols) : cols_(std::move(cols)) {}
+  bool IsNull(size_t i) const { return !cols_.at(i).has_value(); }
+  const std::string& Str(size_t i) const;  // "" for NULL
+  int64_t Int(size_t i) const;             // 0 for NULL
+  bool Bool(size_t i) const;               // false for NULL
+  std::optional<std::string> Opt(size_t i) const { return cols_.at(i); }
+  size_t size() const { return cols_.size(); }
+
+ private:
+  std::vector<std::optional<std::string>> cols_;
+};
+
+struct Result {
+  std::vector<Row> rows;
+  int64_t affected = 0;
+  bool empty() const { return rows.empty(); }
+};
+
+class Tx {
+ public:
+  virtual ~Tx() = default;
+  virtual absl::StatusOr<Result> Query(std::string_view sql, const std::vector<Param>& params = {}) = 0;
+};
+
+class Pool {
+ public:
+  // Fails with Unavailable when the first connection cannot be opened.
+  static absl::StatusOr<std::shared_ptr<Pool>> Connect(const std::string& url, int size);
+  virtual ~Pool() = default;
+
+  virtual absl::StatusOr<Result> Query(std::string_view sql, const std::vector<Param>& params = {}) = 0;
+  // Runs `fn` in one transaction: commits when it returns OK, rolls back otherwise.
+  virtual absl::Status Transact(const std::function<absl::Status(Tx&)>& fn) = 0;
+  // A cheap round trip, for /readyz.
+  virtual absl::Status Ping() = 0;
+};
+
+}  // namespace cloudillo::db

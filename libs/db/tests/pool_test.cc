@@ -1,0 +1,101 @@
+#include "cloudillo/db/pool.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "cloudillo/db/migrate.h"
+#include "cloudillo/testing/status_matchers.h"
+#include "cloudillo/testing/test_env.h"
+
+namespace cloudillo::db {
+namespace {
+using ::cloudillo::testing::IsOk;
+using ::cloudillo::testing::StatusIs;
+
+class PoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto pool = Pool::Connect(cloudillo::testing::CreateTestDatabase(), 4);
+    ASSERT_THAT(pool, IsOk());
+    pool_ = *pool;
+  }
+  std::shared_ptr<Pool> pool_;
+};
+
+const std::vector<Migration> kMigrations = {
+    {1, "items", "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL CHECK (name <> ''));"
+                 "CREATE INDEX items_name ON items(name);"},
+    {2, "tags", "CREATE TABLE tags (item_id bigint REFERENCES items(id), tag text);"},
+};
+
+TEST_F(PoolTest, MigrateIsIdempotentAndChecked) {
+  EXPECT_THAT(CheckCurrent(*pool_, "svc", kMigrations), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_THAT(Migrate(*pool_, "svc", kMigrations), IsOk());
+  ASSERT_THAT(Migrate(*pool_, "svc", kMigrations), IsOk());
+  EXPECT_THAT(CheckCurrent(*pool_, "svc", kMigrations), IsOk());
+  std::vector<Migration> older(kMigrations.begin(), kMigrations.begin() + 1);
+  EXPECT_THAT(CheckCurrent(*pool_, "svc", older), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(Migrate(*pool_, "svc", older), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(PoolTest, ConcurrentMigratorsSerialise) {
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> results(4);
+  for (int i = 0; i < 4; ++i) threads.emplace_back([&, i] { results[i] = Migrate(*pool_, "race", kMigrations); });
+  for (auto& t : threads) t.join();
+  for (const auto& s : results) EXPECT_THAT(s, IsOk());
+}
+
+TEST_F(PoolTest, ErrorsMapToStatusCodes) {
+  ASSERT_THAT(Migrate(*pool_, "svc", kMigrations), IsOk());
+  ASSERT_THAT(pool_->Query("INSERT INTO svc.items VALUES ($1, $2)", {P(1), P("a")}), IsOk());
+  EXPECT_THAT(pool_->Query("INSERT INTO svc.items VALUES ($1, $2)", {P(1), P("b")}),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(pool_->Query("INSERT INTO svc.items VALUES ($1, $2)", {P(2), P("")}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(pool_->Query("INSERT INTO svc.tags VALUES ($1, $2)", {P(99), P("x")}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(pool_->Query("SELECT $1::int", {P("not a number")}), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(pool_->Query("SELEC nonsense"), StatusIs(absl::StatusCode::kInternal));
+}
+
+TEST_F(PoolTest, TransactionRollsBackOnError) {
+  ASSERT_THAT(Migrate(*pool_, "svc", kMigrations), IsOk());
+  absl::Status st = pool_->Transact([](Tx& tx) -> absl::Status {
+    auto r = tx.Query("INSERT INTO svc.items VALUES (10, 'x')");
+    if (!r.ok()) return r.status();
+    return absl::AbortedError("changed my mind");
+  });
+  EXPECT_THAT(st, StatusIs(absl::StatusCode::kAborted));
+  auto r = pool_->Query("SELECT count(*) FROM svc.items");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->rows[0].Int(0), 0);
+  // A failed statement inside poisons the transaction even if fn ignores it.
+  st = pool_->Transact([](Tx& tx) -> absl::Status {
+    (void)tx.Query("INSERT INTO svc.items VALUES (11, 'y')");
+    (void)tx.Query("INSERT INTO svc.items VALUES (11, 'y')");
+    return absl::OkStatus();
+  });
+  r = pool_->Query("SELECT count(*) FROM svc.items");
+  EXPECT_EQ(r->rows[0].Int(0), 0);
+}
+
+TEST_F(PoolTest, NullsAndTypes) {
+  auto r = pool_->Query("SELECT $1::text, $2::bigint, true, NULL::text", {Null(), P(int64_t{1} << 40)});
+  ASSERT_THAT(r, IsOk());
+  const Row& row = r->rows[0];
+  EXPECT_TRUE(row.IsNull(0));
+  EXPECT_EQ(row.Int(1), int64_t{1} << 40);
+  EXPECT_TRUE(row.Bool(2));
+  EXPECT_EQ(row.Str(3), "");
+  EXPECT_THAT(pool_->Ping(), IsOk());
+}
+
+TEST(PoolConnect, UnreachableIsUnavailable) {
+  EXPECT_THAT(Pool::Connect("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", 1),
+              StatusIs(absl::StatusCode::kUnavailable));
+}
+
+}  // namespace
+}  // namespace cloudillo::db

@@ -1,0 +1,66 @@
+# Start and stop a private PostgreSQL and Redis in a folder, on loopback ports.
+# Sourced by tools/up (persistent data) and tools/testenv (throwaway data).
+# PostgreSQL refuses to run as root, so as root it runs as the `postgres` user; the
+# folder's parents must be traversable by that user (not /root, not a mktemp -d).
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
+    if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# pg_start DIR PORT: initialises DIR/pg on first use, then starts it.
+pg_start() {
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  chmod 755 "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+  if [ ! -f "$dir/pg/PG_VERSION" ]; then
+    as_pg "$PG_BIN/initdb" -D "$dir/pg" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+      { cat "$dir/initdb.log" >&2; return 1; }
+  fi
+  as_pg "$PG_BIN/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w -t 60 start \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PG_FSYNC:-on}" >/dev/null ||
+    { tail -20 "$dir/pg.log" >&2; return 1; }
+}
+
+pg_stop() {
+  local dir=$1
+  [ -f "$dir/pg/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$dir/pg" -m fast -w stop >/dev/null 2>&1
+  return 0
+}
+
+# redis_start DIR PORT [persist]
+redis_start() {
+  local dir=$1 port=$2 persist=${3:-no}
+  mkdir -p "$dir/redis"
+  local save=(--save '')
+  [ "$persist" = yes ] && save=(--save '60 1' --dbfilename dump.rdb)
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/redis" "${save[@]}" --appendonly no \
+    --daemonize yes --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log" >/dev/null
+  for _ in $(seq 1 50); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "redis did not start on port $port" >&2
+  return 1
+}
+
+redis_stop() {
+  local dir=$1
+  if [ -f "$dir/redis/redis.pid" ]; then
+    kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$(cat "$dir/redis/redis.pid")" 2>/dev/null || break; sleep 0.1; done
+    rm -f "$dir/redis/redis.pid"
+  fi
+  return 0
+}
