@@ -1,0 +1,30 @@
+// The operator endpoints every process serves on its own port:
+//   GET /metrics  Prometheus text format of `registry`
+//   GET /healthz  200 while the process runs (liveness)
+//   GET /readyz   200 when `ready()` is OK, else 503 with its message (readiness:
+//                 false while PostgreSQL or Redis is unreachable, or while draining)
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "cloudillo/http/server.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace cloudillo::http {
+
+struct OpsOptions {
+  std::string address = "0.0.0.0";
+  int port = 0;
+  std::shared_ptr<prometheus::Registry> registry;
+  std::function<absl::Status()> ready;
+};
+
+absl::StatusOr<std::unique_ptr<HttpServer>> StartOpsServer(OpsOptions options);
+
+}  // namespace cloudillo::http
