@@ -69,7 +69,8 @@ class PgTx final : public Tx {
 
 class PgPool final : public Pool {
  public:
-  PgPool(std::string url, int size) : url_(std::move(url)), slots_(size) {}
+  PgPool(std::string url, int size, std::string schema)
+      : url_(std::move(url)), schema_(std::move(schema)), slots_(size) {}
 
   absl::Status Init() {
     auto c = Open();
@@ -105,7 +106,12 @@ class PgPool final : public Pool {
  private:
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Open() {
     try {
-      return std::make_unique<pqxx::connection>(url_);
+      auto c = std::make_unique<pqxx::connection>(url_);
+      if (!schema_.empty()) {
+        pqxx::nontransaction tx(*c);
+        tx.exec("SET search_path TO " + tx.quote_name(schema_));
+      }
+      return c;
     } catch (const std::exception& e) {
       return absl::UnavailableError(std::string("cannot connect to PostgreSQL: ") + e.what());
     }
@@ -157,6 +163,7 @@ class PgPool final : public Pool {
   }
 
   std::string url_;
+  std::string schema_;
   std::vector<std::unique_ptr<pqxx::connection>> slots_;
   std::set<size_t> busy_;
   std::mutex mu_;
@@ -179,8 +186,8 @@ int64_t Row::Int(size_t i) const {
 
 bool Row::Bool(size_t i) const { return cols_.at(i) && (*cols_[i] == "t" || *cols_[i] == "true"); }
 
-absl::StatusOr<std::shared_ptr<Pool>> Pool::Connect(const std::string& url, int size) {
-  auto pool = std::make_shared<PgPool>(url, size < 1 ? 1 : size);
+absl::StatusOr<std::shared_ptr<Pool>> Pool::Connect(const std::string& url, int size, const std::string& schema) {
+  auto pool = std::make_shared<PgPool>(url, size < 1 ? 1 : size, schema);
   absl::Status st = pool->Init();
   if (!st.ok()) return st;
   return std::shared_ptr<Pool>(std::move(pool));

@@ -63,8 +63,11 @@ class Tx {
 
 class Pool {
  public:
-  // Fails with Unavailable when the first connection cannot be opened.
-  static absl::StatusOr<std::shared_ptr<Pool>> Connect(const std::string& url, int size);
+  // Fails with Unavailable when the first connection cannot be opened. `schema`, when
+  // given, is the search_path of every connection: a service names its tables
+  // unqualified and so can only reach its own schema by accident-free default.
+  static absl::StatusOr<std::shared_ptr<Pool>> Connect(const std::string& url, int size,
+                                                       const std::string& schema = "");
   virtual ~Pool() = default;
 
   virtual absl::StatusOr<Result> Query(std::string_view sql, const std::vector<Param>& params = {}) = 0;

@@ -1,0 +1,51 @@
+// What every service binary does around its service classes: read the shared
+// configuration (database, Redis, master key, ops and gRPC addresses, drain time),
+// wait for SIGTERM/SIGINT, and report readiness. Kept apart from the service classes
+// so that main.cc files and the all-in-one binary only wire things together
+// (EXAMPLES.md item 5).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cloudillo/core/config.h"
+#include "cloudillo/crypto/master_key.h"
+
+namespace cloudillo::process {
+
+struct StoreConfig {
+  std::string database_url;
+  int db_pool_size = 8;
+  std::string redis_addr;
+};
+
+struct ProcessConfig {
+  std::string ops_addr;          // host:port for /metrics, /healthz, /readyz
+  absl::Duration shutdown_grace;
+  std::string log_level;
+};
+
+StoreConfig LoadStoreConfig(ConfigSource& src);
+ProcessConfig LoadProcessConfig(ConfigSource& src, const std::string& default_ops_addr);
+
+// CLOUDILLO_MASTER_KEY, else the file named by CLOUDILLO_MASTER_KEY_FILE; a missing or
+// malformed key is a startup error with a message saying how to make one.
+absl::StatusOr<crypto::MasterKey> LoadMasterKey(ConfigSource& src);
+
+// "host:port" -> (host, port); InvalidArgument otherwise.
+absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& addr);
+// The listen form of a service address: "0.0.0.0:<port of addr>" unless `listen` is set.
+std::string ListenAddress(const std::string& addr, const std::string& listen_override);
+
+// Blocks SIGTERM/SIGINT in the calling thread and all threads it starts later, so
+// call this first in main(); WaitForShutdownSignal() then returns on either signal.
+void BlockShutdownSignals();
+int WaitForShutdownSignal();
+
+// Prints `status` as a startup error (JSON log line and plain stderr) and returns 2.
+int StartupFailure(const std::string& what, const absl::Status& status);
+
+}  // namespace cloudillo::process

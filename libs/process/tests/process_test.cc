@@ -1,0 +1,48 @@
+#include "cloudillo/process/process.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "cloudillo/core/base64.h"
+#include "cloudillo/core/random.h"
+#include "cloudillo/testing/status_matchers.h"
+
+namespace cloudillo::process {
+namespace {
+using ::cloudillo::testing::IsOk;
+using ::cloudillo::testing::StatusIs;
+
+TEST(LoadMasterKey, FromEnvFileOrClearError) {
+  std::string key = Base64Encode(RandomBytes(32));
+  ConfigSource inline_src({{"CLOUDILLO_MASTER_KEY", key}});
+  EXPECT_THAT(LoadMasterKey(inline_src), IsOk());
+
+  std::string path = ::testing::TempDir() + "/mk";
+  std::ofstream(path) << key << "\n";
+  ConfigSource file_src({{"CLOUDILLO_MASTER_KEY_FILE", path}});
+  EXPECT_THAT(LoadMasterKey(file_src), IsOk());
+
+  ConfigSource none({});
+  auto s = LoadMasterKey(none);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_NE(s.status().message().find("openssl rand -base64 32"), std::string::npos);
+  ConfigSource bad({{"CLOUDILLO_MASTER_KEY", "short"}});
+  EXPECT_THAT(LoadMasterKey(bad), StatusIs(absl::StatusCode::kInvalidArgument));
+  ConfigSource missing({{"CLOUDILLO_MASTER_KEY_FILE", "/nonexistent/key"}});
+  EXPECT_THAT(LoadMasterKey(missing), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(Addresses, SplitAndListen) {
+  auto hp = SplitHostPort("127.0.0.1:9101");
+  ASSERT_THAT(hp, IsOk());
+  EXPECT_EQ(hp->second, 9101);
+  EXPECT_THAT(SplitHostPort("nohost"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(SplitHostPort("h:70000"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(ListenAddress("identity:9101", ""), "0.0.0.0:9101");
+  EXPECT_EQ(ListenAddress("identity:9101", "127.0.0.1:1"), "127.0.0.1:1");
+}
+
+}  // namespace
+}  // namespace cloudillo::process

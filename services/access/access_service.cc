@@ -1,0 +1,589 @@
+// Secrets, sessions and login (PROTOCOL §3.1, §3.6, §3.7, Appendix C.2-C.6, §13.11).
+#include "access_service.h"
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cloudillo/cache/invalidation.h"
+#include "cloudillo/core/base64.h"
+#include "cloudillo/core/id_tag.h"
+#include "cloudillo/core/log.h"
+#include "cloudillo/core/random.h"
+#include "cloudillo/core/status_macros.h"
+#include "cloudillo/crypto/hash.h"
+#include "cloudillo/crypto/password.h"
+#include "cloudillo/rpc/api.h"
+#include "cloudillo/rpc/server.h"
+
+namespace cloudillo::access {
+namespace {
+
+using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
+using rpc::Serve;
+
+constexpr int64_t kTokenLifetime = 3600;
+// A rotated secret must outlive every token it signed: lifetime plus verify leeway.
+constexpr absl::Duration kRotatedSecretLife = absl::Seconds(3600 + 120);
+
+std::string SecretAad(int64_t tn_id, const std::string& kid) {
+  return "access.token_secrets:" + std::to_string(tn_id) + ":" + kid;
+}
+
+json RolesArray(std::string_view roles) {
+  json arr = json::array();
+  size_t start = 0;
+  while (start < roles.size()) {
+    size_t comma = roles.find(',', start);
+    if (comma == std::string_view::npos) comma = roles.size();
+    if (comma > start) arr.push_back(std::string(roles.substr(start, comma - start)));
+    start = comma + 1;
+  }
+  return arr;
+}
+
+// `file:<id>:R|C|W`, `apkg:publish`, `carddav:read|write`, `caldav:read|write` (§3.3).
+bool ValidScope(std::string_view scope) {
+  if (scope == "apkg:publish" || scope == "carddav:read" || scope == "carddav:write" || scope == "caldav:read" ||
+      scope == "caldav:write") {
+    return true;
+  }
+  if (scope.substr(0, 5) != "file:" || scope.size() < 8) return false;
+  char access = scope.back();
+  if (scope[scope.size() - 2] != ':' || (access != 'R' && access != 'C' && access != 'W')) return false;
+  std::string_view id = scope.substr(5, scope.size() - 7);
+  if (id.empty() || id.size() > 200) return false;
+  for (char c : id) {
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '~' || c == '-' || c == '_' || c == '.' || c == '@')) return false;
+  }
+  return true;
+}
+
+bool ValidScopeList(std::string_view scopes) {
+  size_t start = 0;
+  while (start <= scopes.size()) {
+    size_t comma = scopes.find(',', start);
+    if (comma == std::string_view::npos) comma = scopes.size();
+    if (!ValidScope(scopes.substr(start, comma - start))) return false;
+    start = comma + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* AccessService::OwnerRoles() { return "public,follower,supporter,contributor,moderator,leader"; }
+
+AccessService::AccessService(std::shared_ptr<db::Pool> pool, std::shared_ptr<cache::Redis> redis,
+                             const crypto::MasterKey& master, const Clock& clock, AccessOptions options)
+    : pool_(std::move(pool)), redis_(std::move(redis)), master_(master), clock_(clock), options_(options),
+      api_key_hash_key_(master.Derive("access.api_keys.hash")), limiter_(redis_) {}
+
+void AccessService::ConnectIdentity(std::shared_ptr<grpc::Channel> channel) {
+  identity_ = cloudillo::v1::Identity::NewStub(std::move(channel));
+}
+
+void AccessService::Publish(const std::string& message) {
+  absl::Status st = redis_->Publish(cache::kInvalidationChannel, message);
+  if (!st.ok()) LogWarn("invalidation_publish_failed", {{"message", message}, {"error", std::string(st.message())}});
+}
+
+std::string AccessService::ApiKeyHash(std::string_view key) const {
+  return Base64UrlEncode(crypto::HmacSha256(api_key_hash_key_, key));
+}
+
+absl::Status AccessService::InsertSecret(db::Tx& tx, int64_t tn_id, std::optional<absl::Time> expire_others_at) {
+  std::string kid = RandomAlnum(8);
+  std::string sealed = Base64Encode(master_.Seal(RandomBytes(32), SecretAad(tn_id, kid)));
+  if (expire_others_at) {
+    CL_RETURN_IF_ERROR(tx.Query("UPDATE token_secrets SET expires_at = to_timestamp($2) WHERE tn_id = $1 AND "
+                                "(expires_at IS NULL OR expires_at > to_timestamp($2))",
+                                {db::P(tn_id), db::P(absl::ToUnixSeconds(*expire_others_at))})
+                           .status());
+  }
+  return tx.Query("INSERT INTO token_secrets (tn_id, kid, sealed_secret) VALUES ($1, $2, $3)",
+                  {db::P(tn_id), db::P(kid), db::P(sealed)})
+      .status();
+}
+
+absl::StatusOr<AccessService::Secret> AccessService::CurrentSecret(int64_t tn_id) {
+  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("SELECT kid, sealed_secret FROM token_secrets WHERE tn_id = $1 AND "
+                                                 "expires_at IS NULL ORDER BY created_at DESC LIMIT 1",
+                                                 {db::P(tn_id)}));
+  if (r.empty()) return rpc::Forbidden();
+  CL_ASSIGN_OR_RETURN(std::string sealed, Base64Decode(r.rows[0].Str(1)));
+  CL_ASSIGN_OR_RETURN(std::string secret, master_.Open(sealed, SecretAad(tn_id, r.rows[0].Str(0))));
+  return Secret{r.rows[0].Str(0), std::move(secret)};
+}
+
+absl::StatusOr<std::string> AccessService::MintToken(int64_t tn_id, crypto::AccessClaims claims) {
+  CL_ASSIGN_OR_RETURN(Secret s, CurrentSecret(tn_id));
+  claims.exp = absl::ToUnixSeconds(clock_.Now()) + kTokenLifetime;
+  return crypto::SignAccessToken(claims, s.secret, s.kid);
+}
+
+// The login object of Appendix C.3 for the tenant owner.
+absl::StatusOr<std::string> AccessService::LoginJson(const cloudillo::v1::RequestContext& ctx) {
+  if (!identity_) return absl::UnavailableError("identity service not connected");
+  cloudillo::v1::TenantRef ref;
+  ref.set_tn_id(ctx.tn_id());
+  cloudillo::v1::LoginProfile profile;
+  auto call = rpc::ContextWithDeadline(absl::Seconds(5));
+  CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(identity_->GetLoginProfile(call.get(), ref, &profile)));
+  crypto::AccessClaims claims;
+  claims.iss = ctx.id_tag();
+  claims.sub = ctx.id_tag();
+  claims.roles = OwnerRoles();
+  CL_ASSIGN_OR_RETURN(std::string token, MintToken(ctx.tn_id(), claims));
+  ojson login;
+  login["tnId"] = ctx.tn_id();
+  login["idTag"] = ctx.id_tag();
+  login["roles"] = RolesArray(OwnerRoles());
+  login["token"] = token;
+  login["name"] = profile.name().empty() ? ctx.id_tag() : profile.name();
+  login["profilePic"] = profile.profile_pic();
+  login["settings"] = json::array();
+  return login.dump();
+}
+
+absl::Status AccessService::FailLogin(const cloudillo::v1::RequestContext& ctx) {
+  if (auto addr = cache::ClientAddress::Parse(ctx.client_ip()); addr.ok()) {
+    absl::Status st = limiter_.Penalize(*addr, cache::PenaltyReason::kAuthFailure);
+    if (!st.ok()) LogWarn("penalty_not_recorded", {{"error", std::string(st.message())}});
+  }
+  std::this_thread::sleep_for(absl::ToChronoMilliseconds(options_.login_failure_delay));
+  return rpc::Forbidden();
+}
+
+// --- internal RPCs -----------------------------------------------------------------
+
+grpc::Status AccessService::GetTokenSecrets(grpc::ServerContext*, const cloudillo::v1::TenantRef* req,
+                                            cloudillo::v1::TokenSecrets* out) {
+  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::TokenSecrets> {
+    CL_ASSIGN_OR_RETURN(db::Result r,
+                        pool_->Query("SELECT kid, sealed_secret, coalesce(extract(epoch FROM expires_at)::bigint, 0) "
+                                     "FROM token_secrets WHERE tn_id = $1 AND (expires_at IS NULL OR expires_at > now())",
+                                     {db::P(req->tn_id())}));
+    cloudillo::v1::TokenSecrets secrets;
+    for (const auto& row : r.rows) {
+      CL_ASSIGN_OR_RETURN(std::string sealed, Base64Decode(row.Str(1)));
+      CL_ASSIGN_OR_RETURN(std::string secret, master_.Open(sealed, SecretAad(req->tn_id(), row.Str(0))));
+      auto* s = secrets.add_secrets();
+      s->set_kid(row.Str(0));
+      s->set_secret(secret);
+      s->set_expires_at(row.Int(2));
+    }
+    return secrets;
+  });
+}
+
+grpc::Status AccessService::ResolveApiKey(grpc::ServerContext*, const cloudillo::v1::ResolveApiKeyRequest* req,
+                                          cloudillo::v1::ApiKeyIdentity* out) {
+  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::ApiKeyIdentity> {
+    CL_ASSIGN_OR_RETURN(db::Result r,
+                        pool_->Query("SELECT k.key_id, k.tn_id, c.id_tag, coalesce(k.scopes, ''), "
+                                     "coalesce(extract(epoch FROM k.expires_at)::bigint, 0) "
+                                     "FROM api_keys k JOIN credentials c USING (tn_id) WHERE k.key_hash = $1",
+                                     {db::P(ApiKeyHash(req->key()))}));
+    // Another tenant's key is as unknown here as a made-up one.
+    if (r.empty() || r.rows[0].Int(1) != req->tn_id()) return rpc::Forbidden("invalid API key");
+    int64_t exp = r.rows[0].Int(4);
+    if (exp != 0 && exp <= absl::ToUnixSeconds(clock_.Now())) return rpc::Forbidden("API key expired");
+    (void)pool_->Query("UPDATE api_keys SET last_used_at = now() WHERE key_id = $1", {db::P(r.rows[0].Int(0))});
+    cloudillo::v1::ApiKeyIdentity id;
+    id.set_tn_id(r.rows[0].Int(1));
+    id.set_subject(r.rows[0].Str(2));
+    id.set_roles(OwnerRoles());
+    id.set_scope(r.rows[0].Str(3));
+    id.set_expires_at(exp);
+    id.set_key_id(r.rows[0].Str(0));
+    return id;
+  });
+}
+
+grpc::Status AccessService::SetupTenant(grpc::ServerContext*, const cloudillo::v1::SetupTenantRequest* req,
+                                        cloudillo::v1::Empty* out) {
+  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+    std::optional<std::string> hash;
+    if (!req->password().empty()) {
+      CL_ASSIGN_OR_RETURN(hash, crypto::HashPassword(req->password()));
+    }
+    CL_RETURN_IF_ERROR(pool_->Transact([&](db::Tx& tx) -> absl::Status {
+      CL_RETURN_IF_ERROR(tx.Query("INSERT INTO credentials (tn_id, id_tag, password_hash) VALUES ($1, $2, $3)",
+                                  {db::P(req->tn_id()), db::P(req->id_tag()), hash ? db::P(*hash) : db::Null()})
+                             .status());
+      return InsertSecret(tx, req->tn_id(), std::nullopt);
+    }));
+    return cloudillo::v1::Empty();
+  });
+}
+
+grpc::Status AccessService::SetPassword(grpc::ServerContext*, const cloudillo::v1::SetPasswordRequest* req,
+                                        cloudillo::v1::Empty* out) {
+  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+    if (req->password().size() < 8) return absl::InvalidArgumentError("password must be at least 8 characters");
+    CL_ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(req->password()));
+    CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("UPDATE credentials SET password_hash = $2, updated_at = now() "
+                                                   "WHERE tn_id = $1",
+                                                   {db::P(req->tn_id()), db::P(hash)}));
+    if (r.affected == 0) return absl::NotFoundError("no such tenant");
+    return cloudillo::v1::Empty();
+  });
+}
+
+grpc::Status AccessService::RotateTokenSecret(grpc::ServerContext*, const cloudillo::v1::TenantRef* req,
+                                              cloudillo::v1::Empty* out) {
+  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+    CL_RETURN_IF_ERROR(pool_->Transact([&](db::Tx& tx) -> absl::Status {
+      CL_ASSIGN_OR_RETURN(db::Result r, tx.Query("SELECT 1 FROM credentials WHERE tn_id = $1 FOR UPDATE",
+                                                 {db::P(req->tn_id())}));
+      if (r.empty()) return absl::NotFoundError("no such tenant");
+      return InsertSecret(tx, req->tn_id(), clock_.Now() + kRotatedSecretLife);
+    }));
+    Publish(cache::SecretsInvalidation(req->tn_id()));
+    LogInfo("token_secret_rotated", {{"tn_id", req->tn_id()}});
+    return cloudillo::v1::Empty();
+  });
+}
+
+grpc::Status AccessService::DeleteTenantCredentials(grpc::ServerContext*, const cloudillo::v1::TenantRef* req,
+                                                    cloudillo::v1::Empty* out) {
+  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+    CL_RETURN_IF_ERROR(pool_->Query("DELETE FROM credentials WHERE tn_id = $1", {db::P(req->tn_id())}).status());
+    Publish(cache::SecretsInvalidation(req->tn_id()));
+    Publish(cache::ApiKeysInvalidation(req->tn_id()));
+    return cloudillo::v1::Empty();
+  });
+}
+
+// --- REST ----------------------------------------------------------------------------
+
+grpc::Status AccessService::LoginInit(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
+  return Serve(out, [&] { return DoLoginInit(*req); });
+}
+
+absl::StatusOr<ApiReply> AccessService::DoLoginInit(const ApiRequest& req) {
+  const auto& ctx = req.ctx();
+  if (rpc::IsOwner(ctx) && ctx.auth_kind() == "token") {
+    CL_ASSIGN_OR_RETURN(std::string login, LoginJson(ctx));
+    ApiReply r;
+    r.set_data_json("{\"status\":\"authenticated\",\"login\":" + login + "}");
+    return r;
+  }
+  std::string session = Base64UrlEncode(RandomBytes(16));
+  std::string secret = Base64UrlEncode(RandomBytes(32));
+  auto stored = redis_->Command({"SET", "qr:" + std::to_string(ctx.tn_id()) + ":" + session,
+                                 Base64UrlEncode(crypto::Sha256(secret)), "EX", "300"});
+  if (!stored.ok()) return rpc::ApiError(absl::StatusCode::kUnavailable, "E-SYS-UNAVAIL", "login sessions unavailable");
+  ojson data;
+  data["status"] = "unauthenticated";
+  data["qrLogin"] = {{"sessionId", session}, {"secret", secret}};
+  data["webAuthn"] = nullptr;  // required, nullable: no passkeys yet (Appendix C.2)
+  return rpc::Data(data);
+}
+
+grpc::Status AccessService::Login(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
+  return Serve(out, [&] { return DoLogin(*req); });
+}
+
+absl::StatusOr<ApiReply> AccessService::DoLogin(const ApiRequest& req) {
+  CL_ASSIGN_OR_RETURN(json body, rpc::JsonObjectBody(req));
+  auto id = body.find("idTag");
+  auto pw = body.find("password");
+  if (id == body.end() || !id->is_string() || pw == body.end() || !pw->is_string()) {
+    return rpc::BadRequest("body must be {\"idTag\": string, \"password\": string}");
+  }
+  const auto& ctx = req.ctx();
+  // §13.11: a login on cl-o.<A> logs in A only; anything else looks like a bad password.
+  auto canonical = CanonicalIdTag(id->get<std::string>());
+  if (!canonical.ok() || *canonical != ctx.id_tag()) return FailLogin(ctx);
+  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("SELECT coalesce(password_hash, '') FROM credentials WHERE tn_id = $1",
+                                                 {db::P(ctx.tn_id())}));
+  if (r.empty()) return FailLogin(ctx);
+  crypto::PasswordCheck check = crypto::VerifyPassword(pw->get<std::string>(), r.rows[0].Str(0));
+  if (!check.match) return FailLogin(ctx);
+  if (check.needs_rehash) {
+    if (auto h = crypto::HashPassword(pw->get<std::string>()); h.ok()) {
+      (void)pool_->Query("UPDATE credentials SET password_hash = $2, updated_at = now() WHERE tn_id = $1",
+                         {db::P(ctx.tn_id()), db::P(*h)});
+    }
+  }
+  CL_ASSIGN_OR_RETURN(std::string login, LoginJson(ctx));
+  LogInfo("login", {{"tn_id", ctx.tn_id()}, {"ip", ctx.client_ip()}});
+  ApiReply reply;
+  reply.set_data_json(login);
+  return reply;
+}
+
+grpc::Status AccessService::LoginToken(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
+  return Serve(out, [&] { return DoLoginToken(*req); });
+}
+
+absl::StatusOr<ApiReply> AccessService::DoLoginToken(const ApiRequest& req) {
+  ApiReply reply;
+  if (!(rpc::IsOwner(req.ctx()) && req.ctx().auth_kind() == "token")) {
+    reply.set_data_json("null");
+    return reply;
+  }
+  CL_ASSIGN_OR_RETURN(std::string login, LoginJson(req.ctx()));
+  reply.set_data_json(login);
+  return reply;
+}
+
+grpc::Status AccessService::Logout(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
+  return Serve(out, [&] { return DoLogout(*req); });
+}
+
+absl::StatusOr<ApiReply> AccessService::DoLogout(const ApiRequest& req) {
+  CL_ASSIGN_OR_RETURN(json body, rpc::JsonObjectBody(req));
+  if (auto k = body.find("apiKey"); k != body.end() && k->is_string()) {
+    CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("DELETE FROM api_keys WHERE tn_id = $1 AND key_hash = $2",
+                                                   {db::P(req.ctx().tn_id()), db::P(ApiKeyHash(k->get<std::string>()))}));
+    if (r.affected > 0) Publish(cache::ApiKeysInvalidation(req.ctx().tn_id()));
+  }
+  ApiReply reply;
+  reply.set_data_json("null");
+  return reply;
+}
+
+grpc::Status AccessService::ChangePassword(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
+  return Serve(out, [&] { return DoChangePassword(*req); });
+}
+
+absl::StatusOr<ApiReply> AccessService::DoChangePassword(const ApiRequest& req) {
+  if (!rpc::IsOwner(req.ctx())) return rpc::Forbidden();
+  CL_ASSIGN_OR_RETURN(json body, rpc::JsonObjectBody(req));
+  auto cur = body.find("currentPassword");
+  auto next = body.find("newPassword");
+  if (cur == body.end() || !cur->is_string() || next == body.end() || !next->is_string()) {
+    return rpc::BadRequest("body must be {\"currentPassword\": string, \"newPassword\": string}");
+  }
+  if (next->get<std::string>().size() < 8) return rpc::BadRequest("newPassword must be at least 8 characters");
+  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("SELECT coalesce(password_hash, '') FROM credentials WHERE tn_id = $1",
+                                                 {db::P(req.ctx().tn_id())}));
+  if (r.empty() || !crypto::VerifyPassword(cur->get<std::string>(), r.rows[0].Str(0)).match) return FailLogin(req.ctx());
+  CL_ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(next->get<std::string>()));
+  CL_RETURN_IF_ERROR(pool_->Query("UPDATE credentials SET password_hash = $2, updated_at = now() WHERE tn_id = $1",
+                                  {db::P(req.ctx().tn_id()), db::P(hash)})
+                         .status());
+  ApiReply reply;
+  reply.set_data_json("null");
+  return reply;
+}
+
+grpc::Status AccessService::AccessToken(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
+  return Serve(out, [&] { return DoAccessToken(*req); });
+}
+
+absl::StatusOr<ApiReply> AccessService::DoAccessToken(const ApiRequest& req) {
+  const auto& ctx = req.ctx();
+  const std::string& api_key = rpc::QueryParam(req, "apiKey");
+  const std::string& scope = rpc::QueryParam(req, "scope");
+  if (!scope.empty() && !ValidScope(scope)) return rpc::BadRequest("invalid scope");
+  if (!rpc::QueryParam(req, "token").empty()) {
+    // Federated exchange (§3.4, §13.1) verifies a remote ES384 token against the
+    // issuer's published key: it arrives with the action service.
+    return rpc::Forbidden("federated token exchange is not available on this server yet");
+  }
+  if (!rpc::QueryParam(req, "refId").empty() || !rpc::QueryParam(req, "via").empty()) {
+    return rpc::Forbidden("share-link and embed tokens are not available on this server yet");
+  }
+  crypto::AccessClaims claims;
+  claims.iss = ctx.id_tag();
+  if (!api_key.empty()) {
+    cloudillo::v1::ResolveApiKeyRequest rk;
+    rk.set_tn_id(ctx.tn_id());
+    rk.set_key(api_key);
+    cloudillo::v1::ApiKeyIdentity id;
+    grpc::Status st = ResolveApiKey(nullptr, &rk, &id);
+    if (!st.ok()) return rpc::Forbidden("invalid API key");
+    claims.sub = id.subject();
+    claims.roles = id.roles();
+    if (!id.scope().empty()) claims.scope = id.scope();
+  } else {
+    if (!ctx.authenticated()) return rpc::Unauthorized();
+    // A scoped token may re-mint its own scope, never widen it (§10 "Share links and scopes").
+    if (!ctx.scope().empty() && scope != ctx.scope()) return rpc::Forbidden();
+    claims.sub = ctx.subject();
+    claims.roles = rpc::IsOwner(ctx) ? std::string(OwnerRoles()) : ctx.roles();
+    if (claims.roles->empty()) claims.roles.reset();
+    if (!scope.empty()) claims.scope = scope;
+  }
+  CL_ASSIGN_OR_RETURN(std::string token, MintToken(ctx.tn_id(), claims));
+  return rpc::Data(json{{"token", token}});
+}
+
+// --- API keys ------------------------------------------------------------------------
+
+namespace {
+
+constexpr char kKeyColumns[] =
+    "key_id, key_prefix, name, scopes, extract(epoch FROM expires_at)::bigint, "
+    "extract(epoch FROM created_at)::bigint, extract(epoch FROM last_used_at)::bigint";
+
+ojson KeyJson(const db::Row& r) {
+  ojson k;
+  k["keyId"] = r.Int(0);
+  k["keyPrefix"] = r.Str(1);
+  if (!r.IsNull(2)) k["name"] = r.Str(2);
+  if (!r.IsNull(3)) k["scopes"] = r.Str(3);
+  if (!r.IsNull(4)) k["expiresAt"] = r.Int(4);
+  k["createdAt"] = r.Int(5);
+  if (!r.IsNull(6)) k["lastUsedAt"] = r.Int(6);
+  return k;
+}
+
+bool MayManageKeys(const cloudillo::v1::RequestContext& ctx) { return rpc::IsOwner(ctx) && ctx.auth_kind() == "token"; }
+
+// Tri-state PATCH field (absent, null, value): returns the SQL fragment and param.
+struct KeyFields {
+  std::optional<db::Param> name, scopes, expires_at;
+};
+
+absl::StatusOr<KeyFields> ParseKeyFields(const json& body, int64_t now) {
+  KeyFields f;
+  if (auto n = body.find("name"); n != body.end()) {
+    if (n->is_null()) f.name = db::Null();
+    else if (n->is_string() && n->get_ref<const std::string&>().size() <= 200) f.name = db::P(n->get<std::string>());
+    else return rpc::BadRequest("name must be a string of at most 200 bytes");
+  }
+  if (auto s = body.find("scopes"); s != body.end()) {
+    if (s->is_null()) {
+      f.scopes = db::Null();
+    } else if (s->is_string() && ValidScopeList(s->get<std::string>())) {
+      f.scopes = db::P(s->get<std::string>());
+    } else {
+      return rpc::BadRequest("scopes must be a comma-separated list of valid scopes");
+    }
+  }
+  if (auto e = body.find("expiresAt"); e != body.end()) {
+    if (e->is_null()) f.expires_at = db::Null();
+    else if (e->is_number_integer() && e->get<int64_t>() > now) f.expires_at = db::P(e->get<int64_t>());
+    else return rpc::BadRequest("expiresAt must be a future epoch time in seconds");
+  }
+  return f;
+}
+
+absl::StatusOr<int64_t> KeyIdParam(const ApiRequest& req) {
+  auto it = req.path().find("keyId");
+  int64_t id = 0;
+  if (it == req.path().end() || it->second.empty() || it->second.size() > 18) return rpc::BadRequest("invalid keyId");
+  for (char c : it->second) {
+    if (c < '0' || c > '9') return rpc::BadRequest("invalid keyId");
+    id = id * 10 + (c - '0');
+  }
+  return id;
+}
+
+}  // namespace
+
+grpc::Status AccessService::ListApiKeys(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
+  return Serve(out, [&] { return DoListApiKeys(*req); });
+}
+
+absl::StatusOr<ApiReply> AccessService::DoListApiKeys(const ApiRequest& req) {
+  if (!MayManageKeys(req.ctx())) return rpc::Forbidden();
+  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query(std::string("SELECT ") + kKeyColumns +
+                                                     " FROM api_keys WHERE tn_id = $1 ORDER BY key_id",
+                                                 {db::P(req.ctx().tn_id())}));
+  ojson arr = ojson::array();
+  for (const auto& row : r.rows) arr.push_back(KeyJson(row));
+  ApiReply reply;
+  reply.set_data_json(arr.dump());
+  return reply;
+}
+
+grpc::Status AccessService::CreateApiKey(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
+  return Serve(out, [&] { return DoCreateApiKey(*req); });
+}
+
+absl::StatusOr<ApiReply> AccessService::DoCreateApiKey(const ApiRequest& req) {
+  if (!MayManageKeys(req.ctx())) return rpc::Forbidden();
+  CL_ASSIGN_OR_RETURN(json body, rpc::JsonObjectBody(req, true));
+  CL_ASSIGN_OR_RETURN(KeyFields f, ParseKeyFields(body, absl::ToUnixSeconds(clock_.Now())));
+  std::string plaintext = "cl_" + Base64UrlEncode(RandomBytes(32));
+  CL_ASSIGN_OR_RETURN(db::Result r,
+                      pool_->Query(std::string("INSERT INTO api_keys (tn_id, key_prefix, key_hash, name, scopes, "
+                                               "expires_at) VALUES ($1, $2, $3, $4, $5, to_timestamp($6)) RETURNING ") +
+                                       kKeyColumns,
+                                   {db::P(req.ctx().tn_id()), db::P(plaintext.substr(0, 11)), db::P(ApiKeyHash(plaintext)),
+                                    f.name.value_or(db::Null()), f.scopes.value_or(db::Null()),
+                                    f.expires_at.value_or(db::Null())}));
+  ojson k = KeyJson(r.rows[0]);
+  ojson created;
+  created["keyId"] = k["keyId"];
+  created["keyPrefix"] = k["keyPrefix"];
+  created["plaintextKey"] = plaintext;  // shown once, never stored
+  for (const char* f2 : {"name", "scopes", "expiresAt"}) {
+    if (k.contains(f2)) created[f2] = k[f2];
+  }
+  created["createdAt"] = k["createdAt"];
+  ApiReply reply;
+  reply.set_data_json(created.dump());
+  reply.set_http_status(201);
+  return reply;
+}
+
+grpc::Status AccessService::GetApiKey(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
+  return Serve(out, [&] { return DoGetApiKey(*req); });
+}
+
+absl::StatusOr<ApiReply> AccessService::DoGetApiKey(const ApiRequest& req) {
+  if (!MayManageKeys(req.ctx())) return rpc::Forbidden();
+  CL_ASSIGN_OR_RETURN(int64_t id, KeyIdParam(req));
+  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query(std::string("SELECT ") + kKeyColumns +
+                                                     " FROM api_keys WHERE tn_id = $1 AND key_id = $2",
+                                                 {db::P(req.ctx().tn_id()), db::P(id)}));
+  if (r.empty()) return rpc::NotFoundError("API key not found");
+  ApiReply reply;
+  reply.set_data_json(KeyJson(r.rows[0]).dump());
+  return reply;
+}
+
+grpc::Status AccessService::PatchApiKey(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
+  return Serve(out, [&] { return DoPatchApiKey(*req); });
+}
+
+absl::StatusOr<ApiReply> AccessService::DoPatchApiKey(const ApiRequest& req) {
+  if (!MayManageKeys(req.ctx())) return rpc::Forbidden();
+  CL_ASSIGN_OR_RETURN(int64_t id, KeyIdParam(req));
+  CL_ASSIGN_OR_RETURN(json body, rpc::JsonObjectBody(req));
+  CL_ASSIGN_OR_RETURN(KeyFields f, ParseKeyFields(body, absl::ToUnixSeconds(clock_.Now())));
+  std::vector<db::Param> params = {db::P(req.ctx().tn_id()), db::P(id)};
+  std::string set = "key_id = key_id";
+  auto add = [&](const char* col, const std::optional<db::Param>& p, bool time) {
+    if (!p) return;
+    params.push_back(*p);
+    std::string ref = "$" + std::to_string(params.size());
+    set += std::string(", ") + col + " = " + (time ? "to_timestamp(" + ref + ")" : ref);
+  };
+  add("name", f.name, false);
+  add("scopes", f.scopes, false);
+  add("expires_at", f.expires_at, true);
+  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("UPDATE api_keys SET " + set + " WHERE tn_id = $1 AND key_id = $2 "
+                                                 "RETURNING " + kKeyColumns,
+                                                 params));
+  if (r.empty()) return rpc::NotFoundError("API key not found");
+  Publish(cache::ApiKeysInvalidation(req.ctx().tn_id()));
+  ApiReply reply;
+  reply.set_data_json(KeyJson(r.rows[0]).dump());
+  return reply;
+}
+
+grpc::Status AccessService::DeleteApiKey(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
+  return Serve(out, [&] { return DoDeleteApiKey(*req); });
+}
+
+absl::StatusOr<ApiReply> AccessService::DoDeleteApiKey(const ApiRequest& req) {
+  if (!MayManageKeys(req.ctx())) return rpc::Forbidden();
+  CL_ASSIGN_OR_RETURN(int64_t id, KeyIdParam(req));
+  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("DELETE FROM api_keys WHERE tn_id = $1 AND key_id = $2",
+                                                 {db::P(req.ctx().tn_id()), db::P(id)}));
+  if (r.affected == 0) return rpc::NotFoundError("API key not found");
+  Publish(cache::ApiKeysInvalidation(req.ctx().tn_id()));
+  ApiReply reply;
+  reply.set_data_json("null");
+  return reply;
+}
+
+}  // namespace cloudillo::access

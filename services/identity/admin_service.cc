@@ -1,0 +1,221 @@
+#include "admin_service.h"
+
+#include "cloudillo/cache/invalidation.h"
+#include "cloudillo/core/id_tag.h"
+#include "cloudillo/core/log.h"
+#include "cloudillo/core/status_macros.h"
+#include "cloudillo/crypto/hash.h"
+#include "cloudillo/rpc/api.h"
+#include "cloudillo/rpc/server.h"
+#include "cloudillo/rpc/status.h"
+
+namespace cloudillo::identity {
+namespace {
+
+using rpc::Serve;
+constexpr absl::Duration kRpcTimeout = absl::Seconds(10);
+
+cloudillo::v1::Tenant TenantFromRow(const db::Row& r) {
+  cloudillo::v1::Tenant t;
+  t.set_tn_id(r.Int(0));
+  t.set_id_tag(r.Str(1));
+  t.set_type(r.Str(2));
+  t.set_status(r.Str(3));
+  t.set_name(r.Str(4));
+  t.set_created_at(r.Str(5));
+  return t;
+}
+
+constexpr char kTenantColumns[] =
+    "tn_id, id_tag, type, status, name, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+
+}  // namespace
+
+AdminService::AdminService(std::shared_ptr<db::Pool> pool, std::shared_ptr<cache::Redis> redis,
+                           const crypto::MasterKey& master, const Clock& clock, std::string admin_token)
+    : pool_(std::move(pool)), redis_(std::move(redis)), clock_(clock), admin_token_(std::move(admin_token)),
+      keys_(master) {}
+
+void AdminService::ConnectAccess(std::shared_ptr<grpc::Channel> channel) {
+  access_ = cloudillo::v1::Access::NewStub(std::move(channel));
+}
+
+absl::Status AdminService::Authorize(grpc::ServerContext* ctx) const {
+  auto it = ctx->client_metadata().find("authorization");
+  std::string given = it == ctx->client_metadata().end() ? "" : std::string(it->second.data(), it->second.size());
+  if (admin_token_.empty() || !crypto::ConstantTimeEqual(given, "Bearer " + admin_token_)) {
+    return absl::UnauthenticatedError("admin token required");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<cloudillo::v1::Tenant> AdminService::FindTenant(const std::string& id_tag) const {
+  CL_ASSIGN_OR_RETURN(std::string canonical, CanonicalIdTag(id_tag));
+  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query(std::string("SELECT ") + kTenantColumns +
+                                                     " FROM tenants WHERE id_tag = $1",
+                                                 {db::P(canonical)}));
+  if (r.empty()) return absl::NotFoundError("no tenant " + canonical);
+  return TenantFromRow(r.rows[0]);
+}
+
+void AdminService::PublishTenantChange(const std::string& id_tag, int64_t tn_id) const {
+  for (const std::string& m : {cache::TenantInvalidation(id_tag), cache::SecretsInvalidation(tn_id),
+                               cache::ApiKeysInvalidation(tn_id)}) {
+    absl::Status st = redis_->Publish(cache::kInvalidationChannel, m);
+    if (!st.ok()) LogWarn("invalidation_publish_failed", {{"message", m}, {"error", std::string(st.message())}});
+  }
+}
+
+grpc::Status AdminService::CreateTenant(grpc::ServerContext* ctx, const cloudillo::v1::CreateTenantRequest* req,
+                                        cloudillo::v1::Tenant* out) {
+  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Tenant> {
+    CL_RETURN_IF_ERROR(Authorize(ctx));
+    auto id_tag = CanonicalIdTag(req->id_tag());
+    if (!id_tag.ok()) return absl::InvalidArgumentError("'" + req->id_tag() + "' is not a valid id_tag (DNS name)");
+    std::string type = req->type().empty() ? "person" : req->type();
+    if (type != "person" && type != "community") return absl::InvalidArgumentError("type must be person or community");
+    if (!req->password().empty() && req->password().size() < 8) {
+      return absl::InvalidArgumentError("password must be at least 8 characters");
+    }
+    if (!access_) return absl::UnavailableError("access service not connected");
+    std::string name = req->name().empty() ? *id_tag : req->name();
+    cloudillo::v1::Tenant tenant;
+    CL_RETURN_IF_ERROR(pool_->Transact([&](db::Tx& tx) -> absl::Status {
+      auto r = tx.Query(std::string("INSERT INTO tenants (id_tag, type, name, email) VALUES ($1, $2, $3, $4) RETURNING ") +
+                            kTenantColumns,
+                        {db::P(*id_tag), db::P(type), db::P(name), req->email().empty() ? db::Null() : db::P(req->email())});
+      if (r.status().code() == absl::StatusCode::kAlreadyExists) return absl::AlreadyExistsError("tenant " + *id_tag + " exists");
+      CL_RETURN_IF_ERROR(r.status());
+      tenant = TenantFromRow(r->rows[0]);
+      return keys_.Create(tx, tenant.tn_id(), clock_.Now()).status();
+    }));
+    cloudillo::v1::SetupTenantRequest setup;
+    setup.set_tn_id(tenant.tn_id());
+    setup.set_id_tag(tenant.id_tag());
+    setup.set_password(req->password());
+    cloudillo::v1::Empty empty;
+    auto call = rpc::ContextWithDeadline(kRpcTimeout);
+    absl::Status st = rpc::FromGrpcStatus(access_->SetupTenant(call.get(), setup, &empty));
+    if (!st.ok()) {
+      // Undo, so a retry of the same command can succeed.
+      (void)pool_->Query("DELETE FROM tenants WHERE tn_id = $1", {db::P(tenant.tn_id())});
+      return st;
+    }
+    PublishTenantChange(tenant.id_tag(), tenant.tn_id());  // drops a cached "unknown host"
+    LogInfo("tenant_created", {{"id_tag", tenant.id_tag()}, {"tn_id", tenant.tn_id()}});
+    return tenant;
+  });
+}
+
+grpc::Status AdminService::ListTenants(grpc::ServerContext* ctx, const cloudillo::v1::ListTenantsRequest* req,
+                                       cloudillo::v1::ListTenantsReply* out) {
+  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::ListTenantsReply> {
+    CL_RETURN_IF_ERROR(Authorize(ctx));
+    int limit = req->limit() <= 0 || req->limit() > 10000 ? 1000 : req->limit();
+    CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query(std::string("SELECT ") + kTenantColumns +
+                                                       " FROM tenants WHERE id_tag > $1 ORDER BY id_tag LIMIT $2",
+                                                   {db::P(req->after_id_tag()), db::P(limit)}));
+    cloudillo::v1::ListTenantsReply reply;
+    for (const auto& row : r.rows) *reply.add_tenants() = TenantFromRow(row);
+    return reply;
+  });
+}
+
+grpc::Status AdminService::SetTenantStatus(grpc::ServerContext* ctx, const cloudillo::v1::SetTenantStatusRequest* req,
+                                           cloudillo::v1::Tenant* out) {
+  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Tenant> {
+    CL_RETURN_IF_ERROR(Authorize(ctx));
+    if (req->status() != "active" && req->status() != "suspended") {
+      return absl::InvalidArgumentError("status must be active or suspended");
+    }
+    CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
+    CL_RETURN_IF_ERROR(pool_->Query("UPDATE tenants SET status = $2 WHERE tn_id = $1", {db::P(t.tn_id()), db::P(req->status())})
+                           .status());
+    t.set_status(req->status());
+    PublishTenantChange(t.id_tag(), t.tn_id());
+    LogInfo("tenant_status_changed", {{"id_tag", t.id_tag()}, {"status", t.status()}});
+    return t;
+  });
+}
+
+grpc::Status AdminService::DeleteTenant(grpc::ServerContext* ctx, const cloudillo::v1::TenantByIdTag* req,
+                                        cloudillo::v1::Empty* out) {
+  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+    CL_RETURN_IF_ERROR(Authorize(ctx));
+    CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
+    if (!access_) return absl::UnavailableError("access service not connected");
+    cloudillo::v1::TenantRef ref;
+    ref.set_tn_id(t.tn_id());
+    ref.set_id_tag(t.id_tag());
+    cloudillo::v1::Empty empty;
+    auto call = rpc::ContextWithDeadline(kRpcTimeout);
+    CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(access_->DeleteTenantCredentials(call.get(), ref, &empty)));
+    CL_RETURN_IF_ERROR(pool_->Transact([&](db::Tx& tx) -> absl::Status {
+      CL_RETURN_IF_ERROR(tx.Query("DELETE FROM settings WHERE tn_id = $1", {db::P(t.tn_id())}).status());
+      return tx.Query("DELETE FROM tenants WHERE tn_id = $1", {db::P(t.tn_id())}).status();
+    }));
+    PublishTenantChange(t.id_tag(), t.tn_id());
+    LogInfo("tenant_deleted", {{"id_tag", t.id_tag()}, {"tn_id", t.tn_id()}});
+    return cloudillo::v1::Empty();
+  });
+}
+
+grpc::Status AdminService::RotateSigningKey(grpc::ServerContext* ctx, const cloudillo::v1::RotateKeyRequest* req,
+                                            cloudillo::v1::SigningKeyInfo* out) {
+  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::SigningKeyInfo> {
+    CL_RETURN_IF_ERROR(Authorize(ctx));
+    CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
+    int days = req->retire_old_after_days() > 0 ? req->retire_old_after_days() : 30;
+    CL_ASSIGN_OR_RETURN(PublicKeyInfo k, keys_.Rotate(*pool_, t.tn_id(), clock_.Now(), absl::Hours(24 * days)));
+    cloudillo::v1::SigningKeyInfo info;
+    info.set_key_id(k.key_id);
+    info.set_public_key(k.public_key);
+    LogInfo("signing_key_rotated", {{"id_tag", t.id_tag()}, {"key_id", k.key_id}});
+    return info;
+  });
+}
+
+grpc::Status AdminService::RotateTokenSecret(grpc::ServerContext* ctx, const cloudillo::v1::TenantByIdTag* req,
+                                             cloudillo::v1::Empty* out) {
+  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+    CL_RETURN_IF_ERROR(Authorize(ctx));
+    CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
+    if (!access_) return absl::UnavailableError("access service not connected");
+    cloudillo::v1::TenantRef ref;
+    ref.set_tn_id(t.tn_id());
+    ref.set_id_tag(t.id_tag());
+    cloudillo::v1::Empty empty;
+    auto call = rpc::ContextWithDeadline(kRpcTimeout);
+    CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(access_->RotateTokenSecret(call.get(), ref, &empty)));
+    return empty;
+  });
+}
+
+grpc::Status AdminService::SetPassword(grpc::ServerContext* ctx, const cloudillo::v1::SetPasswordAdminRequest* req,
+                                       cloudillo::v1::Empty* out) {
+  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+    CL_RETURN_IF_ERROR(Authorize(ctx));
+    CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
+    if (!access_) return absl::UnavailableError("access service not connected");
+    cloudillo::v1::SetPasswordRequest sp;
+    sp.set_tn_id(t.tn_id());
+    sp.set_password(req->password());
+    cloudillo::v1::Empty empty;
+    auto call = rpc::ContextWithDeadline(kRpcTimeout);
+    CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(access_->SetPassword(call.get(), sp, &empty)));
+    return empty;
+  });
+}
+
+grpc::Status AdminService::LiftBan(grpc::ServerContext* ctx, const cloudillo::v1::LiftBanRequest* req,
+                                   cloudillo::v1::Empty* out) {
+  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+    CL_RETURN_IF_ERROR(Authorize(ctx));
+    CL_ASSIGN_OR_RETURN(cache::ClientAddress addr, cache::ClientAddress::Parse(req->address()));
+    CL_RETURN_IF_ERROR(cache::RateLimiter(redis_).LiftBan(addr));
+    LogInfo("ban_lifted", {{"address", req->address()}});
+    return cloudillo::v1::Empty();
+  });
+}
+
+}  // namespace cloudillo::identity
