@@ -1,0 +1,49 @@
+// The gateway's configuration, read once at startup (EXAMPLES.md item 7). Every
+// variable, its default and meaning is listed by `cloudillo-gateway --help` and in
+// the README's table.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "cloudillo/cache/rate_limiter.h"
+#include "cloudillo/core/config.h"
+
+namespace cloudillo::gateway {
+
+struct Cidr {
+  bool v6 = false;
+  unsigned char addr[16] = {0};
+  int prefix = 0;
+  static absl::StatusOr<Cidr> Parse(const std::string& text);
+  bool Contains(const std::string& ip) const;
+};
+
+struct GatewayConfig {
+  std::string listen_address = "0.0.0.0";
+  int http_port = 8080;
+  int https_port = 0;  // 0 = no TLS listener
+  std::string tls_cert_file, tls_key_file;
+  int threads = 16;
+  size_t max_body_bytes = 1 << 20;
+  size_t max_header_bytes = 16 * 1024;
+  std::string web_root;
+  std::string identity_addr, access_addr;
+  std::string redis_addr;
+  int rpc_timeout_ms = 10000;
+  bool access_log = true;
+  bool rate_limit = true;
+  std::vector<cache::BucketLimits> buckets;  // auth, federation, general, search, websocket, dav
+  cache::Tier tenant_limit;                  // per tenant, all routes; per_second 0 = off
+  std::vector<Cidr> trusted_proxies;
+
+  static absl::StatusOr<GatewayConfig> Load(ConfigSource& src);
+  const cache::BucketLimits* Bucket(const std::string& name) const;
+};
+
+// "5/10,60/60,15/30,200/200": address short (per second/burst), address long (per
+// hour/burst), network short, network long.
+absl::StatusOr<cache::BucketLimits> ParseBucket(const std::string& name, const std::string& spec);
+
+}  // namespace cloudillo::gateway
