@@ -21,16 +21,16 @@ TEST(LoadMasterKey, FromEnvFileOrClearError) {
 
   std::string path = ::testing::TempDir() + "/mk";
   std::ofstream(path) << key << "\n";
-  ConfigSource file_src({{"CLOUDILLO_MASTER_KEY_FILE", path}});
+  ConfigSource file_src(std::map<std::string, std::string>{{"CLOUDILLO_MASTER_KEY_FILE", path}});
   EXPECT_THAT(LoadMasterKey(file_src), IsOk());
 
-  ConfigSource none({});
+  ConfigSource none(std::map<std::string, std::string>{});
   auto s = LoadMasterKey(none);
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_NE(s.status().message().find("openssl rand -base64 32"), std::string::npos);
-  ConfigSource bad({{"CLOUDILLO_MASTER_KEY", "short"}});
+  ConfigSource bad(std::map<std::string, std::string>{{"CLOUDILLO_MASTER_KEY", "short"}});
   EXPECT_THAT(LoadMasterKey(bad), StatusIs(absl::StatusCode::kInvalidArgument));
-  ConfigSource missing({{"CLOUDILLO_MASTER_KEY_FILE", "/nonexistent/key"}});
+  ConfigSource missing(std::map<std::string, std::string>{{"CLOUDILLO_MASTER_KEY_FILE", "/nonexistent/key"}});
   EXPECT_THAT(LoadMasterKey(missing), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
