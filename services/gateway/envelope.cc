@@ -85,7 +85,7 @@ bool HasHeader(const http::Response& res, std::string_view name) {
 }
 }  // namespace
 
-void DecorateApiResponse(http::Response& res, const http::Request& req, const std::string& req_id) {
+void DecorateApiResponse(http::Response& res, const http::Request& req, const std::string& req_id, bool cors) {
   res.Set("X-Request-ID", req_id);
   res.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
   res.Set("X-Content-Type-Options", "nosniff");
@@ -93,7 +93,7 @@ void DecorateApiResponse(http::Response& res, const http::Request& req, const st
   if (!HasHeader(res, "Cache-Control")) res.Set("Cache-Control", "no-store, no-cache");
   if (!HasHeader(res, "Expires")) res.Set("Expires", "0");
   const std::string& origin = req.Header("origin");
-  if (!origin.empty()) {
+  if (cors && !origin.empty()) {
     res.Set("Access-Control-Allow-Origin", origin);
     res.Set("Access-Control-Allow-Credentials", "true");
     res.Set("Vary", "origin, access-control-request-method, access-control-request-headers");
@@ -101,22 +101,15 @@ void DecorateApiResponse(http::Response& res, const http::Request& req, const st
 }
 
 http::Response PreflightResponse(const http::Request& req, const std::string& req_id) {
+  // Origin, credentials, Vary and the security headers come from DecorateApiResponse.
   http::Response res;
   res.status = 200;
-  const std::string& origin = req.Header("origin");
-  res.Set("Access-Control-Allow-Origin", origin.empty() ? "*" : origin);
-  res.Set("Access-Control-Allow-Credentials", "true");
   if (const std::string& m = req.Header("access-control-request-method"); !m.empty()) {
     res.Set("Access-Control-Allow-Methods", m);
   }
   if (const std::string& h = req.Header("access-control-request-headers"); !h.empty()) {
     res.Set("Access-Control-Allow-Headers", h);
   }
-  res.Set("Vary", "origin, access-control-request-method, access-control-request-headers");
-  res.Set("X-Request-ID", req_id);
-  res.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
-  res.Set("X-Content-Type-Options", "nosniff");
-  res.Set("Referrer-Policy", "strict-origin-when-cross-origin");
   return res;
 }
 

@@ -199,7 +199,7 @@ http::Response Gateway::Handle(const http::Request& req) {
     case ParsedHost::Kind::kApi:
       tenant = host.id_tag;
       res = HandleApi(req, host.id_tag, req_id, &route_name, &tenant);
-      DecorateApiResponse(res, req, req_id);
+      DecorateApiResponse(res, req, req_id, route_name != "unrouted");
       break;
     case ParsedHost::Kind::kApp:
       route_name = "app";
@@ -235,6 +235,7 @@ http::Response Gateway::HandleApi(const http::Request& req, const std::string& i
                                   std::string* route_name, std::string* tenant_out) {
   bool preflight = req.method == "OPTIONS";
   RouteMatch m = MatchRoute(preflight ? req.Header("access-control-request-method") : req.method, req.path);
+  if (m.path_known) *route_name = m.route ? m.route->pattern : "method-not-allowed";
   if (preflight) {
     if (!m.path_known) return ErrorResponse(404, "E-CORE-NOTFOUND", "Not found");
     return PreflightResponse(req, req_id);

@@ -59,6 +59,7 @@ TEST(Envelope, CorsEchoesOrigin) {
   r.headers = {{"origin", "https://alice.example.com"}, {"access-control-request-method", "PATCH"},
                {"access-control-request-headers", "authorization,content-type"}};
   http::Response pre = PreflightResponse(r, "id");
+  DecorateApiResponse(pre, r, "id");
   auto get = [&](const http::Response& res, const std::string& k) {
     for (auto& [hk, v] : res.headers) if (hk == k) return v;
     return std::string();

@@ -1,0 +1,195 @@
+// Starts a real split cluster (identity, access, gateway as separate processes) on
+// free loopback ports against the PostgreSQL and Redis of tools/testenv, with a fresh
+// database, and drives it over plain HTTP with a hand-set Host header (node:http;
+// fetch would drop it).
+import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes, createDecipheriv } from 'node:crypto';
+import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const build = process.env.CLOUDILLO_BUILD_DIR || path.join(root, 'build');
+
+function testEnv() {
+  const file = process.env.CLOUDILLO_TEST_ENV_FILE || path.join(build, 'test-env/env');
+  const env = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return env;
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function request(port, host, method, urlPath, { headers = {}, body, raw } = {}) {
+  return new Promise((resolve, reject) => {
+    const data = raw !== undefined ? raw : body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const h = { Host: host, ...headers };
+    if (data !== undefined && !('Content-Type' in h) && !('content-type' in h)) h['Content-Type'] = 'application/json';
+    if (data !== undefined) h['Content-Length'] = data.length;
+    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, headers: h, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json;
+        try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+    });
+    req.on('error', reject);
+    if (data !== undefined) req.write(data);
+    req.end();
+  });
+}
+
+export class Cluster {
+  constructor(extraEnv = {}) {
+    this.extraEnv = extraEnv;
+    this.procs = {};
+    this.exitCodes = {};
+    // Every request of this cluster appears to come from its own address (through a
+    // trusted proxy), so rate limits and bans of one test file never touch another.
+    this.clientIp = `198.18.${randomBytes(1)[0]}.${1 + (randomBytes(1)[0] % 250)}`;
+  }
+
+  async start() {
+    const t = testEnv();
+    this.db = `e2e_${randomBytes(6).toString('hex')}`;
+    execFileSync('psql', ['-q', t.CLOUDILLO_TEST_DATABASE_URL, '-c', `CREATE DATABASE ${this.db}`]);
+    this.masterKey = randomBytes(32);
+    this.adminToken = randomBytes(16).toString('hex');
+    const [grpcI, grpcA, admin, http, opsG, opsI, opsA] = await Promise.all(Array.from({ length: 7 }, freePort));
+    this.ports = { grpcI, grpcA, admin, http, opsG, opsI, opsA };
+    this.env = {
+      PATH: process.env.PATH,
+      CLOUDILLO_DATABASE_URL: t.CLOUDILLO_TEST_DATABASE_URL.replace(/\/[^/]*$/, `/${this.db}`),
+      CLOUDILLO_REDIS_ADDR: t.CLOUDILLO_TEST_REDIS,
+      CLOUDILLO_MASTER_KEY: this.masterKey.toString('base64'),
+      CLOUDILLO_ADMIN_TOKEN: this.adminToken,
+      CLOUDILLO_ADMIN_ADDR: `127.0.0.1:${admin}`,
+      CLOUDILLO_IDENTITY_ADDR: `127.0.0.1:${grpcI}`,
+      CLOUDILLO_ACCESS_ADDR: `127.0.0.1:${grpcA}`,
+      CLOUDILLO_HTTP_PORT: String(http),
+      CLOUDILLO_LISTEN_ADDRESS: '127.0.0.1',
+      CLOUDILLO_LOGIN_FAILURE_DELAY_MS: '0',
+      CLOUDILLO_TRUSTED_PROXIES: '127.0.0.1/32',
+      CLOUDILLO_ACCESS_LOG: 'false',
+      CLOUDILLO_SHUTDOWN_GRACE_SECONDS: '2',
+      ...this.extraEnv,
+    };
+    this.logDir = mkdtempSync(path.join(os.tmpdir(), 'cloudillo-e2e-'));
+    for (const svc of ['identity', 'access']) {
+      execFileSync(path.join(build, `services/${svc}/cloudillo-${svc}`), ['migrate'], { env: this.env, stdio: 'ignore' });
+    }
+    await this.startServices();
+  }
+
+  async startServices() {
+    const { grpcI, opsI, opsA, opsG } = this.ports;
+    this.spawn('identity', [`--grpc-listen=127.0.0.1:${grpcI}`, `--ops-addr=127.0.0.1:${opsI}`]);
+    this.spawn('access', [`--grpc-listen=127.0.0.1:${this.ports.grpcA}`, `--ops-addr=127.0.0.1:${opsA}`]);
+    this.spawn('gateway', [`--ops-addr=127.0.0.1:${opsG}`]);
+    for (let i = 0; i < 150; i++) {
+      const r = await request(opsG, 'localhost', 'GET', '/readyz').catch(() => null);
+      if (r && r.status === 200) return;
+      await sleep(100);
+    }
+    throw new Error(`cluster not ready; logs in ${this.logDir}`);
+  }
+
+  spawn(name, args) {
+    const bin = path.join(build, `services/${name}/cloudillo-${name}`);
+    const log = path.join(this.logDir, `${name}.log`);
+    const p = spawn(bin, args, { env: this.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const chunks = [];
+    p.stderr.on('data', (c) => chunks.push(c));
+    p.on('exit', (code, signal) => {
+      this.exitCodes[name] = signal ? signal : code;
+      writeFileSync(log, Buffer.concat(chunks));
+    });
+    this.procs[name] = p;
+  }
+
+  // SIGTERM every process and wait; returns their exit codes.
+  async stopServices() {
+    const waits = Object.entries(this.procs).map(([name, p]) => new Promise((resolve) => {
+      if (p.exitCode !== null || p.signalCode !== null) return resolve();
+      p.once('exit', resolve);
+      p.kill('SIGTERM');
+      setTimeout(() => p.kill('SIGKILL'), 8000).unref();
+    }));
+    await Promise.all(waits);
+    const codes = { ...this.exitCodes };
+    this.procs = {};
+    return codes;
+  }
+
+  async stop() {
+    await this.stopServices();
+    const t = testEnv();
+    try {
+      execFileSync('psql', ['-q', t.CLOUDILLO_TEST_DATABASE_URL, '-c', `DROP DATABASE IF EXISTS ${this.db} WITH (FORCE)`]);
+    } catch { /* best effort */ }
+  }
+
+  admin(...args) {
+    return execFileSync(path.join(build, 'tools/admin-cli/cloudillo-admin'),
+      [`--addr=127.0.0.1:${this.ports.admin}`, `--token=${this.adminToken}`, ...args], { encoding: 'utf8' });
+  }
+
+  createTenant(idTag, password = 'password123') {
+    const line = this.admin('tenant', 'create', idTag, `--password=${password}`, `--name=Name ${idTag}`).trim();
+    return { tnId: Number(line.split('\t')[0]), idTag, password };
+  }
+
+  api(idTag, method, urlPath, opts = {}) {
+    const headers = { 'X-Forwarded-For': this.clientIp, ...(opts.headers || {}) };
+    if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+    return request(this.ports.http, opts.host || `cl-o.${idTag}`, method, urlPath, { ...opts, headers });
+  }
+
+  async login(tenant) {
+    const r = await this.api(tenant.idTag, 'POST', '/api/auth/login', { body: { idTag: tenant.idTag, password: tenant.password } });
+    if (r.status !== 200) throw new Error(`login failed: ${r.status} ${r.text}`);
+    return r.json.data.token;
+  }
+
+  // The tenant's current HS256 secret, unsealed with the master key the test made
+  // (to forge expired or otherwise hostile tokens that carry a valid signature).
+  tokenSecret(tnId) {
+    const out = execFileSync('psql', ['-tA', '-F', '|', this.env.CLOUDILLO_DATABASE_URL, '-c',
+      `SELECT kid, sealed_secret FROM access.token_secrets WHERE tn_id = ${tnId} AND expires_at IS NULL`], { encoding: 'utf8' }).trim();
+    const [kid, sealedB64] = out.split('|');
+    const sealed = Buffer.from(sealedB64, 'base64');
+    const d = createDecipheriv('aes-256-gcm', this.masterKey, sealed.subarray(0, 12));
+    d.setAAD(Buffer.from(`access.token_secrets:${tnId}:${kid}`));
+    d.setAuthTag(sealed.subarray(sealed.length - 16));
+    const secret = Buffer.concat([d.update(sealed.subarray(12, sealed.length - 16)), d.final()]);
+    return { kid, secret };
+  }
+}
+
+export function b64url(buf) {
+  return Buffer.from(buf).toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+export function decodeJwt(token) {
+  const [h, p] = token.split('.');
+  return { header: JSON.parse(Buffer.from(h, 'base64url').toString()), payload: JSON.parse(Buffer.from(p, 'base64url').toString()) };
+}
