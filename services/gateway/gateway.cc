@@ -13,6 +13,7 @@
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/id_tag.h"
 #include "cloudillo/core/log.h"
+#include "cloudillo/core/utf8.h"
 #include "cloudillo/rpc/server.h"
 #include "cloudillo/rpc/status.h"
 #include "envelope.h"
@@ -283,10 +284,18 @@ http::Response Gateway::HandleApi(const http::Request& req, const std::string& i
   ctx->set_request_id(req_id);
   ctx->set_client_ip(ip);
   ctx->set_user_agent(req.Header("user-agent"));
-  for (auto& [k, v] : m.params) (*api.mutable_path())[k] = v;
+  // Every routed parameter is text: refuse escapes that decode to invalid UTF-8 here,
+  // once, rather than in each service.
+  for (auto& [k, v] : m.params) {
+    if (!IsValidUtf8(v)) return ErrorResponse(400, "E-VAL-INVALID", "Path parameter is not valid UTF-8");
+    (*api.mutable_path())[k] = v;
+  }
   auto query = ParseQuery(req.query);
   if (!query) return ErrorResponse(400, "E-VAL-INVALID", "Malformed query string");
-  for (auto& [k, v] : *query) (*api.mutable_query())[k] = v;
+  for (auto& [k, v] : *query) {
+    if (!IsValidUtf8(k) || !IsValidUtf8(v)) return ErrorResponse(400, "E-VAL-INVALID", "Query is not valid UTF-8");
+    (*api.mutable_query())[k] = v;
+  }
   if (!req.body.empty()) {
     const std::string& ct = req.Header("content-type");
     if (ct.compare(0, 16, "application/json") != 0) {

@@ -102,10 +102,15 @@ absl::StatusOr<int64_t> TargetTenant(db::Pool& pool, const ApiRequest& req) {
   return r.rows[0].Int(0);
 }
 
+// A setting name is at most 128 characters of [A-Za-z0-9._-]; anything else is no setting.
 const std::string& NameParam(const ApiRequest& req) {
   static const std::string kEmpty;
   auto it = req.path().find("name");
-  return it == req.path().end() ? kEmpty : it->second;
+  if (it == req.path().end() || it->second.size() > 128) return kEmpty;
+  for (char c : it->second) {
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return kEmpty;
+  }
+  return it->second;
 }
 
 }  // namespace

@@ -161,7 +161,7 @@ export class Cluster {
   api(idTag, method, urlPath, opts = {}) {
     const headers = { 'X-Forwarded-For': this.clientIp, ...(opts.headers || {}) };
     if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
-    return request(this.ports.http, opts.host || `cl-o.${idTag}`, method, urlPath, { ...opts, headers });
+    return request(this.ports.http, opts.host !== undefined ? opts.host : `cl-o.${idTag}`, method, urlPath, { ...opts, headers });
   }
 
   async login(tenant) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cloudillo/core/utf8.h"
 
 namespace cloudillo {
 namespace {
@@ -40,26 +41,6 @@ const char* LevelName(LogLevel l) {
   return "info";
 }
 
-// Length of the valid UTF-8 sequence at s[i], or 0 if invalid.
-size_t Utf8SeqLen(std::string_view s, size_t i) {
-  unsigned char c = s[i];
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return 0;
-  }
-  if (n == 2 && c < 0xc2) return 0;  // overlong
-  if (n == 3) {
-    unsigned char c1 = s[i + 1];
-    if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0)) return 0;  // overlong, surrogate
-  }
-  if (n == 4) {
-    unsigned char c1 = s[i + 1];
-    if ((c == 0xf0 && c1 < 0x90) || c > 0xf4 || (c == 0xf4 && c1 >= 0x90)) return 0;
-  }
-  return n;
-}
-
 }  // namespace
 
 void AppendJsonString(std::string& out, std::string_view s) {
@@ -67,7 +48,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     unsigned char c = s[i];
     if (c >= 0x80) {
-      size_t n = Utf8SeqLen(s, i);
+      size_t n = Utf8SequenceLength(s, i);
       if (n == 0) {
         out += "\xef\xbf\xbd";
         ++i;

@@ -20,7 +20,8 @@ absl::Status Convert(const std::exception& e) {
   }
   if (dynamic_cast<const pqxx::transaction_rollback*>(&e)) return absl::AbortedError(what);
   if (dynamic_cast<const pqxx::broken_connection*>(&e)) return absl::UnavailableError("database unavailable: " + what);
-  if (dynamic_cast<const pqxx::data_exception*>(&e)) return absl::InvalidArgumentError(what);
+  // Callers may pass this status on to clients: keep PostgreSQL's text out of it.
+  if (dynamic_cast<const pqxx::data_exception*>(&e)) return absl::InvalidArgumentError("invalid value for the database");
   return absl::InternalError("database error: " + what);
 }
 

@@ -1,5 +1,6 @@
 #include "cloudillo/rpc/api.h"
 
+#include "cloudillo/core/utf8.h"
 #include "cloudillo/rpc/status.h"
 
 namespace cloudillo::rpc {
@@ -64,6 +65,8 @@ absl::StatusOr<json> JsonObjectBody(const cloudillo::v1::ApiRequest& req, bool e
     if (empty_ok) return json::object();
     return BadRequest("request body must be a JSON object");
   }
+  // nlohmann's parser passes invalid UTF-8 through (and then throws when writing it).
+  if (!IsValidUtf8(req.body())) return BadRequest("request body is not valid UTF-8");
   // nlohmann's parser recurses; refuse deep nesting before it can exhaust the stack.
   if (TooDeep(req.body(), 64)) return BadRequest("JSON nested too deeply");
   json j = json::parse(req.body(), nullptr, /*allow_exceptions=*/false);

@@ -4,6 +4,9 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <chrono>
+#include <thread>
+
 #include "cloudillo/v1/identity.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -31,7 +34,13 @@ TEST(RpcServer, HealthServesThenDrains) {
   ASSERT_TRUE(stub->Check(ctx2.get(), req, &resp).ok());
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
 
-  std::string text = prometheus::TextSerializer().Serialize(registry->Collect());
+  // The interceptor records a call when it closes, which may be just after the reply.
+  std::string text;
+  for (int i = 0; i < 100; ++i) {
+    text = prometheus::TextSerializer().Serialize(registry->Collect());
+    if (text.find("method=\"/grpc.health.v1.Health/Check\"} 2") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_NE(text.find("cloudillo_grpc_server_calls_total{code=\"0\",method=\"/grpc.health.v1.Health/Check\"} 2"),
             std::string::npos)
       << text;
