@@ -56,3 +56,16 @@ function(cloudillo_migrations target)
   add_library(${target} STATIC ${out})
   target_link_libraries(${target} PUBLIC cloudillo_db)
 endfunction()
+
+# cloudillo_fuzz(NAME SRCS ... DEPS ...): a libFuzzer target, only in a
+# CLOUDILLO_FUZZ=ON build (clang). tools/test runs each for a bounded time on its
+# corpus folder fuzz/corpus/NAME beside the source.
+function(cloudillo_fuzz name)
+  if(NOT CLOUDILLO_FUZZ)
+    return()
+  endif()
+  cmake_parse_arguments(A "" "" "SRCS;DEPS" ${ARGN})
+  add_executable(${name} ${A_SRCS})
+  target_link_libraries(${name} PRIVATE ${A_DEPS})
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+endfunction()

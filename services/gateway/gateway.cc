@@ -128,6 +128,7 @@ http::ServerOptions Gateway::ServerOptions(int port, bool tls) {
     o.tls_cert_file = config_.tls_cert_file;
     o.tls_key_file = config_.tls_key_file;
   }
+  o.max_body_limit = config_.max_body_bytes;
   o.body_limit = [this](const http::Request& head) { return BodyLimit(head); };
   o.handler = [this](const http::Request& req) { return Handle(req); };
   o.on_bad_request = [this](int status, const std::string& reason) { return BadRequest(status, reason); };

@@ -55,13 +55,6 @@ std::vector<Route> Build() {
 #undef IDENTITY
 #undef ACCESS
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::vector<std::string_view> Segments(std::string_view path) {
   std::vector<std::string_view> out;
   for (absl::string_view s : absl::StrSplit(AV(path), '/')) out.push_back(SV(s));
@@ -73,26 +66,6 @@ std::vector<std::string_view> Segments(std::string_view path) {
 const std::vector<Route>& Routes() {
   static const auto* routes = new std::vector<Route>(Build());
   return *routes;
-}
-
-std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += char(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 RouteMatch MatchRoute(std::string_view method, std::string_view path) {

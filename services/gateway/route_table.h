@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cloudillo/core/percent.h"
 #include "cloudillo/v1/access.grpc.pb.h"
 #include "cloudillo/v1/identity.grpc.pb.h"
 
@@ -50,7 +51,6 @@ struct RouteMatch {
 // Literal segments win over `{param}` ones; params are percent-decoded.
 RouteMatch MatchRoute(std::string_view method, std::string_view path);
 
-// Percent-decoding; `plus_is_space` for query strings. Nullopt on bad escapes.
-std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);
+using ::cloudillo::PercentDecode;
 
 }  // namespace cloudillo::gateway

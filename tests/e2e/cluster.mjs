@@ -59,8 +59,10 @@ export function request(port, host, method, urlPath, { headers = {}, body, raw }
 }
 
 export class Cluster {
-  constructor(extraEnv = {}) {
+  // `allInOne`: run the one-process binary instead of the split services.
+  constructor(extraEnv = {}, { allInOne = false } = {}) {
     this.extraEnv = extraEnv;
+    this.allInOne = allInOne;
     this.procs = {};
     this.exitCodes = {};
     // Every request of this cluster appears to come from its own address (through a
@@ -94,7 +96,8 @@ export class Cluster {
       ...this.extraEnv,
     };
     this.logDir = mkdtempSync(path.join(os.tmpdir(), 'cloudillo-e2e-'));
-    for (const svc of ['identity', 'access']) {
+    const migrators = this.allInOne ? ['allinone'] : ['identity', 'access'];
+    for (const svc of migrators) {
       execFileSync(path.join(build, `services/${svc}/cloudillo-${svc}`), ['migrate'], { env: this.env, stdio: 'ignore' });
     }
     await this.startServices();
@@ -102,9 +105,13 @@ export class Cluster {
 
   async startServices() {
     const { grpcI, opsI, opsA, opsG } = this.ports;
-    this.spawn('identity', [`--grpc-listen=127.0.0.1:${grpcI}`, `--ops-addr=127.0.0.1:${opsI}`]);
+    if (this.allInOne) {
+      this.spawn('allinone', [`--ops-addr=127.0.0.1:${opsG}`]);
+    } else {
+      this.spawn('identity', [`--grpc-listen=127.0.0.1:${grpcI}`, `--ops-addr=127.0.0.1:${opsI}`]);
     this.spawn('access', [`--grpc-listen=127.0.0.1:${this.ports.grpcA}`, `--ops-addr=127.0.0.1:${opsA}`]);
     this.spawn('gateway', [`--ops-addr=127.0.0.1:${opsG}`]);
+    }
     for (let i = 0; i < 150; i++) {
       const r = await request(opsG, 'localhost', 'GET', '/readyz').catch(() => null);
       if (r && r.status === 200) return;

@@ -58,8 +58,12 @@ redis_start() {
 redis_stop() {
   local dir=$1
   if [ -f "$dir/redis/redis.pid" ]; then
-    kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$(cat "$dir/redis/redis.pid")" 2>/dev/null || break; sleep 0.1; done
+    local pid
+    pid=$(cat "$dir/redis/redis.pid" 2>/dev/null)
+    if [ -n "$pid" ]; then
+      kill "$pid" 2>/dev/null
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
     rm -f "$dir/redis/redis.pid"
   fi
   return 0

@@ -6,7 +6,10 @@ BUILD_PACKAGES="build-essential cmake pkg-config ccache git ca-certificates curl
   libboost1.74-dev libboost-system1.74-dev libpqxx-dev libhiredis-dev libargon2-dev libspdlog-dev
   nlohmann-json3-dev prometheus-cpp-dev nettle-dev libssl-dev libidn2-dev libcrypt-dev
   libgtest-dev libgmock-dev libbenchmark-dev postgresql-15 postgresql-client-15 redis-server"
-TEST_PACKAGES="nodejs npm clang libclang-rt-14-dev"
+TEST_PACKAGES="clang libclang-rt-14-dev"
+# Node may come from elsewhere than Debian (its npm then conflicts with Debian's): only
+# install Debian's when the command is missing.
+TEST_COMMANDS="node:nodejs npm:npm"
 BENCH_PACKAGES="wrk"
 
 # ensure_packages PKG...: apt-get installs the ones dpkg does not know as installed.
@@ -23,6 +26,15 @@ ensure_packages() {
   # Installing postgresql/redis may try to start system daemons; we never use them.
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
     { echo "apt-get install failed for: ${missing[*]}" >&2; return 1; }
+}
+
+# ensure_commands CMD:PKG...: installs PKG when CMD is not on PATH.
+ensure_commands() {
+  local pkgs=()
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || pkgs+=("${pair#*:}")
+  done
+  [ ${#pkgs[@]} -eq 0 ] || ensure_packages "${pkgs[@]}"
 }
 
 # build_tree DIR [cmake args]: configures (Release, ccache when present) and builds everything.

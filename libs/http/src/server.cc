@@ -230,8 +230,9 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(opts().header_limit));
-    // Not boost::none: Boost 1.74 compares `len > none` as true for a declared length.
-    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    // Not boost::none (Boost 1.74 compares `len > none` as true), and not unlimited:
+    // the parser reserves a declared length when the head ends, before OnHeader runs.
+    parser_->body_limit(opts().max_body_limit);
     beast::get_lowest_layer(stream_).expires_after(absl::ToChronoSeconds(opts().idle_timeout));
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
@@ -243,6 +244,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
       return Shutdown();
     }
     if (ec == bhttp::error::header_limit) return Fail(431, "request header fields too large");
+    if (ec == bhttp::error::body_limit) return Fail(413, "request body too large");
     if (ec) return Fail(400, "malformed HTTP request: " + ec.message());
     head_ = HeadOf(*parser_, ip_, tls_);
     if (head_.websocket_upgrade && opts().websocket_check) return Upgrade();

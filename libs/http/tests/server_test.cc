@@ -70,6 +70,9 @@ TEST(HttpServer, DeclaredBodyOverLimitIs413BeforeReading) {
   std::string out = RawExchange((*server)->port(), "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\nabc");
   EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
   EXPECT_NE(out.find("{\"error\":\"413\"}"), std::string::npos);
+  // A declared length beyond any route's limit is refused while parsing the head.
+  out = RawExchange((*server)->port(), "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 999999999999999\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
   // Per-route limit: /big allows 1000.
   out = RawExchange((*server)->port(), "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 20\r\n\r\n01234567890123456789");
   EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;

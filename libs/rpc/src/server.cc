@@ -8,8 +8,6 @@
 #include <prometheus/registry.h>
 
 #include <chrono>
-#include <map>
-#include <mutex>
 
 #include "cloudillo/core/log.h"
 
@@ -79,16 +77,6 @@ class MetricsInterceptorFactory final : public grpc::experimental::ServerInterce
   std::shared_ptr<RpcMetrics> m_;
 };
 
-std::shared_ptr<RpcMetrics> MetricsFor(prometheus::Registry& r) {
-  // One family set per registry even when a process runs several servers.
-  static std::mutex mu;
-  static std::map<prometheus::Registry*, std::shared_ptr<RpcMetrics>> by_registry;
-  std::lock_guard<std::mutex> lock(mu);
-  auto& m = by_registry[&r];
-  if (!m) m = std::make_shared<RpcMetrics>(r);
-  return m;
-}
-
 }  // namespace
 
 RpcServer::RpcServer(std::shared_ptr<prometheus::Registry> registry) : registry_(std::move(registry)) {}
@@ -104,7 +92,9 @@ absl::StatusOr<int> RpcServer::Start(const std::string& address) {
   for (auto* s : services_) builder.RegisterService(s);
   builder.SetMaxReceiveMessageSize(32 * 1024 * 1024);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
-  factories.push_back(std::make_unique<MetricsInterceptorFactory>(MetricsFor(*registry_)));
+  // Families of the same name merge in one registry, so several servers in one
+  // process (all-in-one) share them; the registry outlives the server (held above).
+  factories.push_back(std::make_unique<MetricsInterceptorFactory>(std::make_shared<RpcMetrics>(*registry_)));
   builder.experimental().SetInterceptorCreators(std::move(factories));
   server_ = builder.BuildAndStart();
   if (!server_ || (!address.empty() && port == 0)) {

@@ -71,6 +71,9 @@ struct ServerOptions {
   // Largest WebSocket message accepted (PROTOCOL §10: 16 MiB).
   size_t websocket_message_limit = 16 * 1024 * 1024;
 
+  // The largest body any route accepts. It is enforced while the head is parsed,
+  // because the parser reserves a declared Content-Length as soon as the head ends.
+  size_t max_body_limit = 16 * 1024 * 1024;
   std::function<size_t(const Request& head)> body_limit = [](const Request&) { return size_t(1) << 20; };
   std::function<Response(const Request&)> handler;
   // Status is 400/413/431; the answer is sent and the connection closed.
