@@ -4,7 +4,7 @@
 // fetch would drop it).
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes, createDecipheriv } from 'node:crypto';
-import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, openSync, closeSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -123,14 +123,15 @@ export class Cluster {
   spawn(name, args) {
     const bin = path.join(build, `services/${name}/cloudillo-${name}`);
     const log = path.join(this.logDir, `${name}.log`);
-    const p = spawn(bin, args, { env: this.env, stdio: ['ignore', 'ignore', 'pipe'] });
-    const chunks = [];
-    p.stderr.on('data', (c) => chunks.push(c));
-    p.on('exit', (code, signal) => {
-      this.exitCodes[name] = signal ? signal : code;
-      writeFileSync(log, Buffer.concat(chunks));
-    });
+    // Logs go straight to a file: a pipe would fill while the test blocks in a
+    // synchronous call (the admin CLI) and stall the service on its next log line.
+    const fd = openSync(log, 'a');
+    const p = spawn(bin, args, { env: this.env, stdio: ['ignore', 'ignore', fd] });
+    closeSync(fd);
+    p.on('exit', (code, signal) => { this.exitCodes[name] = signal ? signal : code; });
     this.procs[name] = p;
+    // Never leave a service running when the test process ends, however it ends.
+    process.once('exit', () => { if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); });
   }
 
   // SIGTERM every process and wait; returns their exit codes.
