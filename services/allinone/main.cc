@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
   if (auto st = services.Start(""); !st.ok()) return process::StartupFailure("gRPC", st.status());
   auto channel = services.InProcessChannel();
   admin.ConnectAccess(channel);
+  admin.OnProfileChange([&identity_service](int64_t tn) { identity_service.ForgetProfile(tn); });
   access_service.ConnectIdentity(channel);
   rpc::RpcServer admin_server(registry);
   admin_server.AddService(&admin);

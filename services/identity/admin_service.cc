@@ -59,6 +59,7 @@ absl::StatusOr<cloudillo::v1::Tenant> AdminService::FindTenant(const std::string
 }
 
 void AdminService::PublishTenantChange(const std::string& id_tag, int64_t tn_id) const {
+  if (on_profile_change_) on_profile_change_(tn_id);
   for (const std::string& m : {cache::TenantInvalidation(id_tag), cache::SecretsInvalidation(tn_id),
                                cache::ApiKeysInvalidation(tn_id)}) {
     absl::Status st = redis_->Publish(cache::kInvalidationChannel, m);
@@ -167,6 +168,7 @@ grpc::Status AdminService::RotateSigningKey(grpc::ServerContext* ctx, const clou
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
     int days = req->retire_old_after_days() > 0 ? req->retire_old_after_days() : 30;
     CL_ASSIGN_OR_RETURN(PublicKeyInfo k, keys_.Rotate(*pool_, t.tn_id(), clock_.Now(), absl::Hours(24 * days)));
+    if (on_profile_change_) on_profile_change_(t.tn_id());
     cloudillo::v1::SigningKeyInfo info;
     info.set_key_id(k.key_id);
     info.set_public_key(k.public_key);

@@ -4,6 +4,7 @@
 // otherwise UNAUTHENTICATED. Credential work is forwarded to access over gRPC.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,8 @@ class AdminService final : public cloudillo::v1::Admin::Service {
                const Clock& clock, std::string admin_token);
   // Set once the access service is reachable (in-process channels exist only after start).
   void ConnectAccess(std::shared_ptr<grpc::Channel> channel);
+  // Called after a change to a tenant's published profile (key rotation, status).
+  void OnProfileChange(std::function<void(int64_t tn_id)> fn) { on_profile_change_ = std::move(fn); }
 
   grpc::Status CreateTenant(grpc::ServerContext*, const cloudillo::v1::CreateTenantRequest*, cloudillo::v1::Tenant*) override;
   grpc::Status ListTenants(grpc::ServerContext*, const cloudillo::v1::ListTenantsRequest*,
@@ -48,6 +51,7 @@ class AdminService final : public cloudillo::v1::Admin::Service {
   std::string admin_token_;
   SigningKeys keys_;
   std::unique_ptr<cloudillo::v1::Access::Stub> access_;
+  std::function<void(int64_t)> on_profile_change_;
 };
 
 }  // namespace cloudillo::identity

@@ -85,7 +85,37 @@ const std::string& Header(const ApiRequest& req, const std::string& name) {
   return it == req.headers().end() ? kEmpty : it->second;
 }
 
+constexpr absl::Duration kProfileCacheTtl = absl::Seconds(2);
+
 }  // namespace
+
+struct IdentityService::ProfileSnapshot {
+  TenantRow tenant;
+  std::vector<PublicKeyInfo> keys;
+  absl::Time fetched;
+};
+
+absl::StatusOr<std::shared_ptr<const IdentityService::ProfileSnapshot>> IdentityService::Profile(int64_t tn_id) {
+  absl::Time now = clock_.Now();
+  {
+    std::lock_guard<std::mutex> lock(profiles_mu_);
+    auto it = profiles_.find(tn_id);
+    if (it != profiles_.end() && now - it->second->fetched < kProfileCacheTtl) return it->second;
+  }
+  auto snap = std::make_shared<ProfileSnapshot>();
+  CL_ASSIGN_OR_RETURN(snap->tenant, LoadTenant(*pool_, tn_id));
+  CL_ASSIGN_OR_RETURN(snap->keys, keys_.ListValid(*pool_, tn_id, now));
+  snap->fetched = now;
+  std::lock_guard<std::mutex> lock(profiles_mu_);
+  if (profiles_.size() > 100000) profiles_.clear();
+  profiles_[tn_id] = snap;
+  return std::shared_ptr<const ProfileSnapshot>(snap);
+}
+
+void IdentityService::ForgetProfile(int64_t tn_id) {
+  std::lock_guard<std::mutex> lock(profiles_mu_);
+  profiles_.erase(tn_id);
+}
 
 IdentityService::IdentityService(std::shared_ptr<db::Pool> pool, std::shared_ptr<cache::Redis> redis,
                                  const crypto::MasterKey& master, const Clock& clock)
@@ -111,7 +141,8 @@ grpc::Status IdentityService::ResolveTenant(grpc::ServerContext*, const cloudill
 grpc::Status IdentityService::GetLoginProfile(grpc::ServerContext*, const cloudillo::v1::TenantRef* req,
                                               cloudillo::v1::LoginProfile* out) {
   return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::LoginProfile> {
-    CL_ASSIGN_OR_RETURN(TenantRow t, LoadTenant(*pool_, req->tn_id()));
+    CL_ASSIGN_OR_RETURN(auto snap, Profile(req->tn_id()));
+    const TenantRow& t = snap->tenant;
     cloudillo::v1::LoginProfile p;
     p.set_tn_id(t.tn_id);
     p.set_id_tag(t.id_tag);
@@ -126,8 +157,9 @@ grpc::Status IdentityService::GetMe(grpc::ServerContext*, const ApiRequest* req,
 }
 
 absl::StatusOr<ApiReply> IdentityService::DoGetMe(const ApiRequest& req) {
-  CL_ASSIGN_OR_RETURN(TenantRow t, LoadTenant(*pool_, req.ctx().tn_id()));
-  CL_ASSIGN_OR_RETURN(auto keys, keys_.ListValid(*pool_, t.tn_id, clock_.Now()));
+  CL_ASSIGN_OR_RETURN(auto snap, Profile(req.ctx().tn_id()));
+  const TenantRow& t = snap->tenant;
+  const auto& keys = snap->keys;
   // Field order and compact form are what the ETag hashes (PROTOCOL E15).
   ojson base;
   base["idTag"] = t.id_tag;
@@ -154,8 +186,9 @@ grpc::Status IdentityService::GetMeFull(grpc::ServerContext*, const ApiRequest* 
 }
 
 absl::StatusOr<ApiReply> IdentityService::DoGetMeFull(const ApiRequest& req) {
-  CL_ASSIGN_OR_RETURN(TenantRow t, LoadTenant(*pool_, req.ctx().tn_id()));
-  CL_ASSIGN_OR_RETURN(auto keys, keys_.ListValid(*pool_, t.tn_id, clock_.Now()));
+  CL_ASSIGN_OR_RETURN(auto snap, Profile(req.ctx().tn_id()));
+  const TenantRow& t = snap->tenant;
+  const auto& keys = snap->keys;
   ojson p;
   p["idTag"] = t.id_tag;
   p["name"] = t.name;
@@ -211,6 +244,7 @@ absl::StatusOr<ApiReply> IdentityService::DoPatchMe(const ApiRequest& req) {
                     {db::P(tn_id), db::P(x.dump()), name ? db::P(*name) : db::Null()})
         .status();
   }));
+  ForgetProfile(tn_id);
   CL_ASSIGN_OR_RETURN(TenantRow t, LoadTenant(*pool_, tn_id));
   ojson p;
   p["idTag"] = t.id_tag;

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 
 #include "cloudillo/cache/redis.h"
 #include "cloudillo/core/clock.h"
@@ -41,6 +43,13 @@ class IdentityService final : public cloudillo::v1::Identity::Service {
   grpc::Status PutSetting(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::Status DeleteSetting(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
 
+  // Drops the cached profile of a tenant (after a change made in this process; other
+  // replicas see changes when their short-lived entry expires).
+  void ForgetProfile(int64_t tn_id);
+
+  // A tenant's profile row and published keys, as read for /api/me and logins.
+  struct ProfileSnapshot;
+
  private:
   absl::StatusOr<ApiReply> DoGetMe(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoGetMeFull(const ApiRequest& req);
@@ -52,10 +61,16 @@ class IdentityService final : public cloudillo::v1::Identity::Service {
   absl::StatusOr<ApiReply> DoPutSetting(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoDeleteSetting(const ApiRequest& req);
 
+  absl::StatusOr<std::shared_ptr<const ProfileSnapshot>> Profile(int64_t tn_id);
+
   std::shared_ptr<db::Pool> pool_;
   std::shared_ptr<cache::Redis> redis_;
   const Clock& clock_;
   SigningKeys keys_;
+  // /api/me is what every peer polls: serving it from memory for a couple of seconds
+  // saves two queries per request (see docs/benchmarks.md).
+  std::mutex profiles_mu_;
+  std::unordered_map<int64_t, std::shared_ptr<const ProfileSnapshot>> profiles_;
 };
 
 }  // namespace cloudillo::identity

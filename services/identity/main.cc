@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   identity::IdentityService service(*pool, redis, *master, Clock::Real());
   identity::AdminService admin(*pool, redis, *master, Clock::Real(), cfg.admin_token);
   admin.ConnectAccess(rpc::ConnectChannel(cfg.access_addr));
+  admin.OnProfileChange([&service](int64_t tn) { service.ForgetProfile(tn); });
 
   rpc::RpcServer server(registry);
   server.AddService(&service);
