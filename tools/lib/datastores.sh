@@ -24,6 +24,10 @@ pg_start() {
   mkdir -p "$dir"
   chmod 755 "$dir"
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+  if ! as_pg test -x "$PG_BIN/initdb" || ! as_pg test -w "$dir"; then
+    echo "the postgres user cannot run $PG_BIN/initdb in $dir: every parent folder (and /) must be traversable by it" >&2
+    return 1
+  fi
   if [ ! -f "$dir/pg/PG_VERSION" ]; then
     as_pg "$PG_BIN/initdb" -D "$dir/pg" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
       { cat "$dir/initdb.log" >&2; return 1; }
