@@ -1,0 +1,365 @@
+// The update module of Yjs (src/utils/updates.js): mergeUpdates, diffUpdate,
+// encodeStateVectorFromUpdate, and the delete-set helpers, reproduced step by step so
+// that the bytes are the same. Comments name the Yjs function each piece mirrors.
+#include <algorithm>
+
+#include "cloudillo/yjs/update.h"
+#include "codec_internal.h"
+#include "lib0.h"
+
+namespace cloudillo::yjs {
+namespace {
+
+struct Decoded {
+  std::vector<Struct> structs;
+  DeleteSet ds;
+};
+
+absl::StatusOr<Decoded> Decode(std::string_view bytes, const Limits& limits) {
+  if (bytes.size() > limits.max_update_bytes) return absl::ResourceExhaustedError("Yjs update too large");
+  lib0::Reader r(bytes);
+  Decoded d;
+  if (auto st = DecodeStructs(r, limits, &d.structs); !st.ok()) return st;
+  if (auto st = DecodeDeleteSet(r, limits, &d.ds); !st.ok()) return st;
+  if (!r.done()) return absl::InvalidArgumentError("invalid Yjs update: trailing bytes");
+  return d;
+}
+
+// LazyStructReader
+class LazyReader {
+ public:
+  LazyReader(std::vector<Struct>* structs, bool filter_skips) : structs_(structs), filter_(filter_skips) { Advance(); }
+  Struct* curr() { return pos_ < structs_->size() ? &(*structs_)[pos_] : nullptr; }
+  Struct* Next() {
+    ++pos_;
+    Advance();
+    return curr();
+  }
+
+ private:
+  void Advance() {
+    while (filter_ && pos_ < structs_->size() && (*structs_)[pos_].kind == StructKind::kSkip) ++pos_;
+  }
+  std::vector<Struct>* structs_;
+  bool filter_;
+  size_t pos_ = 0;
+};
+
+// LazyStructWriter, writeStructToLazyStructWriter, finishLazyStructWriting
+class LazyWriter {
+ public:
+  void Write(const Struct& s, uint64_t offset) {
+    if (written_ > 0 && client_ != s.id.client) Flush();
+    if (written_ == 0) {
+      client_ = s.id.client;
+      lib0::WriteVarUint(rest_, s.id.client);
+      lib0::WriteVarUint(rest_, s.id.clock + offset);
+    }
+    WriteStruct(rest_, s, offset, false);
+    ++written_;
+  }
+  std::string Finish() {
+    Flush();
+    std::string out;
+    lib0::WriteVarUint(out, blocks_.size());
+    for (auto& [written, bytes] : blocks_) {
+      lib0::WriteVarUint(out, written);
+      out += bytes;
+    }
+    return out;
+  }
+
+ private:
+  void Flush() {
+    if (written_ == 0) return;
+    blocks_.emplace_back(written_, std::move(rest_));
+    rest_.clear();
+    written_ = 0;
+  }
+  uint64_t client_ = 0;
+  uint64_t written_ = 0;
+  std::string rest_;
+  std::vector<std::pair<uint64_t, std::string>> blocks_;
+};
+
+// sliceStruct: the part of `s` from `diff` on.
+Struct SliceStruct(const Struct& s, uint64_t diff) {
+  Struct r;
+  r.kind = s.kind;
+  r.id = {s.id.client, s.id.clock + diff};
+  r.length = s.length - diff;
+  if (s.kind != StructKind::kItem) return r;
+  r.origin = Id{s.id.client, s.id.clock + diff - 1};
+  r.right_origin = s.right_origin;
+  r.parent = s.parent;
+  r.parent_sub = s.parent_sub;
+  const Content& c = s.content;
+  Content& rc = r.content;
+  rc.kind = c.kind;
+  switch (c.kind) {
+    case ContentKind::kDeleted: rc.deleted_len = c.deleted_len - diff; break;
+    case ContentKind::kJson:
+    case ContentKind::kAny: rc.parts.assign(c.parts.begin() + diff, c.parts.end()); break;
+    case ContentKind::kString: {
+      std::string scratch;
+      rc.text = std::string(Utf16Suffix(c.text, diff, &scratch));
+      rc.utf16_len = c.utf16_len - diff;
+      break;
+    }
+    default: rc = c;  // length-1 contents are never sliced with diff > 0
+  }
+  return r;
+}
+
+// The sort key of mergeUpdates' decoder ordering: client descending, clock
+// ascending, a Skip after anything else (equal keys keep their previous order).
+bool Before(const Struct& a, const Struct& b) {
+  if (a.id.client != b.id.client) return a.id.client > b.id.client;
+  if (a.id.clock != b.id.clock) return a.id.clock < b.id.clock;
+  return a.kind != StructKind::kSkip && b.kind == StructKind::kSkip;
+}
+
+}  // namespace
+
+DeleteSet MergeDeleteSets(const std::vector<DeleteSet>& sets) {
+  // mergeDeleteSets: first appearance of a client collects its ranges from every set
+  // in order; then sortAndMergeDeleteSet.
+  DeleteSet merged;
+  for (size_t i = 0; i < sets.size(); ++i) {
+    for (const auto& [client, dels] : sets[i]) {
+      bool seen = false;
+      for (const auto& m : merged) seen = seen || m.first == client;
+      if (seen) continue;
+      std::vector<DeleteRange> all = dels;
+      for (size_t j = i + 1; j < sets.size(); ++j) {
+        for (const auto& [c2, d2] : sets[j]) {
+          if (c2 == client) all.insert(all.end(), d2.begin(), d2.end());
+        }
+      }
+      merged.emplace_back(client, std::move(all));
+    }
+  }
+  for (auto& [client, dels] : merged) {
+    std::stable_sort(dels.begin(), dels.end(), [](const DeleteRange& a, const DeleteRange& b) { return a.clock < b.clock; });
+    size_t j = 1;
+    for (size_t i = 1; i < dels.size(); ++i) {
+      DeleteRange& left = dels[j - 1];
+      const DeleteRange& right = dels[i];
+      if (left.clock + left.len >= right.clock) {
+        left.len = std::max(left.len, right.clock + right.len - left.clock);
+      } else {
+        if (j < i) dels[j] = right;
+        ++j;
+      }
+    }
+    if (!dels.empty()) dels.resize(j);
+  }
+  return merged;
+}
+
+absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& updates, const Limits& limits) {
+  if (updates.size() == 1) {
+    if (auto st = ValidateUpdate(updates[0], limits); !st.ok()) return st;
+    return std::string(updates[0]);
+  }
+  std::vector<Decoded> decoded;
+  decoded.reserve(updates.size());
+  size_t total = 0;
+  for (auto u : updates) {
+    total += u.size();
+    if (total > limits.max_update_bytes) return absl::ResourceExhaustedError("Yjs updates too large");
+    auto d = Decode(u, limits);
+    if (!d.ok()) return d.status();
+    decoded.push_back(*std::move(d));
+  }
+  std::vector<LazyReader> readers;
+  readers.reserve(decoded.size());
+  for (auto& d : decoded) readers.emplace_back(&d.structs, true);
+
+  // `order` is lazyStructDecoders after its filter and stable sort. Only the first
+  // decoder moves per round, so re-sorting is: drop it if empty, else re-insert it
+  // before every decoder with an equal key (where a stable sort leaves it).
+  std::vector<LazyReader*> order;
+  for (auto& r : readers) {
+    if (r.curr()) order.push_back(&r);
+  }
+  std::stable_sort(order.begin(), order.end(), [](LazyReader* a, LazyReader* b) { return Before(*a->curr(), *b->curr()); });
+  auto reposition_first = [&order] {
+    LazyReader* first = order.front();
+    order.erase(order.begin());
+    if (!first->curr()) return;
+    auto pos = std::lower_bound(order.begin(), order.end(), first,
+                                [](LazyReader* a, LazyReader* b) { return Before(*a->curr(), *b->curr()); });
+    order.insert(pos, first);
+  };
+
+  LazyWriter writer;
+  std::optional<Struct> cw;  // currWrite (its offset is always 0 in mergeUpdates)
+  bool first_round = true;
+  while (true) {
+    if (!first_round) reposition_first();
+    first_round = false;
+    if (order.empty()) break;
+    LazyReader* dec = order.front();
+    uint64_t first_client = dec->curr()->id.client;
+    if (cw) {
+      Struct* curr = dec->curr();
+      bool iterated = false;
+      while (curr && curr->id.clock + curr->length <= cw->id.clock + cw->length && curr->id.client >= cw->id.client) {
+        curr = dec->Next();
+        iterated = true;
+      }
+      if (!curr || curr->id.client != first_client ||
+          (iterated && curr->id.clock > cw->id.clock + cw->length)) {
+        continue;
+      }
+      if (first_client != cw->id.client) {
+        writer.Write(*cw, 0);
+        cw = std::move(*curr);
+        dec->Next();
+      } else if (cw->id.clock + cw->length < curr->id.clock) {
+        if (cw->kind == StructKind::kSkip) {
+          cw->length = curr->id.clock + curr->length - cw->id.clock;
+        } else {
+          writer.Write(*cw, 0);
+          uint64_t diff = curr->id.clock - cw->id.clock - cw->length;
+          Struct skip;
+          skip.kind = StructKind::kSkip;
+          skip.id = {first_client, cw->id.clock + cw->length};
+          skip.length = diff;
+          cw = std::move(skip);
+        }
+      } else {
+        uint64_t diff = cw->id.clock + cw->length - curr->id.clock;
+        std::optional<Struct> sliced;
+        if (diff > 0) {
+          if (cw->kind == StructKind::kSkip) cw->length -= diff;
+          else sliced = SliceStruct(*curr, diff);
+        }
+        const Struct& c = sliced ? *sliced : *curr;
+        // Struct.mergeWith: only GC and Skip merge here (decoded items have no `right`).
+        bool merged = cw->kind != StructKind::kItem && cw->kind == c.kind;
+        if (merged) {
+          cw->length += c.length;
+        } else {
+          writer.Write(*cw, 0);
+          cw = sliced ? std::move(*sliced) : std::move(*curr);
+          dec->Next();
+        }
+      }
+    } else {
+      cw = std::move(*dec->curr());
+      dec->Next();
+    }
+    for (Struct* next = dec->curr(); next && next->id.client == first_client &&
+                                     next->id.clock == cw->id.clock + cw->length && next->kind != StructKind::kSkip;
+         next = dec->Next()) {
+      writer.Write(*cw, 0);
+      cw = std::move(*next);
+    }
+  }
+  if (cw) writer.Write(*cw, 0);
+  std::string out = writer.Finish();
+  std::vector<DeleteSet> sets;
+  sets.reserve(decoded.size());
+  for (auto& d : decoded) sets.push_back(std::move(d.ds));
+  out += EncodeDeleteSet(MergeDeleteSets(sets));
+  return out;
+}
+
+absl::StatusOr<StateVector> DecodeStateVector(std::string_view bytes) {
+  lib0::Reader r(bytes);
+  uint64_t n;
+  if (!r.VarUint(&n) || n > r.remaining()) return absl::InvalidArgumentError("invalid state vector");
+  StateVector sv;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t client, clock;
+    if (!r.VarUint(&client) || !r.VarUint(&clock)) return absl::InvalidArgumentError("invalid state vector");
+    bool replaced = false;
+    for (auto& e : sv) {
+      if (e.first == client) {
+        e.second = clock;  // a Map: later entries win
+        replaced = true;
+      }
+    }
+    if (!replaced) sv.emplace_back(client, clock);
+  }
+  if (!r.done()) return absl::InvalidArgumentError("invalid state vector: trailing bytes");
+  return sv;
+}
+
+std::string EncodeStateVector(const StateVector& sv) {
+  std::string out;
+  lib0::WriteVarUint(out, sv.size());
+  for (auto [client, clock] : sv) {
+    lib0::WriteVarUint(out, client);
+    lib0::WriteVarUint(out, clock);
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> DiffUpdate(std::string_view update, std::string_view state_vector, const Limits& limits) {
+  auto sv = DecodeStateVector(state_vector);
+  if (!sv.ok()) return sv.status();
+  auto d = Decode(update, limits);
+  if (!d.ok()) return d.status();
+  auto sv_clock = [&](uint64_t client) -> uint64_t {
+    for (auto [c, k] : *sv) {
+      if (c == client) return k;
+    }
+    return 0;
+  };
+  LazyWriter writer;
+  LazyReader reader(&d->structs, false);
+  while (Struct* curr = reader.curr()) {
+    uint64_t client = curr->id.client;
+    uint64_t clock = sv_clock(client);
+    if (curr->kind == StructKind::kSkip) {
+      reader.Next();
+      continue;
+    }
+    if (curr->id.clock + curr->length > clock) {
+      writer.Write(*curr, clock > curr->id.clock ? clock - curr->id.clock : 0);
+      reader.Next();
+      while (reader.curr() && reader.curr()->id.client == client) {
+        writer.Write(*reader.curr(), 0);
+        reader.Next();
+      }
+    } else {
+      while (reader.curr() && reader.curr()->id.client == client &&
+             reader.curr()->id.clock + reader.curr()->length <= clock) {
+        reader.Next();
+      }
+    }
+  }
+  std::string out = writer.Finish();
+  out += EncodeDeleteSet(d->ds);
+  return out;
+}
+
+absl::StatusOr<std::string> StateVectorFromUpdate(std::string_view update, const Limits& limits) {
+  auto d = Decode(update, limits);
+  if (!d.ok()) return d.status();
+  StateVector sv;
+  LazyReader reader(&d->structs, false);
+  Struct* curr = reader.curr();
+  if (curr) {
+    uint64_t client = curr->id.client;
+    bool stop = curr->id.clock != 0;
+    uint64_t clock = stop ? 0 : curr->id.clock + curr->length;
+    for (; curr; curr = reader.Next()) {
+      if (client != curr->id.client) {
+        if (clock != 0) sv.emplace_back(client, clock);
+        client = curr->id.client;
+        clock = 0;
+        stop = curr->id.clock != 0;
+      }
+      if (curr->kind == StructKind::kSkip) stop = true;
+      if (!stop) clock = curr->id.clock + curr->length;
+    }
+    if (clock != 0) sv.emplace_back(client, clock);
+  }
+  return EncodeStateVector(sv);
+}
+
+}  // namespace cloudillo::yjs

@@ -1,0 +1,135 @@
+// Known answers and hostile input for the Yjs codec. The differential test against
+// the `yjs` package (tests/yjs) covers the operations at scale.
+#include "cloudillo/yjs/update.h"
+
+#include <gtest/gtest.h>
+
+#include "cloudillo/testing/status_matchers.h"
+
+namespace cloudillo::yjs {
+namespace {
+using ::cloudillo::testing::IsOk;
+using ::cloudillo::testing::StatusIs;
+
+std::string B(std::initializer_list<int> bytes) {
+  std::string s;
+  for (int b : bytes) s += char(b);
+  return s;
+}
+
+// doc.clientID = 1; doc.getText('t').insert(0, 'hi')
+const std::string kInsertHi = B({1, 1, 1, 0, 4, 1, 1, 't', 2, 'h', 'i', 0});
+// client 1 appends 'x' after 'hi' (origin 1:1), and deletes clock 0
+const std::string kAppendX = B({1, 1, 1, 2, 0x84, 1, 1, 1, 'x', 1, 1, 1, 0, 1});
+
+TEST(Decode, KnownUpdate) {
+  auto u = DecodeUpdate(kInsertHi);
+  ASSERT_THAT(u, IsOk());
+  ASSERT_EQ(u->structs.size(), 1u);
+  const Struct& s = u->structs[0];
+  EXPECT_EQ(s.kind, StructKind::kItem);
+  EXPECT_EQ(s.id.client, 1u);
+  EXPECT_EQ(s.length, 2u);
+  EXPECT_EQ(s.parent.kind, Parent::Kind::kKey);
+  EXPECT_EQ(s.parent.key, "t");
+  EXPECT_EQ(s.content.text, "hi");
+  EXPECT_EQ(EncodeUpdate(*u), kInsertHi);
+}
+
+TEST(Operations, StateVectorMergeAndDiff) {
+  EXPECT_THAT(StateVectorFromUpdate(kInsertHi), ::cloudillo::testing::IsOkAndHolds(B({1, 1, 2})));
+  auto merged = MergeUpdates({kInsertHi, kAppendX});
+  ASSERT_THAT(merged, IsOk());
+  // One block for client 1 holding both items, then the delete set.
+  EXPECT_EQ(*merged, B({1, 2, 1, 0, 4, 1, 1, 't', 2, 'h', 'i', 0x84, 1, 1, 1, 'x', 1, 1, 1, 0, 1}));
+  EXPECT_THAT(StateVectorFromUpdate(*merged), ::cloudillo::testing::IsOkAndHolds(B({1, 1, 3})));
+  // A client at clock 1 gets the rest of 'hi' as an item whose origin is 1:0.
+  auto diff = DiffUpdate(*merged, B({1, 1, 1}));
+  ASSERT_THAT(diff, IsOk());
+  EXPECT_EQ(*diff, B({1, 2, 1, 1, 0x84, 1, 0, 1, 'i', 0x84, 1, 1, 1, 'x', 1, 1, 1, 0, 1}));
+}
+
+TEST(Operations, SlicingASurrogatePairYieldsReplacementCharacters) {
+  // "😀" is one 4-byte UTF-8 character and two UTF-16 units in Yjs.
+  std::string u = B({1, 1, 1, 0, 4, 1, 1, 't', 4, 0xf0, 0x9f, 0x98, 0x80, 0});
+  auto d = DecodeUpdate(u);
+  ASSERT_THAT(d, IsOk());
+  EXPECT_EQ(d->structs[0].length, 2u);
+  auto diff = DiffUpdate(u, B({1, 1, 1}));
+  ASSERT_THAT(diff, IsOk());
+  EXPECT_EQ(*diff, B({1, 1, 1, 1, 0x84, 1, 0, 3, 0xef, 0xbf, 0xbd, 0}));
+}
+
+TEST(DeleteSets, MergeSortsAndCoalesces) {
+  DeleteSet a = {{5, {{10, 2}, {0, 3}}}};
+  DeleteSet b = {{7, {{1, 1}}}, {5, {{2, 9}}}};
+  DeleteSet m = MergeDeleteSets({a, b});
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].first, 5u);
+  ASSERT_EQ(m[0].second.size(), 1u);
+  EXPECT_EQ(m[0].second[0].clock, 0u);
+  EXPECT_EQ(m[0].second[0].len, 12u);
+  EXPECT_EQ(EncodeDeleteSet(m), B({2, 7, 1, 1, 1, 5, 1, 0, 12}));
+}
+
+TEST(Hostile, EveryTruncationIsAnError) {
+  std::string merged = *MergeUpdates({kInsertHi, kAppendX});
+  for (size_t n = 0; n < merged.size(); ++n) {
+    EXPECT_THAT(DecodeUpdate(merged.substr(0, n)), StatusIs(absl::StatusCode::kInvalidArgument)) << n;
+  }
+  EXPECT_THAT(DecodeUpdate(merged + "x"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(Hostile, MalformedPieces) {
+  const std::vector<std::string> bad = {
+      B({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80}),  // endless varint
+      B({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}),        // varint beyond 2^53
+      B({0x7f}),                                                        // 127 clients in 1 byte
+      B({1, 0xff, 0xff, 0xff, 0x0f, 1, 0, 0}),                          // huge struct count
+      B({1, 1, 1, 0, 4, 1, 1, 't', 50, 'h', 0}),                        // string past the end
+      B({1, 1, 1, 0, 17, 1, 1, 't', 0}),                                // unknown content kind 17
+      B({1, 1, 1, 0, 0x8a, 1, 0, 0}),                                   // content kind 10 on an item
+      B({1, 1, 1, 0, 7, 1, 1, 't', 9, 0}),                              // unknown type ref
+      B({1, 1, 1, 0, 4, 1, 1, 't', 1, 0xff, 0}),                        // invalid UTF-8
+      B({1, 1, 1, 0, 2, 1, 1, 't', 1, 3, '{', 'x', '}', 0}),            // invalid JSON content
+      B({1, 1, 1, 0, 8, 1, 1, 't', 1, 99, 0}),                          // unknown any tag
+      B({1, 1, 1, 0, 0, 0, 0}),                                         // zero-length GC
+      B({1, 1, 1, 0, 2, 1, 1, 't', 0, 0}),                              // empty JSON content
+      B({1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 5, 0}),  // clock + len past 2^53
+      B({0, 1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 5}),  // delete range past 2^53
+  };
+  for (const auto& b : bad) {
+    EXPECT_THAT(DecodeUpdate(b), StatusIs(absl::StatusCode::kInvalidArgument)) << b.size();
+    EXPECT_THAT(MergeUpdates({b, b}), StatusIs(absl::StatusCode::kInvalidArgument));
+  }
+  // Deeply nested `any` arrays stop at the depth limit.
+  std::string deep = B({1, 1, 1, 0, 8, 1, 1, 't', 1});
+  for (int i = 0; i < 10000; ++i) deep += char(117), deep += char(1);
+  deep += char(126);
+  deep += char(0);
+  EXPECT_THAT(DecodeUpdate(deep), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(Hostile, ClientIdsAtTheLimits) {
+  std::string max_client = B({1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 1, 0});
+  auto u = DecodeUpdate(max_client);
+  ASSERT_THAT(u, IsOk());
+  EXPECT_EQ(u->structs[0].id.client, (uint64_t{1} << 53) - 1);
+  EXPECT_EQ(EncodeUpdate(*u), max_client);
+  std::string zero_client = B({1, 1, 0, 0, 0, 1, 0});
+  EXPECT_THAT(DecodeUpdate(zero_client), IsOk());
+}
+
+TEST(Hostile, LimitsAreEnforced) {
+  Limits l;
+  l.max_update_bytes = 4;
+  EXPECT_THAT(DecodeUpdate(kInsertHi, l), StatusIs(absl::StatusCode::kResourceExhausted));
+  Limits s;
+  s.max_structs = 1;
+  EXPECT_THAT(DecodeUpdate(*MergeUpdates({kInsertHi, kAppendX}), s), StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(DecodeStateVector(B({5, 1})), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(DiffUpdate(kInsertHi, B({1})), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace cloudillo::yjs

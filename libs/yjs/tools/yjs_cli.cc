@@ -1,0 +1,124 @@
+// yjs-cli: the codec behind a line protocol, for the differential test against the
+// `yjs` package and for the benchmark. One command per line, base64 arguments:
+//   merge U1 U2 …      -> ok MERGED          (Y.mergeUpdates)
+//   diff U SV          -> ok DIFF            (Y.diffUpdate)
+//   sv U               -> ok STATE_VECTOR    (Y.encodeStateVectorFromUpdate)
+//   roundtrip U        -> ok ENCODE(DECODE(U))
+//   validate U         -> ok
+// Errors answer `err <message>`. `yjs-cli bench FILE MODE` runs the benchmark on a
+// log of length-prefixed updates (see tests/yjs/bench.mjs).
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cloudillo/core/base64.h"
+#include "cloudillo/yjs/update.h"
+
+using namespace cloudillo;
+
+namespace {
+
+std::string Answer(const absl::StatusOr<std::string>& r) {
+  if (!r.ok()) return "err " + std::string(r.status().message());
+  return "ok " + Base64Encode(*r);
+}
+
+int Bench(const std::string& file, const std::string& mode, int chunk) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string data = ss.str();
+  std::vector<std::string_view> updates;
+  for (size_t pos = 0; pos + 4 <= data.size();) {
+    uint32_t len = uint8_t(data[pos]) | uint8_t(data[pos + 1]) << 8 | uint8_t(data[pos + 2]) << 16 | uint32_t(uint8_t(data[pos + 3])) << 24;
+    updates.emplace_back(data.data() + pos + 4, len);
+    pos += 4 + len;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  // Merge the log in chunks of `chunk` updates, then the chunk results: the way a
+  // server compacts a document's update log.
+  std::vector<std::string> level;
+  for (size_t i = 0; i < updates.size(); i += chunk) {
+    std::vector<std::string_view> part(updates.begin() + i, updates.begin() + std::min(updates.size(), i + chunk));
+    auto m = yjs::MergeUpdates(part);
+    if (!m.ok()) {
+      std::fprintf(stderr, "merge failed: %s\n", std::string(m.status().message()).c_str());
+      return 1;
+    }
+    level.push_back(*std::move(m));
+  }
+  std::vector<std::string_view> views(level.begin(), level.end());
+  auto merged = yjs::MergeUpdates(views);
+  if (!merged.ok()) return 1;
+  double merge_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double diff_s = 0;
+  size_t diff_bytes = 0;
+  if (mode == "merge-diff") {
+    // Answer 100 clients whose state vectors lie at evenly spaced points of the log.
+    std::vector<std::string> svs;
+    for (int k = 0; k < 100; ++k) {
+      size_t upto = updates.size() * k / 100;
+      std::vector<std::string_view> prefix(updates.begin(), updates.begin() + upto);
+      auto pm = prefix.empty() ? absl::StatusOr<std::string>(std::string("\0\0", 2)) : yjs::MergeUpdates(prefix);
+      svs.push_back(*yjs::StateVectorFromUpdate(*pm));
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    for (const auto& sv : svs) diff_bytes += yjs::DiffUpdate(*merged, sv)->size();
+    diff_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("updates=%zu input_bytes=%zu merged_bytes=%zu merge_s=%.4f diff_s=%.4f diff_bytes=%zu maxrss_kb=%ld\n",
+              updates.size(), data.size(), merged->size(), merge_s, diff_s, diff_bytes, ru.ru_maxrss);
+  std::ofstream(file + ".merged.cc", std::ios::binary) << *merged;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 3 && std::string(argv[1]) == "bench") {
+    return Bench(argv[2], argc > 3 ? argv[3] : "merge", argc > 4 ? std::atoi(argv[4]) : 64);
+  }
+  std::ios::sync_with_stdio(false);
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::istringstream words(line);
+    std::string cmd, w;
+    words >> cmd;
+    std::vector<std::string> args;
+    bool bad = false;
+    while (words >> w) {
+      auto d = Base64Decode(w);
+      if (!d.ok()) bad = true;
+      else args.push_back(*std::move(d));
+    }
+    std::string out;
+    if (bad) {
+      out = "err bad base64";
+    } else if (cmd == "merge") {
+      std::vector<std::string_view> v(args.begin(), args.end());
+      out = Answer(yjs::MergeUpdates(v));
+    } else if (cmd == "diff" && args.size() == 2) {
+      out = Answer(yjs::DiffUpdate(args[0], args[1]));
+    } else if (cmd == "sv" && args.size() == 1) {
+      out = Answer(yjs::StateVectorFromUpdate(args[0]));
+    } else if (cmd == "roundtrip" && args.size() == 1) {
+      auto u = yjs::DecodeUpdate(args[0]);
+      out = u.ok() ? "ok " + Base64Encode(yjs::EncodeUpdate(*u)) : "err " + std::string(u.status().message());
+    } else if (cmd == "validate" && args.size() == 1) {
+      auto st = yjs::ValidateUpdate(args[0]);
+      out = st.ok() ? "ok" : "err " + std::string(st.message());
+    } else {
+      out = "err unknown command";
+    }
+    std::cout << out << '\n' << std::flush;
+  }
+  return 0;
+}
