@@ -2,6 +2,7 @@
 // encodeStateVectorFromUpdate, and the delete-set helpers, reproduced step by step so
 // that the bytes are the same. Comments name the Yjs function each piece mirrors.
 #include <algorithm>
+#include <map>
 
 #include "cloudillo/yjs/update.h"
 #include "codec_internal.h"
@@ -119,6 +120,101 @@ bool Before(const Struct& a, const Struct& b) {
   return a.kind != StructKind::kSkip && b.kind == StructKind::kSkip;
 }
 
+// mergeUpdates' comparator, as Yjs writes it. It is not a consistent order: a GC and
+// an Item at the same id compare "first argument first" both ways.
+int YjsCompare(const Struct& a, const Struct& b) {
+  if (a.id.client == b.id.client) {
+    if (a.id.clock == b.id.clock) {
+      if (a.kind == b.kind) return 0;
+      return a.kind == StructKind::kSkip ? 1 : -1;
+    }
+    return a.id.clock < b.id.clock ? -1 : 1;
+  }
+  return b.id.client < a.id.client ? -1 : 1;
+}
+
+// V8's Array.prototype.sort (TimSort: run detection, binary insertion up to the
+// minimum run length, run merging), so that with the inconsistent comparator above we
+// pick the decoder Node would. Runs are merged without galloping: identical to V8 for
+// fewer than 64 decoders, and for any count when no GC/Item tie is present.
+template <typename T, typename Cmp>
+void V8Sort(std::vector<T>& a, Cmp cmp) {
+  size_t n = a.size();
+  if (n < 2) return;
+  auto binary_insertion = [&](size_t low, size_t start, size_t high) {
+    if (start == low) ++start;
+    for (; start < high; ++start) {
+      size_t left = low, right = start;
+      T pivot = a[start];
+      while (left < right) {
+        size_t mid = left + ((right - left) >> 1);
+        if (cmp(pivot, a[mid]) < 0) right = mid;
+        else left = mid + 1;
+      }
+      for (size_t p = start; p > left; --p) a[p] = a[p - 1];
+      a[left] = pivot;
+    }
+  };
+  auto count_run = [&](size_t low, size_t high) -> size_t {
+    if (low + 1 == high) return 1;
+    size_t run = 2;
+    bool descending = cmp(a[low + 1], a[low]) < 0;
+    for (size_t i = low + 2; i < high; ++i) {
+      int order = cmp(a[i], a[i - 1]);
+      if (descending ? order >= 0 : order < 0) break;
+      ++run;
+    }
+    if (descending) std::reverse(a.begin() + low, a.begin() + low + run);
+    return run;
+  };
+  size_t min_run = n, r = 0;
+  while (min_run >= 64) {
+    r |= min_run & 1;
+    min_run >>= 1;
+  }
+  min_run += r;
+  std::vector<std::pair<size_t, size_t>> runs;  // (base, length)
+  auto merge_at = [&](size_t i) {
+    auto [base_a, len_a] = runs[i];
+    auto [base_b, len_b] = runs[i + 1];
+    std::vector<T> left(a.begin() + base_a, a.begin() + base_a + len_a);
+    size_t ia = 0, ib = base_b, out = base_a, end_b = base_b + len_b;
+    while (ia < left.size() && ib < end_b) a[out++] = cmp(a[ib], left[ia]) < 0 ? a[ib++] : left[ia++];
+    while (ia < left.size()) a[out++] = left[ia++];
+    runs[i].second = len_a + len_b;
+    runs.erase(runs.begin() + i + 1);
+  };
+  auto invariant = [&](size_t k) { return k < 2 || runs[k - 2].second > runs[k - 1].second + runs[k].second; };
+  size_t low = 0, remaining = n;
+  while (remaining != 0) {
+    size_t run = count_run(low, low + remaining);
+    if (run < min_run) {
+      size_t forced = std::min(min_run, remaining);
+      binary_insertion(low, low + run, low + forced);
+      run = forced;
+    }
+    runs.emplace_back(low, run);
+    while (runs.size() > 1) {
+      size_t k = runs.size() - 2;
+      if (!invariant(k + 1) || !invariant(k)) {
+        if (k > 0 && runs[k - 1].second < runs[k + 1].second) --k;
+        merge_at(k);
+      } else if (runs[k].second <= runs[k + 1].second) {
+        merge_at(k);
+      } else {
+        break;
+      }
+    }
+    low += run;
+    remaining -= run;
+  }
+  while (runs.size() > 1) {
+    size_t k = runs.size() - 2;
+    if (k > 0 && runs[k - 1].second < runs[k + 1].second) --k;
+    merge_at(k);
+  }
+}
+
 }  // namespace
 
 DeleteSet MergeDeleteSets(const std::vector<DeleteSet>& sets) {
@@ -176,16 +272,39 @@ absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& up
   readers.reserve(decoded.size());
   for (auto& d : decoded) readers.emplace_back(&d.structs, true);
 
-  // `order` is lazyStructDecoders after its filter and stable sort. Only the first
-  // decoder moves per round, so re-sorting is: drop it if empty, else re-insert it
-  // before every decoder with an equal key (where a stable sort leaves it).
+  // `order` is lazyStructDecoders after its filter and sort. Only the first decoder
+  // moves per round, so with a consistent comparison the re-sort is: drop it if empty,
+  // else re-insert it before every decoder with an equal key (where a stable sort
+  // leaves it). While two heads tie as GC and Item at one id (where Yjs' comparator is
+  // inconsistent) the whole array goes through V8's algorithm instead.
   std::vector<LazyReader*> order;
   for (auto& r : readers) {
     if (r.curr()) order.push_back(&r);
   }
-  std::stable_sort(order.begin(), order.end(), [](LazyReader* a, LazyReader* b) { return Before(*a->curr(), *b->curr()); });
-  auto reposition_first = [&order] {
+  auto key_of = [](const Struct& s) { return std::make_pair(s.id.client, s.id.clock); };
+  std::map<std::pair<uint64_t, uint64_t>, std::pair<size_t, size_t>> heads;  // key -> (#GC, #Item)
+  size_t ties = 0;
+  auto track = [&](const Struct* s, int delta) {
+    if (!s || s->kind == StructKind::kSkip) return;
+    auto& h = heads[key_of(*s)];
+    bool before = h.first > 0 && h.second > 0;
+    (s->kind == StructKind::kGC ? h.first : h.second) += delta;
+    bool after = h.first > 0 && h.second > 0;
+    ties += after - before;
+    if (h.first == 0 && h.second == 0) heads.erase(key_of(*s));
+  };
+  for (auto* r : order) track(r->curr(), 1);
+  auto js_cmp = [](LazyReader* a, LazyReader* b) { return YjsCompare(*a->curr(), *b->curr()); };
+  V8Sort(order, js_cmp);
+  auto resort = [&](const Struct* moved_from) {
     LazyReader* first = order.front();
+    track(moved_from, -1);
+    track(first->curr(), 1);
+    if (ties > 0) {
+      if (!first->curr()) order.erase(order.begin());
+      V8Sort(order, js_cmp);
+      return;
+    }
     order.erase(order.begin());
     if (!first->curr()) return;
     auto pos = std::lower_bound(order.begin(), order.end(), first,
@@ -195,12 +314,17 @@ absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& up
 
   LazyWriter writer;
   std::optional<Struct> cw;  // currWrite (its offset is always 0 in mergeUpdates)
+  // The head of the first decoder when a round starts (its key moves during the round).
+  std::optional<Struct> round_head;
   bool first_round = true;
   while (true) {
-    if (!first_round) reposition_first();
+    if (!first_round) resort(round_head ? &*round_head : nullptr);
     first_round = false;
     if (order.empty()) break;
     LazyReader* dec = order.front();
+    round_head.emplace();
+    round_head->kind = dec->curr()->kind;
+    round_head->id = dec->curr()->id;
     uint64_t first_client = dec->curr()->id.client;
     if (cw) {
       Struct* curr = dec->curr();
