@@ -10,6 +10,31 @@
 namespace cloudillo::yjs {
 
 uint64_t Utf16Length(std::string_view utf8);
+
+// Reads the structs of an update one at a time (Yjs' lazyStructReaderGenerator), into
+// a caller-owned Struct whose buffers are reused: the operations stream through an
+// update instead of materialising it. After the last struct, the reader is
+// positioned at the delete set.
+class StructStream {
+ public:
+  StructStream(lib0::Reader& r, const Limits& limits) : r_(r), limits_(limits) {}
+  // True with `*s` filled; false at the end or on error (then status() says which).
+  bool Next(Struct* s);
+  const absl::Status& status() const { return status_; }
+
+ private:
+  bool Fail(absl::Status st) {
+    status_ = std::move(st);
+    return false;
+  }
+  lib0::Reader& r_;
+  const Limits& limits_;
+  absl::Status status_;
+  bool started_ = false;
+  uint64_t blocks_left_ = 0, structs_left_ = 0, client_ = 0, clock_ = 0;
+  size_t structs_read_ = 0;
+};
+
 absl::Status DecodeStructs(lib0::Reader& r, const Limits& limits, std::vector<Struct>* out);
 absl::Status DecodeDeleteSet(lib0::Reader& r, const Limits& limits, DeleteSet* ds);
 // Item.write(encoder, offset) / GC.write / Skip.write. `keep_read_flags` re-emits an

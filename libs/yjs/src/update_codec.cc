@@ -137,65 +137,82 @@ uint64_t Content::Length() const {
   }
 }
 
-absl::Status DecodeStructs(Reader& r, const Limits& limits, std::vector<Struct>* out) {
-  uint64_t blocks;
-  if (!r.VarUint(&blocks) || blocks > r.remaining()) return Bad("client count");
-  for (uint64_t b = 0; b < blocks; ++b) {
-    uint64_t count, client, clock;
-    if (!r.VarUint(&count) || !r.VarUint(&client) || !r.VarUint(&clock)) return Bad("client block header");
-    if (count > r.remaining()) return Bad("struct count past the end");
-    if (out->size() + count > limits.max_structs) return absl::ResourceExhaustedError("Yjs update has too many structs");
-    for (uint64_t i = 0; i < count; ++i) {
-      uint8_t info;
-      if (!r.Byte(&info)) return Bad("truncated struct");
-      Struct s;
-      s.id = {client, clock};
-      if (info == 10) {
-        s.kind = StructKind::kSkip;
-        if (!r.VarUint(&s.length)) return Bad("skip length");
-      } else if ((info & 0x1f) == 0) {
-        s.kind = StructKind::kGC;
-        if (!r.VarUint(&s.length)) return Bad("gc length");
-      } else {
-        s.kind = StructKind::kItem;
-        bool cant_copy_parent = (info & 0xc0) == 0;
-        if (info & 0x80) {
-          Id o;
-          if (!ReadId(r, &o)) return Bad("origin");
-          s.origin = o;
-        }
-        if (info & 0x40) {
-          Id o;
-          if (!ReadId(r, &o)) return Bad("right origin");
-          s.right_origin = o;
-        }
-        if (cant_copy_parent) {
-          uint64_t is_key;
-          if (!r.VarUint(&is_key)) return Bad("parent info");
-          if (is_key == 1) {
-            s.parent.kind = Parent::Kind::kKey;
-            if (!ReadString(r, &s.parent.key)) return Bad("parent key");
-          } else {
-            s.parent.kind = Parent::Kind::kId;
-            if (!ReadId(r, &s.parent.id)) return Bad("parent id");
-          }
-          if (info & 0x20) {
-            std::string sub;
-            if (!ReadString(r, &sub)) return Bad("parent sub");
-            s.parent_sub = std::move(sub);
-          }
-        }
-        s.parent_sub_flag = (info & 0x20) != 0;
-        if (auto st = ReadContent(r, info & 0x1f, limits, &s.content); !st.ok()) return st;
-        s.length = s.content.Length();
-      }
-      if (s.length == 0) return Bad("zero-length struct");
-      if (clock > lib0::kMaxSafeInteger - s.length) return Bad("clock out of range");
-      clock += s.length;
-      out->push_back(std::move(s));
-    }
+bool StructStream::Next(Struct* s) {
+  if (!status_.ok()) return false;
+  if (!started_) {
+    started_ = true;
+    if (!r_.VarUint(&blocks_left_) || blocks_left_ > r_.remaining()) return Fail(Bad("client count"));
   }
-  return absl::OkStatus();
+  while (structs_left_ == 0) {
+    if (blocks_left_ == 0) return false;
+    --blocks_left_;
+    if (!r_.VarUint(&structs_left_) || !r_.VarUint(&client_) || !r_.VarUint(&clock_)) {
+      return Fail(Bad("client block header"));
+    }
+    if (structs_left_ > r_.remaining()) return Fail(Bad("struct count past the end"));
+  }
+  --structs_left_;
+  if (++structs_read_ > limits_.max_structs) {
+    return Fail(absl::ResourceExhaustedError("Yjs update has too many structs"));
+  }
+  uint8_t info;
+  if (!r_.Byte(&info)) return Fail(Bad("truncated struct"));
+  s->id = {client_, clock_};
+  s->origin.reset();
+  s->right_origin.reset();
+  s->parent.kind = Parent::Kind::kNone;
+  s->parent_sub.reset();
+  s->parent_sub_flag = false;
+  if (info == 10) {
+    s->kind = StructKind::kSkip;
+    if (!r_.VarUint(&s->length)) return Fail(Bad("skip length"));
+  } else if ((info & 0x1f) == 0) {
+    s->kind = StructKind::kGC;
+    if (!r_.VarUint(&s->length)) return Fail(Bad("gc length"));
+  } else {
+    s->kind = StructKind::kItem;
+    bool cant_copy_parent = (info & 0xc0) == 0;
+    if (info & 0x80) {
+      Id o;
+      if (!ReadId(r_, &o)) return Fail(Bad("origin"));
+      s->origin = o;
+    }
+    if (info & 0x40) {
+      Id o;
+      if (!ReadId(r_, &o)) return Fail(Bad("right origin"));
+      s->right_origin = o;
+    }
+    if (cant_copy_parent) {
+      uint64_t is_key;
+      if (!r_.VarUint(&is_key)) return Fail(Bad("parent info"));
+      if (is_key == 1) {
+        s->parent.kind = Parent::Kind::kKey;
+        if (!ReadString(r_, &s->parent.key)) return Fail(Bad("parent key"));
+      } else {
+        s->parent.kind = Parent::Kind::kId;
+        if (!ReadId(r_, &s->parent.id)) return Fail(Bad("parent id"));
+      }
+      if (info & 0x20) {
+        std::string sub;
+        if (!ReadString(r_, &sub)) return Fail(Bad("parent sub"));
+        s->parent_sub = std::move(sub);
+      }
+    }
+    s->parent_sub_flag = (info & 0x20) != 0;
+    if (auto st = ReadContent(r_, info & 0x1f, limits_, &s->content); !st.ok()) return Fail(st);
+    s->length = s->content.Length();
+  }
+  if (s->length == 0) return Fail(Bad("zero-length struct"));
+  if (clock_ > lib0::kMaxSafeInteger - s->length) return Fail(Bad("clock out of range"));
+  clock_ += s->length;
+  return true;
+}
+
+absl::Status DecodeStructs(Reader& r, const Limits& limits, std::vector<Struct>* out) {
+  StructStream stream(r, limits);
+  Struct s;
+  while (stream.Next(&s)) out->push_back(std::move(s));
+  return stream.status();
 }
 
 absl::Status DecodeDeleteSet(Reader& r, const Limits& limits, DeleteSet* ds) {

@@ -3,6 +3,7 @@
 // that the bytes are the same. Comments name the Yjs function each piece mirrors.
 #include <algorithm>
 #include <map>
+#include <memory>
 
 #include "cloudillo/yjs/update.h"
 #include "codec_internal.h"
@@ -11,39 +12,42 @@
 namespace cloudillo::yjs {
 namespace {
 
-struct Decoded {
-  std::vector<Struct> structs;
-  DeleteSet ds;
-};
-
-absl::StatusOr<Decoded> Decode(std::string_view bytes, const Limits& limits) {
-  if (bytes.size() > limits.max_update_bytes) return absl::ResourceExhaustedError("Yjs update too large");
-  lib0::Reader r(bytes);
-  Decoded d;
-  if (auto st = DecodeStructs(r, limits, &d.structs); !st.ok()) return st;
-  if (auto st = DecodeDeleteSet(r, limits, &d.ds); !st.ok()) return st;
-  if (!r.done()) return absl::InvalidArgumentError("invalid Yjs update: trailing bytes");
-  return d;
-}
-
-// LazyStructReader
+// LazyStructReader over the bytes of one update: `curr` is decoded on demand into a
+// buffer that is reused, so an operation holds one struct per input at a time.
 class LazyReader {
  public:
-  LazyReader(std::vector<Struct>* structs, bool filter_skips) : structs_(structs), filter_(filter_skips) { Advance(); }
-  Struct* curr() { return pos_ < structs_->size() ? &(*structs_)[pos_] : nullptr; }
+  LazyReader(std::string_view bytes, const Limits& limits, bool filter_skips)
+      : reader_(bytes), stream_(reader_, limits), filter_(filter_skips) {
+    Advance();
+  }
+  LazyReader(const LazyReader&) = delete;
+  Struct* curr() { return has_ ? &curr_ : nullptr; }
   Struct* Next() {
-    ++pos_;
     Advance();
     return curr();
   }
+  // After the last struct: the update's delete set (and no trailing bytes).
+  absl::StatusOr<DeleteSet> Finish(const Limits& limits) {
+    while (has_) Advance();
+    if (!stream_.status().ok()) return stream_.status();
+    DeleteSet ds;
+    if (auto st = DecodeDeleteSet(reader_, limits, &ds); !st.ok()) return st;
+    if (!reader_.done()) return absl::InvalidArgumentError("invalid Yjs update: trailing bytes");
+    return ds;
+  }
+  const absl::Status& status() const { return stream_.status(); }
 
  private:
   void Advance() {
-    while (filter_ && pos_ < structs_->size() && (*structs_)[pos_].kind == StructKind::kSkip) ++pos_;
+    do {
+      has_ = stream_.Next(&curr_);
+    } while (has_ && filter_ && curr_.kind == StructKind::kSkip);
   }
-  std::vector<Struct>* structs_;
+  lib0::Reader reader_;
+  StructStream stream_;
   bool filter_;
-  size_t pos_ = 0;
+  bool has_ = false;
+  Struct curr_;
 };
 
 // LazyStructWriter, writeStructToLazyStructWriter, finishLazyStructWriting
@@ -258,19 +262,12 @@ absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& up
     if (auto st = ValidateUpdate(updates[0], limits); !st.ok()) return st;
     return std::string(updates[0]);
   }
-  std::vector<Decoded> decoded;
-  decoded.reserve(updates.size());
   size_t total = 0;
-  for (auto u : updates) {
-    total += u.size();
-    if (total > limits.max_update_bytes) return absl::ResourceExhaustedError("Yjs updates too large");
-    auto d = Decode(u, limits);
-    if (!d.ok()) return d.status();
-    decoded.push_back(*std::move(d));
-  }
-  std::vector<LazyReader> readers;
-  readers.reserve(decoded.size());
-  for (auto& d : decoded) readers.emplace_back(&d.structs, true);
+  for (auto u : updates) total += u.size();
+  if (total > limits.max_update_bytes) return absl::ResourceExhaustedError("Yjs updates too large");
+  std::vector<std::unique_ptr<LazyReader>> readers;
+  readers.reserve(updates.size());
+  for (auto u : updates) readers.push_back(std::make_unique<LazyReader>(u, limits, true));
 
   // `order` is lazyStructDecoders after its filter and sort. Only the first decoder
   // moves per round, so with a consistent comparison the re-sort is: drop it if empty,
@@ -279,7 +276,7 @@ absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& up
   // inconsistent) the whole array goes through V8's algorithm instead.
   std::vector<LazyReader*> order;
   for (auto& r : readers) {
-    if (r.curr()) order.push_back(&r);
+    if (r->curr()) order.push_back(r.get());
   }
   auto key_of = [](const Struct& s) { return std::make_pair(s.id.client, s.id.clock); };
   std::map<std::pair<uint64_t, uint64_t>, std::pair<size_t, size_t>> heads;  // key -> (#GC, #Item)
@@ -384,9 +381,15 @@ absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& up
   }
   if (cw) writer.Write(*cw, 0);
   std::string out = writer.Finish();
+  // Every update is read to its end (an error anywhere fails the merge), then the
+  // delete sets are merged.
   std::vector<DeleteSet> sets;
-  sets.reserve(decoded.size());
-  for (auto& d : decoded) sets.push_back(std::move(d.ds));
+  sets.reserve(readers.size());
+  for (auto& r : readers) {
+    auto ds = r->Finish(limits);
+    if (!ds.ok()) return ds.status();
+    sets.push_back(*std::move(ds));
+  }
   out += EncodeDeleteSet(MergeDeleteSets(sets));
   return out;
 }
@@ -425,8 +428,7 @@ std::string EncodeStateVector(const StateVector& sv) {
 absl::StatusOr<std::string> DiffUpdate(std::string_view update, std::string_view state_vector, const Limits& limits) {
   auto sv = DecodeStateVector(state_vector);
   if (!sv.ok()) return sv.status();
-  auto d = Decode(update, limits);
-  if (!d.ok()) return d.status();
+  if (update.size() > limits.max_update_bytes) return absl::ResourceExhaustedError("Yjs update too large");
   auto sv_clock = [&](uint64_t client) -> uint64_t {
     for (auto [c, k] : *sv) {
       if (c == client) return k;
@@ -434,7 +436,7 @@ absl::StatusOr<std::string> DiffUpdate(std::string_view update, std::string_view
     return 0;
   };
   LazyWriter writer;
-  LazyReader reader(&d->structs, false);
+  LazyReader reader(update, limits, false);
   while (Struct* curr = reader.curr()) {
     uint64_t client = curr->id.client;
     uint64_t clock = sv_clock(client);
@@ -456,16 +458,17 @@ absl::StatusOr<std::string> DiffUpdate(std::string_view update, std::string_view
       }
     }
   }
+  auto ds = reader.Finish(limits);
+  if (!ds.ok()) return ds.status();
   std::string out = writer.Finish();
-  out += EncodeDeleteSet(d->ds);
+  out += EncodeDeleteSet(*ds);
   return out;
 }
 
 absl::StatusOr<std::string> StateVectorFromUpdate(std::string_view update, const Limits& limits) {
-  auto d = Decode(update, limits);
-  if (!d.ok()) return d.status();
+  if (update.size() > limits.max_update_bytes) return absl::ResourceExhaustedError("Yjs update too large");
   StateVector sv;
-  LazyReader reader(&d->structs, false);
+  LazyReader reader(update, limits, false);
   Struct* curr = reader.curr();
   if (curr) {
     uint64_t client = curr->id.client;
@@ -483,6 +486,7 @@ absl::StatusOr<std::string> StateVectorFromUpdate(std::string_view update, const
     }
     if (clock != 0) sv.emplace_back(client, clock);
   }
+  if (auto ds = reader.Finish(limits); !ds.ok()) return ds.status();
   return EncodeStateVector(sv);
 }
 

@@ -5,8 +5,8 @@
 //   sv U               -> ok STATE_VECTOR    (Y.encodeStateVectorFromUpdate)
 //   roundtrip U        -> ok ENCODE(DECODE(U))
 //   validate U         -> ok
-// Errors answer `err <message>`. `yjs-cli bench FILE MODE` runs the benchmark on a
-// log of length-prefixed updates (see tests/yjs/bench.mjs).
+// Errors answer `err <message>`. `yjs-cli bench FILE [CHUNK]` runs the benchmark on
+// a log of length-prefixed updates (see tests/yjs/bench.mjs).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -29,54 +29,64 @@ std::string Answer(const absl::StatusOr<std::string>& r) {
   return "ok " + Base64Encode(*r);
 }
 
-int Bench(const std::string& file, const std::string& mode, int chunk) {
+std::pair<std::string, std::vector<std::string_view>> ReadLog(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
-  std::string data = ss.str();
-  std::vector<std::string_view> updates;
+  return {ss.str(), {}};
+}
+
+std::vector<std::string_view> Split(const std::string& data) {
+  std::vector<std::string_view> out;
   for (size_t pos = 0; pos + 4 <= data.size();) {
-    uint32_t len = uint8_t(data[pos]) | uint8_t(data[pos + 1]) << 8 | uint8_t(data[pos + 2]) << 16 | uint32_t(uint8_t(data[pos + 3])) << 24;
-    updates.emplace_back(data.data() + pos + 4, len);
+    uint32_t len = uint8_t(data[pos]) | uint8_t(data[pos + 1]) << 8 | uint8_t(data[pos + 2]) << 16 |
+                   uint32_t(uint8_t(data[pos + 3])) << 24;
+    if (pos + 4 + len > data.size()) break;
+    out.emplace_back(data.data() + pos + 4, len);
     pos += 4 + len;
   }
+  return out;
+}
+
+// The workload of tests/yjs/bench_yjs.mjs: a tree of merges of at most `chunk`
+// updates each, then diffs against 100 clients' state vectors (FILE.svs).
+int Bench(const std::string& file, int chunk) {
+  std::string data = ReadLog(file).first;
+  std::string sv_data = ReadLog(file + ".svs").first;
+  std::vector<std::string_view> updates = Split(data);
+  std::vector<std::string_view> svs = Split(sv_data);
   auto t0 = std::chrono::steady_clock::now();
-  // Merge the log in chunks of `chunk` updates, then the chunk results: the way a
-  // server compacts a document's update log.
-  std::vector<std::string> level;
-  for (size_t i = 0; i < updates.size(); i += chunk) {
-    std::vector<std::string_view> part(updates.begin() + i, updates.begin() + std::min(updates.size(), i + chunk));
-    auto m = yjs::MergeUpdates(part);
-    if (!m.ok()) {
-      std::fprintf(stderr, "merge failed: %s\n", std::string(m.status().message()).c_str());
-      return 1;
+  std::vector<std::string> level_store;
+  std::vector<std::string_view> level = updates;
+  while (level.size() > 1) {
+    std::vector<std::string> next;
+    for (size_t i = 0; i < level.size(); i += chunk) {
+      std::vector<std::string_view> part(level.begin() + i, level.begin() + std::min(level.size(), i + chunk));
+      auto m = yjs::MergeUpdates(part);
+      if (!m.ok()) {
+        std::fprintf(stderr, "merge failed: %s\n", std::string(m.status().message()).c_str());
+        return 1;
+      }
+      next.push_back(*std::move(m));
     }
-    level.push_back(*std::move(m));
+    level_store = std::move(next);
+    level.assign(level_store.begin(), level_store.end());
   }
-  std::vector<std::string_view> views(level.begin(), level.end());
-  auto merged = yjs::MergeUpdates(views);
-  if (!merged.ok()) return 1;
+  std::string merged(level.empty() ? std::string_view() : level[0]);
   double merge_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  double diff_s = 0;
+  auto t1 = std::chrono::steady_clock::now();
   size_t diff_bytes = 0;
-  if (mode == "merge-diff") {
-    // Answer 100 clients whose state vectors lie at evenly spaced points of the log.
-    std::vector<std::string> svs;
-    for (int k = 0; k < 100; ++k) {
-      size_t upto = updates.size() * k / 100;
-      std::vector<std::string_view> prefix(updates.begin(), updates.begin() + upto);
-      auto pm = prefix.empty() ? absl::StatusOr<std::string>(std::string("\0\0", 2)) : yjs::MergeUpdates(prefix);
-      svs.push_back(*yjs::StateVectorFromUpdate(*pm));
-    }
-    auto t1 = std::chrono::steady_clock::now();
-    for (const auto& sv : svs) diff_bytes += yjs::DiffUpdate(*merged, sv)->size();
-    diff_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  for (auto sv : svs) {
+    auto d = yjs::DiffUpdate(merged, sv);
+    if (!d.ok()) return 1;
+    diff_bytes += d->size();
   }
+  double diff_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   std::printf("updates=%zu input_bytes=%zu merged_bytes=%zu merge_s=%.4f diff_s=%.4f diff_bytes=%zu maxrss_kb=%ld\n",
-              updates.size(), data.size(), merged->size(), merge_s, diff_s, diff_bytes, ru.ru_maxrss);
-  std::ofstream(file + ".merged.cc", std::ios::binary) << *merged;
+              updates.size(), data.size(), merged.size(), merge_s, diff_s, diff_bytes, ru.ru_maxrss);
+  std::ofstream(file + ".merged.cc", std::ios::binary) << merged;
   return 0;
 }
 
@@ -84,7 +94,7 @@ int Bench(const std::string& file, const std::string& mode, int chunk) {
 
 int main(int argc, char** argv) {
   if (argc >= 3 && std::string(argv[1]) == "bench") {
-    return Bench(argv[2], argc > 3 ? argv[3] : "merge", argc > 4 ? std::atoi(argv[4]) : 64);
+    return Bench(argv[2], argc > 3 ? std::atoi(argv[3]) : 64);
   }
   std::ios::sync_with_stdio(false);
   std::string line;
