@@ -106,3 +106,24 @@ test('a service with bad configuration refuses to start with a clear message', a
   assert.match(r.stderr, /--bogus/);
   assert.match(r.stderr, /CLOUDILLO_ADMIN_TOKEN is required/);
 });
+
+test('a deleted tenant is gone from every route; its id can be registered again', async () => {
+  const pause = () => new Promise((res) => setTimeout(res, 1100));  // this cluster's auth bucket is 1/s
+  const gone = c.createTenant('gone.ops.test');
+  await pause();
+  const token = await c.login(gone);
+  c.admin('tenant', 'delete', gone.idTag);
+  let r;
+  for (let i = 0; i < 20; i++) {
+    r = await c.api(gone.idTag, 'GET', '/api/me');
+    if (r.status === 403) break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  assert.equal(r.status, 403);
+  assert.equal((await c.api(gone.idTag, 'GET', '/api/settings', { token })).status, 403);
+  assert.doesNotMatch(c.admin('tenant', 'list'), /gone\.ops\.test/);
+  const again = c.createTenant('gone.ops.test', 'another-password');
+  assert.equal((await c.api(gone.idTag, 'GET', '/api/settings', { token })).status, 401);  // old secret is gone
+  await pause();
+  assert.ok(await c.login(again));
+});
