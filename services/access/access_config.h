@@ -21,10 +21,12 @@ struct AccessConfig {
   static AccessConfig Load(ConfigSource& src) {
     AccessConfig c;
     c.access_addr = src.Str("CLOUDILLO_ACCESS_ADDR", "127.0.0.1:9102", "access gRPC address (host:port)");
-    c.grpc_listen = src.Str("CLOUDILLO_GRPC_LISTEN", "", "override the gRPC listen address (default 0.0.0.0:<port>)");
-    c.identity_addr = src.Str("CLOUDILLO_IDENTITY_ADDR", "127.0.0.1:9101", "identity gRPC address (host:port)");
-    c.login_failure_delay = absl::Milliseconds(
-        src.Int("CLOUDILLO_LOGIN_FAILURE_DELAY_MS", 1000, 0, 10000, "delay before a failed login is answered"));
+    c.grpc_listen =
+        src.Str("CLOUDILLO_GRPC_LISTEN", "", "override the gRPC listen address (default 0.0.0.0:<port>)");
+    c.identity_addr =
+        src.Str("CLOUDILLO_IDENTITY_ADDR", "127.0.0.1:9101", "identity gRPC address (host:port)");
+    c.login_failure_delay = absl::Milliseconds(src.Int("CLOUDILLO_LOGIN_FAILURE_DELAY_MS", 1000, 0, 10000,
+                                                       "delay before a failed login is answered"));
     return c;
   }
 };

@@ -44,8 +44,8 @@ json RolesArray(std::string_view roles) {
 
 // `file:<id>:R|C|W`, `apkg:publish`, `carddav:read|write`, `caldav:read|write` (§3.3).
 bool ValidScope(std::string_view scope) {
-  if (scope == "apkg:publish" || scope == "carddav:read" || scope == "carddav:write" || scope == "caldav:read" ||
-      scope == "caldav:write") {
+  if (scope == "apkg:publish" || scope == "carddav:read" || scope == "carddav:write" ||
+      scope == "caldav:read" || scope == "caldav:write") {
     return true;
   }
   if (scope.substr(0, 5) != "file:" || scope.size() < 8) return false;
@@ -54,7 +54,8 @@ bool ValidScope(std::string_view scope) {
   std::string_view id = scope.substr(5, scope.size() - 7);
   if (id.empty() || id.size() > 200) return false;
   for (char c : id) {
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '~' || c == '-' || c == '_' || c == '.' || c == '@')) return false;
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '~' || c == '-' || c == '_' || c == '.' || c == '@'))
+      return false;
   }
   return true;
 }
@@ -76,8 +77,13 @@ const char* AccessService::OwnerRoles() { return "public,follower,supporter,cont
 
 AccessService::AccessService(std::shared_ptr<db::Pool> pool, std::shared_ptr<cache::Redis> redis,
                              const crypto::MasterKey& master, const Clock& clock, AccessOptions options)
-    : pool_(std::move(pool)), redis_(std::move(redis)), master_(master), clock_(clock), options_(options),
-      api_key_hash_key_(master.Derive("access.api_keys.hash")), limiter_(redis_) {}
+    : pool_(std::move(pool)),
+      redis_(std::move(redis)),
+      master_(master),
+      clock_(clock),
+      options_(options),
+      api_key_hash_key_(master.Derive("access.api_keys.hash")),
+      limiter_(redis_) {}
 
 void AccessService::ConnectIdentity(std::shared_ptr<grpc::Channel> channel) {
   identity_ = cloudillo::v1::Identity::NewStub(std::move(channel));
@@ -85,14 +91,16 @@ void AccessService::ConnectIdentity(std::shared_ptr<grpc::Channel> channel) {
 
 void AccessService::Publish(const std::string& message) {
   absl::Status st = redis_->Publish(cache::kInvalidationChannel, message);
-  if (!st.ok()) LogWarn("invalidation_publish_failed", {{"message", message}, {"error", std::string(st.message())}});
+  if (!st.ok())
+    LogWarn("invalidation_publish_failed", {{"message", message}, {"error", std::string(st.message())}});
 }
 
 std::string AccessService::ApiKeyHash(std::string_view key) const {
   return Base64UrlEncode(crypto::HmacSha256(api_key_hash_key_, key));
 }
 
-absl::Status AccessService::InsertSecret(db::Tx& tx, int64_t tn_id, std::optional<absl::Time> expire_others_at) {
+absl::Status AccessService::InsertSecret(db::Tx& tx, int64_t tn_id,
+                                         std::optional<absl::Time> expire_others_at) {
   std::string kid = RandomAlnum(8);
   std::string sealed = Base64Encode(master_.Seal(RandomBytes(32), SecretAad(tn_id, kid)));
   if (expire_others_at) {
@@ -101,15 +109,17 @@ absl::Status AccessService::InsertSecret(db::Tx& tx, int64_t tn_id, std::optiona
                                 {db::P(tn_id), db::P(absl::ToUnixSeconds(*expire_others_at))})
                            .status());
   }
-  return tx.Query("INSERT INTO token_secrets (tn_id, kid, sealed_secret) VALUES ($1, $2, $3)",
-                  {db::P(tn_id), db::P(kid), db::P(sealed)})
+  return tx
+      .Query("INSERT INTO token_secrets (tn_id, kid, sealed_secret) VALUES ($1, $2, $3)",
+             {db::P(tn_id), db::P(kid), db::P(sealed)})
       .status();
 }
 
 absl::StatusOr<AccessService::Secret> AccessService::CurrentSecret(int64_t tn_id) {
-  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("SELECT kid, sealed_secret FROM token_secrets WHERE tn_id = $1 AND "
-                                                 "expires_at IS NULL ORDER BY created_at DESC LIMIT 1",
-                                                 {db::P(tn_id)}));
+  CL_ASSIGN_OR_RETURN(db::Result r,
+                      pool_->Query("SELECT kid, sealed_secret FROM token_secrets WHERE tn_id = $1 AND "
+                                   "expires_at IS NULL ORDER BY created_at DESC LIMIT 1",
+                                   {db::P(tn_id)}));
   if (r.empty()) return rpc::Forbidden();
   CL_ASSIGN_OR_RETURN(std::string sealed, Base64Decode(r.rows[0].Str(1)));
   CL_ASSIGN_OR_RETURN(std::string secret, master_.Open(sealed, SecretAad(tn_id, r.rows[0].Str(0))));
@@ -160,10 +170,11 @@ absl::Status AccessService::FailLogin(const cloudillo::v1::RequestContext& ctx) 
 grpc::Status AccessService::GetTokenSecrets(grpc::ServerContext*, const cloudillo::v1::TenantRef* req,
                                             cloudillo::v1::TokenSecrets* out) {
   return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::TokenSecrets> {
-    CL_ASSIGN_OR_RETURN(db::Result r,
-                        pool_->Query("SELECT kid, sealed_secret, coalesce(extract(epoch FROM expires_at)::bigint, 0) "
-                                     "FROM token_secrets WHERE tn_id = $1 AND (expires_at IS NULL OR expires_at > now())",
-                                     {db::P(req->tn_id())}));
+    CL_ASSIGN_OR_RETURN(
+        db::Result r,
+        pool_->Query("SELECT kid, sealed_secret, coalesce(extract(epoch FROM expires_at)::bigint, 0) "
+                     "FROM token_secrets WHERE tn_id = $1 AND (expires_at IS NULL OR expires_at > now())",
+                     {db::P(req->tn_id())}));
     cloudillo::v1::TokenSecrets secrets;
     for (const auto& row : r.rows) {
       CL_ASSIGN_OR_RETURN(std::string sealed, Base64Decode(row.Str(1)));
@@ -177,7 +188,8 @@ grpc::Status AccessService::GetTokenSecrets(grpc::ServerContext*, const cloudill
   });
 }
 
-grpc::Status AccessService::ResolveApiKey(grpc::ServerContext*, const cloudillo::v1::ResolveApiKeyRequest* req,
+grpc::Status AccessService::ResolveApiKey(grpc::ServerContext*,
+                                          const cloudillo::v1::ResolveApiKeyRequest* req,
                                           cloudillo::v1::ApiKeyIdentity* out) {
   return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::ApiKeyIdentity> {
     CL_ASSIGN_OR_RETURN(db::Result r,
@@ -189,7 +201,8 @@ grpc::Status AccessService::ResolveApiKey(grpc::ServerContext*, const cloudillo:
     if (r.empty() || r.rows[0].Int(1) != req->tn_id()) return rpc::Forbidden("invalid API key");
     int64_t exp = r.rows[0].Int(4);
     if (exp != 0 && exp <= absl::ToUnixSeconds(clock_.Now())) return rpc::Forbidden("API key expired");
-    (void)pool_->Query("UPDATE api_keys SET last_used_at = now() WHERE key_id = $1", {db::P(r.rows[0].Int(0))});
+    (void)pool_->Query("UPDATE api_keys SET last_used_at = now() WHERE key_id = $1",
+                       {db::P(r.rows[0].Int(0))});
     cloudillo::v1::ApiKeyIdentity id;
     id.set_tn_id(r.rows[0].Int(1));
     id.set_subject(r.rows[0].Str(2));
@@ -209,9 +222,10 @@ grpc::Status AccessService::SetupTenant(grpc::ServerContext*, const cloudillo::v
       CL_ASSIGN_OR_RETURN(hash, crypto::HashPassword(req->password()));
     }
     CL_RETURN_IF_ERROR(pool_->Transact([&](db::Tx& tx) -> absl::Status {
-      CL_RETURN_IF_ERROR(tx.Query("INSERT INTO credentials (tn_id, id_tag, password_hash) VALUES ($1, $2, $3)",
-                                  {db::P(req->tn_id()), db::P(req->id_tag()), hash ? db::P(*hash) : db::Null()})
-                             .status());
+      CL_RETURN_IF_ERROR(
+          tx.Query("INSERT INTO credentials (tn_id, id_tag, password_hash) VALUES ($1, $2, $3)",
+                   {db::P(req->tn_id()), db::P(req->id_tag()), hash ? db::P(*hash) : db::Null()})
+              .status());
       return InsertSecret(tx, req->tn_id(), std::nullopt);
     }));
     return cloudillo::v1::Empty();
@@ -221,11 +235,13 @@ grpc::Status AccessService::SetupTenant(grpc::ServerContext*, const cloudillo::v
 grpc::Status AccessService::SetPassword(grpc::ServerContext*, const cloudillo::v1::SetPasswordRequest* req,
                                         cloudillo::v1::Empty* out) {
   return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
-    if (req->password().size() < 8) return absl::InvalidArgumentError("password must be at least 8 characters");
+    if (req->password().size() < 8)
+      return absl::InvalidArgumentError("password must be at least 8 characters");
     CL_ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(req->password()));
-    CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("UPDATE credentials SET password_hash = $2, updated_at = now() "
-                                                   "WHERE tn_id = $1",
-                                                   {db::P(req->tn_id()), db::P(hash)}));
+    CL_ASSIGN_OR_RETURN(db::Result r,
+                        pool_->Query("UPDATE credentials SET password_hash = $2, updated_at = now() "
+                                     "WHERE tn_id = $1",
+                                     {db::P(req->tn_id()), db::P(hash)}));
     if (r.affected == 0) return absl::NotFoundError("no such tenant");
     return cloudillo::v1::Empty();
   });
@@ -249,7 +265,8 @@ grpc::Status AccessService::RotateTokenSecret(grpc::ServerContext*, const cloudi
 grpc::Status AccessService::DeleteTenantCredentials(grpc::ServerContext*, const cloudillo::v1::TenantRef* req,
                                                     cloudillo::v1::Empty* out) {
   return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
-    CL_RETURN_IF_ERROR(pool_->Query("DELETE FROM credentials WHERE tn_id = $1", {db::P(req->tn_id())}).status());
+    CL_RETURN_IF_ERROR(
+        pool_->Query("DELETE FROM credentials WHERE tn_id = $1", {db::P(req->tn_id())}).status());
     Publish(cache::SecretsInvalidation(req->tn_id()));
     Publish(cache::ApiKeysInvalidation(req->tn_id()));
     return cloudillo::v1::Empty();
@@ -274,7 +291,8 @@ absl::StatusOr<ApiReply> AccessService::DoLoginInit(const ApiRequest& req) {
   std::string secret = Base64UrlEncode(RandomBytes(32));
   auto stored = redis_->Command({"SET", "qr:" + std::to_string(ctx.tn_id()) + ":" + session,
                                  Base64UrlEncode(crypto::Sha256(secret)), "EX", "300"});
-  if (!stored.ok()) return rpc::ApiError(absl::StatusCode::kUnavailable, "E-SYS-UNAVAIL", "login sessions unavailable");
+  if (!stored.ok())
+    return rpc::ApiError(absl::StatusCode::kUnavailable, "E-SYS-UNAVAIL", "login sessions unavailable");
   ojson data;
   data["status"] = "unauthenticated";
   data["qrLogin"] = {{"sessionId", session}, {"secret", secret}};
@@ -297,8 +315,9 @@ absl::StatusOr<ApiReply> AccessService::DoLogin(const ApiRequest& req) {
   // §13.11: a login on cl-o.<A> logs in A only; anything else looks like a bad password.
   auto canonical = CanonicalIdTag(id->get<std::string>());
   if (!canonical.ok() || *canonical != ctx.id_tag()) return FailLogin(ctx);
-  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("SELECT coalesce(password_hash, '') FROM credentials WHERE tn_id = $1",
-                                                 {db::P(ctx.tn_id())}));
+  CL_ASSIGN_OR_RETURN(db::Result r,
+                      pool_->Query("SELECT coalesce(password_hash, '') FROM credentials WHERE tn_id = $1",
+                                   {db::P(ctx.tn_id())}));
   if (r.empty()) return FailLogin(ctx);
   crypto::PasswordCheck check = crypto::VerifyPassword(pw->get<std::string>(), r.rows[0].Str(0));
   if (!check.match) return FailLogin(ctx);
@@ -337,8 +356,9 @@ grpc::Status AccessService::Logout(grpc::ServerContext*, const ApiRequest* req, 
 absl::StatusOr<ApiReply> AccessService::DoLogout(const ApiRequest& req) {
   CL_ASSIGN_OR_RETURN(json body, rpc::JsonObjectBody(req));
   if (auto k = body.find("apiKey"); k != body.end() && k->is_string()) {
-    CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("DELETE FROM api_keys WHERE tn_id = $1 AND key_hash = $2",
-                                                   {db::P(req.ctx().tn_id()), db::P(ApiKeyHash(k->get<std::string>()))}));
+    CL_ASSIGN_OR_RETURN(db::Result r,
+                        pool_->Query("DELETE FROM api_keys WHERE tn_id = $1 AND key_hash = $2",
+                                     {db::P(req.ctx().tn_id()), db::P(ApiKeyHash(k->get<std::string>()))}));
     if (r.affected > 0) Publish(cache::ApiKeysInvalidation(req.ctx().tn_id()));
   }
   ApiReply reply;
@@ -358,14 +378,19 @@ absl::StatusOr<ApiReply> AccessService::DoChangePassword(const ApiRequest& req) 
   if (cur == body.end() || !cur->is_string() || next == body.end() || !next->is_string()) {
     return rpc::BadRequest("body must be {\"currentPassword\": string, \"newPassword\": string}");
   }
-  if (next->get<std::string>().size() < 8) return rpc::BadRequest("newPassword must be at least 8 characters");
-  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("SELECT coalesce(password_hash, '') FROM credentials WHERE tn_id = $1",
-                                                 {db::P(req.ctx().tn_id())}));
-  if (r.empty() || !crypto::VerifyPassword(cur->get<std::string>(), r.rows[0].Str(0)).match) return FailLogin(req.ctx());
+  if (next->get<std::string>().size() < 8)
+    return rpc::BadRequest("newPassword must be at least 8 characters");
+  CL_ASSIGN_OR_RETURN(db::Result r,
+                      pool_->Query("SELECT coalesce(password_hash, '') FROM credentials WHERE tn_id = $1",
+                                   {db::P(req.ctx().tn_id())}));
+  if (r.empty() || !crypto::VerifyPassword(cur->get<std::string>(), r.rows[0].Str(0)).match)
+    return FailLogin(req.ctx());
   CL_ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(next->get<std::string>()));
-  CL_RETURN_IF_ERROR(pool_->Query("UPDATE credentials SET password_hash = $2, updated_at = now() WHERE tn_id = $1",
-                                  {db::P(req.ctx().tn_id()), db::P(hash)})
-                         .status());
+  CL_RETURN_IF_ERROR(
+      pool_
+          ->Query("UPDATE credentials SET password_hash = $2, updated_at = now() WHERE tn_id = $1",
+                  {db::P(req.ctx().tn_id()), db::P(hash)})
+          .status());
   ApiReply reply;
   reply.set_data_json("null");
   return reply;
@@ -433,7 +458,9 @@ ojson KeyJson(const db::Row& r) {
   return k;
 }
 
-bool MayManageKeys(const cloudillo::v1::RequestContext& ctx) { return rpc::IsOwner(ctx) && ctx.auth_kind() == "token"; }
+bool MayManageKeys(const cloudillo::v1::RequestContext& ctx) {
+  return rpc::IsOwner(ctx) && ctx.auth_kind() == "token";
+}
 
 // Tri-state PATCH field (absent, null, value): returns the SQL fragment and param.
 struct KeyFields {
@@ -443,9 +470,12 @@ struct KeyFields {
 absl::StatusOr<KeyFields> ParseKeyFields(const json& body, int64_t now) {
   KeyFields f;
   if (auto n = body.find("name"); n != body.end()) {
-    if (n->is_null()) f.name = db::Null();
-    else if (n->is_string() && n->get_ref<const std::string&>().size() <= 200) f.name = db::P(n->get<std::string>());
-    else return rpc::BadRequest("name must be a string of at most 200 bytes");
+    if (n->is_null())
+      f.name = db::Null();
+    else if (n->is_string() && n->get_ref<const std::string&>().size() <= 200)
+      f.name = db::P(n->get<std::string>());
+    else
+      return rpc::BadRequest("name must be a string of at most 200 bytes");
   }
   if (auto s = body.find("scopes"); s != body.end()) {
     if (s->is_null()) {
@@ -457,9 +487,12 @@ absl::StatusOr<KeyFields> ParseKeyFields(const json& body, int64_t now) {
     }
   }
   if (auto e = body.find("expiresAt"); e != body.end()) {
-    if (e->is_null()) f.expires_at = db::Null();
-    else if (e->is_number_integer() && e->get<int64_t>() > now) f.expires_at = db::P(e->get<int64_t>());
-    else return rpc::BadRequest("expiresAt must be a future epoch time in seconds");
+    if (e->is_null())
+      f.expires_at = db::Null();
+    else if (e->is_number_integer() && e->get<int64_t>() > now)
+      f.expires_at = db::P(e->get<int64_t>());
+    else
+      return rpc::BadRequest("expiresAt must be a future epoch time in seconds");
   }
   return f;
 }
@@ -467,7 +500,8 @@ absl::StatusOr<KeyFields> ParseKeyFields(const json& body, int64_t now) {
 absl::StatusOr<int64_t> KeyIdParam(const ApiRequest& req) {
   auto it = req.path().find("keyId");
   int64_t id = 0;
-  if (it == req.path().end() || it->second.empty() || it->second.size() > 18) return rpc::BadRequest("invalid keyId");
+  if (it == req.path().end() || it->second.empty() || it->second.size() > 18)
+    return rpc::BadRequest("invalid keyId");
   for (char c : it->second) {
     if (c < '0' || c > '9') return rpc::BadRequest("invalid keyId");
     id = id * 10 + (c - '0');
@@ -502,13 +536,14 @@ absl::StatusOr<ApiReply> AccessService::DoCreateApiKey(const ApiRequest& req) {
   CL_ASSIGN_OR_RETURN(json body, rpc::JsonObjectBody(req, true));
   CL_ASSIGN_OR_RETURN(KeyFields f, ParseKeyFields(body, absl::ToUnixSeconds(clock_.Now())));
   std::string plaintext = "cl_" + Base64UrlEncode(RandomBytes(32));
-  CL_ASSIGN_OR_RETURN(db::Result r,
-                      pool_->Query(std::string("INSERT INTO api_keys (tn_id, key_prefix, key_hash, name, scopes, "
-                                               "expires_at) VALUES ($1, $2, $3, $4, $5, to_timestamp($6)) RETURNING ") +
-                                       kKeyColumns,
-                                   {db::P(req.ctx().tn_id()), db::P(plaintext.substr(0, 11)), db::P(ApiKeyHash(plaintext)),
-                                    f.name.value_or(db::Null()), f.scopes.value_or(db::Null()),
-                                    f.expires_at.value_or(db::Null())}));
+  CL_ASSIGN_OR_RETURN(
+      db::Result r,
+      pool_->Query(
+          std::string("INSERT INTO api_keys (tn_id, key_prefix, key_hash, name, scopes, "
+                      "expires_at) VALUES ($1, $2, $3, $4, $5, to_timestamp($6)) RETURNING ") +
+              kKeyColumns,
+          {db::P(req.ctx().tn_id()), db::P(plaintext.substr(0, 11)), db::P(ApiKeyHash(plaintext)),
+           f.name.value_or(db::Null()), f.scopes.value_or(db::Null()), f.expires_at.value_or(db::Null())}));
   ojson k = KeyJson(r.rows[0]);
   ojson created;
   created["keyId"] = k["keyId"];
@@ -560,8 +595,10 @@ absl::StatusOr<ApiReply> AccessService::DoPatchApiKey(const ApiRequest& req) {
   add("name", f.name, false);
   add("scopes", f.scopes, false);
   add("expires_at", f.expires_at, true);
-  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("UPDATE api_keys SET " + set + " WHERE tn_id = $1 AND key_id = $2 "
-                                                 "RETURNING " + kKeyColumns,
+  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("UPDATE api_keys SET " + set +
+                                                     " WHERE tn_id = $1 AND key_id = $2 "
+                                                     "RETURNING " +
+                                                     kKeyColumns,
                                                  params));
   if (r.empty()) return rpc::NotFoundError("API key not found");
   Publish(cache::ApiKeysInvalidation(req.ctx().tn_id()));

@@ -28,17 +28,22 @@ struct AccessOptions {
 
 class AccessService final : public cloudillo::v1::Access::Service {
  public:
-  AccessService(std::shared_ptr<db::Pool> pool, std::shared_ptr<cache::Redis> redis, const crypto::MasterKey& master,
-                const Clock& clock, AccessOptions options);
+  AccessService(std::shared_ptr<db::Pool> pool, std::shared_ptr<cache::Redis> redis,
+                const crypto::MasterKey& master, const Clock& clock, AccessOptions options);
   void ConnectIdentity(std::shared_ptr<grpc::Channel> channel);
 
-  grpc::Status GetTokenSecrets(grpc::ServerContext*, const cloudillo::v1::TenantRef*, cloudillo::v1::TokenSecrets*) override;
+  grpc::Status GetTokenSecrets(grpc::ServerContext*, const cloudillo::v1::TenantRef*,
+                               cloudillo::v1::TokenSecrets*) override;
   grpc::Status ResolveApiKey(grpc::ServerContext*, const cloudillo::v1::ResolveApiKeyRequest*,
                              cloudillo::v1::ApiKeyIdentity*) override;
-  grpc::Status SetupTenant(grpc::ServerContext*, const cloudillo::v1::SetupTenantRequest*, cloudillo::v1::Empty*) override;
-  grpc::Status SetPassword(grpc::ServerContext*, const cloudillo::v1::SetPasswordRequest*, cloudillo::v1::Empty*) override;
-  grpc::Status RotateTokenSecret(grpc::ServerContext*, const cloudillo::v1::TenantRef*, cloudillo::v1::Empty*) override;
-  grpc::Status DeleteTenantCredentials(grpc::ServerContext*, const cloudillo::v1::TenantRef*, cloudillo::v1::Empty*) override;
+  grpc::Status SetupTenant(grpc::ServerContext*, const cloudillo::v1::SetupTenantRequest*,
+                           cloudillo::v1::Empty*) override;
+  grpc::Status SetPassword(grpc::ServerContext*, const cloudillo::v1::SetPasswordRequest*,
+                           cloudillo::v1::Empty*) override;
+  grpc::Status RotateTokenSecret(grpc::ServerContext*, const cloudillo::v1::TenantRef*,
+                                 cloudillo::v1::Empty*) override;
+  grpc::Status DeleteTenantCredentials(grpc::ServerContext*, const cloudillo::v1::TenantRef*,
+                                       cloudillo::v1::Empty*) override;
 
   grpc::Status LoginInit(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::Status Login(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;

@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
   }
   for (auto [pool, schema, m] : {std::make_tuple(*id_pool, "identity", &identity::Migrations()),
                                  std::make_tuple(*ac_pool, "access", &access::Migrations())}) {
-    if (absl::Status st = db::CheckCurrent(*pool, schema, *m); !st.ok()) return process::StartupFailure("schema", st);
+    if (absl::Status st = db::CheckCurrent(*pool, schema, *m); !st.ok())
+      return process::StartupFailure("schema", st);
   }
   auto redis_addr = cache::RedisAddress::Parse(store.redis_addr);
   if (!redis_addr.ok()) return process::StartupFailure("CLOUDILLO_REDIS_ADDR", redis_addr.status());
@@ -115,8 +116,10 @@ int main(int argc, char** argv) {
                                      return redis->Ping();
                                    }});
   if (!ops.ok()) return process::StartupFailure("ops endpoint", ops.status());
-  LogInfo("started", {{"http_port", (*http)->port()}, {"https_port", https ? https->port() : 0},
-                      {"admin_port", *admin_port}, {"ops_port", (*ops)->port()}});
+  LogInfo("started", {{"http_port", (*http)->port()},
+                      {"https_port", https ? https->port() : 0},
+                      {"admin_port", *admin_port},
+                      {"ops_port", (*ops)->port()}});
 
   int sig = process::WaitForShutdownSignal();
   LogInfo("draining", {{"signal", sig}});

@@ -40,7 +40,8 @@ bool ScopePermits(const std::string& scope, const std::string& path, const std::
       any = any || StartsWith(path, "/api/files") || path == "/api/search" || StartsWith(path, "/ws/rtdb/") ||
             StartsWith(path, "/ws/crdt/") || path == "/api/auth/access-token";
     } else if (s == "carddav:read" || s == "carddav:write") {
-      any = any || StartsWith(path, "/api/address-books") || StartsWith(path, "/api/contacts") || StartsWith(path, "/dav");
+      any = any || StartsWith(path, "/api/address-books") || StartsWith(path, "/api/contacts") ||
+            StartsWith(path, "/dav");
     } else if (s == "caldav:read" || s == "caldav:write") {
       any = any || StartsWith(path, "/api/calendars") || StartsWith(path, "/dav");
     } else if (s == "apkg:publish") {
@@ -80,12 +81,13 @@ AuthResult Authenticate(Directory& dir, const TenantInfo& tenant, const http::Re
   } else {
     auto secrets = dir.Secrets(tenant.tn_id);
     if (!secrets.ok()) return {{}, AuthProblem::kUnavailable, std::string(secrets.status().message())};
-    auto claims = crypto::VerifyAccessToken(bearer, tenant.id_tag, now, [&](std::string_view kid) -> std::optional<std::string> {
-      for (const auto& s : *secrets) {
-        if (s.kid == kid) return s.secret;
-      }
-      return std::nullopt;
-    });
+    auto claims = crypto::VerifyAccessToken(bearer, tenant.id_tag, now,
+                                            [&](std::string_view kid) -> std::optional<std::string> {
+                                              for (const auto& s : *secrets) {
+                                                if (s.kid == kid) return s.secret;
+                                              }
+                                              return std::nullopt;
+                                            });
     if (!claims.ok()) return {{}, AuthProblem::kBadToken, std::string(claims.status().message())};
     c.subject = claims->Subject();
     c.has_sub = claims->sub.has_value();

@@ -23,11 +23,11 @@ struct Caller {
 
 enum class AuthProblem {
   kNone,
-  kMissing,       // no usable bearer: 403 on required routes
-  kBadToken,      // invalid, expired or foreign JWT: 401
-  kBadKey,        // unknown or expired API key: 403
-  kOutOfScope,    // scoped token on a path its scope does not cover: 403
-  kUnavailable,   // a backend could not answer: 503
+  kMissing,      // no usable bearer: 403 on required routes
+  kBadToken,     // invalid, expired or foreign JWT: 401
+  kBadKey,       // unknown or expired API key: 403
+  kOutOfScope,   // scoped token on a path its scope does not cover: 403
+  kUnavailable,  // a backend could not answer: 503
 };
 
 struct AuthResult {

@@ -84,7 +84,8 @@ absl::StatusOr<std::optional<ApiKeyInfo>> Directory::ApiKey(int64_t tn_id, const
   std::optional<ApiKeyInfo> value;
   if (st.ok()) {
     value = ApiKeyInfo{out.tn_id(), out.subject(), out.roles(), out.scope(), out.expires_at()};
-  } else if (st.error_code() != grpc::StatusCode::PERMISSION_DENIED && st.error_code() != grpc::StatusCode::NOT_FOUND) {
+  } else if (st.error_code() != grpc::StatusCode::PERMISSION_DENIED &&
+             st.error_code() != grpc::StatusCode::NOT_FOUND) {
     return absl::UnavailableError("access: " + st.error_message());
   }
   absl::Time expires = now + kApiKeyTtl;
@@ -111,8 +112,10 @@ void Directory::Invalidate(const std::string& message) {
   } else if (kind == "apikeys") {
     std::string prefix = key + ":";
     for (auto it = api_keys_.begin(); it != api_keys_.end();) {
-      if (it->first.compare(0, prefix.size(), prefix) == 0) it = api_keys_.erase(it);
-      else ++it;
+      if (it->first.compare(0, prefix.size(), prefix) == 0)
+        it = api_keys_.erase(it);
+      else
+        ++it;
     }
   }
 }

@@ -9,24 +9,34 @@ namespace cloudillo::gateway {
 
 WireError WireErrorFor(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::OK: return {200, ""};
+    case grpc::StatusCode::OK:
+      return {200, ""};
     case grpc::StatusCode::INVALID_ARGUMENT:
-    case grpc::StatusCode::OUT_OF_RANGE: return {400, "E-VAL-INVALID"};
-    case grpc::StatusCode::UNAUTHENTICATED: return {401, "E-AUTH-UNAUTH"};
-    case grpc::StatusCode::PERMISSION_DENIED: return {403, "E-AUTH-NOPERM"};
-    case grpc::StatusCode::NOT_FOUND: return {404, "E-CORE-NOTFOUND"};
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return {408, "E-NET-TIMEOUT"};
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return {400, "E-VAL-INVALID"};
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return {401, "E-AUTH-UNAUTH"};
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return {403, "E-AUTH-NOPERM"};
+    case grpc::StatusCode::NOT_FOUND:
+      return {404, "E-CORE-NOTFOUND"};
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return {408, "E-NET-TIMEOUT"};
     case grpc::StatusCode::ALREADY_EXISTS:
     case grpc::StatusCode::ABORTED:
-    case grpc::StatusCode::FAILED_PRECONDITION: return {409, "E-CORE-CONFLICT"};
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return {429, "E-RATE-LIMITED"};
-    case grpc::StatusCode::UNAVAILABLE: return {503, "E-SYS-UNAVAIL"};
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return {409, "E-CORE-CONFLICT"};
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return {429, "E-RATE-LIMITED"};
+    case grpc::StatusCode::UNAVAILABLE:
+      return {503, "E-SYS-UNAVAIL"};
     case grpc::StatusCode::CANCELLED:
     case grpc::StatusCode::UNKNOWN:
     case grpc::StatusCode::UNIMPLEMENTED:
     case grpc::StatusCode::INTERNAL:
     case grpc::StatusCode::DATA_LOSS:
-    default: return {500, "E-CORE-INTERNAL"};
+    default:
+      return {500, "E-CORE-INTERNAL"};
   }
 }
 
@@ -39,7 +49,8 @@ std::string RequestIdFor(const http::Request& req) {
   return ok ? given : RandomAlnum(8);
 }
 
-http::Response ErrorResponse(int status, std::string_view code, std::string_view message, std::string_view details_json) {
+http::Response ErrorResponse(int status, std::string_view code, std::string_view message,
+                             std::string_view details_json) {
   http::Response res;
   res.status = status;
   std::string body = "{\"error\":{\"code\":";
@@ -85,7 +96,8 @@ bool HasHeader(const http::Response& res, std::string_view name) {
 }
 }  // namespace
 
-void DecorateApiResponse(http::Response& res, const http::Request& req, const std::string& req_id, bool cors) {
+void DecorateApiResponse(http::Response& res, const http::Request& req, const std::string& req_id,
+                         bool cors) {
   res.Set("X-Request-ID", req_id);
   res.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
   res.Set("X-Content-Type-Options", "nosniff");

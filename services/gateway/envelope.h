@@ -29,7 +29,8 @@ std::string SuccessBody(std::string_view data_json, std::string_view extra_json,
 // Adds X-Request-ID, HSTS, nosniff, Referrer-Policy, and (unless set) the no-cache
 // pair; echoes Origin for CORS with credentials when the request had one.
 // `cors` is false for unrouted paths, which the reference answers without CORS.
-void DecorateApiResponse(http::Response& res, const http::Request& req, const std::string& req_id, bool cors = true);
+void DecorateApiResponse(http::Response& res, const http::Request& req, const std::string& req_id,
+                         bool cors = true);
 // A CORS preflight answer (Appendix C.12), to be passed through DecorateApiResponse.
 http::Response PreflightResponse(const http::Request& req, const std::string& req_id);
 

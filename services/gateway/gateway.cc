@@ -22,14 +22,23 @@ namespace cloudillo::gateway {
 
 struct GatewayMetrics {
   explicit GatewayMetrics(prometheus::Registry& r)
-      : requests(prometheus::BuildCounter().Name("cloudillo_http_requests_total")
-                     .Help("HTTP requests by route, method and status").Register(r)),
-        errors(prometheus::BuildCounter().Name("cloudillo_http_errors_total")
-                   .Help("HTTP error answers by wire error code").Register(r)),
-        latency(prometheus::BuildHistogram().Name("cloudillo_http_request_duration_seconds")
-                    .Help("HTTP request latency by route").Register(r)),
-        in_flight(prometheus::BuildGauge().Name("cloudillo_http_in_flight")
-                      .Help("HTTP requests being handled").Register(r).Add({})) {}
+      : requests(prometheus::BuildCounter()
+                     .Name("cloudillo_http_requests_total")
+                     .Help("HTTP requests by route, method and status")
+                     .Register(r)),
+        errors(prometheus::BuildCounter()
+                   .Name("cloudillo_http_errors_total")
+                   .Help("HTTP error answers by wire error code")
+                   .Register(r)),
+        latency(prometheus::BuildHistogram()
+                    .Name("cloudillo_http_request_duration_seconds")
+                    .Help("HTTP request latency by route")
+                    .Register(r)),
+        in_flight(prometheus::BuildGauge()
+                      .Name("cloudillo_http_in_flight")
+                      .Help("HTTP requests being handled")
+                      .Register(r)
+                      .Add({})) {}
   prometheus::Family<prometheus::Counter>& requests;
   prometheus::Family<prometheus::Counter>& errors;
   prometheus::Family<prometheus::Histogram>& latency;
@@ -41,8 +50,8 @@ namespace {
 using json = nlohmann::json;
 
 const prometheus::Histogram::BucketBoundaries& Buckets() {
-  static const prometheus::Histogram::BucketBoundaries b = {0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005,
-                                                            0.01,   0.025,   0.05,   0.1,   0.25,  1,    5};
+  static const prometheus::Histogram::BucketBoundaries b = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5};
   return b;
 }
 
@@ -90,9 +99,14 @@ http::Response FromGrpcError(const grpc::Status& st) {
 
 Gateway::Gateway(GatewayConfig config, Backends backends, std::shared_ptr<cache::Redis> redis,
                  std::shared_ptr<prometheus::Registry> registry, const Clock& clock)
-    : config_(std::move(config)), backends_(std::move(backends)), redis_(std::move(redis)), limiter_(redis_),
-      clock_(clock), directory_(backends_, absl::Milliseconds(config_.rpc_timeout_ms), clock),
-      static_files_(config_.web_root), metrics_(std::make_unique<GatewayMetrics>(*registry)) {}
+    : config_(std::move(config)),
+      backends_(std::move(backends)),
+      redis_(std::move(redis)),
+      limiter_(redis_),
+      clock_(clock),
+      directory_(backends_, absl::Milliseconds(config_.rpc_timeout_ms), clock),
+      static_files_(config_.web_root),
+      metrics_(std::make_unique<GatewayMetrics>(*registry)) {}
 
 Gateway::~Gateway() = default;
 
@@ -104,7 +118,7 @@ size_t Gateway::BodyLimit(const http::Request& head) const {
 
 http::Response Gateway::BadRequest(int status, const std::string& reason) {
   metrics_->errors.Add({{"code", "E-VAL-INVALID"}}).Increment();
-  std::string message = status == 413 ? "Request body too large"
+  std::string message = status == 413   ? "Request body too large"
                         : status == 431 ? "Request header fields too large"
                                         : "Malformed HTTP request";
   http::Response res = ErrorResponse(status, "E-VAL-INVALID", message);
@@ -140,7 +154,8 @@ std::string Gateway::ClientIp(const http::Request& req) const {
   for (const auto& net : config_.trusted_proxies) {
     if (!net.Contains(req.client_ip)) continue;
     // Behind a trusted proxy the nearest untrusted hop of X-Forwarded-For is the client.
-    std::vector<std::string> hops = absl::StrSplit(AV(req.Header("x-forwarded-for")), ',', absl::SkipWhitespace());
+    std::vector<std::string> hops =
+        absl::StrSplit(AV(req.Header("x-forwarded-for")), ',', absl::SkipWhitespace());
     for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
       std::string hop(SV(absl::StripAsciiWhitespace(*it)));
       bool trusted = false;
@@ -152,7 +167,8 @@ std::string Gateway::ClientIp(const http::Request& req) const {
   return req.client_ip;
 }
 
-std::optional<http::Response> Gateway::CheckLimits(const Route& route, const TenantInfo& tenant, const std::string& ip) {
+std::optional<http::Response> Gateway::CheckLimits(const Route& route, const TenantInfo& tenant,
+                                                   const std::string& ip) {
   if (!config_.rate_limit) return std::nullopt;
   auto addr = cache::ClientAddress::Parse(ip);
   if (!addr.ok()) return std::nullopt;
@@ -160,8 +176,10 @@ std::optional<http::Response> Gateway::CheckLimits(const Route& route, const Ten
   if (route.bucket && route.ban_check) {
     auto ban = limiter_.BanRemaining(*addr);
     if (ban.ok() && ban->has_value()) {
-      std::string details = **ban < 0 ? "{\"remainingSecs\":null}" : "{\"remainingSecs\":" + std::to_string(**ban) + "}";
-      http::Response res = ErrorResponse(403, "E-RATE-BANNED", "Access temporarily blocked due to repeated violations.", details);
+      std::string details =
+          **ban < 0 ? "{\"remainingSecs\":null}" : "{\"remainingSecs\":" + std::to_string(**ban) + "}";
+      http::Response res = ErrorResponse(403, "E-RATE-BANNED",
+                                         "Access temporarily blocked due to repeated violations.", details);
       return res;
     }
   }
@@ -170,7 +188,8 @@ std::optional<http::Response> Gateway::CheckLimits(const Route& route, const Ten
       auto d = limiter_.Check(*b, *addr);
       if (d.ok() && !d->allowed) {
         json details = {{"level", d->level}, {"retryAfter", d->retry_after_secs}};
-        http::Response res = ErrorResponse(429, "E-RATE-LIMITED", "Too many requests. Please slow down.", details.dump());
+        http::Response res =
+            ErrorResponse(429, "E-RATE-LIMITED", "Too many requests. Please slow down.", details.dump());
         res.Set("Retry-After", std::to_string(d->retry_after_secs));
         res.Set("X-RateLimit-Level", d->level);
         return res;
@@ -181,7 +200,8 @@ std::optional<http::Response> Gateway::CheckLimits(const Route& route, const Ten
     auto d = limiter_.CheckKey("tn:" + std::to_string(tenant.tn_id), config_.tenant_limit);
     if (d.ok() && !d->allowed) {
       json details = {{"level", "tenant"}, {"retryAfter", d->retry_after_secs}};
-      http::Response res = ErrorResponse(429, "E-RATE-LIMITED", "Too many requests. Please slow down.", details.dump());
+      http::Response res =
+          ErrorResponse(429, "E-RATE-LIMITED", "Too many requests. Please slow down.", details.dump());
       res.Set("Retry-After", std::to_string(d->retry_after_secs));
       res.Set("X-RateLimit-Level", "tenant");
       return res;
@@ -221,20 +241,27 @@ http::Response Gateway::Handle(const http::Request& req) {
   metrics_->latency.Add({{"route", route_name}}, Buckets()).Observe(secs);
   if (res.status >= 400) {
     size_t p = res.body.find("\"code\":\"");
-    std::string code = p == std::string::npos ? "none" : res.body.substr(p + 8, res.body.find('"', p + 8) - p - 8);
+    std::string code =
+        p == std::string::npos ? "none" : res.body.substr(p + 8, res.body.find('"', p + 8) - p - 8);
     metrics_->errors.Add({{"code", code}}).Increment();
   }
   metrics_->in_flight.Decrement();
   if (config_.access_log) {
-    LogInfo("http_request", {{"reqId", req_id}, {"method", req.method}, {"target", RedactedTarget(req)},
-                             {"status", res.status}, {"ms", secs * 1000}, {"route", route_name},
-                             {"tenant", tenant}, {"ip", req.client_ip}});
+    LogInfo("http_request", {{"reqId", req_id},
+                             {"method", req.method},
+                             {"target", RedactedTarget(req)},
+                             {"status", res.status},
+                             {"ms", secs * 1000},
+                             {"route", route_name},
+                             {"tenant", tenant},
+                             {"ip", req.client_ip}});
   }
   return res;
 }
 
-http::Response Gateway::HandleApi(const http::Request& req, const std::string& id_tag, const std::string& req_id,
-                                  std::string* route_name, std::string* tenant_out) {
+http::Response Gateway::HandleApi(const http::Request& req, const std::string& id_tag,
+                                  const std::string& req_id, std::string* route_name,
+                                  std::string* tenant_out) {
   bool preflight = req.method == "OPTIONS";
   RouteMatch m = MatchRoute(preflight ? req.Header("access-control-request-method") : req.method, req.path);
   if (m.path_known) *route_name = m.route ? m.route->pattern : "method-not-allowed";
@@ -243,7 +270,8 @@ http::Response Gateway::HandleApi(const http::Request& req, const std::string& i
     return PreflightResponse(req, req_id);
   }
   if (!m.route) {
-    if (m.path_known) return ErrorResponse(405, "E-VAL-INVALID", "Method " + req.method + " not allowed here");
+    if (m.path_known)
+      return ErrorResponse(405, "E-VAL-INVALID", "Method " + req.method + " not allowed here");
     return ErrorResponse(404, "E-CORE-NOTFOUND", "Not found");
   }
   const Route& route = *m.route;
@@ -294,7 +322,8 @@ http::Response Gateway::HandleApi(const http::Request& req, const std::string& i
   auto query = ParseQuery(req.query);
   if (!query) return ErrorResponse(400, "E-VAL-INVALID", "Malformed query string");
   for (auto& [k, v] : *query) {
-    if (!IsValidUtf8(k) || !IsValidUtf8(v)) return ErrorResponse(400, "E-VAL-INVALID", "Query is not valid UTF-8");
+    if (!IsValidUtf8(k) || !IsValidUtf8(v))
+      return ErrorResponse(400, "E-VAL-INVALID", "Query is not valid UTF-8");
     (*api.mutable_query())[k] = v;
   }
   if (!req.body.empty()) {
@@ -313,7 +342,9 @@ http::Response Gateway::HandleApi(const http::Request& req, const std::string& i
   grpc::Status st = route.call(backends_, call.get(), api, &reply);
   if (!st.ok()) {
     if (WireErrorFor(st.error_code()).http_status >= 500) {
-      LogWarn("backend_error", {{"reqId", req_id}, {"rpc", route.rpc}, {"code", int(st.error_code())},
+      LogWarn("backend_error", {{"reqId", req_id},
+                                {"rpc", route.rpc},
+                                {"code", int(st.error_code())},
                                 {"error", st.error_message()}});
     }
     return FromGrpcError(st);
@@ -328,7 +359,8 @@ http::Response Gateway::HandleApi(const http::Request& req, const std::string& i
   return res;
 }
 
-http::Response Gateway::HandleApp(const http::Request& req, const std::string& host_id_tag, const std::string& req_id) {
+http::Response Gateway::HandleApp(const http::Request& req, const std::string& host_id_tag,
+                                  const std::string& req_id) {
   if (req.path == "/.well-known/cloudillo/id-tag") {
     http::Response res;
     auto tenant = directory_.Tenant(host_id_tag);

@@ -41,10 +41,12 @@ class Gateway {
  private:
   http::Response HandleApi(const http::Request& req, const std::string& id_tag, const std::string& req_id,
                            std::string* route_name, std::string* tenant_out);
-  http::Response HandleApp(const http::Request& req, const std::string& host_id_tag, const std::string& req_id);
+  http::Response HandleApp(const http::Request& req, const std::string& host_id_tag,
+                           const std::string& req_id);
   std::string ClientIp(const http::Request& req) const;
   // An error answer when the request must stop here, else nullopt.
-  std::optional<http::Response> CheckLimits(const Route& route, const TenantInfo& tenant, const std::string& ip);
+  std::optional<http::Response> CheckLimits(const Route& route, const TenantInfo& tenant,
+                                            const std::string& ip);
 
   GatewayConfig config_;
   Backends backends_;

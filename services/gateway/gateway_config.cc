@@ -45,14 +45,15 @@ bool Cidr::Contains(const std::string& ip) const {
 
 absl::StatusOr<cache::BucketLimits> ParseBucket(const std::string& name, const std::string& spec) {
   std::vector<std::string> parts = absl::StrSplit(AV(spec), ',');
-  if (parts.size() != 4) return absl::InvalidArgumentError("rate limit for " + name + " needs four rate/burst pairs");
+  if (parts.size() != 4)
+    return absl::InvalidArgumentError("rate limit for " + name + " needs four rate/burst pairs");
   cache::Tier tiers[4];
   for (int i = 0; i < 4; ++i) {
     std::vector<std::string> rb = absl::StrSplit(AV(parts[i]), '/');
     double rate = 0;
     int burst = 0;
-    if (rb.size() != 2 || !absl::SimpleAtod(AV(rb[0]), &rate) || !absl::SimpleAtoi(AV(rb[1]), &burst) || rate < 0 ||
-        burst < 1) {
+    if (rb.size() != 2 || !absl::SimpleAtod(AV(rb[0]), &rate) || !absl::SimpleAtoi(AV(rb[1]), &burst) ||
+        rate < 0 || burst < 1) {
       return absl::InvalidArgumentError("rate limit for " + name + ": '" + parts[i] + "' is not rate/burst");
     }
     // Short tiers are per second, long tiers per hour.
@@ -65,44 +66,56 @@ absl::StatusOr<GatewayConfig> GatewayConfig::Load(ConfigSource& src) {
   GatewayConfig c;
   c.listen_address = src.Str("CLOUDILLO_LISTEN_ADDRESS", "0.0.0.0", "address the HTTP(S) listeners bind");
   c.http_port = int(src.Int("CLOUDILLO_HTTP_PORT", 8080, 0, 65535, "plain HTTP port"));
-  c.https_port = int(src.Int("CLOUDILLO_HTTPS_PORT", 0, 0, 65535, "HTTPS port (0 = off); needs the TLS files"));
+  c.https_port =
+      int(src.Int("CLOUDILLO_HTTPS_PORT", 0, 0, 65535, "HTTPS port (0 = off); needs the TLS files"));
   c.tls_cert_file = src.Str("CLOUDILLO_TLS_CERT", "", "PEM certificate chain for HTTPS");
   c.tls_key_file = src.Str("CLOUDILLO_TLS_KEY", "", "PEM private key for HTTPS");
   c.threads = int(src.Int("CLOUDILLO_HTTP_THREADS", 16, 1, 1024, "I/O threads (requests block on gRPC)"));
   c.max_body_bytes = size_t(src.Int("CLOUDILLO_MAX_BODY_BYTES", 1 << 20, 1024, 1 << 30, "largest JSON body"));
-  c.max_header_bytes = size_t(src.Int("CLOUDILLO_MAX_HEADER_BYTES", 16 * 1024, 1024, 1 << 20, "largest header block"));
-  c.web_root = src.Str("CLOUDILLO_WEB_ROOT", "", "folder with a build of the web client's shell (apps in apps/<name>/)");
+  c.max_header_bytes =
+      size_t(src.Int("CLOUDILLO_MAX_HEADER_BYTES", 16 * 1024, 1024, 1 << 20, "largest header block"));
+  c.web_root = src.Str("CLOUDILLO_WEB_ROOT", "",
+                       "folder with a build of the web client's shell (apps in apps/<name>/)");
   c.identity_addr = src.Str("CLOUDILLO_IDENTITY_ADDR", "127.0.0.1:9101", "identity gRPC address");
   c.access_addr = src.Str("CLOUDILLO_ACCESS_ADDR", "127.0.0.1:9102", "access gRPC address");
   c.redis_addr = src.Str("CLOUDILLO_REDIS_ADDR", "127.0.0.1:6379", "Redis host:port");
-  c.rpc_timeout_ms = int(src.Int("CLOUDILLO_RPC_TIMEOUT_MS", 10000, 100, 600000, "deadline of each backend call"));
+  c.rpc_timeout_ms =
+      int(src.Int("CLOUDILLO_RPC_TIMEOUT_MS", 10000, 100, 600000, "deadline of each backend call"));
   c.access_log = src.Bool("CLOUDILLO_ACCESS_LOG", true, "one JSON log line per request");
-  c.rate_limit = src.Bool("CLOUDILLO_RATE_LIMIT", true, "per-IP and per-tenant rate limits (false logs a warning)");
+  c.rate_limit =
+      src.Bool("CLOUDILLO_RATE_LIMIT", true, "per-IP and per-tenant rate limits (false logs a warning)");
   std::vector<std::string> errors;
   for (const char* name : {"auth", "federation", "general", "search", "websocket", "dav"}) {
     std::string env = std::string("CLOUDILLO_RATE_") + name;
     for (auto& ch : env) ch = char(toupper(ch));
-    std::string spec = src.Str(env, "", std::string("rate limits of the ") + name +
-                                            " bucket: addr/s/burst,addr/h/burst,net/s/burst,net/h/burst");
+    std::string spec = src.Str(env, "",
+                               std::string("rate limits of the ") + name +
+                                   " bucket: addr/s/burst,addr/h/burst,net/s/burst,net/h/burst");
     if (spec.empty()) {
       c.buckets.push_back(cache::DefaultBucket(name));
       continue;
     }
     auto b = ParseBucket(name, spec);
-    if (!b.ok()) errors.push_back(std::string(b.status().message()));
-    else c.buckets.push_back(*b);
+    if (!b.ok())
+      errors.push_back(std::string(b.status().message()));
+    else
+      c.buckets.push_back(*b);
   }
-  std::string tenant = src.Str("CLOUDILLO_RATE_TENANT", "2000/4000", "per-tenant rate/burst per second (0/1 = off)");
+  std::string tenant =
+      src.Str("CLOUDILLO_RATE_TENANT", "2000/4000", "per-tenant rate/burst per second (0/1 = off)");
   std::vector<std::string> tb = absl::StrSplit(AV(tenant), '/');
   if (tb.size() != 2 || !absl::SimpleAtod(AV(tb[0]), &c.tenant_limit.per_second) ||
       !absl::SimpleAtoi(AV(tb[1]), &c.tenant_limit.burst)) {
     errors.push_back("CLOUDILLO_RATE_TENANT must be rate/burst");
   }
-  std::string proxies = src.Str("CLOUDILLO_TRUSTED_PROXIES", "", "comma-separated networks whose X-Forwarded-For is trusted");
+  std::string proxies =
+      src.Str("CLOUDILLO_TRUSTED_PROXIES", "", "comma-separated networks whose X-Forwarded-For is trusted");
   for (absl::string_view p : absl::StrSplit(AV(proxies), ',', absl::SkipWhitespace())) {
     auto cidr = Cidr::Parse(std::string(p));
-    if (!cidr.ok()) errors.push_back("CLOUDILLO_TRUSTED_PROXIES: " + std::string(cidr.status().message()));
-    else c.trusted_proxies.push_back(*cidr);
+    if (!cidr.ok())
+      errors.push_back("CLOUDILLO_TRUSTED_PROXIES: " + std::string(cidr.status().message()));
+    else
+      c.trusted_proxies.push_back(*cidr);
   }
   if (c.https_port != 0 && (c.tls_cert_file.empty() || c.tls_key_file.empty())) {
     errors.push_back("CLOUDILLO_HTTPS_PORT needs CLOUDILLO_TLS_CERT and CLOUDILLO_TLS_KEY");

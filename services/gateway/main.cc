@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
                                      return Healthy(*access_health, "access");
                                    }});
   if (!ops.ok()) return process::StartupFailure("ops endpoint", ops.status());
-  LogInfo("started", {{"http_port", (*http)->port()}, {"https_port", https ? https->port() : 0},
+  LogInfo("started", {{"http_port", (*http)->port()},
+                      {"https_port", https ? https->port() : 0},
                       {"ops_port", (*ops)->port()}});
 
   int sig = process::WaitForShutdownSignal();

@@ -9,13 +9,13 @@ namespace {
 using cloudillo::v1::ApiReply;
 using cloudillo::v1::ApiRequest;
 
-#define IDENTITY(M) \
+#define IDENTITY(M)                                                                                        \
   "cloudillo.v1.Identity." #M, [](Backends& b, grpc::ClientContext* c, const ApiRequest& r, ApiReply* o) { \
-    return b.identity->M(c, r, o);                                                                       \
+    return b.identity->M(c, r, o);                                                                         \
   }
-#define ACCESS(M) \
+#define ACCESS(M)                                                                                        \
   "cloudillo.v1.Access." #M, [](Backends& b, grpc::ClientContext* c, const ApiRequest& r, ApiReply* o) { \
-    return b.access->M(c, r, o);                                                                       \
+    return b.access->M(c, r, o);                                                                         \
   }
 
 constexpr auto kIgnore = AuthMode::kIgnore;
@@ -81,8 +81,10 @@ RouteMatch MatchRoute(std::string_view method, std::string_view path) {
     for (size_t i = 0; i < pat.size() && ok; ++i) {
       if (pat[i].size() > 2 && pat[i].front() == '{' && pat[i].back() == '}') {
         auto decoded = PercentDecode(segs[i], false);
-        if (segs[i].empty() || !decoded) ok = false;
-        else params[std::string(pat[i].substr(1, pat[i].size() - 2))] = *decoded;
+        if (segs[i].empty() || !decoded)
+          ok = false;
+        else
+          params[std::string(pat[i].substr(1, pat[i].size() - 2))] = *decoded;
       } else if (pat[i] == segs[i]) {
         ++literals;
       } else {

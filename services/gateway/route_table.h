@@ -34,9 +34,9 @@ struct Route {
   const char* method;
   const char* pattern;  // segments; `{name}` captures one segment
   AuthMode auth;
-  const char* bucket;   // rate-limit bucket, or nullptr (authenticated routes: none, Appendix D 28)
-  bool ban_check;       // false for the routes the reference exempts (Appendix D 30)
-  const char* rpc;      // full method name, e.g. "cloudillo.v1.Identity.GetMe"
+  const char* bucket;  // rate-limit bucket, or nullptr (authenticated routes: none, Appendix D 28)
+  bool ban_check;      // false for the routes the reference exempts (Appendix D 30)
+  const char* rpc;     // full method name, e.g. "cloudillo.v1.Identity.GetMe"
   RpcCall call;
 };
 

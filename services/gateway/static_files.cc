@@ -31,12 +31,23 @@ const char* ContentTypeFor(const std::string& p) {
     const char* ext;
     const char* type;
   } static const kTypes[] = {
-      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-      {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-      {".json", "application/json"}, {".webmanifest", "application/manifest+json"},
-      {".svg", "image/svg+xml"}, {".png", "image/png"}, {".jpg", "image/jpeg"}, {".jpeg", "image/jpeg"},
-      {".webp", "image/webp"}, {".ico", "image/x-icon"}, {".woff2", "font/woff2"}, {".woff", "font/woff"},
-      {".ttf", "font/ttf"}, {".wasm", "application/wasm"}, {".txt", "text/plain; charset=utf-8"},
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".webmanifest", "application/manifest+json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".jpg", "image/jpeg"},
+      {".jpeg", "image/jpeg"},
+      {".webp", "image/webp"},
+      {".ico", "image/x-icon"},
+      {".woff2", "font/woff2"},
+      {".woff", "font/woff"},
+      {".ttf", "font/ttf"},
+      {".wasm", "application/wasm"},
+      {".txt", "text/plain; charset=utf-8"},
       {".map", "application/json"},
   };
   for (const auto& t : kTypes) {
@@ -69,7 +80,8 @@ std::optional<http::Response> StaticFiles::Serve(const http::Request& req) const
   if (!decoded || decoded->empty() || (*decoded)[0] != '/') return std::nullopt;
   std::string rel = decoded->substr(1);
   // Refuse any `..` segment outright rather than trusting normalisation.
-  if (rel == ".." || rel.rfind("../", 0) == 0 || rel.find("/../") != std::string::npos || EndsWith(rel, "/..")) {
+  if (rel == ".." || rel.rfind("../", 0) == 0 || rel.find("/../") != std::string::npos ||
+      EndsWith(rel, "/..")) {
     return std::nullopt;
   }
   std::string index = "index.html";
@@ -94,8 +106,9 @@ std::optional<http::Response> StaticFiles::Serve(const http::Request& req) const
   http::Response res;
   res.body = std::move(*body);
   res.Set("Content-Type", ContentTypeFor(*file));
-  res.Set("Cache-Control", fallback || EndsWith(*file, ".html") || EndsWith(*file, "sw.js") ? "no-cache"
-                                                                                           : "public, max-age=3600");
+  res.Set("Cache-Control", fallback || EndsWith(*file, ".html") || EndsWith(*file, "sw.js")
+                               ? "no-cache"
+                               : "public, max-age=3600");
   res.Set("X-Content-Type-Options", "nosniff");
   return res;
 }

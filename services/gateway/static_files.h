@@ -20,8 +20,9 @@ class StaticFiles {
   std::optional<http::Response> Serve(const http::Request& req) const;
 
  private:
-  std::optional<std::string> Resolve(const std::string& rel) const;  // canonical path inside root, regular file
-  std::string root_;  // canonical, no trailing slash
+  std::optional<std::string> Resolve(
+      const std::string& rel) const;  // canonical path inside root, regular file
+  std::string root_;                  // canonical, no trailing slash
 };
 
 const char* ContentTypeFor(const std::string& path);

@@ -27,13 +27,17 @@ cloudillo::v1::Tenant TenantFromRow(const db::Row& r) {
 }
 
 constexpr char kTenantColumns[] =
-    "tn_id, id_tag, type, status, name, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+    "tn_id, id_tag, type, status, name, to_char(created_at AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
 
 }  // namespace
 
 AdminService::AdminService(std::shared_ptr<db::Pool> pool, std::shared_ptr<cache::Redis> redis,
                            const crypto::MasterKey& master, const Clock& clock, std::string admin_token)
-    : pool_(std::move(pool)), redis_(std::move(redis)), clock_(clock), admin_token_(std::move(admin_token)),
+    : pool_(std::move(pool)),
+      redis_(std::move(redis)),
+      clock_(clock),
+      admin_token_(std::move(admin_token)),
       keys_(master) {}
 
 void AdminService::ConnectAccess(std::shared_ptr<grpc::Channel> channel) {
@@ -42,7 +46,8 @@ void AdminService::ConnectAccess(std::shared_ptr<grpc::Channel> channel) {
 
 absl::Status AdminService::Authorize(grpc::ServerContext* ctx) const {
   auto it = ctx->client_metadata().find("authorization");
-  std::string given = it == ctx->client_metadata().end() ? "" : std::string(it->second.data(), it->second.size());
+  std::string given =
+      it == ctx->client_metadata().end() ? "" : std::string(it->second.data(), it->second.size());
   if (admin_token_.empty() || !crypto::ConstantTimeEqual(given, "Bearer " + admin_token_)) {
     return absl::UnauthenticatedError("admin token required");
   }
@@ -51,9 +56,9 @@ absl::Status AdminService::Authorize(grpc::ServerContext* ctx) const {
 
 absl::StatusOr<cloudillo::v1::Tenant> AdminService::FindTenant(const std::string& id_tag) const {
   CL_ASSIGN_OR_RETURN(std::string canonical, CanonicalIdTag(id_tag));
-  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query(std::string("SELECT ") + kTenantColumns +
-                                                     " FROM tenants WHERE id_tag = $1",
-                                                 {db::P(canonical)}));
+  CL_ASSIGN_OR_RETURN(
+      db::Result r, pool_->Query(std::string("SELECT ") + kTenantColumns + " FROM tenants WHERE id_tag = $1",
+                                 {db::P(canonical)}));
   if (r.empty()) return absl::NotFoundError("no tenant " + canonical);
   return TenantFromRow(r.rows[0]);
 }
@@ -63,18 +68,22 @@ void AdminService::PublishTenantChange(const std::string& id_tag, int64_t tn_id)
   for (const std::string& m : {cache::TenantInvalidation(id_tag), cache::SecretsInvalidation(tn_id),
                                cache::ApiKeysInvalidation(tn_id)}) {
     absl::Status st = redis_->Publish(cache::kInvalidationChannel, m);
-    if (!st.ok()) LogWarn("invalidation_publish_failed", {{"message", m}, {"error", std::string(st.message())}});
+    if (!st.ok())
+      LogWarn("invalidation_publish_failed", {{"message", m}, {"error", std::string(st.message())}});
   }
 }
 
-grpc::Status AdminService::CreateTenant(grpc::ServerContext* ctx, const cloudillo::v1::CreateTenantRequest* req,
+grpc::Status AdminService::CreateTenant(grpc::ServerContext* ctx,
+                                        const cloudillo::v1::CreateTenantRequest* req,
                                         cloudillo::v1::Tenant* out) {
   return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Tenant> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     auto id_tag = CanonicalIdTag(req->id_tag());
-    if (!id_tag.ok()) return absl::InvalidArgumentError("'" + req->id_tag() + "' is not a valid id_tag (DNS name)");
+    if (!id_tag.ok())
+      return absl::InvalidArgumentError("'" + req->id_tag() + "' is not a valid id_tag (DNS name)");
     std::string type = req->type().empty() ? "person" : req->type();
-    if (type != "person" && type != "community") return absl::InvalidArgumentError("type must be person or community");
+    if (type != "person" && type != "community")
+      return absl::InvalidArgumentError("type must be person or community");
     if (!req->password().empty() && req->password().size() < 8) {
       return absl::InvalidArgumentError("password must be at least 8 characters");
     }
@@ -82,10 +91,13 @@ grpc::Status AdminService::CreateTenant(grpc::ServerContext* ctx, const cloudill
     std::string name = req->name().empty() ? *id_tag : req->name();
     cloudillo::v1::Tenant tenant;
     CL_RETURN_IF_ERROR(pool_->Transact([&](db::Tx& tx) -> absl::Status {
-      auto r = tx.Query(std::string("INSERT INTO tenants (id_tag, type, name, email) VALUES ($1, $2, $3, $4) RETURNING ") +
-                            kTenantColumns,
-                        {db::P(*id_tag), db::P(type), db::P(name), req->email().empty() ? db::Null() : db::P(req->email())});
-      if (r.status().code() == absl::StatusCode::kAlreadyExists) return absl::AlreadyExistsError("tenant " + *id_tag + " exists");
+      auto r = tx.Query(
+          std::string("INSERT INTO tenants (id_tag, type, name, email) VALUES ($1, $2, $3, $4) RETURNING ") +
+              kTenantColumns,
+          {db::P(*id_tag), db::P(type), db::P(name),
+           req->email().empty() ? db::Null() : db::P(req->email())});
+      if (r.status().code() == absl::StatusCode::kAlreadyExists)
+        return absl::AlreadyExistsError("tenant " + *id_tag + " exists");
       CL_RETURN_IF_ERROR(r.status());
       tenant = TenantFromRow(r->rows[0]);
       return keys_.Create(tx, tenant.tn_id(), clock_.Now()).status();
@@ -113,16 +125,18 @@ grpc::Status AdminService::ListTenants(grpc::ServerContext* ctx, const cloudillo
   return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::ListTenantsReply> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     int limit = req->limit() <= 0 || req->limit() > 10000 ? 1000 : req->limit();
-    CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query(std::string("SELECT ") + kTenantColumns +
-                                                       " FROM tenants WHERE id_tag > $1 ORDER BY id_tag LIMIT $2",
-                                                   {db::P(req->after_id_tag()), db::P(limit)}));
+    CL_ASSIGN_OR_RETURN(db::Result r,
+                        pool_->Query(std::string("SELECT ") + kTenantColumns +
+                                         " FROM tenants WHERE id_tag > $1 ORDER BY id_tag LIMIT $2",
+                                     {db::P(req->after_id_tag()), db::P(limit)}));
     cloudillo::v1::ListTenantsReply reply;
     for (const auto& row : r.rows) *reply.add_tenants() = TenantFromRow(row);
     return reply;
   });
 }
 
-grpc::Status AdminService::SetTenantStatus(grpc::ServerContext* ctx, const cloudillo::v1::SetTenantStatusRequest* req,
+grpc::Status AdminService::SetTenantStatus(grpc::ServerContext* ctx,
+                                           const cloudillo::v1::SetTenantStatusRequest* req,
                                            cloudillo::v1::Tenant* out) {
   return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Tenant> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
@@ -130,7 +144,9 @@ grpc::Status AdminService::SetTenantStatus(grpc::ServerContext* ctx, const cloud
       return absl::InvalidArgumentError("status must be active or suspended");
     }
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
-    CL_RETURN_IF_ERROR(pool_->Query("UPDATE tenants SET status = $2 WHERE tn_id = $1", {db::P(t.tn_id()), db::P(req->status())})
+    CL_RETURN_IF_ERROR(pool_
+                           ->Query("UPDATE tenants SET status = $2 WHERE tn_id = $1",
+                                   {db::P(t.tn_id()), db::P(req->status())})
                            .status());
     t.set_status(req->status());
     PublishTenantChange(t.id_tag(), t.tn_id());
@@ -161,13 +177,15 @@ grpc::Status AdminService::DeleteTenant(grpc::ServerContext* ctx, const cloudill
   });
 }
 
-grpc::Status AdminService::RotateSigningKey(grpc::ServerContext* ctx, const cloudillo::v1::RotateKeyRequest* req,
+grpc::Status AdminService::RotateSigningKey(grpc::ServerContext* ctx,
+                                            const cloudillo::v1::RotateKeyRequest* req,
                                             cloudillo::v1::SigningKeyInfo* out) {
   return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::SigningKeyInfo> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
     int days = req->retire_old_after_days() > 0 ? req->retire_old_after_days() : 30;
-    CL_ASSIGN_OR_RETURN(PublicKeyInfo k, keys_.Rotate(*pool_, t.tn_id(), clock_.Now(), absl::Hours(24 * days)));
+    CL_ASSIGN_OR_RETURN(PublicKeyInfo k,
+                        keys_.Rotate(*pool_, t.tn_id(), clock_.Now(), absl::Hours(24 * days)));
     if (on_profile_change_) on_profile_change_(t.tn_id());
     cloudillo::v1::SigningKeyInfo info;
     info.set_key_id(k.key_id);
@@ -177,7 +195,8 @@ grpc::Status AdminService::RotateSigningKey(grpc::ServerContext* ctx, const clou
   });
 }
 
-grpc::Status AdminService::RotateTokenSecret(grpc::ServerContext* ctx, const cloudillo::v1::TenantByIdTag* req,
+grpc::Status AdminService::RotateTokenSecret(grpc::ServerContext* ctx,
+                                             const cloudillo::v1::TenantByIdTag* req,
                                              cloudillo::v1::Empty* out) {
   return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
@@ -193,7 +212,8 @@ grpc::Status AdminService::RotateTokenSecret(grpc::ServerContext* ctx, const clo
   });
 }
 
-grpc::Status AdminService::SetPassword(grpc::ServerContext* ctx, const cloudillo::v1::SetPasswordAdminRequest* req,
+grpc::Status AdminService::SetPassword(grpc::ServerContext* ctx,
+                                       const cloudillo::v1::SetPasswordAdminRequest* req,
                                        cloudillo::v1::Empty* out) {
   return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));

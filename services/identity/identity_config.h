@@ -21,8 +21,10 @@ struct IdentityConfig {
 
   static IdentityConfig Load(ConfigSource& src) {
     IdentityConfig c;
-    c.identity_addr = src.Str("CLOUDILLO_IDENTITY_ADDR", "127.0.0.1:9101", "identity gRPC address (host:port)");
-    c.grpc_listen = src.Str("CLOUDILLO_GRPC_LISTEN", "", "override the gRPC listen address (default 0.0.0.0:<port>)");
+    c.identity_addr =
+        src.Str("CLOUDILLO_IDENTITY_ADDR", "127.0.0.1:9101", "identity gRPC address (host:port)");
+    c.grpc_listen =
+        src.Str("CLOUDILLO_GRPC_LISTEN", "", "override the gRPC listen address (default 0.0.0.0:<port>)");
     c.admin_addr = src.Str("CLOUDILLO_ADMIN_ADDR", "127.0.0.1:9100", "admin gRPC API listen address");
     c.admin_token = src.Required("CLOUDILLO_ADMIN_TOKEN", "bearer token for the admin API (tools/admin)");
     c.access_addr = src.Str("CLOUDILLO_ACCESS_ADDR", "127.0.0.1:9102", "access gRPC address (host:port)");

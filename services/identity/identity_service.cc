@@ -95,7 +95,8 @@ struct IdentityService::ProfileSnapshot {
   absl::Time fetched;
 };
 
-absl::StatusOr<std::shared_ptr<const IdentityService::ProfileSnapshot>> IdentityService::Profile(int64_t tn_id) {
+absl::StatusOr<std::shared_ptr<const IdentityService::ProfileSnapshot>> IdentityService::Profile(
+    int64_t tn_id) {
   absl::Time now = clock_.Now();
   {
     std::lock_guard<std::mutex> lock(profiles_mu_);
@@ -121,7 +122,8 @@ IdentityService::IdentityService(std::shared_ptr<db::Pool> pool, std::shared_ptr
                                  const crypto::MasterKey& master, const Clock& clock)
     : pool_(std::move(pool)), redis_(std::move(redis)), clock_(clock), keys_(master) {}
 
-grpc::Status IdentityService::ResolveTenant(grpc::ServerContext*, const cloudillo::v1::ResolveTenantRequest* req,
+grpc::Status IdentityService::ResolveTenant(grpc::ServerContext*,
+                                            const cloudillo::v1::ResolveTenantRequest* req,
                                             cloudillo::v1::Tenant* out) {
   return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Tenant> {
     CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("SELECT tn_id, id_tag, type, status, name FROM tenants "
@@ -222,7 +224,8 @@ absl::StatusOr<ApiReply> IdentityService::DoPatchMe(const ApiRequest& req) {
     if (it->size() > 32) return rpc::BadRequest("x takes at most 32 entries");
     for (auto e = it->begin(); e != it->end(); ++e) {
       if (e.key().empty() || e.key().size() > 256) return rpc::BadRequest("x keys must be 1-256 bytes");
-      if (!e.value().is_null() && !e.value().is_string()) return rpc::BadRequest("x values must be strings or null");
+      if (!e.value().is_null() && !e.value().is_string())
+        return rpc::BadRequest("x values must be strings or null");
       if (e.value().is_string() && e.value().get_ref<const std::string&>().size() > 4096) {
         return rpc::BadRequest("x values must be at most 4096 bytes");
       }
@@ -231,17 +234,21 @@ absl::StatusOr<ApiReply> IdentityService::DoPatchMe(const ApiRequest& req) {
   }
   int64_t tn_id = req.ctx().tn_id();
   CL_RETURN_IF_ERROR(pool_->Transact([&](db::Tx& tx) -> absl::Status {
-    CL_ASSIGN_OR_RETURN(db::Result r, tx.Query("SELECT x::text FROM tenants WHERE tn_id = $1 FOR UPDATE", {db::P(tn_id)}));
+    CL_ASSIGN_OR_RETURN(db::Result r,
+                        tx.Query("SELECT x::text FROM tenants WHERE tn_id = $1 FOR UPDATE", {db::P(tn_id)}));
     if (r.empty()) return rpc::Forbidden();
     json x = json::parse(r.rows[0].Str(0), nullptr, false);
     if (!x.is_object()) x = json::object();
     for (auto e = patch.begin(); e != patch.end(); ++e) {
-      if (e.value().is_null()) x.erase(e.key());
-      else x[e.key()] = e.value();
+      if (e.value().is_null())
+        x.erase(e.key());
+      else
+        x[e.key()] = e.value();
     }
     if (x.size() > 256) return rpc::BadRequest("profile has too many x entries");
-    return tx.Query("UPDATE tenants SET x = $2::jsonb, name = coalesce($3, name) WHERE tn_id = $1",
-                    {db::P(tn_id), db::P(x.dump()), name ? db::P(*name) : db::Null()})
+    return tx
+        .Query("UPDATE tenants SET x = $2::jsonb, name = coalesce($3, name) WHERE tn_id = $1",
+               {db::P(tn_id), db::P(x.dump()), name ? db::P(*name) : db::Null()})
         .status();
   }));
   ForgetProfile(tn_id);
@@ -260,7 +267,9 @@ absl::StatusOr<ApiReply> IdentityService::DoPatchMe(const ApiRequest& req) {
 }
 
 grpc::Status IdentityService::GetAppDomain(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&]() -> absl::StatusOr<ApiReply> { return rpc::Data(json{{"appDomain", req->ctx().id_tag()}}); });
+  return Serve(out, [&]() -> absl::StatusOr<ApiReply> {
+    return rpc::Data(json{{"appDomain", req->ctx().id_tag()}});
+  });
 }
 
 grpc::Status IdentityService::ListProfiles(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
@@ -290,7 +299,8 @@ ojson ProfileJson(const db::Row& r, bool list_item) {
   if (list_item && r.Bool(9)) p["hiddenInHome"] = true;
   if (list_item && !r.Str(10).empty()) {
     ojson roles = ojson::array();
-    for (absl::string_view role : absl::StrSplit(AV(r.Str(10)), ',', absl::SkipEmpty())) roles.push_back(std::string(role));
+    for (absl::string_view role : absl::StrSplit(AV(r.Str(10)), ',', absl::SkipEmpty()))
+      roles.push_back(std::string(role));
     p["roles"] = roles;
   }
   if (!r.Str(11).empty()) p["feedReadAt"] = r.Str(11);
@@ -317,7 +327,8 @@ absl::StatusOr<ApiReply> IdentityService::DoListProfiles(const ApiRequest& req) 
   }
   std::string status = rpc::QueryParam(req, "status");
   std::vector<std::string> statuses;
-  for (absl::string_view s : absl::StrSplit(AV(status.empty() ? std::string("A,M") : status), ',', absl::SkipEmpty())) {
+  for (absl::string_view s :
+       absl::StrSplit(AV(status.empty() ? std::string("A,M") : status), ',', absl::SkipEmpty())) {
     if (s == "A" || s == "B" || s == "M" || s == "S" || s == "X") statuses.emplace_back(s);
   }
   if (statuses.empty()) return rpc::BadRequest("status takes A, B, M, S or X");
@@ -357,10 +368,9 @@ absl::StatusOr<ApiReply> IdentityService::DoGetProfile(const ApiRequest& req) {
   auto it = req.path().find("idTag");
   auto id_tag = CanonicalIdTag(it == req.path().end() ? "" : it->second);
   if (!id_tag.ok()) return rpc::BadRequest("invalid idTag");
-  CL_ASSIGN_OR_RETURN(db::Result r,
-                      pool_->Query(std::string("SELECT ") + kProfileColumns +
-                                       " FROM profiles WHERE tn_id = $1 AND id_tag = $2",
-                                   {db::P(req.ctx().tn_id()), db::P(*id_tag)}));
+  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query(std::string("SELECT ") + kProfileColumns +
+                                                     " FROM profiles WHERE tn_id = $1 AND id_tag = $2",
+                                                 {db::P(req.ctx().tn_id()), db::P(*id_tag)}));
   ApiReply reply;
   reply.set_data_json(r.empty() ? "null" : ProfileJson(r.rows[0], false).dump());
   return reply;

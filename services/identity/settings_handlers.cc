@@ -17,7 +17,9 @@ using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
 using rpc::Serve;
 
-bool IsSadm(const cloudillo::v1::RequestContext& ctx) { return ctx.authenticated() && rpc::HasRole(ctx.roles(), "SADM"); }
+bool IsSadm(const cloudillo::v1::RequestContext& ctx) {
+  return ctx.authenticated() && rpc::HasRole(ctx.roles(), "SADM");
+}
 
 bool CanRead(const cloudillo::v1::RequestContext& ctx) {
   if (!ctx.authenticated()) return false;
@@ -46,8 +48,8 @@ absl::Status Validate(const std::string& key, const json& v) {
   auto range = [&](int64_t lo, int64_t hi) -> absl::Status {
     int64_t n = v.get<int64_t>();
     if (n < lo || n > hi) {
-      return rpc::BadRequest("Invalid value for setting '" + key + "': must be between " + std::to_string(lo) +
-                             " and " + std::to_string(hi));
+      return rpc::BadRequest("Invalid value for setting '" + key + "': must be between " +
+                             std::to_string(lo) + " and " + std::to_string(hi));
     }
     return absl::OkStatus();
   };
@@ -65,7 +67,8 @@ absl::Status Validate(const std::string& key, const json& v) {
   if (key == "profile.connection_mode") return one_of({"M", "A", "I"});
   if (key == "email.smtp.tls_mode") return one_of({"none", "starttls", "tls"});
   if (key == "email.from.address") {
-    if (!v.is_string()) return rpc::BadRequest("Invalid value for setting '" + key + "': not an email address");
+    if (!v.is_string())
+      return rpc::BadRequest("Invalid value for setting '" + key + "': not an email address");
     const std::string& s = v.get_ref<const std::string&>();
     if (s.find('@') == std::string::npos || s.find('.') == std::string::npos) {
       return rpc::BadRequest("Invalid value for setting '" + key + "': not an email address");
@@ -96,8 +99,10 @@ absl::StatusOr<int64_t> TargetTenant(db::Pool& pool, const ApiRequest& req) {
   const std::string& other = rpc::QueryParam(req, "tenant");
   if (other.empty()) return req.ctx().tn_id();
   if (!IsSadm(req.ctx())) return rpc::Forbidden();
-  if (rpc::QueryParam(req, "level") == "global") return rpc::BadRequest("tenant cannot be combined with level=global");
-  CL_ASSIGN_OR_RETURN(db::Result r, pool.Query("SELECT tn_id FROM tenants WHERE id_tag = $1", {db::P(other)}));
+  if (rpc::QueryParam(req, "level") == "global")
+    return rpc::BadRequest("tenant cannot be combined with level=global");
+  CL_ASSIGN_OR_RETURN(db::Result r,
+                      pool.Query("SELECT tn_id FROM tenants WHERE id_tag = $1", {db::P(other)}));
   if (r.empty()) return rpc::NotFoundError("tenant not found");
   return r.rows[0].Int(0);
 }
@@ -128,7 +133,8 @@ absl::StatusOr<ApiReply> IdentityService::DoGetSetting(const ApiRequest& req) {
   CL_ASSIGN_OR_RETURN(int64_t tn_id, TargetTenant(*pool_, req));
   std::optional<json> value;
   if (level == "tenant" || level == "global") {
-    if (level == "global" && def->scope == SettingScope::kGlobal && !IsSadm(req.ctx())) return rpc::Forbidden();
+    if (level == "global" && def->scope == SettingScope::kGlobal && !IsSadm(req.ctx()))
+      return rpc::Forbidden();
     CL_ASSIGN_OR_RETURN(value, ReadRow(*pool_, level == "global" ? 0 : tn_id, name));
     if (!value) return rpc::NotFoundError("Setting not found");
   } else if (!level.empty()) {
@@ -141,8 +147,9 @@ absl::StatusOr<ApiReply> IdentityService::DoGetSetting(const ApiRequest& req) {
     if (!value && def->default_json) value = json::parse(*def->default_json);
     if (!value) {
       if (def->wildcard()) return rpc::NotFoundError("Setting not found");
-      return rpc::ApiError(absl::StatusCode::kNotFound, "E-SET-NOTFOUND",
-                           "Setting not configured: Setting '" + name + "' has no default and must be configured");
+      return rpc::ApiError(
+          absl::StatusCode::kNotFound, "E-SET-NOTFOUND",
+          "Setting not configured: Setting '" + name + "' has no default and must be configured");
     }
   }
   // The reference answers a namespace match with the definition's key (`ui.*`).
@@ -158,7 +165,8 @@ absl::StatusOr<ApiReply> IdentityService::DoListSettings(const ApiRequest& req) 
   const std::string& prefix_param = rpc::QueryParam(req, "prefix");
   const std::string& level = rpc::QueryParam(req, "level");
   if (!level.empty() && prefix_param.empty()) return rpc::BadRequest("level requires prefix");
-  if (!level.empty() && level != "tenant" && level != "global") return rpc::BadRequest("level must be tenant or global");
+  if (!level.empty() && level != "tenant" && level != "global")
+    return rpc::BadRequest("level must be tenant or global");
   if (level == "global" && !IsSadm(req.ctx())) return rpc::Forbidden();
   CL_ASSIGN_OR_RETURN(int64_t tn_id, TargetTenant(*pool_, req));
   ojson items = ojson::array();
@@ -189,11 +197,13 @@ absl::StatusOr<ApiReply> IdentityService::DoListSettings(const ApiRequest& req) 
       arr += (i ? "," : "") + json(likes[i]).dump();
     }
     arr += "}";
-    std::string tenants = level == "tenant" ? "ARRAY[$1]::bigint[]" : level == "global" ? "ARRAY[0]::bigint[]" : "ARRAY[0, $1]::bigint[]";
+    std::string tenants = level == "tenant"   ? "ARRAY[$1]::bigint[]"
+                          : level == "global" ? "ARRAY[0]::bigint[]"
+                                              : "ARRAY[0, $1]::bigint[]";
     // DISTINCT ON keeps the tenant row over the global one for the same key.
     CL_ASSIGN_OR_RETURN(db::Result r,
-                        pool_->Query("SELECT DISTINCT ON (key) key, value FROM settings WHERE tn_id = ANY(" + tenants +
-                                         ") AND key LIKE ANY($2::text[]) ORDER BY key, tn_id DESC",
+                        pool_->Query("SELECT DISTINCT ON (key) key, value FROM settings WHERE tn_id = ANY(" +
+                                         tenants + ") AND key LIKE ANY($2::text[]) ORDER BY key, tn_id DESC",
                                      {db::P(tn_id), db::P(arr)}));
     for (const auto& row : r.rows) {
       const SettingDef* def = FindSetting(row.Str(0));
@@ -205,7 +215,8 @@ absl::StatusOr<ApiReply> IdentityService::DoListSettings(const ApiRequest& req) 
   }
   ApiReply reply;
   reply.set_data_json(items.dump());
-  reply.set_extra_json(json({{"pagination", {{"offset", 0}, {"limit", 100}, {"total", items.size()}}}}).dump());
+  reply.set_extra_json(
+      json({{"pagination", {{"offset", 0}, {"limit", 100}, {"total", items.size()}}}}).dump());
   return reply;
 }
 
@@ -224,20 +235,23 @@ absl::StatusOr<ApiReply> IdentityService::DoPutSetting(const ApiRequest& req) {
   if (def->default_json) {
     json d = json::parse(*def->default_json);
     if (std::string(JsonTypeName(d)) != JsonTypeName(*v)) {
-      return rpc::BadRequest("Type mismatch for setting '" + name + "': expected " + JsonTypeName(d) + ", got " +
-                             JsonTypeName(*v));
+      return rpc::BadRequest("Type mismatch for setting '" + name + "': expected " + JsonTypeName(d) +
+                             ", got " + JsonTypeName(*v));
     }
   }
   CL_RETURN_IF_ERROR(Validate(name, *v));
   const std::string& level = rpc::QueryParam(req, "level");
-  if (!level.empty() && level != "tenant" && level != "global") return rpc::BadRequest("level must be tenant or global");
-  if (level == "tenant" && def->scope == SettingScope::kGlobal) return rpc::BadRequest("a global setting has no tenant level");
+  if (!level.empty() && level != "tenant" && level != "global")
+    return rpc::BadRequest("level must be tenant or global");
+  if (level == "tenant" && def->scope == SettingScope::kGlobal)
+    return rpc::BadRequest("a global setting has no tenant level");
   if (level == "global" && !IsSadm(req.ctx())) return rpc::Forbidden();
   CL_ASSIGN_OR_RETURN(int64_t tn_id, TargetTenant(*pool_, req));
   int64_t target = (level == "global" || def->scope == SettingScope::kGlobal) ? 0 : tn_id;
-  CL_RETURN_IF_ERROR(pool_->Query("INSERT INTO settings (tn_id, key, value) VALUES ($1, $2, $3) "
-                                  "ON CONFLICT (tn_id, key) DO UPDATE SET value = EXCLUDED.value",
-                                  {db::P(target), db::P(name), db::P(v->dump())})
+  CL_RETURN_IF_ERROR(pool_
+                         ->Query("INSERT INTO settings (tn_id, key, value) VALUES ($1, $2, $3) "
+                                 "ON CONFLICT (tn_id, key) DO UPDATE SET value = EXCLUDED.value",
+                                 {db::P(target), db::P(name), db::P(v->dump())})
                          .status());
   return rpc::Data(Item(*def, def->key, *v));
 }
@@ -253,12 +267,14 @@ absl::StatusOr<ApiReply> IdentityService::DoDeleteSetting(const ApiRequest& req)
   const std::string& level = rpc::QueryParam(req, "level");
   if (level.empty()) return rpc::BadRequest("level query parameter is required");
   if (level != "tenant" && level != "global") return rpc::BadRequest("level must be tenant or global");
-  if (level == "tenant" && def->scope == SettingScope::kGlobal) return rpc::BadRequest("a global setting has no tenant level");
+  if (level == "tenant" && def->scope == SettingScope::kGlobal)
+    return rpc::BadRequest("a global setting has no tenant level");
   if (level == "global" && !IsSadm(req.ctx())) return rpc::Forbidden();
   if (!CanWrite(*def, req.ctx())) return rpc::Forbidden();
   CL_ASSIGN_OR_RETURN(int64_t tn_id, TargetTenant(*pool_, req));
-  CL_RETURN_IF_ERROR(pool_->Query("DELETE FROM settings WHERE tn_id = $1 AND key = $2",
-                                  {db::P(level == "global" ? 0 : tn_id), db::P(name)})
+  CL_RETURN_IF_ERROR(pool_
+                         ->Query("DELETE FROM settings WHERE tn_id = $1 AND key = $2",
+                                 {db::P(level == "global" ? 0 : tn_id), db::P(name)})
                          .status());
   return rpc::NoContent();
 }

@@ -27,11 +27,12 @@ absl::StatusOr<PublicKeyInfo> SigningKeys::Create(db::Tx& tx, int64_t tn_id, abs
   CL_ASSIGN_OR_RETURN(crypto::P384PrivateKey key, crypto::P384PrivateKey::Generate());
   PublicKeyInfo info{key_id, key.PublicKey().SpkiBase64(), std::nullopt};
   std::string sealed = Base64Encode(master_.Seal(key.Pkcs8Der(), Aad(tn_id, key_id)));
-  CL_RETURN_IF_ERROR(tx.Query("INSERT INTO signing_keys (tn_id, key_id, public_key, sealed_private_key, created_at) "
-                              "VALUES ($1, $2, $3, $4, to_timestamp($5))",
-                              {db::P(tn_id), db::P(key_id), db::P(info.public_key), db::P(sealed),
-                               db::P(absl::ToUnixSeconds(now))})
-                         .status());
+  CL_RETURN_IF_ERROR(
+      tx.Query("INSERT INTO signing_keys (tn_id, key_id, public_key, sealed_private_key, created_at) "
+               "VALUES ($1, $2, $3, $4, to_timestamp($5))",
+               {db::P(tn_id), db::P(key_id), db::P(info.public_key), db::P(sealed),
+                db::P(absl::ToUnixSeconds(now))})
+          .status());
   return info;
 }
 
@@ -57,9 +58,11 @@ absl::StatusOr<PublicKeyInfo> SigningKeys::Rotate(db::Pool& pool, int64_t tn_id,
   CL_RETURN_IF_ERROR(pool.Transact([&](db::Tx& tx) -> absl::Status {
     CL_RETURN_IF_ERROR(tx.Query("SELECT pg_advisory_xact_lock($1)", {db::P(tn_id)}).status());
     CL_ASSIGN_OR_RETURN(created, Create(tx, tn_id, now));
-    return tx.Query("UPDATE signing_keys SET expires_at = to_timestamp($3) WHERE tn_id = $1 AND key_id <> $2 "
-                    "AND (expires_at IS NULL OR expires_at > to_timestamp($3))",
-                    {db::P(tn_id), db::P(created.key_id), db::P(absl::ToUnixSeconds(now + retire_after))})
+    return tx
+        .Query(
+            "UPDATE signing_keys SET expires_at = to_timestamp($3) WHERE tn_id = $1 AND key_id <> $2 "
+            "AND (expires_at IS NULL OR expires_at > to_timestamp($3))",
+            {db::P(tn_id), db::P(created.key_id), db::P(absl::ToUnixSeconds(now + retire_after))})
         .status();
   }));
   return created;
@@ -67,9 +70,10 @@ absl::StatusOr<PublicKeyInfo> SigningKeys::Rotate(db::Pool& pool, int64_t tn_id,
 
 absl::StatusOr<std::pair<std::string, crypto::P384PrivateKey>> SigningKeys::Signer(db::Pool& pool,
                                                                                    int64_t tn_id) const {
-  CL_ASSIGN_OR_RETURN(db::Result r, pool.Query("SELECT key_id, sealed_private_key FROM signing_keys WHERE tn_id = $1 "
-                                               "ORDER BY key_id DESC LIMIT 1",
-                                               {db::P(tn_id)}));
+  CL_ASSIGN_OR_RETURN(db::Result r,
+                      pool.Query("SELECT key_id, sealed_private_key FROM signing_keys WHERE tn_id = $1 "
+                                 "ORDER BY key_id DESC LIMIT 1",
+                                 {db::P(tn_id)}));
   if (r.empty()) return absl::NotFoundError("tenant has no signing key");
   std::string key_id = r.rows[0].Str(0);
   CL_ASSIGN_OR_RETURN(std::string sealed, Base64Decode(r.rows[0].Str(1)));

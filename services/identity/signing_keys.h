@@ -31,7 +31,8 @@ class SigningKeys {
   // Keys still valid at `now`, ascending by key id (the published order).
   absl::StatusOr<std::vector<PublicKeyInfo>> ListValid(db::Pool& pool, int64_t tn_id, absl::Time now) const;
   // Creates a new key and lets every older key expire `retire_after` from now.
-  absl::StatusOr<PublicKeyInfo> Rotate(db::Pool& pool, int64_t tn_id, absl::Time now, absl::Duration retire_after) const;
+  absl::StatusOr<PublicKeyInfo> Rotate(db::Pool& pool, int64_t tn_id, absl::Time now,
+                                       absl::Duration retire_after) const;
   // The newest key's private half (for signing).
   absl::StatusOr<std::pair<std::string, crypto::P384PrivateKey>> Signer(db::Pool& pool, int64_t tn_id) const;
 

@@ -57,7 +57,10 @@ int main(int argc, char** argv) {
       args.push_back(a);
     }
   }
-  auto env = [](const char* n, const char* d) { const char* v = std::getenv(n); return std::string(v ? v : d); };
+  auto env = [](const char* n, const char* d) {
+    const char* v = std::getenv(n);
+    return std::string(v ? v : d);
+  };
   std::string addr = opts.count("addr") ? opts["addr"] : env("CLOUDILLO_ADMIN_ADDR", "127.0.0.1:9100");
   std::string token = opts.count("token") ? opts["token"] : env("CLOUDILLO_ADMIN_TOKEN", "");
   if (args.size() < 2) return Usage();

@@ -15,13 +15,18 @@
 #include "cloudillo/v1/identity.grpc.pb.h"
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> o = {{"addr", "127.0.0.1:9101"}, {"threads", "16"}, {"seconds", "10"},
-                                          {"method", "GetMeFull"}, {"tenants", "1:demo.localhost"}};
+  std::map<std::string, std::string> o = {{"addr", "127.0.0.1:9101"},
+                                          {"threads", "16"},
+                                          {"seconds", "10"},
+                                          {"method", "GetMeFull"},
+                                          {"tenants", "1:demo.localhost"}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     size_t eq = a.find('=');
     if (a.rfind("--", 0) != 0 || eq == std::string::npos) {
-      std::fprintf(stderr, "usage: grpc_bench --addr=H:P --tenants=tn:idtag,... [--threads=N] [--seconds=S] [--method=M]\n");
+      std::fprintf(
+          stderr,
+          "usage: grpc_bench --addr=H:P --tenants=tn:idtag,... [--threads=N] [--seconds=S] [--method=M]\n");
       return 2;
     }
     o[a.substr(2, eq - 2)] = a.substr(eq + 1);
@@ -73,7 +78,9 @@ int main(int argc, char** argv) {
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
   std::sort(all.begin(), all.end());
-  auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, size_t(p * all.size()))]; };
+  auto pct = [&](double p) {
+    return all.empty() ? 0.0 : all[std::min(all.size() - 1, size_t(p * all.size()))];
+  };
   std::printf("requests=%zu errors=%lld rps=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f\n", all.size(),
               (long long)errors.load(), all.size() / elapsed, pct(0.5), pct(0.9), pct(0.99));
   return errors > 0 ? 1 : 0;

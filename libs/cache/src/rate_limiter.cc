@@ -54,7 +54,8 @@ absl::StatusOr<Decision> RunCells(Redis& redis, const std::vector<Cell>& cells) 
     args.push_back(std::to_string(std::max(1, c->tier.burst)));
   }
   CL_ASSIGN_OR_RETURN(Reply r, redis.Command(args));
-  if (r.type != Reply::Type::kArray || r.elements.size() != 3) return absl::InternalError("rate limiter: bad reply");
+  if (r.type != Reply::Type::kArray || r.elements.size() != 3)
+    return absl::InternalError("rate limiter: bad reply");
   Decision d;
   d.allowed = r.elements[0].integer == 1;
   if (!d.allowed) {
@@ -72,10 +73,14 @@ struct PenaltyRule {
 };
 PenaltyRule RuleFor(PenaltyReason r) {
   switch (r) {
-    case PenaltyReason::kAuthFailure: return {"auth", 20, 3600};
-    case PenaltyReason::kTokenVerificationFailure: return {"token", 3, 3600};
-    case PenaltyReason::kSuspiciousActivity: return {"suspicious", 2, 7200};
-    case PenaltyReason::kRepeatedViolation: return {"repeated", 1, 86400};
+    case PenaltyReason::kAuthFailure:
+      return {"auth", 20, 3600};
+    case PenaltyReason::kTokenVerificationFailure:
+      return {"token", 3, 3600};
+    case PenaltyReason::kSuspiciousActivity:
+      return {"suspicious", 2, 7200};
+    case PenaltyReason::kRepeatedViolation:
+      return {"repeated", 1, 86400};
   }
   return {"auth", 20, 3600};
 }

@@ -22,14 +22,24 @@ using CtxPtr = std::unique_ptr<redisContext, CtxDeleter>;
 Reply Convert(const redisReply* r) {
   Reply out;
   switch (r->type) {
-    case REDIS_REPLY_INTEGER: out.type = Reply::Type::kInteger; out.integer = r->integer; break;
-    case REDIS_REPLY_STRING: out.type = Reply::Type::kString; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_STATUS: out.type = Reply::Type::kStatus; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      out.str.assign(r->str, r->len);
+      break;
     case REDIS_REPLY_ARRAY:
       out.type = Reply::Type::kArray;
       for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(Convert(r->element[i]));
       break;
-    default: out.type = Reply::Type::kNil;
+    default:
+      out.type = Reply::Type::kNil;
   }
   return out;
 }
@@ -50,7 +60,8 @@ absl::StatusOr<Reply> Run(redisContext* c, const std::vector<std::string>& args)
     lens.push_back(a.size());
   }
   auto* r = static_cast<redisReply*>(redisCommandArgv(c, int(argv.size()), argv.data(), lens.data()));
-  if (!r) return absl::UnavailableError(std::string("redis: ") + (c->errstr[0] ? c->errstr : "connection lost"));
+  if (!r)
+    return absl::UnavailableError(std::string("redis: ") + (c->errstr[0] ? c->errstr : "connection lost"));
   if (r->type == REDIS_REPLY_ERROR) {
     std::string err(r->str, r->len);
     freeReplyObject(r);
@@ -68,7 +79,8 @@ class PooledRedis final : public Redis {
   absl::StatusOr<Reply> Command(const std::vector<std::string>& args) override {
     CtxPtr c = Take();
     if (!c) c = Open(addr_, 1000);
-    if (!c) return absl::UnavailableError("redis unreachable at " + addr_.host + ":" + std::to_string(addr_.port));
+    if (!c)
+      return absl::UnavailableError("redis unreachable at " + addr_.host + ":" + std::to_string(addr_.port));
     auto r = Run(c.get(), args);
     if (r.ok() || r.status().code() == absl::StatusCode::kInternal) Give(std::move(c));
     return r;
@@ -104,9 +116,11 @@ class PooledRedis final : public Redis {
 absl::StatusOr<RedisAddress> RedisAddress::Parse(const std::string& text) {
   size_t colon = text.rfind(':');
   RedisAddress a;
-  if (colon == std::string::npos || colon == 0) return absl::InvalidArgumentError("redis address must be host:port");
+  if (colon == std::string::npos || colon == 0)
+    return absl::InvalidArgumentError("redis address must be host:port");
   a.host = text.substr(0, colon);
-  if (!absl::SimpleAtoi(AV(std::string_view(text).substr(colon + 1)), &a.port) || a.port <= 0 || a.port > 65535) {
+  if (!absl::SimpleAtoi(AV(std::string_view(text).substr(colon + 1)), &a.port) || a.port <= 0 ||
+      a.port > 65535) {
     return absl::InvalidArgumentError("redis address must be host:port");
   }
   return a;
@@ -122,12 +136,16 @@ absl::Status Redis::Publish(const std::string& channel, const std::string& messa
 
 Subscriber::Subscriber(RedisAddress addr, std::vector<std::string> channels, Handler on_message,
                        std::function<void()> on_reset)
-    : addr_(std::move(addr)), channels_(std::move(channels)), on_message_(std::move(on_message)),
+    : addr_(std::move(addr)),
+      channels_(std::move(channels)),
+      on_message_(std::move(on_message)),
       on_reset_(std::move(on_reset)) {}
 
 Subscriber::~Subscriber() { Stop(); }
 
-void Subscriber::Start() { thread_ = std::thread([this] { Run(); }); }
+void Subscriber::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Subscriber::Stop() {
   stop_ = true;

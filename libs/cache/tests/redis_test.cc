@@ -41,15 +41,17 @@ TEST(Subscriber, DeliversMessagesAndResetsOnConnect) {
   std::atomic<int> resets{0};
   std::mutex mu;
   std::vector<std::string> got;
-  Subscriber sub(TestAddr(), {"inval"},
-                 [&](const std::string& ch, const std::string& msg) {
-                   std::lock_guard<std::mutex> l(mu);
-                   got.push_back(ch + "=" + msg);
-                 },
-                 [&] { ++resets; });
+  Subscriber sub(
+      TestAddr(), {"inval"},
+      [&](const std::string& ch, const std::string& msg) {
+        std::lock_guard<std::mutex> l(mu);
+        got.push_back(ch + "=" + msg);
+      },
+      [&] { ++resets; });
   sub.Start();
   auto redis = Redis::Create(TestAddr(), 1);
-  for (int i = 0; i < 100 && !sub.connected(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (int i = 0; i < 100 && !sub.connected(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_TRUE(sub.connected());
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_THAT(redis->Publish("inval", "tenant:a"), IsOk());

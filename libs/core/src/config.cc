@@ -1,7 +1,5 @@
 #include "cloudillo/core/config.h"
 
-#include "cloudillo/core/absl_compat.h"
-
 #include <cstdlib>
 
 #include "absl/strings/ascii.h"
@@ -10,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "cloudillo/core/absl_compat.h"
 
 extern char** environ;
 
@@ -57,7 +56,8 @@ const std::string* ConfigSource::Find(std::string_view name) {
 }
 
 std::string ConfigSource::Str(std::string_view name, std::string_view def, std::string_view help) {
-  help_rows_.push_back(absl::StrCat(AV(name), " (--", FlagNameFor(name), ") default '", AV(def), "': ", AV(help)));
+  help_rows_.push_back(
+      absl::StrCat(AV(name), " (--", FlagNameFor(name), ") default '", AV(def), "': ", AV(help)));
   const std::string* v = Find(name);
   return v ? *v : std::string(def);
 }
@@ -74,8 +74,8 @@ std::string ConfigSource::Required(std::string_view name, std::string_view help)
 
 int64_t ConfigSource::Int(std::string_view name, int64_t def, int64_t min, int64_t max,
                           std::string_view help) {
-  help_rows_.push_back(absl::StrCat(AV(name), " (--", FlagNameFor(name), ") default ", def, " [", min,
-                                    "..", max, "]: ", AV(help)));
+  help_rows_.push_back(absl::StrCat(AV(name), " (--", FlagNameFor(name), ") default ", def, " [", min, "..",
+                                    max, "]: ", AV(help)));
   const std::string* v = Find(name);
   if (!v) return def;
   int64_t out = 0;
@@ -87,8 +87,8 @@ int64_t ConfigSource::Int(std::string_view name, int64_t def, int64_t min, int64
 }
 
 bool ConfigSource::Bool(std::string_view name, bool def, std::string_view help) {
-  help_rows_.push_back(absl::StrCat(AV(name), " (--", FlagNameFor(name), ") default ",
-                                    def ? "true" : "false", ": ", AV(help)));
+  help_rows_.push_back(absl::StrCat(AV(name), " (--", FlagNameFor(name), ") default ", def ? "true" : "false",
+                                    ": ", AV(help)));
   const std::string* v = Find(name);
   if (!v) return def;
   bool out = false;

@@ -38,8 +38,7 @@ absl::StatusOr<std::string> IdTagToAscii(std::string_view id_tag) {
     }
   }
   char* out = nullptr;
-  int rc = idn2_lookup_u8(reinterpret_cast<const uint8_t*>(input.c_str()),
-                          reinterpret_cast<uint8_t**>(&out),
+  int rc = idn2_lookup_u8(reinterpret_cast<const uint8_t*>(input.c_str()), reinterpret_cast<uint8_t**>(&out),
                           IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT | IDN2_USE_STD3_ASCII_RULES);
   std::unique_ptr<char, FreeDeleter> guard(out);
   if (rc != IDN2_OK) return absl::InvalidArgumentError("invalid id_tag");
@@ -48,8 +47,8 @@ absl::StatusOr<std::string> IdTagToAscii(std::string_view id_tag) {
   size_t start = 0;
   while (true) {
     size_t dot = ascii.find('.', start);
-    std::string_view label = std::string_view(ascii).substr(
-        start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string_view label =
+        std::string_view(ascii).substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (!IsLdhLabel(label)) return absl::InvalidArgumentError("invalid id_tag");
     if (dot == std::string::npos) break;
     start = dot + 1;
@@ -79,7 +78,7 @@ ParsedHost ParseHost(std::string_view host) {
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
   if (host.find(':') != std::string_view::npos) {  // a non-numeric port, or an IP literal
     result.kind = absl::StartsWithIgnoreCase(AV(host), "cl-o.") ? ParsedHost::Kind::kInvalidApi
-                                                                 : ParsedHost::Kind::kInvalid;
+                                                                : ParsedHost::Kind::kInvalid;
     return result;
   }
   if (host.size() > 5 && absl::StartsWithIgnoreCase(AV(host), "cl-o.")) {

@@ -22,8 +22,7 @@ std::string RandomBytes(size_t n) {
 }
 
 std::string RandomAlnum(size_t n) {
-  static constexpr char kAlphabet[] =
-      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  static constexpr char kAlphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
   std::string out;
   out.reserve(n);
   while (out.size() < n) {

@@ -12,14 +12,18 @@ using ::testing::Eq;
 
 TEST(CanonicalIdTag, LowercasesAndDecodesPunycode) {
   EXPECT_THAT(CanonicalIdTag("Alice.Example.COM"), IsOkAndHolds(Eq("alice.example.com")));
-  EXPECT_THAT(CanonicalIdTag("xn--bcher-kva.example"), IsOkAndHolds(Eq("b\xc3\xbc" "cher.example")));
-  EXPECT_THAT(CanonicalIdTag("B\xc3\x9c" "CHER.example"), IsOkAndHolds(Eq("b\xc3\xbc" "cher.example")));
+  EXPECT_THAT(CanonicalIdTag("xn--bcher-kva.example"), IsOkAndHolds(Eq("b\xc3\xbc"
+                                                                       "cher.example")));
+  EXPECT_THAT(CanonicalIdTag("B\xc3\x9c"
+                             "CHER.example"),
+              IsOkAndHolds(Eq("b\xc3\xbc"
+                              "cher.example")));
   EXPECT_THAT(CanonicalIdTag("dev"), IsOkAndHolds(Eq("dev")));
 }
 
 TEST(CanonicalIdTag, RejectsNonDnsNames) {
-  for (const char* bad : {"", "a_b.example", "a/b", "a@b.c", "a:b", "a b.c", "a..b", ".a", "-a.b",
-                          "a-.b", "\xff\xfe", "a\x01.b"}) {
+  for (const char* bad : {"", "a_b.example", "a/b", "a@b.c", "a:b", "a b.c", "a..b", ".a", "-a.b", "a-.b",
+                          "\xff\xfe", "a\x01.b"}) {
     EXPECT_THAT(CanonicalIdTag(bad), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
   }
   EXPECT_THAT(CanonicalIdTag(std::string(64, 'a') + ".com"), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -27,7 +31,9 @@ TEST(CanonicalIdTag, RejectsNonDnsNames) {
 }
 
 TEST(IdTagToAscii, EncodesULabels) {
-  EXPECT_THAT(IdTagToAscii("b\xc3\xbc" "cher.example"), IsOkAndHolds(Eq("xn--bcher-kva.example")));
+  EXPECT_THAT(IdTagToAscii("b\xc3\xbc"
+                           "cher.example"),
+              IsOkAndHolds(Eq("xn--bcher-kva.example")));
 }
 
 TEST(ParseHost, ApiHostWithPortAndDot) {

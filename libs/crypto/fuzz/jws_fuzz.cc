@@ -12,12 +12,14 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string in(reinterpret_cast<const char*>(data), size);
-  static const auto* key = new cloudillo::crypto::P384PrivateKey(*cloudillo::crypto::P384PrivateKey::Generate());
+  static const auto* key =
+      new cloudillo::crypto::P384PrivateKey(*cloudillo::crypto::P384PrivateKey::Generate());
   (void)cloudillo::crypto::DecodeUnverified(in);
   auto secret = [](std::string_view) -> std::optional<std::string> { return std::string("fuzz-secret"); };
   // A fuzzer cannot find an HMAC or an ECDSA signature: passing means a forgery.
   if (cloudillo::crypto::VerifyHs256(in, secret).ok()) std::abort();
-  (void)cloudillo::crypto::VerifyAccessToken(in, "alice.example.com", absl::FromUnixSeconds(1700000000), secret);
+  (void)cloudillo::crypto::VerifyAccessToken(in, "alice.example.com", absl::FromUnixSeconds(1700000000),
+                                             secret);
   if (cloudillo::crypto::VerifyEs384(in, key->PublicKey()).ok()) std::abort();
   (void)cloudillo::crypto::P384PublicKey::FromSpkiDer(in);
   (void)cloudillo::crypto::P384PublicKey::FromBase64Spki(in);

@@ -11,8 +11,8 @@ namespace cloudillo::crypto {
 std::string Sha256(std::string_view bytes) {
   std::string out(32, '\0');
   unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
-             EVP_sha256(), nullptr);
+  EVP_Digest(bytes.data(), bytes.size(), reinterpret_cast<unsigned char*>(out.data()), &len, EVP_sha256(),
+             nullptr);
   return out;
 }
 

@@ -15,7 +15,8 @@ const unsigned char* U(std::string_view s) { return reinterpret_cast<const unsig
 absl::StatusOr<MasterKey> MasterKey::FromBase64(std::string_view b64) {
   auto key = Base64Decode(b64);
   if (!key.ok() || key->size() != 32) {
-    return absl::InvalidArgumentError("master key must be 32 random bytes in standard base64 (openssl rand -base64 32)");
+    return absl::InvalidArgumentError(
+        "master key must be 32 random bytes in standard base64 (openssl rand -base64 32)");
   }
   return MasterKey(*std::move(key));
 }

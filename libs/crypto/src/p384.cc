@@ -63,7 +63,8 @@ bool P384PublicKey::Verify(std::string_view msg, std::string_view raw_sig) const
   if (raw_sig.size() != 2 * kCoordLen) return false;
   ECDSA_SIG* sig = ECDSA_SIG_new();
   BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw_sig.data()), kCoordLen, nullptr);
-  BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw_sig.data()) + kCoordLen, kCoordLen, nullptr);
+  BIGNUM* s =
+      BN_bin2bn(reinterpret_cast<const unsigned char*>(raw_sig.data()) + kCoordLen, kCoordLen, nullptr);
   if (!sig || !r || !s || ECDSA_SIG_set0(sig, r, s) != 1) {
     BN_free(r);
     BN_free(s);
@@ -114,9 +115,9 @@ absl::StatusOr<std::string> P384PrivateKey::Sign(std::string_view msg) const {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   size_t len = 0;
   std::string der;
-  bool ok = ctx && EVP_DigestSignInit(ctx, nullptr, EVP_sha384(), nullptr, key_.get()) == 1 &&
-            EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(msg.data()),
-                           msg.size()) == 1;
+  bool ok =
+      ctx && EVP_DigestSignInit(ctx, nullptr, EVP_sha384(), nullptr, key_.get()) == 1 &&
+      EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) == 1;
   if (ok) {
     der.resize(len);
     ok = EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(der.data()), &len,

@@ -47,7 +47,8 @@ TEST(AccessToken, ExpiredRejected) {
   EXPECT_THAT(VerifyAccessToken(SignAccessToken(c, kSecret, "s1"), "alice.example.com", kNow, Secrets),
               StatusIs(absl::StatusCode::kUnauthenticated));
   c.exp = absl::ToUnixSeconds(kNow) - 59;
-  EXPECT_THAT(VerifyAccessToken(SignAccessToken(c, kSecret, "s1"), "alice.example.com", kNow, Secrets), IsOk());
+  EXPECT_THAT(VerifyAccessToken(SignAccessToken(c, kSecret, "s1"), "alice.example.com", kNow, Secrets),
+              IsOk());
 }
 
 // {"iss":"alice.example.com",...} presented on cl-o.bob.example.com.

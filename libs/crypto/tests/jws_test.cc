@@ -75,10 +75,10 @@ TEST(Jws, CritHeaderRejected) {
 }
 
 TEST(Jws, MalformedStructureRejected) {
-  for (std::string bad : {std::string(""), std::string("a.b"), std::string("a.b.c.d"),
-                          std::string("!!.!!.!!"), Forge("[]", kPayload, "x"), Forge("{", kPayload, "x"),
-                          Forge(R"({"alg":"HS256"})", "[1]", "x"), Forge(R"({"alg":"HS256"})", "\xff", "x"),
-                          std::string(70000, 'a') + ".b.c"}) {
+  for (std::string bad :
+       {std::string(""), std::string("a.b"), std::string("a.b.c.d"), std::string("!!.!!.!!"),
+        Forge("[]", kPayload, "x"), Forge("{", kPayload, "x"), Forge(R"({"alg":"HS256"})", "[1]", "x"),
+        Forge(R"({"alg":"HS256"})", "\xff", "x"), std::string(70000, 'a') + ".b.c"}) {
     EXPECT_THAT(VerifyHs256(bad, KeyFor), StatusIs(absl::StatusCode::kInvalidArgument)) << bad.substr(0, 40);
   }
 }

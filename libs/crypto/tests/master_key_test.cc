@@ -30,7 +30,8 @@ TEST(MasterKey, WrongKeyCannotOpen) {
 
 TEST(MasterKey, RejectsBadKeys) {
   EXPECT_THAT(MasterKey::FromBase64(""), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(MasterKey::FromBase64(Base64Encode(RandomBytes(16))), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(MasterKey::FromBase64(Base64Encode(RandomBytes(16))),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(MasterKey::FromBase64("not base64!"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 

@@ -35,7 +35,8 @@ TEST(P384, RejectsGarbageAndOtherCurves) {
   EXPECT_THAT(P384PublicKey::FromBase64Spki("!!!"), StatusIs(absl::StatusCode::kInvalidArgument));
   // A P-256 SPKI (prime256v1) must not be accepted as a P-384 key.
   EXPECT_THAT(P384PublicKey::FromBase64Spki(
-                  "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEVs/o5+uQbTjL3chynL4wXgUg2R9q9UU8I5mEovUf86QZ7kOBIjJwqnzD1omageEHWwHdBO6B+dFabmdT9POxg=="),
+                  "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEVs/"
+                  "o5+uQbTjL3chynL4wXgUg2R9q9UU8I5mEovUf86QZ7kOBIjJwqnzD1omageEHWwHdBO6B+dFabmdT9POxg=="),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(P384PrivateKey::FromPkcs8Der(""), StatusIs(absl::StatusCode::kInvalidArgument));
 }

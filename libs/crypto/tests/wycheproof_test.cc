@@ -54,7 +54,8 @@ TEST(Wycheproof, HmacSha256) {
     for (const auto& t : group["tests"]) {
       std::string mac = HmacSha256(absl::HexStringToBytes(t["key"].get<std::string>()),
                                    absl::HexStringToBytes(t["msg"].get<std::string>()));
-      bool ok = ConstantTimeEqual(mac.substr(0, tag_bytes), absl::HexStringToBytes(t["tag"].get<std::string>()));
+      bool ok =
+          ConstantTimeEqual(mac.substr(0, tag_bytes), absl::HexStringToBytes(t["tag"].get<std::string>()));
       EXPECT_EQ(ok, t["result"] == "valid") << "tcId " << t["tcId"];
       ++checked;
     }

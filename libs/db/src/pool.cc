@@ -2,8 +2,8 @@
 
 #include <condition_variable>
 #include <mutex>
-#include <set>
 #include <pqxx/pqxx>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "cloudillo/core/absl_compat.h"
@@ -14,14 +14,16 @@ namespace {
 absl::Status Convert(const std::exception& e) {
   std::string what = e.what();
   if (dynamic_cast<const pqxx::unique_violation*>(&e)) return absl::AlreadyExistsError(what);
-  if (dynamic_cast<const pqxx::foreign_key_violation*>(&e) || dynamic_cast<const pqxx::check_violation*>(&e) ||
-      dynamic_cast<const pqxx::not_null_violation*>(&e)) {
+  if (dynamic_cast<const pqxx::foreign_key_violation*>(&e) ||
+      dynamic_cast<const pqxx::check_violation*>(&e) || dynamic_cast<const pqxx::not_null_violation*>(&e)) {
     return absl::FailedPreconditionError(what);
   }
   if (dynamic_cast<const pqxx::transaction_rollback*>(&e)) return absl::AbortedError(what);
-  if (dynamic_cast<const pqxx::broken_connection*>(&e)) return absl::UnavailableError("database unavailable: " + what);
+  if (dynamic_cast<const pqxx::broken_connection*>(&e))
+    return absl::UnavailableError("database unavailable: " + what);
   // Callers may pass this status on to clients: keep PostgreSQL's text out of it.
-  if (dynamic_cast<const pqxx::data_exception*>(&e)) return absl::InvalidArgumentError("invalid value for the database");
+  if (dynamic_cast<const pqxx::data_exception*>(&e))
+    return absl::InvalidArgumentError("invalid value for the database");
   return absl::InternalError("database error: " + what);
 }
 
@@ -33,8 +35,10 @@ Result ToResult(const pqxx::result& r) {
     std::vector<std::optional<std::string>> cols;
     cols.reserve(row.size());
     for (const auto& f : row) {
-      if (f.is_null()) cols.emplace_back(std::nullopt);
-      else cols.emplace_back(std::string(f.c_str(), f.size()));
+      if (f.is_null())
+        cols.emplace_back(std::nullopt);
+      else
+        cols.emplace_back(std::string(f.c_str(), f.size()));
     }
     out.rows.emplace_back(std::move(cols));
   }
@@ -96,8 +100,10 @@ class PgPool final : public Pool {
       pqxx::work w(c);
       PgTx tx(w);
       result = fn(tx);
-      if (result.ok() && !tx.failed()) w.commit();
-      else w.abort();
+      if (result.ok() && !tx.failed())
+        w.commit();
+      else
+        w.abort();
     });
     return st.ok() ? result : st;
   }
@@ -187,7 +193,8 @@ int64_t Row::Int(size_t i) const {
 
 bool Row::Bool(size_t i) const { return cols_.at(i) && (*cols_[i] == "t" || *cols_[i] == "true"); }
 
-absl::StatusOr<std::shared_ptr<Pool>> Pool::Connect(const std::string& url, int size, const std::string& schema) {
+absl::StatusOr<std::shared_ptr<Pool>> Pool::Connect(const std::string& url, int size,
+                                                    const std::string& schema) {
   auto pool = std::make_shared<PgPool>(url, size < 1 ? 1 : size, schema);
   absl::Status st = pool->Init();
   if (!st.ok()) return st;

@@ -24,8 +24,9 @@ class PoolTest : public ::testing::Test {
 };
 
 const std::vector<Migration> kMigrations = {
-    {1, "items", "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL CHECK (name <> ''));"
-                 "CREATE INDEX items_name ON items(name);"},
+    {1, "items",
+     "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL CHECK (name <> ''));"
+     "CREATE INDEX items_name ON items(name);"},
     {2, "tags", "CREATE TABLE tags (item_id bigint REFERENCES items(id), tag text);"},
 };
 
@@ -42,7 +43,8 @@ TEST_F(PoolTest, MigrateIsIdempotentAndChecked) {
 TEST_F(PoolTest, ConcurrentMigratorsSerialise) {
   std::vector<std::thread> threads;
   std::vector<absl::Status> results(4);
-  for (int i = 0; i < 4; ++i) threads.emplace_back([&, i] { results[i] = Migrate(*pool_, "race", kMigrations); });
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] { results[i] = Migrate(*pool_, "race", kMigrations); });
   for (auto& t : threads) t.join();
   for (const auto& s : results) EXPECT_THAT(s, IsOk());
 }
@@ -56,7 +58,8 @@ TEST_F(PoolTest, ErrorsMapToStatusCodes) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(pool_->Query("INSERT INTO svc.tags VALUES ($1, $2)", {P(99), P("x")}),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(pool_->Query("SELECT $1::int", {P("not a number")}), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(pool_->Query("SELECT $1::int", {P("not a number")}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(pool_->Query("SELEC nonsense"), StatusIs(absl::StatusCode::kInternal));
 }
 

@@ -81,17 +81,19 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   }
 
   void Send(std::string message, bool binary) override {
-    net::post(ws_.get_executor(), [self = this->shared_from_this(), m = std::move(message), binary]() mutable {
-      self->queue_.emplace_back(std::move(m), binary);
-      if (self->queue_.size() == 1) self->WriteNext();
-    });
+    net::post(ws_.get_executor(),
+              [self = this->shared_from_this(), m = std::move(message), binary]() mutable {
+                self->queue_.emplace_back(std::move(m), binary);
+                if (self->queue_.size() == 1) self->WriteNext();
+              });
   }
 
   void Close(uint16_t code, std::string reason) override {
     net::post(ws_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)] {
       if (self->closing_) return;
       self->closing_ = true;
-      self->ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason), [self](beast::error_code) {});
+      self->ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
+                            [self](beast::error_code) {});
     });
   }
 
@@ -117,14 +119,15 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       return;
     }
     ws_.binary(queue_.front().second);
-    ws_.async_write(net::buffer(queue_.front().first), [self = this->shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) {
-        self->queue_.clear();
-        return;
-      }
-      self->queue_.pop_front();
-      if (!self->queue_.empty()) self->WriteNext();
-    });
+    ws_.async_write(net::buffer(queue_.front().first),
+                    [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                      if (ec) {
+                        self->queue_.clear();
+                        return;
+                      }
+                      self->queue_.pop_front();
+                      if (!self->queue_.empty()) self->WriteNext();
+                    });
   }
 
   websocket::stream<Stream> ws_;
@@ -135,13 +138,14 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
 
 class ServerImpl final : public HttpServer {
  public:
-  explicit ServerImpl(ServerOptions o) : opts_(std::move(o)), acceptor_(ioc_), ssl_ctx_(ssl::context::tls_server) {}
+  explicit ServerImpl(ServerOptions o)
+      : opts_(std::move(o)), acceptor_(ioc_), ssl_ctx_(ssl::context::tls_server) {}
 
   absl::Status Init() {
     if (!opts_.tls_cert_file.empty()) {
       beast::error_code ec;
-      ssl_ctx_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                           ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+      ssl_ctx_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                           ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
       ssl_ctx_.use_certificate_chain_file(opts_.tls_cert_file, ec);
       if (!ec) ssl_ctx_.use_private_key_file(opts_.tls_key_file, ssl::context::pem, ec);
       if (ec) return absl::InvalidArgumentError("TLS certificate/key unusable: " + ec.message());
@@ -156,8 +160,8 @@ class ServerImpl final : public HttpServer {
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
     if (ec) {
-      return absl::UnavailableError("cannot listen on " + opts_.address + ":" + std::to_string(opts_.port) + ": " +
-                                    ec.message());
+      return absl::UnavailableError("cannot listen on " + opts_.address + ":" + std::to_string(opts_.port) +
+                                    ": " + ec.message());
     }
     port_ = acceptor_.local_endpoint().port();
     Accept();
@@ -216,9 +220,10 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   void Run() {
     if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
       beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
-      stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
-        if (!ec) self->ReadHeader();
-      });
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (!ec) self->ReadHeader();
+                              });
     } else {
       ReadHeader();
     }
@@ -234,8 +239,9 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
     // the parser reserves a declared length when the head ends, before OnHeader runs.
     parser_->body_limit(opts().max_body_limit);
     beast::get_lowest_layer(stream_).expires_after(absl::ToChronoSeconds(opts().idle_timeout));
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -250,7 +256,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
     if (head_.websocket_upgrade && opts().websocket_check) return Upgrade();
     size_t limit = opts().body_limit(head_);
     auto declared = parser_->content_length();
-    if (declared && *declared > limit) return Fail(413, "request body larger than " + std::to_string(limit) + " bytes");
+    if (declared && *declared > limit)
+      return Fail(413, "request body larger than " + std::to_string(limit) + " bytes");
     parser_->body_limit(limit);
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
@@ -289,17 +296,19 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   }
 
   void Fail(int status, const std::string& reason) {
-    Response res = opts().on_bad_request ? opts().on_bad_request(status, reason) : Response{status, {}, reason};
+    Response res =
+        opts().on_bad_request ? opts().on_bad_request(status, reason) : Response{status, {}, reason};
     Write(ToBeast(std::move(res), 11, false));
   }
 
   void Write(bhttp::response<bhttp::string_body>&& res) {
     auto sp = std::make_shared<bhttp::response<bhttp::string_body>>(std::move(res));
     bool close = !sp->keep_alive();
-    bhttp::async_write(stream_, *sp, [self = this->shared_from_this(), sp, close](beast::error_code ec, size_t) {
-      if (ec || close) return self->Shutdown();
-      self->ReadHeader();
-    });
+    bhttp::async_write(stream_, *sp,
+                       [self = this->shared_from_this(), sp, close](beast::error_code ec, size_t) {
+                         if (ec || close) return self->Shutdown();
+                         self->ReadHeader();
+                       });
   }
 
   void Shutdown() {
@@ -340,10 +349,12 @@ void ServerImpl::Accept() {
     socket.set_option(tcp::no_delay(true), ec2);
     if (tls_) {
       std::make_shared<HttpSession<beast::ssl_stream<beast::tcp_stream>>>(
-          this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), ssl_ctx_), ip, true)
+          this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), ssl_ctx_), ip,
+          true)
           ->Run();
     } else {
-      std::make_shared<HttpSession<beast::tcp_stream>>(this, beast::tcp_stream(std::move(socket)), ip, false)->Run();
+      std::make_shared<HttpSession<beast::tcp_stream>>(this, beast::tcp_stream(std::move(socket)), ip, false)
+          ->Run();
     }
     Accept();
   });

@@ -48,7 +48,9 @@ ServerOptions EchoOptions() {
     return res;
   };
   o.on_bad_request = [](int status, const std::string& reason) {
-    return Response{status, {{"Content-Type", "application/json"}, {"X-Reason", reason}}, "{\"error\":\"" + std::to_string(status) + "\"}"};
+    return Response{status,
+                    {{"Content-Type", "application/json"}, {"X-Reason", reason}},
+                    "{\"error\":\"" + std::to_string(status) + "\"}"};
   };
   return o;
 }
@@ -56,9 +58,10 @@ ServerOptions EchoOptions() {
 TEST(HttpServer, ServesRequestsWithKeepAlive) {
   auto server = HttpServer::Start(EchoOptions());
   ASSERT_TRUE(server.ok()) << server.status();
-  std::string out = RawExchange((*server)->port(),
-                                "GET /a?x=1 HTTP/1.1\r\nHost: h\r\nX-Test: t1\r\n\r\n"
-                                "POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+  std::string out =
+      RawExchange((*server)->port(),
+                  "GET /a?x=1 HTTP/1.1\r\nHost: h\r\nX-Test: t1\r\n\r\n"
+                  "POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
   EXPECT_NE(out.find("GET /a x=1  t1"), std::string::npos) << out;
   EXPECT_NE(out.find("POST /b  hello"), std::string::npos) << out;
   (*server)->Stop(absl::Seconds(1));
@@ -67,14 +70,17 @@ TEST(HttpServer, ServesRequestsWithKeepAlive) {
 TEST(HttpServer, DeclaredBodyOverLimitIs413BeforeReading) {
   auto server = HttpServer::Start(EchoOptions());
   ASSERT_TRUE(server.ok());
-  std::string out = RawExchange((*server)->port(), "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\nabc");
+  std::string out =
+      RawExchange((*server)->port(), "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\nabc");
   EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
   EXPECT_NE(out.find("{\"error\":\"413\"}"), std::string::npos);
   // A declared length beyond any route's limit is refused while parsing the head.
-  out = RawExchange((*server)->port(), "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 999999999999999\r\n\r\n");
+  out = RawExchange((*server)->port(),
+                    "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 999999999999999\r\n\r\n");
   EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
   // Per-route limit: /big allows 1000.
-  out = RawExchange((*server)->port(), "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 20\r\n\r\n01234567890123456789");
+  out = RawExchange((*server)->port(),
+                    "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 20\r\n\r\n01234567890123456789");
   EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
 }
 
@@ -93,9 +99,13 @@ TEST(HttpServer, HostileRequestsGetErrorsNotCrashes) {
   int port = (*server)->port();
   EXPECT_EQ(RawExchange(port, "GARBAGE\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
   EXPECT_EQ(RawExchange(port, "GET / HTTP/9.9\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
-  EXPECT_EQ(RawExchange(port, "GET / HTTP/1.1\r\nX: " + std::string(20000, 'a') + "\r\n\r\n").rfind("HTTP/1.1 431", 0), 0u);
+  EXPECT_EQ(RawExchange(port, "GET / HTTP/1.1\r\nX: " + std::string(20000, 'a') + "\r\n\r\n")
+                .rfind("HTTP/1.1 431", 0),
+            0u);
   EXPECT_EQ(RawExchange(port, "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
-  EXPECT_EQ(RawExchange(port, "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd").rfind("HTTP/1.1 400", 0), 0u);
+  EXPECT_EQ(RawExchange(port, "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd")
+                .rfind("HTTP/1.1 400", 0),
+            0u);
   EXPECT_EQ(RawExchange(port, ""), "");  // connect and close: nothing sent back
   // Still serving afterwards.
   EXPECT_EQ(RawExchange(port, "GET /ok HTTP/1.1\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
@@ -110,8 +120,10 @@ TEST(HttpServer, WebSocketUpgradeEcho) {
     std::weak_ptr<WebSocket> weak = ws;
     ws->on_message = [weak](const std::string& m, bool binary) {
       if (auto s = weak.lock()) {
-        if (m == "close") s->Close(4403, "denied");
-        else s->Send("echo:" + m, binary);
+        if (m == "close")
+          s->Close(4403, "denied");
+        else
+          s->Send("echo:" + m, binary);
       }
     };
   };
@@ -119,7 +131,8 @@ TEST(HttpServer, WebSocketUpgradeEcho) {
   ASSERT_TRUE(server.ok());
   boost::asio::io_context ioc;
   beast::websocket::stream<tcp::socket> ws(ioc);
-  ws.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>((*server)->port())});
+  ws.next_layer().connect(
+      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>((*server)->port())});
   ws.handshake("h", "/ws/echo");
   ws.binary(true);
   ws.write(boost::asio::buffer(std::string("\x00\x01", 2)));
@@ -135,9 +148,10 @@ TEST(HttpServer, WebSocketUpgradeEcho) {
   EXPECT_EQ(ws.reason().code, 4403);
 
   // A refused upgrade gets the check's HTTP answer.
-  std::string out = RawExchange((*server)->port(),
-                                "GET /ws/other HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  std::string out =
+      RawExchange((*server)->port(),
+                  "GET /ws/other HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
   EXPECT_EQ(out.rfind("HTTP/1.1 404", 0), 0u) << out;
 }
 
@@ -145,9 +159,10 @@ TEST(OpsServer, MetricsHealthReady) {
   auto registry = std::make_shared<prometheus::Registry>();
   prometheus::BuildCounter().Name("test_total").Help("t").Register(*registry).Add({}).Increment();
   bool ready = false;
-  auto ops = StartOpsServer({"127.0.0.1", 0, registry, [&] {
-                               return ready ? absl::OkStatus() : absl::UnavailableError("postgres unreachable");
-                             }});
+  auto ops =
+      StartOpsServer({"127.0.0.1", 0, registry, [&] {
+                        return ready ? absl::OkStatus() : absl::UnavailableError("postgres unreachable");
+                      }});
   ASSERT_TRUE(ops.ok());
   int port = (*ops)->port();
   EXPECT_NE(RawExchange(port, "GET /metrics HTTP/1.1\r\n\r\n").find("test_total 1"), std::string::npos);

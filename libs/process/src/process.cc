@@ -15,7 +15,8 @@ namespace cloudillo::process {
 
 StoreConfig LoadStoreConfig(ConfigSource& src) {
   StoreConfig c;
-  c.database_url = src.Required("CLOUDILLO_DATABASE_URL", "PostgreSQL connection URL (postgresql://user@host:port/db)");
+  c.database_url =
+      src.Required("CLOUDILLO_DATABASE_URL", "PostgreSQL connection URL (postgresql://user@host:port/db)");
   c.db_pool_size = int(src.Int("CLOUDILLO_DB_POOL_SIZE", 16, 1, 512, "PostgreSQL connections per process"));
   c.redis_addr = src.Str("CLOUDILLO_REDIS_ADDR", "127.0.0.1:6379", "Redis host:port");
   return c;
@@ -23,12 +24,13 @@ StoreConfig LoadStoreConfig(ConfigSource& src) {
 
 ProcessConfig LoadProcessConfig(ConfigSource& src, const std::string& default_ops_addr) {
   ProcessConfig c;
-  c.ops_addr = src.Str("CLOUDILLO_OPS_ADDR", default_ops_addr, "listen address of /metrics, /healthz, /readyz");
+  c.ops_addr =
+      src.Str("CLOUDILLO_OPS_ADDR", default_ops_addr, "listen address of /metrics, /healthz, /readyz");
   c.shutdown_grace = absl::Seconds(src.Int("CLOUDILLO_SHUTDOWN_GRACE_SECONDS", 10, 0, 600,
                                            "how long in-flight work may finish after SIGTERM"));
   c.log_level = src.Str("CLOUDILLO_LOG_LEVEL", "info", "debug | info | warn | error");
-  LogLevel level = c.log_level == "debug" ? LogLevel::kDebug
-                   : c.log_level == "warn" ? LogLevel::kWarn
+  LogLevel level = c.log_level == "debug"   ? LogLevel::kDebug
+                   : c.log_level == "warn"  ? LogLevel::kWarn
                    : c.log_level == "error" ? LogLevel::kError
                                             : LogLevel::kInfo;
   InitLogging("", level);
@@ -48,7 +50,8 @@ absl::StatusOr<crypto::MasterKey> LoadMasterKey(ConfigSource& src) {
   }
   if (text.empty()) {
     return absl::InvalidArgumentError(
-        "no master key: set CLOUDILLO_MASTER_KEY or CLOUDILLO_MASTER_KEY_FILE (make one with `openssl rand -base64 32`)");
+        "no master key: set CLOUDILLO_MASTER_KEY or CLOUDILLO_MASTER_KEY_FILE (make one with `openssl rand "
+        "-base64 32`)");
   }
   return crypto::MasterKey::FromBase64(text);
 }

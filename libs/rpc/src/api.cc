@@ -32,11 +32,21 @@ cloudillo::v1::ApiReply NoContent() {
   return r;
 }
 
-absl::Status BadRequest(std::string_view m) { return ApiError(absl::StatusCode::kInvalidArgument, "E-VAL-INVALID", m); }
-absl::Status Unauthorized(std::string_view m) { return ApiError(absl::StatusCode::kUnauthenticated, "E-AUTH-UNAUTH", m); }
-absl::Status Forbidden(std::string_view m) { return ApiError(absl::StatusCode::kPermissionDenied, "E-AUTH-NOPERM", m); }
-absl::Status NotFoundError(std::string_view m) { return ApiError(absl::StatusCode::kNotFound, "E-CORE-NOTFOUND", m); }
-absl::Status Conflict(std::string_view m) { return ApiError(absl::StatusCode::kAlreadyExists, "E-CORE-CONFLICT", m); }
+absl::Status BadRequest(std::string_view m) {
+  return ApiError(absl::StatusCode::kInvalidArgument, "E-VAL-INVALID", m);
+}
+absl::Status Unauthorized(std::string_view m) {
+  return ApiError(absl::StatusCode::kUnauthenticated, "E-AUTH-UNAUTH", m);
+}
+absl::Status Forbidden(std::string_view m) {
+  return ApiError(absl::StatusCode::kPermissionDenied, "E-AUTH-NOPERM", m);
+}
+absl::Status NotFoundError(std::string_view m) {
+  return ApiError(absl::StatusCode::kNotFound, "E-CORE-NOTFOUND", m);
+}
+absl::Status Conflict(std::string_view m) {
+  return ApiError(absl::StatusCode::kAlreadyExists, "E-CORE-CONFLICT", m);
+}
 
 namespace {
 bool TooDeep(const std::string& s, int limit) {
@@ -44,12 +54,16 @@ bool TooDeep(const std::string& s, int limit) {
   bool in_string = false, escaped = false;
   for (char c : s) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
-    if (c == '"') in_string = true;
+    if (c == '"')
+      in_string = true;
     else if (c == '{' || c == '[') {
       if (++depth > limit) return true;
     } else if (c == '}' || c == ']') {
@@ -79,7 +93,8 @@ bool HasRole(std::string_view roles, std::string_view role) {
   size_t start = 0;
   while (start <= roles.size()) {
     size_t comma = roles.find(',', start);
-    std::string_view r = roles.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    std::string_view r =
+        roles.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     if (r == role) return true;
     if (comma == std::string_view::npos) break;
     start = comma + 1;

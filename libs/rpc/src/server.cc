@@ -16,20 +16,27 @@ namespace {
 
 struct RpcMetrics {
   explicit RpcMetrics(prometheus::Registry& r)
-      : calls(prometheus::BuildCounter().Name("cloudillo_grpc_server_calls_total")
-                  .Help("gRPC calls handled, by method and status code").Register(r)),
-        latency(prometheus::BuildHistogram().Name("cloudillo_grpc_server_latency_seconds")
-                    .Help("gRPC call latency by method").Register(r)),
-        in_flight(prometheus::BuildGauge().Name("cloudillo_grpc_server_in_flight")
-                      .Help("gRPC calls in progress").Register(r).Add({})) {}
+      : calls(prometheus::BuildCounter()
+                  .Name("cloudillo_grpc_server_calls_total")
+                  .Help("gRPC calls handled, by method and status code")
+                  .Register(r)),
+        latency(prometheus::BuildHistogram()
+                    .Name("cloudillo_grpc_server_latency_seconds")
+                    .Help("gRPC call latency by method")
+                    .Register(r)),
+        in_flight(prometheus::BuildGauge()
+                      .Name("cloudillo_grpc_server_in_flight")
+                      .Help("gRPC calls in progress")
+                      .Register(r)
+                      .Add({})) {}
   prometheus::Family<prometheus::Counter>& calls;
   prometheus::Family<prometheus::Histogram>& latency;
   prometheus::Gauge& in_flight;
 };
 
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
-  static const prometheus::Histogram::BucketBoundaries b = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                                            0.01,   0.025,   0.05,   0.1,   0.25,   1,  5};
+  static const prometheus::Histogram::BucketBoundaries b = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5};
   return b;
 }
 
@@ -109,7 +116,8 @@ std::shared_ptr<grpc::Channel> RpcServer::InProcessChannel() {
 }
 
 void RpcServer::SetServing(bool serving) {
-  if (server_ && server_->GetHealthCheckService()) server_->GetHealthCheckService()->SetServingStatus(serving);
+  if (server_ && server_->GetHealthCheckService())
+    server_->GetHealthCheckService()->SetServingStatus(serving);
 }
 
 void RpcServer::Shutdown(absl::Duration grace) {

@@ -19,9 +19,10 @@ cloudillo::v1::ApiRequest WithBody(std::string body) {
 TEST(JsonObjectBody, AcceptsObjectsOnly) {
   EXPECT_THAT(JsonObjectBody(WithBody(R"({"a":1})")), IsOk());
   EXPECT_THAT(JsonObjectBody(WithBody(""), true), IsOk());
-  for (std::string bad : {std::string(""), std::string("[]"), std::string("1"), std::string("{"),
-                          std::string("{\"a\":\"\xff\"}"), std::string("{\"a\":1}x"), std::string(100000, '['),
-                          std::string("{\"a\":") + std::string(70, '[') + std::string(70, ']') + "}"}) {
+  for (std::string bad :
+       {std::string(""), std::string("[]"), std::string("1"), std::string("{"),
+        std::string("{\"a\":\"\xff\"}"), std::string("{\"a\":1}x"), std::string(100000, '['),
+        std::string("{\"a\":") + std::string(70, '[') + std::string(70, ']') + "}"}) {
     auto r = JsonObjectBody(WithBody(bad));
     EXPECT_THAT(r, StatusIs(absl::StatusCode::kInvalidArgument)) << bad.substr(0, 20);
     EXPECT_EQ(ErrorInfoOf(r.status()).code(), "E-VAL-INVALID");

@@ -41,8 +41,9 @@ TEST(RpcServer, HealthServesThenDrains) {
     if (text.find("method=\"/grpc.health.v1.Health/Check\"} 2") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_NE(text.find("cloudillo_grpc_server_calls_total{code=\"0\",method=\"/grpc.health.v1.Health/Check\"} 2"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("cloudillo_grpc_server_calls_total{code=\"0\",method=\"/grpc.health.v1.Health/Check\"} 2"),
+      std::string::npos)
       << text;
   server.Shutdown(absl::Seconds(1));
 }

@@ -12,7 +12,9 @@ namespace {
 
 using lib0::Reader;
 
-absl::Status Bad(const std::string& what) { return absl::InvalidArgumentError("invalid Yjs update: " + what); }
+absl::Status Bad(const std::string& what) {
+  return absl::InvalidArgumentError("invalid Yjs update: " + what);
+}
 
 bool ReadString(Reader& r, std::string* out) {
   std::string_view v;
@@ -29,11 +31,20 @@ bool SkipAny(Reader& r, int depth) {
   std::string_view v;
   uint64_t n;
   switch (tag) {
-    case 127: case 126: case 121: case 120: return true;  // undefined, null, false, true
-    case 125: return r.SkipVarInt();
-    case 124: return r.Bytes(4, &v);
-    case 123: case 122: return r.Bytes(8, &v);  // float64, bigint64
-    case 119: return r.VarBytes(&v) && IsValidUtf8(v);
+    case 127:
+    case 126:
+    case 121:
+    case 120:
+      return true;  // undefined, null, false, true
+    case 125:
+      return r.SkipVarInt();
+    case 124:
+      return r.Bytes(4, &v);
+    case 123:
+    case 122:
+      return r.Bytes(8, &v);  // float64, bigint64
+    case 119:
+      return r.VarBytes(&v) && IsValidUtf8(v);
     case 118:  // object
       if (!r.VarUint(&n) || n > r.remaining()) return false;
       for (uint64_t i = 0; i < n; ++i) {
@@ -46,8 +57,10 @@ bool SkipAny(Reader& r, int depth) {
         if (!SkipAny(r, depth - 1)) return false;
       }
       return true;
-    case 116: return r.VarBytes(&v);  // Uint8Array
-    default: return false;
+    case 116:
+      return r.VarBytes(&v);  // Uint8Array
+    default:
+      return false;
   }
 }
 
@@ -108,7 +121,8 @@ absl::Status ReadContent(Reader& r, uint8_t ref, const Limits& limits, Content* 
       return absl::OkStatus();
     case 9:
       c->kind = ContentKind::kDoc;
-      if (!ReadString(r, &c->text) || !ReadAnyRaw(r, limits.max_any_depth, &c->text2)) return Bad("doc content");
+      if (!ReadString(r, &c->text) || !ReadAnyRaw(r, limits.max_any_depth, &c->text2))
+        return Bad("doc content");
       return absl::OkStatus();
     default:
       return Bad("unknown content kind " + std::to_string(ref));
@@ -129,11 +143,15 @@ uint64_t Utf16Length(std::string_view utf8) {
 
 uint64_t Content::Length() const {
   switch (kind) {
-    case ContentKind::kDeleted: return deleted_len;
+    case ContentKind::kDeleted:
+      return deleted_len;
     case ContentKind::kJson:
-    case ContentKind::kAny: return parts.size();
-    case ContentKind::kString: return utf16_len;
-    default: return 1;
+    case ContentKind::kAny:
+      return parts.size();
+    case ContentKind::kString:
+      return utf16_len;
+    default:
+      return 1;
   }
 }
 
@@ -250,7 +268,9 @@ absl::StatusOr<Update> DecodeUpdate(std::string_view bytes, const Limits& limits
   return u;
 }
 
-absl::Status ValidateUpdate(std::string_view bytes, const Limits& limits) { return DecodeUpdate(bytes, limits).status(); }
+absl::Status ValidateUpdate(std::string_view bytes, const Limits& limits) {
+  return DecodeUpdate(bytes, limits).status();
+}
 
 // --- encoding --------------------------------------------------------------------
 
@@ -276,22 +296,30 @@ std::string_view Utf16Suffix(std::string_view utf8, uint64_t offset, std::string
 
 void WriteContent(std::string& out, const Content& c, uint64_t offset) {
   switch (c.kind) {
-    case ContentKind::kDeleted: lib0::WriteVarUint(out, c.deleted_len - offset); break;
+    case ContentKind::kDeleted:
+      lib0::WriteVarUint(out, c.deleted_len - offset);
+      break;
     case ContentKind::kJson:
     case ContentKind::kAny:
       lib0::WriteVarUint(out, c.parts.size() - offset);
       for (size_t i = offset; i < c.parts.size(); ++i) {
-        if (c.kind == ContentKind::kJson) lib0::WriteVarString(out, c.parts[i]);
-        else out += c.parts[i];
+        if (c.kind == ContentKind::kJson)
+          lib0::WriteVarString(out, c.parts[i]);
+        else
+          out += c.parts[i];
       }
       break;
-    case ContentKind::kBinary: lib0::WriteVarString(out, c.text); break;
+    case ContentKind::kBinary:
+      lib0::WriteVarString(out, c.text);
+      break;
     case ContentKind::kString: {
       std::string scratch;
       lib0::WriteVarString(out, Utf16Suffix(c.text, offset, &scratch));
       break;
     }
-    case ContentKind::kEmbed: lib0::WriteVarString(out, c.text); break;
+    case ContentKind::kEmbed:
+      lib0::WriteVarString(out, c.text);
+      break;
     case ContentKind::kFormat:
       lib0::WriteVarString(out, c.text);
       lib0::WriteVarString(out, c.text2);
@@ -317,9 +345,11 @@ void WriteStruct(std::string& out, const Struct& s, uint64_t offset, bool keep_r
       out += char(10);
       lib0::WriteVarUint(out, s.length - offset);
       return;
-    case StructKind::kItem: break;
+    case StructKind::kItem:
+      break;
   }
-  std::optional<Id> origin = offset > 0 ? std::optional<Id>(Id{s.id.client, s.id.clock + offset - 1}) : s.origin;
+  std::optional<Id> origin =
+      offset > 0 ? std::optional<Id>(Id{s.id.client, s.id.clock + offset - 1}) : s.origin;
   bool sub = s.parent_sub.has_value() || (keep_read_flags && s.parent_sub_flag);
   uint8_t info = uint8_t(static_cast<uint8_t>(s.content.kind) & 0x1f) | (origin ? 0x80 : 0) |
                  (s.right_origin ? 0x40 : 0) | (sub ? 0x20 : 0);

@@ -102,16 +102,21 @@ Struct SliceStruct(const Struct& s, uint64_t diff) {
   Content& rc = r.content;
   rc.kind = c.kind;
   switch (c.kind) {
-    case ContentKind::kDeleted: rc.deleted_len = c.deleted_len - diff; break;
+    case ContentKind::kDeleted:
+      rc.deleted_len = c.deleted_len - diff;
+      break;
     case ContentKind::kJson:
-    case ContentKind::kAny: rc.parts.assign(c.parts.begin() + diff, c.parts.end()); break;
+    case ContentKind::kAny:
+      rc.parts.assign(c.parts.begin() + diff, c.parts.end());
+      break;
     case ContentKind::kString: {
       std::string scratch;
       rc.text = std::string(Utf16Suffix(c.text, diff, &scratch));
       rc.utf16_len = c.utf16_len - diff;
       break;
     }
-    default: rc = c;  // length-1 contents are never sliced with diff > 0
+    default:
+      rc = c;  // length-1 contents are never sliced with diff > 0
   }
   return r;
 }
@@ -152,8 +157,10 @@ void V8Sort(std::vector<T>& a, Cmp cmp) {
       T pivot = a[start];
       while (left < right) {
         size_t mid = left + ((right - left) >> 1);
-        if (cmp(pivot, a[mid]) < 0) right = mid;
-        else left = mid + 1;
+        if (cmp(pivot, a[mid]) < 0)
+          right = mid;
+        else
+          left = mid + 1;
       }
       for (size_t p = start; p > left; --p) a[p] = a[p - 1];
       a[left] = pivot;
@@ -188,7 +195,9 @@ void V8Sort(std::vector<T>& a, Cmp cmp) {
     runs[i].second = len_a + len_b;
     runs.erase(runs.begin() + i + 1);
   };
-  auto invariant = [&](size_t k) { return k < 2 || runs[k - 2].second > runs[k - 1].second + runs[k].second; };
+  auto invariant = [&](size_t k) {
+    return k < 2 || runs[k - 2].second > runs[k - 1].second + runs[k].second;
+  };
   size_t low = 0, remaining = n;
   while (remaining != 0) {
     size_t run = count_run(low, low + remaining);
@@ -240,7 +249,8 @@ DeleteSet MergeDeleteSets(const std::vector<DeleteSet>& sets) {
     }
   }
   for (auto& [client, dels] : merged) {
-    std::stable_sort(dels.begin(), dels.end(), [](const DeleteRange& a, const DeleteRange& b) { return a.clock < b.clock; });
+    std::stable_sort(dels.begin(), dels.end(),
+                     [](const DeleteRange& a, const DeleteRange& b) { return a.clock < b.clock; });
     size_t j = 1;
     for (size_t i = 1; i < dels.size(); ++i) {
       DeleteRange& left = dels[j - 1];
@@ -326,7 +336,8 @@ absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& up
     if (cw) {
       Struct* curr = dec->curr();
       bool iterated = false;
-      while (curr && curr->id.clock + curr->length <= cw->id.clock + cw->length && curr->id.client >= cw->id.client) {
+      while (curr && curr->id.clock + curr->length <= cw->id.clock + cw->length &&
+             curr->id.client >= cw->id.client) {
         curr = dec->Next();
         iterated = true;
       }
@@ -354,8 +365,10 @@ absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& up
         uint64_t diff = cw->id.clock + cw->length - curr->id.clock;
         std::optional<Struct> sliced;
         if (diff > 0) {
-          if (cw->kind == StructKind::kSkip) cw->length -= diff;
-          else sliced = SliceStruct(*curr, diff);
+          if (cw->kind == StructKind::kSkip)
+            cw->length -= diff;
+          else
+            sliced = SliceStruct(*curr, diff);
         }
         const Struct& c = sliced ? *sliced : *curr;
         // Struct.mergeWith: only GC and Skip merge here (decoded items have no `right`).
@@ -372,8 +385,9 @@ absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& up
       cw = std::move(*dec->curr());
       dec->Next();
     }
-    for (Struct* next = dec->curr(); next && next->id.client == first_client &&
-                                     next->id.clock == cw->id.clock + cw->length && next->kind != StructKind::kSkip;
+    for (Struct* next = dec->curr();
+         next && next->id.client == first_client && next->id.clock == cw->id.clock + cw->length &&
+         next->kind != StructKind::kSkip;
          next = dec->Next()) {
       writer.Write(*cw, 0);
       cw = std::move(*next);
@@ -425,7 +439,8 @@ std::string EncodeStateVector(const StateVector& sv) {
   return out;
 }
 
-absl::StatusOr<std::string> DiffUpdate(std::string_view update, std::string_view state_vector, const Limits& limits) {
+absl::StatusOr<std::string> DiffUpdate(std::string_view update, std::string_view state_vector,
+                                       const Limits& limits) {
   auto sv = DecodeStateVector(state_vector);
   if (!sv.ok()) return sv.status();
   if (update.size() > limits.max_update_bytes) return absl::ResourceExhaustedError("Yjs update too large");

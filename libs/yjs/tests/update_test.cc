@@ -82,21 +82,21 @@ TEST(Hostile, EveryTruncationIsAnError) {
 
 TEST(Hostile, MalformedPieces) {
   const std::vector<std::string> bad = {
-      B({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80}),  // endless varint
-      B({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}),        // varint beyond 2^53
-      B({0x7f}),                                                        // 127 clients in 1 byte
-      B({1, 0xff, 0xff, 0xff, 0x0f, 1, 0, 0}),                          // huge struct count
-      B({1, 1, 1, 0, 4, 1, 1, 't', 50, 'h', 0}),                        // string past the end
-      B({1, 1, 1, 0, 17, 1, 1, 't', 0}),                                // unknown content kind 17
-      B({1, 1, 1, 0, 0x8a, 1, 0, 0}),                                   // content kind 10 on an item
-      B({1, 1, 1, 0, 7, 1, 1, 't', 9, 0}),                              // unknown type ref
-      B({1, 1, 1, 0, 4, 1, 1, 't', 1, 0xff, 0}),                        // invalid UTF-8
-      B({1, 1, 1, 0, 2, 1, 1, 't', 1, 3, '{', 'x', '}', 0}),            // invalid JSON content
-      B({1, 1, 1, 0, 8, 1, 1, 't', 1, 99, 0}),                          // unknown any tag
-      B({1, 1, 1, 0, 0, 0, 0}),                                         // zero-length GC
-      B({1, 1, 1, 0, 2, 1, 1, 't', 0, 0}),                              // empty JSON content
+      B({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80}),        // endless varint
+      B({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}),              // varint beyond 2^53
+      B({0x7f}),                                                              // 127 clients in 1 byte
+      B({1, 0xff, 0xff, 0xff, 0x0f, 1, 0, 0}),                                // huge struct count
+      B({1, 1, 1, 0, 4, 1, 1, 't', 50, 'h', 0}),                              // string past the end
+      B({1, 1, 1, 0, 17, 1, 1, 't', 0}),                                      // unknown content kind 17
+      B({1, 1, 1, 0, 0x8a, 1, 0, 0}),                                         // content kind 10 on an item
+      B({1, 1, 1, 0, 7, 1, 1, 't', 9, 0}),                                    // unknown type ref
+      B({1, 1, 1, 0, 4, 1, 1, 't', 1, 0xff, 0}),                              // invalid UTF-8
+      B({1, 1, 1, 0, 2, 1, 1, 't', 1, 3, '{', 'x', '}', 0}),                  // invalid JSON content
+      B({1, 1, 1, 0, 8, 1, 1, 't', 1, 99, 0}),                                // unknown any tag
+      B({1, 1, 1, 0, 0, 0, 0}),                                               // zero-length GC
+      B({1, 1, 1, 0, 2, 1, 1, 't', 0, 0}),                                    // empty JSON content
       B({1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 5, 0}),  // clock + len past 2^53
-      B({0, 1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 5}),  // delete range past 2^53
+      B({0, 1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 5}),     // delete range past 2^53
   };
   for (const auto& b : bad) {
     EXPECT_THAT(DecodeUpdate(b), StatusIs(absl::StatusCode::kInvalidArgument)) << b.size();
@@ -126,7 +126,8 @@ TEST(Hostile, LimitsAreEnforced) {
   EXPECT_THAT(DecodeUpdate(kInsertHi, l), StatusIs(absl::StatusCode::kResourceExhausted));
   Limits s;
   s.max_structs = 1;
-  EXPECT_THAT(DecodeUpdate(*MergeUpdates({kInsertHi, kAppendX}), s), StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(DecodeUpdate(*MergeUpdates({kInsertHi, kAppendX}), s),
+              StatusIs(absl::StatusCode::kResourceExhausted));
   EXPECT_THAT(DecodeStateVector(B({5, 1})), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(DiffUpdate(kInsertHi, B({1})), StatusIs(absl::StatusCode::kInvalidArgument));
 }

@@ -61,7 +61,8 @@ int Bench(const std::string& file, int chunk) {
   while (level.size() > 1) {
     std::vector<std::string> next;
     for (size_t i = 0; i < level.size(); i += chunk) {
-      std::vector<std::string_view> part(level.begin() + i, level.begin() + std::min(level.size(), i + chunk));
+      std::vector<std::string_view> part(level.begin() + i,
+                                         level.begin() + std::min(level.size(), i + chunk));
       auto m = yjs::MergeUpdates(part);
       if (!m.ok()) {
         std::fprintf(stderr, "merge failed: %s\n", std::string(m.status().message()).c_str());
@@ -84,8 +85,9 @@ int Bench(const std::string& file, int chunk) {
   double diff_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  std::printf("updates=%zu input_bytes=%zu merged_bytes=%zu merge_s=%.4f diff_s=%.4f diff_bytes=%zu maxrss_kb=%ld\n",
-              updates.size(), data.size(), merged.size(), merge_s, diff_s, diff_bytes, ru.ru_maxrss);
+  std::printf(
+      "updates=%zu input_bytes=%zu merged_bytes=%zu merge_s=%.4f diff_s=%.4f diff_bytes=%zu maxrss_kb=%ld\n",
+      updates.size(), data.size(), merged.size(), merge_s, diff_s, diff_bytes, ru.ru_maxrss);
   std::ofstream(file + ".merged.cc", std::ios::binary) << merged;
   return 0;
 }
@@ -106,8 +108,10 @@ int main(int argc, char** argv) {
     bool bad = false;
     while (words >> w) {
       auto d = Base64Decode(w);
-      if (!d.ok()) bad = true;
-      else args.push_back(*std::move(d));
+      if (!d.ok())
+        bad = true;
+      else
+        args.push_back(*std::move(d));
     }
     std::string out;
     if (bad) {

@@ -1,6 +1,6 @@
-#include "gateway_config.h"
-
 #include <gtest/gtest.h>
+
+#include "gateway_config.h"
 
 namespace cloudillo::gateway {
 namespace {
@@ -19,7 +19,8 @@ TEST(GatewayConfig, DefaultsAndOverrides) {
 }
 
 TEST(GatewayConfig, BadValuesAreReportedTogether) {
-  ConfigSource src({{"CLOUDILLO_RATE_AUTH", "fast"}, {"CLOUDILLO_HTTPS_PORT", "8443"},
+  ConfigSource src({{"CLOUDILLO_RATE_AUTH", "fast"},
+                    {"CLOUDILLO_HTTPS_PORT", "8443"},
                     {"CLOUDILLO_TRUSTED_PROXIES", "10.0.0.0/99"}});
   auto c = GatewayConfig::Load(src);
   ASSERT_FALSE(c.ok());

@@ -21,7 +21,8 @@ TEST(WireErrorFor, EveryGrpcCodeMapsToAnEnvelopeCode) {
 }
 
 TEST(Envelope, ErrorShapeAndHeaders) {
-  http::Response r = ErrorResponse(429, "E-RATE-LIMITED", "slow \"down\"", R"({"level":"ipv4_individual","retryAfter":1})");
+  http::Response r =
+      ErrorResponse(429, "E-RATE-LIMITED", "slow \"down\"", R"({"level":"ipv4_individual","retryAfter":1})");
   auto j = nlohmann::json::parse(r.body);
   EXPECT_EQ(j["error"]["code"], "E-RATE-LIMITED");
   EXPECT_EQ(j["error"]["message"], "slow \"down\"");
@@ -56,12 +57,14 @@ TEST(Envelope, RequestIdEchoedOnlyWhenClean) {
 
 TEST(Envelope, CorsEchoesOrigin) {
   http::Request r;
-  r.headers = {{"origin", "https://alice.example.com"}, {"access-control-request-method", "PATCH"},
+  r.headers = {{"origin", "https://alice.example.com"},
+               {"access-control-request-method", "PATCH"},
                {"access-control-request-headers", "authorization,content-type"}};
   http::Response pre = PreflightResponse(r, "id");
   DecorateApiResponse(pre, r, "id");
   auto get = [&](const http::Response& res, const std::string& k) {
-    for (auto& [hk, v] : res.headers) if (hk == k) return v;
+    for (auto& [hk, v] : res.headers)
+      if (hk == k) return v;
     return std::string();
   };
   EXPECT_EQ(get(pre, "Access-Control-Allow-Origin"), "https://alice.example.com");

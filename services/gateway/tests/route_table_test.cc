@@ -38,7 +38,9 @@ TEST(RouteTable, MatchesLiteralsBeforeParamsAndDecodes) {
   EXPECT_EQ(m.params["name"], "ui.theme");
   m = MatchRoute("GET", "/api/profiles/b%C3%BCcher.example");
   ASSERT_NE(m.route, nullptr);
-  EXPECT_EQ(m.params["idTag"], "b\xc3\xbc" "cher.example");
+  EXPECT_EQ(m.params["idTag"],
+            "b\xc3\xbc"
+            "cher.example");
 }
 
 TEST(RouteTable, WrongMethodAndUnknownPath) {

@@ -16,7 +16,8 @@ using cloudillo::v1::ApiRequest;
 
 class IdentityTest : public cloudillo::testing::ServicesFixture {
  protected:
-  grpc::Status Call(grpc::Status (cloudillo::v1::Identity::Stub::*m)(grpc::ClientContext*, const ApiRequest&, ApiReply*),
+  grpc::Status Call(grpc::Status (cloudillo::v1::Identity::Stub::*m)(grpc::ClientContext*, const ApiRequest&,
+                                                                     ApiReply*),
                     const ApiRequest& req, ApiReply* out) {
     auto ctx = rpc::ContextWithDeadline(absl::Seconds(10));
     return (identity_stub_.get()->*m)(ctx.get(), req, out);
@@ -46,11 +47,13 @@ TEST_F(IdentityTest, CreateTenantValidatesAndRejectsDuplicates) {
   EXPECT_EQ(admin_stub_->CreateTenant(ctx.get(), req, &out).error_code(), grpc::StatusCode::ALREADY_EXISTS);
   req.set_id_tag("bad_name.example.com");
   auto ctx2 = AdminContext();
-  EXPECT_EQ(admin_stub_->CreateTenant(ctx2.get(), req, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(admin_stub_->CreateTenant(ctx2.get(), req, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   req.set_id_tag("short.example.com");
   req.set_password("short");
   auto ctx3 = AdminContext();
-  EXPECT_EQ(admin_stub_->CreateTenant(ctx3.get(), req, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(admin_stub_->CreateTenant(ctx3.get(), req, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(IdentityTest, GetMePublishesKeyWithEtag) {
@@ -137,8 +140,9 @@ TEST_F(IdentityTest, PatchMeMergesAndAnswersRawProfile) {
   ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::GetMeFull, OwnerRequest(t), &owner).ok());
   EXPECT_EQ(json::parse(owner.data_json())["x"]["web"], "w");
 
-  for (std::string bad : std::vector<std::string>{"", "[]", "{\"name\":5}", "{\"x\":{\"k\":5}}", "{\"name\":\"\"}",
-                          "{\"x\":{\"k\":\"" + std::string(5000, 'v') + "\"}}"}) {
+  for (std::string bad :
+       std::vector<std::string>{"", "[]", "{\"name\":5}", "{\"x\":{\"k\":5}}", "{\"name\":\"\"}",
+                                "{\"x\":{\"k\":\"" + std::string(5000, 'v') + "\"}}"}) {
     req.set_body(bad);
     grpc::Status st = Call(&cloudillo::v1::Identity::Stub::PatchMe, req, &reply);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
@@ -155,8 +159,9 @@ TEST_F(IdentityTest, SettingsFollowAppendixB) {
   (*get.mutable_path())["name"] = "idp.enabled";
   ApiReply reply;
   ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::GetSetting, get, &reply).ok());
-  EXPECT_EQ(reply.data_json(),
-            R"({"key":"idp.enabled","value":false,"scope":"Tenant","permission":"Admin","description":"Enable Identity Provider functionality for this tenant"})");
+  EXPECT_EQ(
+      reply.data_json(),
+      R"({"key":"idp.enabled","value":false,"scope":"Tenant","permission":"Admin","description":"Enable Identity Provider functionality for this tenant"})");
 
   (*get.mutable_path())["name"] = "ui.theme";
   EXPECT_EQ(Code(Call(&cloudillo::v1::Identity::Stub::GetSetting, get, &reply)), "E-CORE-NOTFOUND");

@@ -31,7 +31,8 @@ std::vector<std::string>& CreatedDatabases() {
 }
 
 void Psql(const std::string& sql) {
-  std::string cmd = "psql -q -v ON_ERROR_STOP=1 '" + GetTestEnv().database_url + "' -c '" + sql + "' >/dev/null";
+  std::string cmd =
+      "psql -q -v ON_ERROR_STOP=1 '" + GetTestEnv().database_url + "' -c '" + sql + "' >/dev/null";
   if (std::system(cmd.c_str()) != 0) {
     std::fprintf(stderr, "test env: '%s' failed\n", sql.c_str());
     std::abort();
@@ -47,10 +48,11 @@ const TestEnv& GetTestEnv() {
     e.database_url = vars["CLOUDILLO_TEST_DATABASE_URL"];
     e.redis_addr = vars["CLOUDILLO_TEST_REDIS"];
     if (e.database_url.empty() || e.redis_addr.empty()) {
-      std::fprintf(stderr,
-                   "integration test: no PostgreSQL/Redis. Run through ctest (fixture pgredis) "
-                   "or tools/test; CLOUDILLO_TEST_ENV_FILE=%s\n",
-                   std::getenv("CLOUDILLO_TEST_ENV_FILE") ? std::getenv("CLOUDILLO_TEST_ENV_FILE") : "(unset)");
+      std::fprintf(
+          stderr,
+          "integration test: no PostgreSQL/Redis. Run through ctest (fixture pgredis) "
+          "or tools/test; CLOUDILLO_TEST_ENV_FILE=%s\n",
+          std::getenv("CLOUDILLO_TEST_ENV_FILE") ? std::getenv("CLOUDILLO_TEST_ENV_FILE") : "(unset)");
       std::abort();
     }
     return e;

@@ -47,7 +47,8 @@ class Redis {
 class Subscriber {
  public:
   using Handler = std::function<void(const std::string& channel, const std::string& message)>;
-  Subscriber(RedisAddress addr, std::vector<std::string> channels, Handler on_message, std::function<void()> on_reset);
+  Subscriber(RedisAddress addr, std::vector<std::string> channels, Handler on_message,
+             std::function<void()> on_reset);
   ~Subscriber();
   void Start();
   void Stop();

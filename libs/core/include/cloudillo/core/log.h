@@ -35,9 +35,15 @@ struct LogField {
 void InitLogging(std::string_view service, LogLevel min_level = LogLevel::kInfo);
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
 
-inline void LogInfo(std::string_view msg, std::initializer_list<LogField> f = {}) { Log(LogLevel::kInfo, msg, f); }
-inline void LogWarn(std::string_view msg, std::initializer_list<LogField> f = {}) { Log(LogLevel::kWarn, msg, f); }
-inline void LogError(std::string_view msg, std::initializer_list<LogField> f = {}) { Log(LogLevel::kError, msg, f); }
+inline void LogInfo(std::string_view msg, std::initializer_list<LogField> f = {}) {
+  Log(LogLevel::kInfo, msg, f);
+}
+inline void LogWarn(std::string_view msg, std::initializer_list<LogField> f = {}) {
+  Log(LogLevel::kWarn, msg, f);
+}
+inline void LogError(std::string_view msg, std::initializer_list<LogField> f = {}) {
+  Log(LogLevel::kError, msg, f);
+}
 
 // Appends `s` to `out` as a JSON string literal (quotes included). Invalid UTF-8
 // bytes are replaced by U+FFFD so a log line is always valid JSON.

@@ -13,10 +13,10 @@
 #define CL_STATUS_CONCAT_INNER_(a, b) a##b
 #define CL_STATUS_CONCAT_(a, b) CL_STATUS_CONCAT_INNER_(a, b)
 
-#define CL_RETURN_IF_ERROR(expr)                      \
-  do {                                                \
-    ::absl::Status cl_status_ = (expr);               \
-    if (!cl_status_.ok()) return cl_status_;          \
+#define CL_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status cl_status_ = (expr);      \
+    if (!cl_status_.ok()) return cl_status_; \
   } while (0)
 
 #define CL_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \

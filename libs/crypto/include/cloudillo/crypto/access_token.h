@@ -6,7 +6,8 @@
 // VerifyAccessToken() returns:
 //   - InvalidArgument / Unauthenticated from jws.h for malformed, wrong-alg or bad-signature tokens;
 //   - Unauthenticated when exp is missing or not an integer, or when now > exp + leeway (60 s);
-//   - PermissionDenied is never returned: `iss != expected_iss` is Unauthenticated too (a 401, Appendix D item 4).
+//   - PermissionDenied is never returned: `iss != expected_iss` is Unauthenticated too (a 401, Appendix D
+//   item 4).
 #pragma once
 
 #include <cstdint>

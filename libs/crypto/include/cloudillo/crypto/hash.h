@@ -6,8 +6,8 @@
 
 namespace cloudillo::crypto {
 
-std::string Sha256(std::string_view bytes);                           // 32 raw bytes
-std::string HmacSha256(std::string_view key, std::string_view msg);   // 32 raw bytes
+std::string Sha256(std::string_view bytes);                          // 32 raw bytes
+std::string HmacSha256(std::string_view key, std::string_view msg);  // 32 raw bytes
 // Compares in time independent of where the inputs differ (lengths may leak).
 bool ConstantTimeEqual(std::string_view a, std::string_view b);
 

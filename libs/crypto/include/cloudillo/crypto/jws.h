@@ -30,7 +30,8 @@ std::string SignHs256(std::string_view payload_json, std::string_view key, std::
 
 // `key_for_kid` returns the HMAC key for the header's kid ("" when absent), or nullopt.
 absl::StatusOr<VerifiedJws> VerifyHs256(
-    std::string_view token, const std::function<std::optional<std::string>(std::string_view kid)>& key_for_kid);
+    std::string_view token,
+    const std::function<std::optional<std::string>(std::string_view kid)>& key_for_kid);
 
 absl::StatusOr<std::string> SignEs384(std::string_view payload_json, const P384PrivateKey& key);
 absl::StatusOr<VerifiedJws> VerifyEs384(std::string_view token, const P384PublicKey& key);

@@ -28,10 +28,10 @@
 namespace cloudillo::http {
 
 struct Request {
-  std::string method;  // as sent, e.g. "GET"
-  std::string target;  // raw request-target, e.g. "/api/me?x=1"
-  std::string path;    // target before '?', not decoded
-  std::string query;   // after '?', not decoded
+  std::string method;                                        // as sent, e.g. "GET"
+  std::string target;                                        // raw request-target, e.g. "/api/me?x=1"
+  std::string path;                                          // target before '?', not decoded
+  std::string query;                                         // after '?', not decoded
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
   std::string body;
   std::string client_ip;

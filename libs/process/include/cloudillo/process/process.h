@@ -23,7 +23,7 @@ struct StoreConfig {
 };
 
 struct ProcessConfig {
-  std::string ops_addr;          // host:port for /metrics, /healthz, /readyz
+  std::string ops_addr;  // host:port for /metrics, /healthz, /readyz
   absl::Duration shutdown_grace;
   std::string log_level;
 };

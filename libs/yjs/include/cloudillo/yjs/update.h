@@ -41,16 +41,24 @@ struct Id {
 
 // Item content kinds (the low five bits of an item's info byte).
 enum class ContentKind : uint8_t {
-  kDeleted = 1, kJson = 2, kBinary = 3, kString = 4, kEmbed = 5, kFormat = 6, kType = 7, kAny = 8, kDoc = 9
+  kDeleted = 1,
+  kJson = 2,
+  kBinary = 3,
+  kString = 4,
+  kEmbed = 5,
+  kFormat = 6,
+  kType = 7,
+  kAny = 8,
+  kDoc = 9
 };
 
 struct Content {
   ContentKind kind = ContentKind::kDeleted;
-  uint64_t deleted_len = 0;        // kDeleted
-  uint64_t utf16_len = 0;          // kString: the length Yjs counts (UTF-16 code units)
-  uint64_t type_ref = 0;           // kType: 0 array, 1 map, 2 text, 3 xml element, 4 fragment, 5 hook, 6 xml text
-  std::string text;                // kString UTF-8, kBinary bytes, kEmbed JSON, kFormat key, kDoc guid, kType name
-  std::string text2;               // kFormat JSON value, kDoc options (encoded `any`)
+  uint64_t deleted_len = 0;  // kDeleted
+  uint64_t utf16_len = 0;    // kString: the length Yjs counts (UTF-16 code units)
+  uint64_t type_ref = 0;     // kType: 0 array, 1 map, 2 text, 3 xml element, 4 fragment, 5 hook, 6 xml text
+  std::string text;          // kString UTF-8, kBinary bytes, kEmbed JSON, kFormat key, kDoc guid, kType name
+  std::string text2;         // kFormat JSON value, kDoc options (encoded `any`)
   std::vector<std::string> parts;  // kJson element texts, kAny encoded elements
   uint64_t Length() const;
 };
@@ -69,9 +77,9 @@ struct Struct {
   uint64_t length = 0;
   // Items only:
   std::optional<Id> origin, right_origin;
-  Parent parent;                     // only when there is neither origin nor right origin
+  Parent parent;  // only when there is neither origin nor right origin
   std::optional<std::string> parent_sub;
-  bool parent_sub_flag = false;      // info bit 6 as read (kept for byte-identical re-encoding)
+  bool parent_sub_flag = false;  // info bit 6 as read (kept for byte-identical re-encoding)
   Content content;
 };
 
@@ -94,9 +102,11 @@ std::string EncodeUpdate(const Update& update);
 absl::Status ValidateUpdate(std::string_view bytes, const Limits& limits = {});
 
 // Y.mergeUpdates
-absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& updates, const Limits& limits = {});
+absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& updates,
+                                         const Limits& limits = {});
 // Y.diffUpdate(update, encodedStateVector)
-absl::StatusOr<std::string> DiffUpdate(std::string_view update, std::string_view state_vector, const Limits& limits = {});
+absl::StatusOr<std::string> DiffUpdate(std::string_view update, std::string_view state_vector,
+                                       const Limits& limits = {});
 // Y.encodeStateVectorFromUpdate
 absl::StatusOr<std::string> StateVectorFromUpdate(std::string_view update, const Limits& limits = {});
 

@@ -16,7 +16,9 @@ namespace cloudillo::testing {
 
 inline const absl::Status& GetStatus(const absl::Status& s) { return s; }
 template <typename T>
-const absl::Status& GetStatus(const absl::StatusOr<T>& s) { return s.status(); }
+const absl::Status& GetStatus(const absl::StatusOr<T>& s) {
+  return s.status();
+}
 
 MATCHER(IsOk, "is OK") {
   const absl::Status& s = GetStatus(arg);
@@ -38,8 +40,8 @@ MATCHER_P(IsOkAndHolds, inner, "is OK and holds a matching value") {
   return ::testing::ExplainMatchResult(inner, *arg, result_listener);
 }
 
-#define CL_ASSERT_OK_AND_ASSIGN(lhs, expr)          \
-  auto CL_STATUS_CONCAT_(cl_t_, __LINE__) = (expr); \
+#define CL_ASSERT_OK_AND_ASSIGN(lhs, expr)                                                             \
+  auto CL_STATUS_CONCAT_(cl_t_, __LINE__) = (expr);                                                    \
   ASSERT_TRUE(CL_STATUS_CONCAT_(cl_t_, __LINE__).ok()) << CL_STATUS_CONCAT_(cl_t_, __LINE__).status(); \
   lhs = std::move(*CL_STATUS_CONCAT_(cl_t_, __LINE__))
 
