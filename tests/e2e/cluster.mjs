@@ -3,7 +3,7 @@
 // database, and drives it over plain HTTP with a hand-set Host header (node:http;
 // fetch would drop it).
 import { spawn, execFileSync } from 'node:child_process';
-import { randomBytes, createDecipheriv } from 'node:crypto';
+import { randomBytes, createDecipheriv, createHmac } from 'node:crypto';
 import { readFileSync, mkdtempSync, openSync, closeSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -178,18 +178,35 @@ export class Cluster {
     return r.json.data.token;
   }
 
-  // The tenant's current HS256 secret, unsealed with the master key the test made
-  // (to forge expired or otherwise hostile tokens that carry a valid signature).
+  // The current HS256 secret of every tenant (or of one), unsealed with the master key
+  // the test made: to forge expired or otherwise hostile tokens with a valid
+  // signature, and to mint owner tokens for benchmarks.
+  tokenSecrets(tnId) {
+    const where = tnId === undefined ? '' : ` AND tn_id = ${Number(tnId)}`;
+    const rows = execFileSync('psql', ['-tA', '-F', '|', this.env.CLOUDILLO_DATABASE_URL, '-c',
+      `SELECT tn_id, kid, sealed_secret FROM access.token_secrets WHERE expires_at IS NULL${where}`], { encoding: 'utf8' }).trim();
+    const out = new Map();
+    for (const row of rows.split('\n').filter(Boolean)) {
+      const [tn, kid, sealedB64] = row.split('|');
+      const sealed = Buffer.from(sealedB64, 'base64');
+      const d = createDecipheriv('aes-256-gcm', this.masterKey, sealed.subarray(0, 12));
+      d.setAAD(Buffer.from(`access.token_secrets:${tn}:${kid}`));
+      d.setAuthTag(sealed.subarray(sealed.length - 16));
+      out.set(Number(tn), { kid, secret: Buffer.concat([d.update(sealed.subarray(12, sealed.length - 16)), d.final()]) });
+    }
+    return out;
+  }
+
   tokenSecret(tnId) {
-    const out = execFileSync('psql', ['-tA', '-F', '|', this.env.CLOUDILLO_DATABASE_URL, '-c',
-      `SELECT kid, sealed_secret FROM access.token_secrets WHERE tn_id = ${tnId} AND expires_at IS NULL`], { encoding: 'utf8' }).trim();
-    const [kid, sealedB64] = out.split('|');
-    const sealed = Buffer.from(sealedB64, 'base64');
-    const d = createDecipheriv('aes-256-gcm', this.masterKey, sealed.subarray(0, 12));
-    d.setAAD(Buffer.from(`access.token_secrets:${tnId}:${kid}`));
-    d.setAuthTag(sealed.subarray(sealed.length - 16));
-    const secret = Buffer.concat([d.update(sealed.subarray(12, sealed.length - 16)), d.final()]);
-    return { kid, secret };
+    return this.tokenSecrets(tnId).get(Number(tnId));
+  }
+
+  // An HS256 token for `claims`, signed with the tenant's current secret (`secrets`
+  // from tokenSecrets() saves a query per token when minting many).
+  mintToken(tnId, claims, secrets = this.tokenSecrets(tnId)) {
+    const { kid, secret } = secrets.get(Number(tnId));
+    const input = `${b64url(JSON.stringify({ alg: 'HS256', kid, typ: 'JWT' }))}.${b64url(JSON.stringify(claims))}`;
+    return `${input}.${b64url(createHmac('sha256', secret).update(input).digest())}`;
   }
 }
 

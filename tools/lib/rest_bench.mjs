@@ -4,13 +4,11 @@
 //   GET /api/me (public key publication)
 // for 1 and for N tenants, at full load and at half of it, plus the same identity
 // call over gRPC directly (grpc_bench) for comparison.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { spawnSync, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Cluster, b64url } from '../../tests/e2e/cluster.mjs';
-import { createDecipheriv } from 'node:crypto';
+import { Cluster } from '../../tests/e2e/cluster.mjs';
 
 const tenantsWanted = Number(process.env.BENCH_TENANTS || 1000);
 const seconds = Number(process.env.BENCH_SECONDS || 10);
@@ -26,23 +24,11 @@ try {
     const line = c.admin('tenant', 'create', `t${i}.bench.test`).trim();
     tenants.push({ tnId: Number(line.split('\t')[0]), idTag: `t${i}.bench.test` });
   }
-  // Owner tokens minted with each tenant's own secret (unsealed with the master key).
-  const rows = execFileSync('psql', ['-tA', '-F', '|', c.env.CLOUDILLO_DATABASE_URL, '-c',
-    'SELECT tn_id, kid, sealed_secret FROM access.token_secrets WHERE expires_at IS NULL'], { encoding: 'utf8' }).trim().split('\n');
-  const secrets = new Map();
-  for (const row of rows) {
-    const [tn, kid, sealedB64] = row.split('|');
-    const sealed = Buffer.from(sealedB64, 'base64');
-    const d = createDecipheriv('aes-256-gcm', c.masterKey, sealed.subarray(0, 12));
-    d.setAAD(Buffer.from(`access.token_secrets:${tn}:${kid}`));
-    d.setAuthTag(sealed.subarray(sealed.length - 16));
-    secrets.set(Number(tn), { kid, secret: Buffer.concat([d.update(sealed.subarray(12, sealed.length - 16)), d.final()]) });
-  }
+  // Owner tokens minted with each tenant's own secret.
+  const secrets = c.tokenSecrets();
   const exp = Math.floor(Date.now() / 1000) + 7200;
   for (const t of tenants) {
-    const { kid, secret } = secrets.get(t.tnId);
-    const input = `${b64url(JSON.stringify({ alg: 'HS256', kid, typ: 'JWT' }))}.${b64url(JSON.stringify({ exp, iss: t.idTag, r: 'public,follower,supporter,contributor,moderator,leader', sub: t.idTag }))}`;
-    t.token = `${input}.${b64url(createHmac('sha256', secret).update(input).digest())}`;
+    t.token = c.mintToken(t.tnId, { exp, iss: t.idTag, r: 'public,follower,supporter,contributor,moderator,leader', sub: t.idTag }, secrets);
   }
   const results = [];
   const wrk = (name, list, urlPath, auth, rate) => {
