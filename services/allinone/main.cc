@@ -29,11 +29,7 @@ using namespace cloudillo;
 
 int main(int argc, char** argv) {
   process::BlockShutdownSignals();
-  bool migrate = argc > 1 && std::string(argv[1]) == "migrate";
-  if (migrate) {
-    --argc;
-    ++argv;
-  }
+  bool migrate = process::TakeMigrateCommand(argc, argv);
   ConfigSource src = ConfigSource::FromProcess(argc, argv);
   auto store = process::LoadStoreConfig(src);
   auto proc = process::LoadProcessConfig(src, "0.0.0.0:9200");

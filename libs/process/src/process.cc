@@ -74,6 +74,14 @@ std::string ListenAddress(const std::string& addr, const std::string& listen_ove
   return "0.0.0.0" + (colon == std::string::npos ? std::string(":0") : addr.substr(colon));
 }
 
+bool TakeMigrateCommand(int& argc, char**& argv) {
+  if (argc < 2 || std::string(argv[1]) != "migrate") return false;
+  argv[1] = argv[0];
+  --argc;
+  ++argv;
+  return true;
+}
+
 void BlockShutdownSignals() {
   sigset_t set;
   sigemptyset(&set);

@@ -46,3 +46,22 @@ TEST(Addresses, SplitAndListen) {
 
 }  // namespace
 }  // namespace cloudillo::process
+
+namespace cloudillo::process {
+namespace {
+
+TEST(TakeMigrateCommand, RemovesOnlyALeadingMigrate) {
+  std::string a0 = "bin", a1 = "migrate", a2 = "--x=1";
+  char* argv_store[] = {a0.data(), a1.data(), a2.data()};
+  char** argv = argv_store;
+  int argc = 3;
+  EXPECT_TRUE(TakeMigrateCommand(argc, argv));
+  EXPECT_EQ(argc, 2);
+  EXPECT_STREQ(argv[0], "bin");
+  EXPECT_STREQ(argv[1], "--x=1");
+  EXPECT_FALSE(TakeMigrateCommand(argc, argv));
+  EXPECT_EQ(argc, 2);
+}
+
+}  // namespace
+}  // namespace cloudillo::process

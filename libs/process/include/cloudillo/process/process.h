@@ -40,6 +40,9 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& add
 // The listen form of a service address: "0.0.0.0:<port of addr>" unless `listen` is set.
 std::string ListenAddress(const std::string& addr, const std::string& listen_override);
 
+// Removes a leading `migrate` subcommand from argv; true when it was there.
+bool TakeMigrateCommand(int& argc, char**& argv);
+
 // Blocks SIGTERM/SIGINT in the calling thread and all threads it starts later, so
 // call this first in main(); WaitForShutdownSignal() then returns on either signal.
 void BlockShutdownSignals();
