@@ -28,6 +28,12 @@ ensure_packages() {
     { echo "apt-get install failed for: ${missing[*]}" >&2; return 1; }
 }
 
+# npm trusts Node's bundled CAs only; trust the system store too, so that npm works
+# wherever the machine's own certificates (or a provider's proxy CA) are installed.
+if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
+
 # ensure_commands CMD:PKG...: installs PKG when CMD is not on PATH.
 ensure_commands() {
   local pkgs=()
