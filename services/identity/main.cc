@@ -20,7 +20,6 @@ using namespace cloudillo;
 int main(int argc, char** argv) {
   process::BlockShutdownSignals();
   bool migrate = process::TakeMigrateCommand(argc, argv);
-  InitLogging("identity");
   ConfigSource src = ConfigSource::FromProcess(argc, argv);
   auto store = process::LoadStoreConfig(src);
   auto proc = process::LoadProcessConfig(src, "0.0.0.0:9201");

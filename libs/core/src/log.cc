@@ -92,10 +92,9 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
 }
 
-void InitLogging(std::string_view service, LogLevel min_level) {
-  ServiceName() = std::string(service);
-  g_min_level = int(min_level);
-}
+void InitLogging(std::string_view service) { ServiceName() = std::string(service); }
+
+void SetLogLevel(LogLevel min_level) { g_min_level = int(min_level); }
 
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
   if (int(level) < g_min_level.load(std::memory_order_relaxed)) return;

@@ -19,3 +19,22 @@ TEST(AppendJsonString, RejectsOverlongAndSurrogates) {
 
 }  // namespace
 }  // namespace cloudillo
+
+namespace cloudillo {
+namespace {
+
+TEST(Logging, NamingTheProcessKeepsTheLevel) {
+  SetLogLevel(LogLevel::kError);
+  InitLogging("test");
+  ::testing::internal::CaptureStderr();
+  LogInfo("dropped");
+  LogError("kept");
+  std::string out = ::testing::internal::GetCapturedStderr();
+  SetLogLevel(LogLevel::kInfo);
+  EXPECT_EQ(out.find("dropped"), std::string::npos);
+  EXPECT_NE(out.find("\"msg\":\"kept\""), std::string::npos);
+  EXPECT_NE(out.find("\"service\":\"test\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cloudillo

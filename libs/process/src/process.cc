@@ -33,7 +33,7 @@ ProcessConfig LoadProcessConfig(ConfigSource& src, const std::string& default_op
                    : c.log_level == "warn"  ? LogLevel::kWarn
                    : c.log_level == "error" ? LogLevel::kError
                                             : LogLevel::kInfo;
-  InitLogging("", level);
+  SetLogLevel(level);
   return c;
 }
 

@@ -32,7 +32,9 @@ struct LogField {
 };
 
 // Names the process in every line; call once at startup.
-void InitLogging(std::string_view service, LogLevel min_level = LogLevel::kInfo);
+void InitLogging(std::string_view service);
+// Lines below `min_level` are dropped (CLOUDILLO_LOG_LEVEL).
+void SetLogLevel(LogLevel min_level);
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
 
 inline void LogInfo(std::string_view msg, std::initializer_list<LogField> f = {}) {
