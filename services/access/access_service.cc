@@ -121,9 +121,14 @@ absl::StatusOr<AccessService::Secret> AccessService::CurrentSecret(int64_t tn_id
                                    "expires_at IS NULL ORDER BY created_at DESC LIMIT 1",
                                    {db::P(tn_id)}));
   if (r.empty()) return rpc::Forbidden();
-  CL_ASSIGN_OR_RETURN(std::string sealed, Base64Decode(r.rows[0].Str(1)));
-  CL_ASSIGN_OR_RETURN(std::string secret, master_.Open(sealed, SecretAad(tn_id, r.rows[0].Str(0))));
+  CL_ASSIGN_OR_RETURN(std::string secret, OpenSecret(tn_id, r.rows[0].Str(0), r.rows[0].Str(1)));
   return Secret{r.rows[0].Str(0), std::move(secret)};
+}
+
+absl::StatusOr<std::string> AccessService::OpenSecret(int64_t tn_id, const std::string& kid,
+                                                      const std::string& sealed_b64) const {
+  CL_ASSIGN_OR_RETURN(std::string sealed, Base64Decode(sealed_b64));
+  return master_.Open(sealed, SecretAad(tn_id, kid));
 }
 
 absl::StatusOr<std::string> AccessService::MintToken(int64_t tn_id, crypto::AccessClaims claims) {
@@ -177,8 +182,7 @@ grpc::Status AccessService::GetTokenSecrets(grpc::ServerContext*, const cloudill
                      {db::P(req->tn_id())}));
     cloudillo::v1::TokenSecrets secrets;
     for (const auto& row : r.rows) {
-      CL_ASSIGN_OR_RETURN(std::string sealed, Base64Decode(row.Str(1)));
-      CL_ASSIGN_OR_RETURN(std::string secret, master_.Open(sealed, SecretAad(req->tn_id(), row.Str(0))));
+      CL_ASSIGN_OR_RETURN(std::string secret, OpenSecret(req->tn_id(), row.Str(0), row.Str(1)));
       auto* s = secrets.add_secrets();
       s->set_kid(row.Str(0));
       s->set_secret(secret);

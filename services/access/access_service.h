@@ -65,6 +65,8 @@ class AccessService final : public cloudillo::v1::Access::Service {
     std::string kid, secret;
   };
   absl::StatusOr<Secret> CurrentSecret(int64_t tn_id);
+  absl::StatusOr<std::string> OpenSecret(int64_t tn_id, const std::string& kid,
+                                         const std::string& sealed_b64) const;
   absl::StatusOr<std::string> MintToken(int64_t tn_id, crypto::AccessClaims claims);
   absl::StatusOr<std::string> LoginJson(const cloudillo::v1::RequestContext& ctx);
   absl::Status InsertSecret(db::Tx& tx, int64_t tn_id, std::optional<absl::Time> expire_others_at);

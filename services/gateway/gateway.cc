@@ -84,6 +84,16 @@ std::string RedactedTarget(const http::Request& req) {
   return out;
 }
 
+// The 429 of PROTOCOL Appendix D item 29.
+http::Response RateLimited(const cache::Decision& d) {
+  json details = {{"level", d.level}, {"retryAfter", d.retry_after_secs}};
+  http::Response res =
+      ErrorResponse(429, "E-RATE-LIMITED", "Too many requests. Please slow down.", details.dump());
+  res.Set("Retry-After", std::to_string(d.retry_after_secs));
+  res.Set("X-RateLimit-Level", d.level);
+  return res;
+}
+
 http::Response FromGrpcError(const grpc::Status& st) {
   cloudillo::v1::ErrorInfo info = rpc::ErrorInfoOf(st);
   WireError def = WireErrorFor(st.error_code());
@@ -186,26 +196,12 @@ std::optional<http::Response> Gateway::CheckLimits(const Route& route, const Ten
   if (route.bucket) {
     if (const cache::BucketLimits* b = config_.Bucket(route.bucket)) {
       auto d = limiter_.Check(*b, *addr);
-      if (d.ok() && !d->allowed) {
-        json details = {{"level", d->level}, {"retryAfter", d->retry_after_secs}};
-        http::Response res =
-            ErrorResponse(429, "E-RATE-LIMITED", "Too many requests. Please slow down.", details.dump());
-        res.Set("Retry-After", std::to_string(d->retry_after_secs));
-        res.Set("X-RateLimit-Level", d->level);
-        return res;
-      }
+      if (d.ok() && !d->allowed) return RateLimited(*d);
     }
   }
   if (config_.tenant_limit.per_second > 0) {
     auto d = limiter_.CheckKey("tn:" + std::to_string(tenant.tn_id), config_.tenant_limit);
-    if (d.ok() && !d->allowed) {
-      json details = {{"level", "tenant"}, {"retryAfter", d->retry_after_secs}};
-      http::Response res =
-          ErrorResponse(429, "E-RATE-LIMITED", "Too many requests. Please slow down.", details.dump());
-      res.Set("Retry-After", std::to_string(d->retry_after_secs));
-      res.Set("X-RateLimit-Level", "tenant");
-      return res;
-    }
+    if (d.ok() && !d->allowed) return RateLimited(*d);  // level "tenant"
   }
   return std::nullopt;
 }

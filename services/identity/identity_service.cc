@@ -10,6 +10,7 @@
 #include "cloudillo/core/id_tag.h"
 #include "cloudillo/core/status_macros.h"
 #include "cloudillo/crypto/hash.h"
+#include "cloudillo/db/sql_text.h"
 #include "cloudillo/rpc/api.h"
 
 namespace cloudillo::identity {
@@ -53,6 +54,17 @@ json VisibleX(const json& x, bool owner) {
     out[k] = it.value();
   }
   return out;
+}
+
+// idTag, name, type and profilePic (omitted when unset): the head of every own-profile
+// shape, in the order the /api/me ETag hashes.
+ojson ProfileHead(const TenantRow& t) {
+  ojson p;
+  p["idTag"] = t.id_tag;
+  p["name"] = t.name;
+  p["type"] = t.type;
+  if (!t.profile_pic.empty()) p["profilePic"] = t.profile_pic;
+  return p;
 }
 
 ojson KeysJson(const std::vector<PublicKeyInfo>& keys) {
@@ -163,11 +175,7 @@ absl::StatusOr<ApiReply> IdentityService::DoGetMe(const ApiRequest& req) {
   const TenantRow& t = snap->tenant;
   const auto& keys = snap->keys;
   // Field order and compact form are what the ETag hashes (PROTOCOL E15).
-  ojson base;
-  base["idTag"] = t.id_tag;
-  base["name"] = t.name;
-  base["type"] = t.type;
-  if (!t.profile_pic.empty()) base["profilePic"] = t.profile_pic;
+  ojson base = ProfileHead(t);
   base["keys"] = KeysJson(keys);
   std::string body = base.dump();
   std::string tag = Base64UrlEncode(crypto::Sha256(body).substr(0, 8));
@@ -191,11 +199,7 @@ absl::StatusOr<ApiReply> IdentityService::DoGetMeFull(const ApiRequest& req) {
   CL_ASSIGN_OR_RETURN(auto snap, Profile(req.ctx().tn_id()));
   const TenantRow& t = snap->tenant;
   const auto& keys = snap->keys;
-  ojson p;
-  p["idTag"] = t.id_tag;
-  p["name"] = t.name;
-  p["type"] = t.type;
-  if (!t.profile_pic.empty()) p["profilePic"] = t.profile_pic;
+  ojson p = ProfileHead(t);
   if (!t.cover_pic.empty()) p["coverPic"] = t.cover_pic;
   p["keys"] = KeysJson(keys);
   json x = VisibleX(t.x, rpc::IsOwner(req.ctx()));
@@ -253,11 +257,7 @@ absl::StatusOr<ApiReply> IdentityService::DoPatchMe(const ApiRequest& req) {
   }));
   ForgetProfile(tn_id);
   CL_ASSIGN_OR_RETURN(TenantRow t, LoadTenant(*pool_, tn_id));
-  ojson p;
-  p["idTag"] = t.id_tag;
-  p["name"] = t.name;
-  p["type"] = t.type;
-  if (!t.profile_pic.empty()) p["profilePic"] = t.profile_pic;
+  ojson p = ProfileHead(t);
   p["createdAt"] = t.created_at;
   if (!t.x.empty()) p["x"] = t.x;
   ApiReply reply;
@@ -332,20 +332,12 @@ absl::StatusOr<ApiReply> IdentityService::DoListProfiles(const ApiRequest& req) 
     if (s == "A" || s == "B" || s == "M" || s == "S" || s == "X") statuses.emplace_back(s);
   }
   if (statuses.empty()) return rpc::BadRequest("status takes A, B, M, S or X");
-  std::string in = "{";
-  for (size_t i = 0; i < statuses.size(); ++i) in += (i ? "," : "") + statuses[i];
-  add("coalesce(status, 'A') = ANY(", db::P(in + "}"));
+  add("coalesce(status, 'A') = ANY(", db::P(db::TextArrayLiteral(statuses)));
   sql += "::text[])";
   std::string q = rpc::QueryParam(req, "q");
   if (q.empty()) q = rpc::QueryParam(req, "search");
   if (!q.empty()) {
-    std::string like = "%";
-    for (char c : absl::AsciiStrToLower(AV(q))) {
-      if (c == '%' || c == '_' || c == '\\') like += '\\';
-      like += c;
-    }
-    like += "%";
-    params.push_back(db::P(like));
+    params.push_back(db::P("%" + db::EscapeLike(absl::AsciiStrToLower(AV(q))) + "%"));
     sql += " AND (lower(name) LIKE $" + std::to_string(params.size()) + " OR id_tag LIKE $" +
            std::to_string(params.size()) + ")";
   }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_split.h"
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/status_macros.h"
+#include "cloudillo/db/sql_text.h"
 #include "cloudillo/rpc/api.h"
 #include "cloudillo/rpc/status.h"
 #include "identity_service.h"
@@ -185,18 +186,9 @@ absl::StatusOr<ApiReply> IdentityService::DoListSettings(const ApiRequest& req) 
     std::vector<std::string> likes;
     for (absl::string_view p : absl::StrSplit(AV(prefix_param), ',', absl::SkipWhitespace())) {
       if (likes.size() == 20) break;
-      std::string like;
-      for (char c : std::string(SV(absl::StripAsciiWhitespace(p)))) {
-        if (c == '%' || c == '_' || c == '\\') like += '\\';
-        like += c;
-      }
-      likes.push_back(like + ".%");
+      likes.push_back(db::EscapeLike(SV(absl::StripAsciiWhitespace(p))) + ".%");
     }
-    std::string arr = "{";
-    for (size_t i = 0; i < likes.size(); ++i) {
-      arr += (i ? "," : "") + json(likes[i]).dump();
-    }
-    arr += "}";
+    std::string arr = db::TextArrayLiteral(likes);
     std::string tenants = level == "tenant"   ? "ARRAY[$1]::bigint[]"
                           : level == "global" ? "ARRAY[0]::bigint[]"
                                               : "ARRAY[0, $1]::bigint[]";
