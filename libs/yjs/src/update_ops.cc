@@ -121,14 +121,6 @@ Struct SliceStruct(const Struct& s, uint64_t diff) {
   return r;
 }
 
-// The sort key of mergeUpdates' decoder ordering: client descending, clock
-// ascending, a Skip after anything else (equal keys keep their previous order).
-bool Before(const Struct& a, const Struct& b) {
-  if (a.id.client != b.id.client) return a.id.client > b.id.client;
-  if (a.id.clock != b.id.clock) return a.id.clock < b.id.clock;
-  return a.kind != StructKind::kSkip && b.kind == StructKind::kSkip;
-}
-
 // mergeUpdates' comparator, as Yjs writes it. It is not a consistent order: a GC and
 // an Item at the same id compare "first argument first" both ways.
 int YjsCompare(const Struct& a, const Struct& b) {
@@ -314,8 +306,10 @@ absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& up
     }
     order.erase(order.begin());
     if (!first->curr()) return;
-    auto pos = std::lower_bound(order.begin(), order.end(), first,
-                                [](LazyReader* a, LazyReader* b) { return Before(*a->curr(), *b->curr()); });
+    auto pos = std::lower_bound(order.begin(), order.end(), first, [](LazyReader* a, LazyReader* b) {
+      // Without GC/Item ties YjsCompare is a strict weak order.
+      return YjsCompare(*a->curr(), *b->curr()) < 0;
+    });
     order.insert(pos, first);
   };
 

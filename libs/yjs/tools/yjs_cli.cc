@@ -29,11 +29,11 @@ std::string Answer(const absl::StatusOr<std::string>& r) {
   return "ok " + Base64Encode(*r);
 }
 
-std::pair<std::string, std::vector<std::string_view>> ReadLog(const std::string& file) {
+std::string ReadFile(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
-  return {ss.str(), {}};
+  return ss.str();
 }
 
 std::vector<std::string_view> Split(const std::string& data) {
@@ -51,8 +51,8 @@ std::vector<std::string_view> Split(const std::string& data) {
 // The workload of tests/yjs/bench_yjs.mjs: a tree of merges of at most `chunk`
 // updates each, then diffs against 100 clients' state vectors (FILE.svs).
 int Bench(const std::string& file, int chunk) {
-  std::string data = ReadLog(file).first;
-  std::string sv_data = ReadLog(file + ".svs").first;
+  std::string data = ReadFile(file);
+  std::string sv_data = ReadFile(file + ".svs");
   std::vector<std::string_view> updates = Split(data);
   std::vector<std::string_view> svs = Split(sv_data);
   auto t0 = std::chrono::steady_clock::now();
