@@ -20,7 +20,7 @@ function(cloudillo_test name)
     set(A_LABELS unit)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS "${A_LABELS}"
-    ENVIRONMENT "CLOUDILLO_SHARED_TESTDATA=${CMAKE_SOURCE_DIR}/../shared/testdata;CLOUDILLO_TEST_ENV_FILE=${CMAKE_BINARY_DIR}/test-env/env")
+    ENVIRONMENT "CLOUDILLO_SOURCE_DIR=${CMAKE_SOURCE_DIR};CLOUDILLO_SHARED_TESTDATA=${CMAKE_SOURCE_DIR}/../shared/testdata;CLOUDILLO_TEST_ENV_FILE=${CMAKE_BINARY_DIR}/test-env/env")
   if(A_FIXTURES)
     set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "${A_FIXTURES}")
   endif()

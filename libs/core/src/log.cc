@@ -1,11 +1,12 @@
 #include "cloudillo/core/log.h"
 
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
-#include <memory>
+#include <mutex>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -14,16 +15,6 @@
 
 namespace cloudillo {
 namespace {
-
-std::shared_ptr<spdlog::logger>& Logger() {
-  static std::shared_ptr<spdlog::logger> logger = [] {
-    auto l = std::make_shared<spdlog::logger>("json", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    l->set_pattern("%v");
-    l->flush_on(spdlog::level::info);
-    return l;
-  }();
-  return logger;
-}
 
 std::string& ServiceName() {
   static std::string name = "cloudillo";
@@ -43,6 +34,111 @@ const char* LevelName(LogLevel l) {
       return "error";
   }
   return "info";
+}
+
+// Lines are handed to one writer thread that writes whole batches to stderr, so a
+// request thread never waits on the pipe or file behind stderr (a slow log collector
+// must not stall the gateway) and the access log costs one write(2) per batch, not
+// per line. The backlog is bounded: beyond kMaxPendingBytes lines are dropped and
+// counted, and the count is reported in the next line that gets through.
+class LogWriter {
+ public:
+  static constexpr size_t kMaxPendingBytes = 8 << 20;
+
+  LogWriter() : thread_([this] { Run(); }) {}
+  ~LogWriter() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+  void Append(std::string&& line) {
+    bool wake;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (pending_.size() + line.size() > kMaxPendingBytes) {
+        ++dropped_;
+        return;
+      }
+      if (dropped_ > 0) {
+        pending_ += absl::StrCat("{\"level\":\"warn\",\"msg\":\"log_lines_dropped\",\"count\":", dropped_, "}\n");
+        dropped_ = 0;
+      }
+      wake = pending_.empty();
+      pending_ += line;
+      pending_ += '\n';
+    }
+    if (wake) cv_.notify_one();
+  }
+
+  void Flush() {
+    std::unique_lock<std::mutex> lock(mu_);
+    uint64_t target = appended_generation();
+    flushed_cv_.wait(lock, [&] { return written_ >= target || stop_; });
+  }
+
+ private:
+  // How many Append batches have been handed over so far (under mu_).
+  uint64_t appended_generation() const { return taken_ + (pending_.empty() ? 0 : 1); }
+
+  void Run() {
+    std::string batch;
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+      if (pending_.empty() && stop_) break;
+      batch.swap(pending_);
+      ++taken_;
+      lock.unlock();
+      WriteAll(batch);
+      batch.clear();
+      lock.lock();
+      written_ = taken_;
+      flushed_cv_.notify_all();
+    }
+    flushed_cv_.notify_all();
+  }
+
+  static void WriteAll(const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = ::write(STDERR_FILENO, s.data() + off, s.size() - off);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return;  // stderr is gone; nothing sensible is left to do with the lines
+      }
+      off += size_t(n);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_, flushed_cv_;
+  std::string pending_;
+  uint64_t dropped_ = 0, taken_ = 0, written_ = 0;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+LogWriter& Writer() {
+  // Leaked on purpose: threads may log during static destruction.
+  static LogWriter* writer = new LogWriter();
+  return *writer;
+}
+
+// Formatting the timestamp is the dearest part of a line; it changes once a millisecond.
+void AppendTimestamp(std::string& out) {
+  thread_local int64_t cached_ms = -1;
+  thread_local char cached[32];
+  int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  if (now_ms != cached_ms) {
+    std::string s = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(now_ms), absl::UTCTimeZone());
+    std::snprintf(cached, sizeof cached, "%s", s.c_str());
+    cached_ms = now_ms;
+  }
+  out += cached;
 }
 
 }  // namespace
@@ -96,11 +192,17 @@ void InitLogging(std::string_view service) { ServiceName() = std::string(service
 
 void SetLogLevel(LogLevel min_level) { g_min_level = int(min_level); }
 
+bool LogEnabled(LogLevel level) { return int(level) >= g_min_level.load(std::memory_order_relaxed); }
+
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
-  if (int(level) < g_min_level.load(std::memory_order_relaxed)) return;
-  std::string line =
-      absl::StrCat("{\"ts\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-                   "\",\"level\":\"", LevelName(level), "\",\"service\":");
+  if (!LogEnabled(level)) return;
+  std::string line;
+  line.reserve(256);
+  line += "{\"ts\":\"";
+  AppendTimestamp(line);
+  line += "\",\"level\":\"";
+  line += LevelName(level);
+  line += "\",\"service\":";
   AppendJsonString(line, ServiceName());
   line += ",\"msg\":";
   AppendJsonString(line, msg);
@@ -119,7 +221,9 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
     }
   }
   line += '}';
-  Logger()->info(line);
+  Writer().Append(std::move(line));
 }
+
+void FlushLogs() { Writer().Flush(); }
 
 }  // namespace cloudillo

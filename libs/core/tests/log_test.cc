@@ -29,6 +29,7 @@ TEST(Logging, NamingTheProcessKeepsTheLevel) {
   ::testing::internal::CaptureStderr();
   LogInfo("dropped");
   LogError("kept");
+  FlushLogs();
   std::string out = ::testing::internal::GetCapturedStderr();
   SetLogLevel(LogLevel::kInfo);
   EXPECT_EQ(out.find("dropped"), std::string::npos);

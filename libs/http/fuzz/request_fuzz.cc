@@ -1,27 +1,30 @@
-// libFuzzer target for HTTP/1.1 request parsing as the server configures it
-// (header limit, per-request body limit chosen after the head, chunked bodies).
+// libFuzzer target for reading an HTTP/1.1 request head exactly as the server does:
+// Beast's parser under the server's limits, fed in small steps, with the obsolete
+// line folding scan and the RFC 9112 framing checks of request_head.h; then the
+// body under a per-route limit, as the server continues after the head.
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
+
+#include "../src/request_head.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace http = boost::beast::http;
-  http::request_parser<http::string_body> parser;
-  parser.header_limit(16 * 1024);
-  parser.body_limit(16 * 1024 * 1024);  // ServerOptions::max_body_limit
-  // As the server does: the head first (not eager), then the body under its limit.
-  // (Parsing eagerly with no limit lets a declared Content-Length reserve that much,
-  // which is why the server decides the limit before reading any body byte.)
+  std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  (void)cloudillo::http::internal::ParseHeadForTest(bytes, 16 * 1024, 100);
+
+  cloudillo::http::internal::HeadParser head;
+  head.header_limit(16 * 1024);
+  head.body_limit(16 * 1024 * 1024);
+  head.eager(false);
   boost::beast::error_code ec;
-  size_t used = parser.put(boost::asio::buffer(data, size), ec);
-  if (!ec && parser.is_header_done()) {
-    parser.body_limit(1 << 20);
-    parser.eager(true);
-    (void)parser.get().target();
-    (void)parser.content_length();
-    if (used < size) parser.put(boost::asio::buffer(data + used, size - used), ec);
-  }
+  size_t used = head.put(boost::asio::buffer(data, size), ec);
+  if (ec || !head.is_header_done()) return 0;
+  if (cloudillo::http::internal::CheckFraming(head, 100)) return 0;
+  (void)cloudillo::http::internal::HeadOf(head, "127.0.0.1", false);
+  http::request_parser<http::string_body> body(std::move(head));
+  body.body_limit(1 << 20);
+  if (used < size) body.put(boost::asio::buffer(data + used, size - used), ec);
   return 0;
 }

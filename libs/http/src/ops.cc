@@ -10,8 +10,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartOpsServer(OpsOptions o) {
   s.address = o.address;
   s.port = o.port;
   s.threads = 1;
-  s.body_limit = [](const Request&) { return size_t(0); };
-  s.handler = [registry = o.registry, ready = o.ready](const Request& req) {
+  s.body_plan = [](const Request&) { return BodyPlan{0, false}; };
+  s.handler = [registry = o.registry, ready = o.ready](std::shared_ptr<Exchange> ex) {
+    const Request& req = ex->request();
     Response res;
     res.Set("Content-Type", "text/plain; charset=utf-8");
     if (req.method != "GET") {
@@ -31,7 +32,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartOpsServer(OpsOptions o) {
       res.status = 404;
       res.body = "not found\n";
     }
-    return res;
+    ex->Respond(std::move(res));
   };
   return HttpServer::Start(std::move(s));
 }

@@ -8,6 +8,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <future>
+#include <thread>
 
 #include "cloudillo/http/ops.h"
 
@@ -18,121 +20,355 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 
-// Sends raw bytes, returns the raw answer (until the server closes or 1 s passes).
-std::string RawExchange(int port, const std::string& bytes) {
+// Sends raw bytes, returns the raw answer (until the server closes or `wait` passes).
+std::string RawExchange(int port, const std::string& bytes, bool half_close = true,
+                        std::chrono::milliseconds wait = std::chrono::milliseconds(3000)) {
   boost::asio::io_context ioc;
   tcp::socket s(ioc);
   s.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
-  boost::asio::write(s, boost::asio::buffer(bytes));
-  s.shutdown(tcp::socket::shutdown_send);
+  beast::error_code ignored;
+  boost::asio::write(s, boost::asio::buffer(bytes), ignored);
+  if (half_close) s.shutdown(tcp::socket::shutdown_send, ignored);
   std::string out;
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  s.non_blocking(true);
   char buf[4096];
-  beast::error_code ec;
-  for (;;) {
+  while (std::chrono::steady_clock::now() < deadline) {
+    beast::error_code ec;
     size_t n = s.read_some(boost::asio::buffer(buf), ec);
+    if (ec == boost::asio::error::would_block) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      continue;
+    }
     if (ec) break;
     out.append(buf, n);
   }
   return out;
 }
 
+bool StartsWith(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+size_t Count(const std::string& s, const std::string& needle) {
+  size_t n = 0;
+  for (size_t p = s.find(needle); p != std::string::npos; p = s.find(needle, p + 1)) ++n;
+  return n;
+}
+
 ServerOptions EchoOptions() {
   ServerOptions o;
   o.address = "127.0.0.1";
   o.threads = 2;
-  o.body_limit = [](const Request& r) { return r.path == "/big" ? size_t(1000) : size_t(10); };
-  o.handler = [](const Request& r) {
+  o.body_plan = [](const Request& r) {
+    if (r.path == "/stream") return BodyPlan{4096, true};
+    return BodyPlan{r.path == "/big" ? size_t(1000) : size_t(10), false};
+  };
+  o.handler = [](std::shared_ptr<Exchange> ex) {
+    const Request& r = ex->request();
+    if (r.path == "/throw") throw std::runtime_error("boom");
+    if (r.path == "/post-throw") return ex->Post([] { throw std::logic_error("later boom"); });
+    if (r.path == "/drop") return;  // no answer at all
+    if (r.path == "/slow") {
+      return ex->PostAfter(absl::Milliseconds(300), [ex] { ex->Respond({200, {}, "slow"}); });
+    }
+    if (r.path == "/thread") {
+      std::thread([ex] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        ex->Respond({200, {}, "from another thread"});
+      }).detach();
+      return;
+    }
+    if (r.path == "/stream") {
+      auto total = std::make_shared<size_t>(0);
+      auto next = std::make_shared<std::function<void(absl::StatusOr<std::string>)>>();
+      *next = [ex, total, next](absl::StatusOr<std::string> chunk) {
+        if (!chunk.ok()) {
+          int status = chunk.status().code() == absl::StatusCode::kResourceExhausted ? 413 : 400;
+          *next = nullptr;
+          return ex->Respond({status, {}, std::string(chunk.status().message())});
+        }
+        if (chunk->empty()) {
+          *next = nullptr;
+          return ex->Respond({200, {}, "streamed " + std::to_string(*total)});
+        }
+        *total += chunk->size();
+        ex->ReadBody(*next);
+      };
+      return ex->ReadBody(*next);
+    }
+    if (r.path == "/download") {
+      bool sized = r.query == "sized";
+      ex->StartResponse({200, {{"Content-Type", "text/plain"}}, ""},
+                        sized ? std::optional<uint64_t>(9) : std::nullopt);
+      ex->WriteBody("abc", [ex](absl::Status st) {
+        if (!st.ok()) return ex->Abort();
+        ex->WriteBody("def", [ex](absl::Status) {
+          ex->WriteBody("ghi", [ex](absl::Status) { ex->FinishResponse(); });
+        });
+      });
+      return;
+    }
     Response res;
     res.Set("X-Path", r.path);
     res.body = r.method + " " + r.path + " " + r.query + " " + r.body + " " + r.Header("x-test");
-    return res;
+    ex->Respond(std::move(res));
   };
   o.on_bad_request = [](int status, const std::string& reason) {
     return Response{status,
                     {{"Content-Type", "application/json"}, {"X-Reason", reason}},
                     "{\"error\":\"" + std::to_string(status) + "\"}"};
   };
+  o.on_internal_error = [] { return Response{500, {}, "{\"error\":\"internal\"}"}; };
   return o;
 }
 
+std::unique_ptr<HttpServer> StartEcho(ServerOptions o = EchoOptions()) {
+  auto server = HttpServer::Start(std::move(o));
+  EXPECT_TRUE(server.ok()) << server.status();
+  return std::move(*server);
+}
+
 TEST(HttpServer, ServesRequestsWithKeepAlive) {
-  auto server = HttpServer::Start(EchoOptions());
-  ASSERT_TRUE(server.ok()) << server.status();
+  auto server = StartEcho();
   std::string out =
-      RawExchange((*server)->port(),
+      RawExchange(server->port(),
                   "GET /a?x=1 HTTP/1.1\r\nHost: h\r\nX-Test: t1\r\n\r\n"
                   "POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
   EXPECT_NE(out.find("GET /a x=1  t1"), std::string::npos) << out;
   EXPECT_NE(out.find("POST /b  hello"), std::string::npos) << out;
-  (*server)->Stop(absl::Seconds(1));
+  server->Stop(absl::Seconds(1));
 }
 
 TEST(HttpServer, DeclaredBodyOverLimitIs413BeforeReading) {
-  auto server = HttpServer::Start(EchoOptions());
-  ASSERT_TRUE(server.ok());
-  std::string out =
-      RawExchange((*server)->port(), "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\nabc");
-  EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
+  auto server = StartEcho();
+  std::string out = RawExchange(server->port(), "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\nabc");
+  EXPECT_TRUE(StartsWith(out, "HTTP/1.1 413")) << out;
   EXPECT_NE(out.find("{\"error\":\"413\"}"), std::string::npos);
   // A declared length beyond any route's limit is refused while parsing the head.
-  out = RawExchange((*server)->port(),
-                    "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 999999999999999\r\n\r\n");
-  EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
+  out = RawExchange(server->port(), "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 999999999999999\r\n\r\n");
+  EXPECT_TRUE(StartsWith(out, "HTTP/1.1 413")) << out;
   // Per-route limit: /big allows 1000.
-  out = RawExchange((*server)->port(),
-                    "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 20\r\n\r\n01234567890123456789");
-  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+  out = RawExchange(server->port(), "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 20\r\n\r\n01234567890123456789");
+  EXPECT_TRUE(StartsWith(out, "HTTP/1.1 200")) << out;
 }
 
 TEST(HttpServer, ChunkedBodyOverLimitIs413) {
-  auto server = HttpServer::Start(EchoOptions());
-  ASSERT_TRUE(server.ok());
-  std::string out = RawExchange((*server)->port(),
+  auto server = StartEcho();
+  std::string out = RawExchange(server->port(),
                                 "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
                                 "20\r\n0123456789012345678901234567890X\r\n0\r\n\r\n");
-  EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
+  EXPECT_TRUE(StartsWith(out, "HTTP/1.1 413")) << out;
 }
 
 TEST(HttpServer, HostileRequestsGetErrorsNotCrashes) {
-  auto server = HttpServer::Start(EchoOptions());
-  ASSERT_TRUE(server.ok());
-  int port = (*server)->port();
-  EXPECT_EQ(RawExchange(port, "GARBAGE\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
-  EXPECT_EQ(RawExchange(port, "GET / HTTP/9.9\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
-  EXPECT_EQ(RawExchange(port, "GET / HTTP/1.1\r\nX: " + std::string(20000, 'a') + "\r\n\r\n")
-                .rfind("HTTP/1.1 431", 0),
-            0u);
-  EXPECT_EQ(RawExchange(port, "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
-  EXPECT_EQ(RawExchange(port, "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd")
-                .rfind("HTTP/1.1 400", 0),
-            0u);
+  auto server = StartEcho();
+  int port = server->port();
+  EXPECT_TRUE(StartsWith(RawExchange(port, "GARBAGE\r\n\r\n"), "HTTP/1.1 400"));
+  EXPECT_TRUE(StartsWith(RawExchange(port, "GET / HTTP/9.9\r\nHost: h\r\n\r\n"), "HTTP/1.1 400"));
+  EXPECT_TRUE(StartsWith(RawExchange(port, "GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(20000, 'a') + "\r\n\r\n"),
+                         "HTTP/1.1 431"));
+  EXPECT_TRUE(StartsWith(RawExchange(port, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n"), "HTTP/1.1 400"));
+  EXPECT_TRUE(StartsWith(
+      RawExchange(port, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"),
+      "HTTP/1.1 400"));
   EXPECT_EQ(RawExchange(port, ""), "");  // connect and close: nothing sent back
   // Still serving afterwards.
-  EXPECT_EQ(RawExchange(port, "GET /ok HTTP/1.1\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_TRUE(StartsWith(RawExchange(port, "GET /ok HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"), "HTTP/1.1 200"));
+}
+
+// RFC 9112 framing: each of these is refused and the connection closed, so nothing
+// smuggled behind it is ever served.
+TEST(HttpServer, AmbiguousFramingIsRefusedAndTheConnectionClosed) {
+  auto server = StartEcho();
+  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"},
+      {"no Host", "GET / HTTP/1.1\r\n\r\n"},
+      {"unknown transfer coding",
+       "POST /big HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
+      {"gzip then chunked", "POST /big HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"},
+      {"repeated Transfer-Encoding",
+       "POST /big HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"Transfer-Encoding with Content-Length",
+       "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"obsolete line folding", "GET / HTTP/1.1\r\nHost: h\r\nX-A: one\r\n two\r\n\r\n"},
+      {"folding with a tab", "GET / HTTP/1.1\r\nHost: h\r\nX-A: one\r\n\ttwo\r\n\r\n"},
+      {"HTTP/1.0 with Transfer-Encoding",
+       "POST /big HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+  };
+  for (const auto& [name, bytes] : cases) {
+    std::string out = RawExchange(server->port(), bytes + smuggled);
+    EXPECT_TRUE(StartsWith(out, "HTTP/1.1 400")) << name << ": " << out;
+    EXPECT_EQ(out.find("smuggled"), std::string::npos) << name << ": " << out;
+    EXPECT_EQ(Count(out, "HTTP/1.1 "), 1u) << name << ": " << out;
+    EXPECT_NE(out.find("Connection: close"), std::string::npos) << name;
+  }
+  std::string many = "GET / HTTP/1.1\r\nHost: h\r\n";
+  for (int i = 0; i < 1000; ++i) many += "X" + std::to_string(i) + ": v\r\n";
+  EXPECT_TRUE(StartsWith(RawExchange(server->port(), many + "\r\n"), "HTTP/1.1 431"));
+  // A plain chunked body is fine.
+  EXPECT_TRUE(StartsWith(RawExchange(server->port(),
+                                     "POST /big HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n"
+                                     "5\r\nhello\r\n0\r\n\r\n"),
+                         "HTTP/1.1 200"));
+}
+
+TEST(HttpServer, AnswersArriveFromTimersAndOtherThreadsWithoutHoldingAThread) {
+  ServerOptions o = EchoOptions();
+  o.threads = 1;
+  auto server = StartEcho(o);
+  // 50 requests each waiting 300 ms on a timer would need 50 threads if handlers
+  // blocked; with one I/O thread a fast request must still be answered at once.
+  std::vector<std::future<std::string>> slow;
+  for (int i = 0; i < 50; ++i) {
+    slow.push_back(std::async(std::launch::async, [&] {
+      return RawExchange(server->port(), "GET /slow HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    }));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto start = std::chrono::steady_clock::now();
+  std::string fast = RawExchange(server->port(), "GET /fast HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(StartsWith(fast, "HTTP/1.1 200")) << fast;
+  EXPECT_LT(took, std::chrono::milliseconds(150));
+  for (auto& f : slow) EXPECT_NE(f.get().find("slow"), std::string::npos);
+  std::string t = RawExchange(server->port(), "GET /thread HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(t.find("from another thread"), std::string::npos) << t;
+}
+
+TEST(HttpServer, ExceptionsBecome500AndTheProcessLives) {
+  auto server = StartEcho();
+  std::string out = RawExchange(server->port(), "GET /throw HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(StartsWith(out, "HTTP/1.1 500")) << out;
+  EXPECT_NE(out.find("internal"), std::string::npos);
+  out = RawExchange(server->port(), "GET /post-throw HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(StartsWith(out, "HTTP/1.1 500")) << out;
+  // An exchange dropped without an answer closes its connection.
+  EXPECT_EQ(RawExchange(server->port(), "GET /drop HTTP/1.1\r\nHost: h\r\n\r\n", false), "");
+  EXPECT_EQ(server->in_flight(), 0);
+  EXPECT_TRUE(StartsWith(RawExchange(server->port(), "GET /ok HTTP/1.1\r\nHost: h\r\n\r\n"), "HTTP/1.1 200"));
+}
+
+TEST(HttpServer, StreamsRequestBodies) {
+  auto server = StartEcho();
+  std::string body(3000, 'x');
+  std::string out = RawExchange(server->port(), "POST /stream HTTP/1.1\r\nHost: h\r\nContent-Length: 3000\r\n\r\n" + body);
+  EXPECT_NE(out.find("streamed 3000"), std::string::npos) << out;
+  std::string chunked = "POST /stream HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 10; ++i) chunked += "64\r\n" + std::string(100, 'y') + "\r\n";
+  out = RawExchange(server->port(), chunked + "0\r\n\r\n");
+  EXPECT_NE(out.find("streamed 1000"), std::string::npos) << out;
+  // Past the route's limit in a chunked body: the handler learns it mid-stream.
+  std::string huge = "POST /stream HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 50; ++i) huge += "64\r\n" + std::string(100, 'z') + "\r\n";
+  out = RawExchange(server->port(), huge + "0\r\n\r\n");
+  EXPECT_TRUE(StartsWith(out, "HTTP/1.1 413")) << out;
+  EXPECT_NE(out.find("Connection: close"), std::string::npos);
+}
+
+TEST(HttpServer, StreamsResponses) {
+  auto server = StartEcho();
+  std::string out = RawExchange(server->port(), "GET /download HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(out.find("Transfer-Encoding: chunked"), std::string::npos) << out;
+  EXPECT_NE(out.find("3\r\nabc\r\n3\r\ndef\r\n3\r\nghi\r\n0\r\n\r\n"), std::string::npos) << out;
+  out = RawExchange(server->port(), "GET /download?sized HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(out.find("Content-Length: 9"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\n\r\nabcdefghi"), std::string::npos) << out;
+  // Keep-alive continues after a streamed answer.
+  out = RawExchange(server->port(),
+                    "GET /download?sized HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_NE(out.find("GET /after"), std::string::npos) << out;
+}
+
+TEST(HttpServer, HeadAnswersCarryTheLengthButNoBody) {
+  auto server = StartEcho();
+  std::string out = RawExchange(server->port(), "HEAD /abc HTTP/1.1\r\nHost: h\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(StartsWith(out, "HTTP/1.1 200")) << out;
+  EXPECT_NE(out.find("Content-Length: 12"), std::string::npos) << out;  // "HEAD /abc   "
+  EXPECT_EQ(out.find("HEAD /abc "), std::string::npos) << out;
+  EXPECT_NE(out.find("GET /next"), std::string::npos) << out;
+}
+
+TEST(HttpServer, ExpectContinueIsAnswered) {
+  auto server = StartEcho();
+  boost::asio::io_context ioc;
+  tcp::socket s(ioc);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
+  boost::asio::write(s, boost::asio::buffer(std::string(
+                            "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")));
+  char buf[256];
+  size_t n = s.read_some(boost::asio::buffer(buf));
+  EXPECT_TRUE(StartsWith(std::string(buf, n), "HTTP/1.1 100 Continue")) << std::string(buf, n);
+  boost::asio::write(s, boost::asio::buffer(std::string("body")));
+  n = s.read_some(boost::asio::buffer(buf));
+  EXPECT_NE(std::string(buf, n).find("POST /big  body"), std::string::npos) << std::string(buf, n);
+}
+
+TEST(HttpServer, ConnectionsBeyondTheLimitAreClosed) {
+  ServerOptions o = EchoOptions();
+  o.max_connections = 2;
+  auto server = StartEcho(o);
+  boost::asio::io_context ioc;
+  std::vector<tcp::socket> held;
+  for (int i = 0; i < 2; ++i) {
+    held.emplace_back(ioc);
+    held.back().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
+  }
+  for (int i = 0; i < 100 && server->connections() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(server->connections(), 2);
+  EXPECT_EQ(RawExchange(server->port(), "GET / HTTP/1.1\r\nHost: h\r\n\r\n"), "");
+  held.clear();
+  for (int i = 0; i < 200 && server->connections() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_TRUE(StartsWith(RawExchange(server->port(), "GET / HTTP/1.1\r\nHost: h\r\n\r\n"), "HTTP/1.1 200"));
+}
+
+TEST(HttpServer, StopClosesIdleConnectionsAndLetsRequestsFinish) {
+  auto server = StartEcho();
+  boost::asio::io_context ioc;
+  tcp::socket idle(ioc);
+  idle.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
+  auto slow = std::async(std::launch::async, [&] {
+    return RawExchange(server->port(), "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n", false);
+  });
+  for (int i = 0; i < 100 && server->in_flight() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(server->in_flight(), 1);
+  server->StopAccepting();
+  char buf[16];
+  beast::error_code ec;
+  idle.read_some(boost::asio::buffer(buf), ec);  // the idle connection is closed by the server
+  EXPECT_TRUE(ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset) << ec.message();
+  EXPECT_TRUE(server->AwaitIdle(absl::Now() + absl::Seconds(2)));
+  std::string out = slow.get();
+  EXPECT_TRUE(StartsWith(out, "HTTP/1.1 200")) << out;
+  EXPECT_NE(out.find("Connection: close"), std::string::npos) << out;
+  server->Stop(absl::Seconds(1));
 }
 
 TEST(HttpServer, WebSocketUpgradeEcho) {
   ServerOptions o = EchoOptions();
-  o.websocket_check = [](const Request& r) {
-    return r.path == "/ws/echo" ? Response{101, {}, ""} : Response{404, {}, "no such socket"};
+  o.handler = [](std::shared_ptr<Exchange> ex) {
+    if (!ex->request().websocket_upgrade || ex->request().path != "/ws/echo") {
+      return ex->Respond({404, {}, "no such socket"});
+    }
+    ex->AcceptWebSocket([](std::shared_ptr<WebSocket> ws) {
+      auto loop = std::make_shared<std::function<void()>>();
+      *loop = [ws, loop] {
+        ws->Read([ws, loop](absl::StatusOr<WsMessage> m) {
+          if (!m.ok()) {
+            *loop = nullptr;
+            return;
+          }
+          if (m->data == "close") return ws->Close(4403, "denied");
+          ws->Write({"echo:" + m->data, m->binary}, [loop](absl::Status st) {
+            if (st.ok()) (*loop)();
+          });
+        });
+      };
+      (*loop)();
+    });
   };
-  o.websocket_accepted = [](const Request&, std::shared_ptr<WebSocket> ws) {
-    std::weak_ptr<WebSocket> weak = ws;
-    ws->on_message = [weak](const std::string& m, bool binary) {
-      if (auto s = weak.lock()) {
-        if (m == "close")
-          s->Close(4403, "denied");
-        else
-          s->Send("echo:" + m, binary);
-      }
-    };
-  };
-  auto server = HttpServer::Start(o);
-  ASSERT_TRUE(server.ok());
+  auto server = StartEcho(o);
   boost::asio::io_context ioc;
   beast::websocket::stream<tcp::socket> ws(ioc);
-  ws.next_layer().connect(
-      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>((*server)->port())});
+  ws.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
   ws.handshake("h", "/ws/echo");
   ws.binary(true);
   ws.write(boost::asio::buffer(std::string("\x00\x01", 2)));
@@ -140,6 +376,7 @@ TEST(HttpServer, WebSocketUpgradeEcho) {
   ws.read(buf);
   EXPECT_EQ(beast::buffers_to_string(buf.data()), std::string("echo:\x00\x01", 7));
   EXPECT_TRUE(ws.got_binary());
+  ws.binary(false);
   ws.write(boost::asio::buffer(std::string("close")));
   buf.clear();
   beast::error_code ec;
@@ -147,31 +384,29 @@ TEST(HttpServer, WebSocketUpgradeEcho) {
   EXPECT_EQ(ec, beast::websocket::error::closed);
   EXPECT_EQ(ws.reason().code, 4403);
 
-  // A refused upgrade gets the check's HTTP answer.
-  std::string out =
-      RawExchange((*server)->port(),
-                  "GET /ws/other HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-  EXPECT_EQ(out.rfind("HTTP/1.1 404", 0), 0u) << out;
+  // A refused upgrade gets the handler's HTTP answer.
+  std::string out = RawExchange(server->port(),
+                                "GET /ws/other HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  EXPECT_TRUE(StartsWith(out, "HTTP/1.1 404")) << out;
 }
 
 TEST(OpsServer, MetricsHealthReady) {
   auto registry = std::make_shared<prometheus::Registry>();
   prometheus::BuildCounter().Name("test_total").Help("t").Register(*registry).Add({}).Increment();
-  bool ready = false;
-  auto ops =
-      StartOpsServer({"127.0.0.1", 0, registry, [&] {
-                        return ready ? absl::OkStatus() : absl::UnavailableError("postgres unreachable");
-                      }});
+  std::atomic<bool> ready{false};
+  auto ops = StartOpsServer({"127.0.0.1", 0, registry, [&] {
+                               return ready ? absl::OkStatus() : absl::UnavailableError("draining");
+                             }});
   ASSERT_TRUE(ops.ok());
   int port = (*ops)->port();
-  EXPECT_NE(RawExchange(port, "GET /metrics HTTP/1.1\r\n\r\n").find("test_total 1"), std::string::npos);
-  EXPECT_EQ(RawExchange(port, "GET /healthz HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
-  std::string r = RawExchange(port, "GET /readyz HTTP/1.1\r\n\r\n");
-  EXPECT_EQ(r.rfind("HTTP/1.1 503", 0), 0u);
-  EXPECT_NE(r.find("postgres unreachable"), std::string::npos);
+  EXPECT_NE(RawExchange(port, "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n").find("test_total 1"), std::string::npos);
+  EXPECT_TRUE(StartsWith(RawExchange(port, "GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n"), "HTTP/1.1 200"));
+  std::string r = RawExchange(port, "GET /readyz HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(StartsWith(r, "HTTP/1.1 503"));
+  EXPECT_NE(r.find("draining"), std::string::npos);
   ready = true;
-  EXPECT_EQ(RawExchange(port, "GET /readyz HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_TRUE(StartsWith(RawExchange(port, "GET /readyz HTTP/1.1\r\nHost: h\r\n\r\n"), "HTTP/1.1 200"));
 }
 
 }  // namespace

@@ -103,6 +103,7 @@ int WaitForShutdownSignal() {
 
 int StartupFailure(const std::string& what, const absl::Status& status) {
   LogError("startup_failed", {{"what", what}, {"error", std::string(status.message())}});
+  FlushLogs();
   std::fprintf(stderr, "error: %s: %s\n", what.c_str(), std::string(status.message()).c_str());
   return 2;
 }

@@ -19,6 +19,13 @@ absl::Status ApiError(absl::StatusCode code, std::string_view wire_code, std::st
   return s;
 }
 
+absl::Status WithAnswerDelay(absl::Status status, absl::Duration delay) {
+  cloudillo::v1::ErrorInfo info = ErrorInfoOf(status);
+  info.set_answer_delay_ms(int32_t(absl::ToInt64Milliseconds(delay)));
+  status.SetPayload(kPayloadUrl, absl::Cord(info.SerializeAsString()));
+  return status;
+}
+
 cloudillo::v1::ErrorInfo ErrorInfoOf(const absl::Status& status) {
   cloudillo::v1::ErrorInfo info;
   if (auto payload = status.GetPayload(kPayloadUrl)) info.ParseFromString(std::string(*payload));

@@ -80,4 +80,31 @@ std::string CreateTestDatabase() {
   return url.substr(0, slash + 1) + name;
 }
 
+std::string MakeClusterCerts(const std::vector<std::string>& names) {
+  const char* src = std::getenv("CLOUDILLO_SOURCE_DIR");
+  if (!src) {
+    std::fprintf(stderr, "MakeClusterCerts: CLOUDILLO_SOURCE_DIR is unset (run through ctest)\n");
+    std::abort();
+  }
+  char tmpl[] = "/tmp/cloudillo-certs.XXXXXX";
+  if (!mkdtemp(tmpl)) std::abort();
+  std::string dir = tmpl;
+  std::string cmd = std::string(src) + "/tools/cluster-certs " + dir;
+  for (const auto& n : names) cmd += " " + n;
+  if (std::system(cmd.c_str()) != 0) {
+    std::fprintf(stderr, "MakeClusterCerts: '%s' failed\n", cmd.c_str());
+    std::abort();
+  }
+  static std::mutex mu;
+  static auto* dirs = new std::vector<std::string>();
+  std::lock_guard<std::mutex> lock(mu);
+  if (dirs->empty()) {
+    std::atexit([] {
+      for (const auto& d : *dirs) (void)std::system(("rm -rf '" + d + "'").c_str());
+    });
+  }
+  dirs->push_back(dir);
+  return dir;
+}
+
 }  // namespace cloudillo::testing

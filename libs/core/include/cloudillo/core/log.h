@@ -3,7 +3,9 @@
 //   Log(LogLevel::kInfo, "http_request", {{"status", 404}, {"path", path}});
 //
 // prints {"ts":"…","level":"info","service":"gateway","msg":"http_request","status":404,…}.
-// Thread-safe (spdlog's synchronized sink); values are JSON-escaped.
+// Thread-safe and non-blocking: lines go to a writer thread that writes them to
+// stderr in batches; a backlog beyond 8 MiB is dropped and counted rather than
+// grown. Values are JSON-escaped.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +38,10 @@ void InitLogging(std::string_view service);
 // Lines below `min_level` are dropped (CLOUDILLO_LOG_LEVEL).
 void SetLogLevel(LogLevel min_level);
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
+// Whether a line at `level` would be written (to skip building costly fields).
+bool LogEnabled(LogLevel level);
+// Blocks until every line logged so far has been written (startup errors, exit, tests).
+void FlushLogs();
 
 inline void LogInfo(std::string_view msg, std::initializer_list<LogField> f = {}) {
   Log(LogLevel::kInfo, msg, f);

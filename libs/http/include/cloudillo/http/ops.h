@@ -1,8 +1,11 @@
 // The operator endpoints every process serves on its own port:
 //   GET /metrics  Prometheus text format of `registry`
 //   GET /healthz  200 while the process runs (liveness)
-//   GET /readyz   200 when `ready()` is OK, else 503 with its message (readiness:
-//                 false while PostgreSQL or Redis is unreachable, or while draining)
+//   GET /readyz   200 when `ready()` is OK, else 503 with its message. Readiness
+//                 says whether this process can serve (not draining, started, its
+//                 own loops alive), not whether a shared dependency is degraded:
+//                 Redis down must not take every pod out of its Service. `ready`
+//                 runs on the ops thread and must answer at once (cached checks).
 #pragma once
 
 #include <functional>

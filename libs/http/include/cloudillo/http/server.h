@@ -1,23 +1,33 @@
 // An HTTP/1.1 + WebSocket server on Boost.Beast, plain or TLS, used by the gateway
 // and by every process's ops port (/metrics, /healthz, /readyz).
 //
+// The handler is asynchronous: it receives an Exchange for each request head and
+// answers whenever it is ready, from any thread. I/O threads never wait on it, so a
+// backend call, a Redis round trip or a timer holds no thread (DESIGN "The gateway
+// never blocks").
+//
 // Guarantees:
-//   - header block limited (431 when exceeded); the body limit is chosen per request
-//     from its head by `body_limit`, and a declared Content-Length over it is answered
-//     413 before any body byte is read; a chunked body that grows past it gets 413 too;
-//   - idle connections close after `idle_timeout`; a slow client cannot hold a
-//     thread: all I/O is asynchronous on `threads` threads;
-//   - the handler runs synchronously on an I/O thread (it may block on an RPC, so
-//     size `threads` for the expected concurrency);
-//   - Stop() stops accepting, lets in-flight requests finish for `grace`, then closes.
-// Malformed requests never reach the handler: they get `on_bad_request`'s answer
-// (the gateway uses this to answer in its error envelope) and the connection closes.
+//   - framing as RFC 9112 asks: exactly one Host (HTTP/1.1), at most one
+//     Content-Length, Transfer-Encoding only as a single `chunked` and never with
+//     Content-Length, no obsolete line folding, at most `max_header_fields` fields
+//     and `header_limit` bytes (431); anything else is refused and the connection
+//     closed, so no second request can be smuggled behind a first;
+//   - the body limit is chosen per request from its head (`body_plan`); a declared
+//     Content-Length over it is 413 before any body byte is read; a chunked body
+//     growing past it is 413 too;
+//   - a request head must arrive within `idle_timeout`, a body at a steady pace;
+//     at most `max_connections` connections are open (more are closed at once);
+//   - an exception thrown by the handler or by work posted through an Exchange is
+//     caught: the request gets `on_internal_error`'s answer and the process lives;
+//   - StopAccepting() closes the listener and idle connections; AwaitIdle() waits
+//     for answers in progress; Stop() does both and ends the threads.
+// Malformed requests never reach the handler: they get `on_bad_request`'s answer.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,31 +43,83 @@ struct Request {
   std::string path;                                          // target before '?', not decoded
   std::string query;                                         // after '?', not decoded
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
-  std::string body;
+  std::string body;                                          // buffered bodies only
   std::string client_ip;
   bool tls = false;
   bool websocket_upgrade = false;
 
   // First header with this lowercase name, or "".
-  const std::string& Header(const std::string& lower_name) const;
+  const std::string& Header(std::string_view lower_name) const;
 };
 
 struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // The wire error code (E-…) of an error answer, for counters and logs; not sent.
+  std::string error_code;
   void Set(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
 };
 
-// A WebSocket accepted by the server. Callbacks run on I/O threads, one at a time per
-// connection. Send() and Close() may be called from any thread.
+// How the server reads a request's body, decided from its head.
+struct BodyPlan {
+  size_t limit = size_t(1) << 20;
+  // false: the body is read whole into Request::body before the handler runs.
+  // true: the handler runs after the head and pulls the body with Exchange::ReadBody.
+  bool stream = false;
+};
+
+struct WsMessage {
+  std::string data;
+  bool binary = false;
+};
+
+// An accepted WebSocket. Pull-based, so a slow consumer slows its peer instead of
+// buffering: at most one Read and one Write may be outstanding. Thread-safe;
+// callbacks run on the connection's strand. Read fails with Cancelled once the peer
+// closed (the close code is then in peer_close_code()) and Unavailable when the
+// connection broke; after either, the socket is done.
 class WebSocket {
  public:
   virtual ~WebSocket() = default;
-  virtual void Send(std::string message, bool binary) = 0;
+  virtual void Read(std::function<void(absl::StatusOr<WsMessage>)> done) = 0;
+  virtual void Write(WsMessage message, std::function<void(absl::Status)> done) = 0;
   virtual void Close(uint16_t code, std::string reason) = 0;
-  std::function<void(const std::string& message, bool binary)> on_message;
-  std::function<void()> on_close;
+  virtual int peer_close_code() const = 0;
+};
+
+// One request and its answer, handed to the handler for every request head. The
+// handler keeps it (shared_ptr) while it works. Every method is thread-safe: the work
+// is posted to the connection's strand. Give exactly one answer: Respond(); or
+// StartResponse(), WriteBody()…, FinishResponse(); or, for an upgrade request,
+// AcceptWebSocket(). Dropping the last reference without an answer closes the
+// connection.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  virtual const Request& request() const = 0;
+
+  virtual void Respond(Response response) = 0;
+
+  // Streamed bodies only: the next chunk (non-empty), or an empty string at the end.
+  // InvalidArgument for a malformed body, ResourceExhausted past the limit,
+  // Unavailable when the client went away or stalled. One call outstanding at a time.
+  virtual void ReadBody(std::function<void(absl::StatusOr<std::string>)> done) = 0;
+
+  // A streamed answer: `head` without body, then chunks. With `content_length` the
+  // answer is sent with that length, else chunked. `done` reports each write.
+  virtual void StartResponse(Response head, std::optional<uint64_t> content_length) = 0;
+  virtual void WriteBody(std::string chunk, std::function<void(absl::Status)> done) = 0;
+  virtual void FinishResponse() = 0;
+  // Ends a streamed answer that cannot be completed: the connection is closed.
+  virtual void Abort() = 0;
+
+  // Completes the handshake of an upgrade request (101) and hands over the socket.
+  virtual void AcceptWebSocket(std::function<void(std::shared_ptr<WebSocket>)> accepted) = 0;
+
+  // Runs `fn` on this exchange's strand, behind the exception barrier.
+  virtual void Post(std::function<void()> fn) = 0;
+  virtual void PostAfter(absl::Duration delay, std::function<void()> fn) = 0;
 };
 
 struct ServerOptions {
@@ -65,23 +127,23 @@ struct ServerOptions {
   int port = 0;  // 0 picks a free port (see HttpServer::port())
   int threads = 4;
   size_t header_limit = 16 * 1024;
+  size_t max_header_fields = 100;
+  size_t max_connections = 20000;
   absl::Duration idle_timeout = absl::Seconds(60);
   // TLS: PEM certificate chain and key files; empty = plain HTTP.
   std::string tls_cert_file, tls_key_file;
   // Largest WebSocket message accepted (PROTOCOL §10: 16 MiB).
   size_t websocket_message_limit = 16 * 1024 * 1024;
-
   // The largest body any route accepts. It is enforced while the head is parsed,
-  // because the parser reserves a declared Content-Length as soon as the head ends.
+  // because the parser would reserve a declared Content-Length as soon as the head ends.
   size_t max_body_limit = 16 * 1024 * 1024;
-  std::function<size_t(const Request& head)> body_limit = [](const Request&) { return size_t(1) << 20; };
-  std::function<Response(const Request&)> handler;
-  // Status is 400/413/431; the answer is sent and the connection closed.
+
+  std::function<BodyPlan(const Request& head)> body_plan = [](const Request&) { return BodyPlan{}; };
+  std::function<void(std::shared_ptr<Exchange>)> handler;
+  // 400/413/431 for a malformed request; the answer is sent and the connection closed.
   std::function<Response(int status, const std::string& reason)> on_bad_request;
-  // For a WebSocket upgrade: return an error response to refuse, or nullopt-like
-  // (status 101) to accept; `accepted` then receives the socket to wire callbacks.
-  std::function<Response(const Request&)> websocket_check;
-  std::function<void(const Request&, std::shared_ptr<WebSocket>)> websocket_accepted;
+  // The answer when a handler threw before answering (a 500 in the caller's format).
+  std::function<Response()> on_internal_error;
 };
 
 class HttpServer {
@@ -89,8 +151,15 @@ class HttpServer {
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(ServerOptions options);
   virtual ~HttpServer() = default;
   virtual int port() const = 0;
+  // Closes the listener and every connection that is not in the middle of a request;
+  // connections finishing a request close after their answer.
+  virtual void StopAccepting() = 0;
+  // Waits until no request is being answered, or until `deadline`; true when idle.
+  virtual bool AwaitIdle(absl::Time deadline) = 0;
+  // StopAccepting, AwaitIdle(now + grace), then closes everything and joins threads.
   virtual void Stop(absl::Duration grace) = 0;
   virtual int64_t in_flight() const = 0;
+  virtual int64_t connections() const = 0;
 };
 
 }  // namespace cloudillo::http

@@ -48,19 +48,4 @@ bool IsOwner(const cloudillo::v1::RequestContext& ctx);
 // The query parameter or "".
 const std::string& QueryParam(const cloudillo::v1::ApiRequest& req, const std::string& name);
 
-// Runs a handler returning StatusOr<T> as a gRPC method body: copies the value into
-// `out`, converts errors once, and turns an escaped exception into Internal rather
-// than letting it cross the gRPC boundary.
-template <typename T, typename F>
-grpc::Status Serve(T* out, F&& handler) {
-  try {
-    absl::StatusOr<T> r = handler();
-    if (!r.ok()) return ToGrpcStatus(r.status());
-    *out = std::move(*r);
-    return grpc::Status::OK;
-  } catch (const std::exception& e) {
-    return ToGrpcStatus(absl::InternalError(std::string("unexpected error: ") + e.what()));
-  }
-}
-
 }  // namespace cloudillo::rpc

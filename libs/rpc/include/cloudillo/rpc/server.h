@@ -1,12 +1,14 @@
 // gRPC server plumbing shared by every service binary and the all-in-one binary.
 //
-// RpcServer registers services, enables the standard grpc.health.v1 service (with
-// per-service status), counts every call in Prometheus (calls by method and code,
-// latency histogram, in-flight gauge) and drains on Shutdown(): new calls are
-// refused, running ones get `grace` to finish.
+// RpcServer registers services (callback services: see dispatch.h), enables the
+// standard grpc.health.v1 service, counts every call in Prometheus (calls by method
+// and code, latency, in flight; methods outside the generated descriptor pool are
+// counted as "other", so hostile method names cannot add series) and drains on
+// Shutdown(): new calls are refused, running ones get `grace` to finish. Connections
+// are aged out after a few minutes so clients re-resolve and find new replicas.
 //
-// Start() returns the bound port (so tests can bind port 0), or Unavailable when the
-// address cannot be bound.
+// Start() returns the bound port (tests bind port 0), or Unavailable when the address
+// cannot be bound.
 #pragma once
 
 #include <memory>
@@ -29,8 +31,10 @@ class RpcServer {
   ~RpcServer();
 
   void AddService(grpc::Service* service);
-  // `address` may be empty for an in-process-only server (all-in-one mode).
-  absl::StatusOr<int> Start(const std::string& address);
+  // Listens on `address` with `credentials` (cluster_tls.h ServerCredentials for any
+  // network listener). An empty address serves only the in-process channel
+  // (all-in-one mode), where no credentials apply.
+  absl::StatusOr<int> Start(const std::string& address, std::shared_ptr<grpc::ServerCredentials> credentials);
   std::shared_ptr<grpc::Channel> InProcessChannel();
   void SetServing(bool serving);
   void Shutdown(absl::Duration grace);
@@ -40,11 +44,5 @@ class RpcServer {
   std::vector<grpc::Service*> services_;
   std::unique_ptr<grpc::Server> server_;
 };
-
-// A channel to another service: insecure on the cluster network, with keepalive.
-std::shared_ptr<grpc::Channel> ConnectChannel(const std::string& address);
-
-// A client context whose deadline is `timeout` from now.
-std::unique_ptr<grpc::ClientContext> ContextWithDeadline(absl::Duration timeout);
 
 }  // namespace cloudillo::rpc

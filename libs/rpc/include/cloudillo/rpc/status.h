@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "cloudillo/v1/common.pb.h"
 #include "grpcpp/support/status.h"
 
@@ -17,6 +18,9 @@ namespace cloudillo::rpc {
 
 absl::Status ApiError(absl::StatusCode code, std::string_view wire_code, std::string_view message,
                       std::string_view details_json = {}, int http_status = 0);
+
+// The same error, answered only after `delay` (the gateway holds it on a timer).
+absl::Status WithAnswerDelay(absl::Status status, absl::Duration delay);
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace cloudillo::testing {
 
@@ -17,5 +18,11 @@ const TestEnv& GetTestEnv();
 
 // Creates a fresh, uniquely named database and returns its URL; dropped at exit.
 std::string CreateTestDatabase();
+
+// A fresh cluster CA with a certificate and key for each of `names`, made by
+// tools/cluster-certs in a temporary folder (removed at exit); returns the folder
+// (`<dir>/ca.crt`, `<dir>/<name>.crt`, `<dir>/<name>.key`). Needs CLOUDILLO_SOURCE_DIR,
+// which ctest sets.
+std::string MakeClusterCerts(const std::vector<std::string>& names);
 
 }  // namespace cloudillo::testing
