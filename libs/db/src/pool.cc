@@ -6,25 +6,48 @@
 #include <set>
 
 #include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
 #include "cloudillo/core/absl_compat.h"
+#include "cloudillo/core/deadline.h"
+#include "cloudillo/core/log.h"
 
 namespace cloudillo::db {
 namespace {
 
+// The statement_timeout a connection has unless a caller's deadline is nearer.
+constexpr int64_t kDefaultStatementTimeoutMs = 30000;
+
+// Messages are generic on purpose: callers pass statuses on to clients, and
+// PostgreSQL's text (table, constraint and column names, values) must never reach
+// one. The text goes to the log with the SQLSTATE instead.
 absl::Status Convert(const std::exception& e) {
-  std::string what = e.what();
-  if (dynamic_cast<const pqxx::unique_violation*>(&e)) return absl::AlreadyExistsError(what);
-  if (dynamic_cast<const pqxx::foreign_key_violation*>(&e) ||
-      dynamic_cast<const pqxx::check_violation*>(&e) || dynamic_cast<const pqxx::not_null_violation*>(&e)) {
-    return absl::FailedPreconditionError(what);
+  std::string state;
+  if (auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) state = sql->sqlstate();
+  auto logged = [&](absl::Status st) {
+    LogWarn("database_error", {{"sqlstate", state}, {"error", e.what()}, {"code", int(st.code())}});
+    return st;
+  };
+  if (state == "57014") return logged(absl::DeadlineExceededError("the database work took too long"));
+  if (state == "55P03") return logged(absl::AbortedError("a row was locked for too long; retry"));
+  if (dynamic_cast<const pqxx::unique_violation*>(&e)) return logged(absl::AlreadyExistsError("already exists"));
+  if (dynamic_cast<const pqxx::foreign_key_violation*>(&e) || dynamic_cast<const pqxx::check_violation*>(&e) ||
+      dynamic_cast<const pqxx::not_null_violation*>(&e)) {
+    return logged(absl::FailedPreconditionError("the change conflicts with stored data"));
   }
-  if (dynamic_cast<const pqxx::transaction_rollback*>(&e)) return absl::AbortedError(what);
-  if (dynamic_cast<const pqxx::broken_connection*>(&e))
-    return absl::UnavailableError("database unavailable: " + what);
-  // Callers may pass this status on to clients: keep PostgreSQL's text out of it.
-  if (dynamic_cast<const pqxx::data_exception*>(&e))
-    return absl::InvalidArgumentError("invalid value for the database");
-  return absl::InternalError("database error: " + what);
+  if (dynamic_cast<const pqxx::transaction_rollback*>(&e)) return logged(absl::AbortedError("transaction conflict; retry"));
+  if (dynamic_cast<const pqxx::broken_connection*>(&e)) return logged(absl::UnavailableError("database unavailable"));
+  if (dynamic_cast<const pqxx::data_exception*>(&e)) return logged(absl::InvalidArgumentError("invalid value for the database"));
+  return logged(absl::InternalError("database error"));
+}
+
+// What statement_timeout a query started now must run under: the caller's remaining
+// time rounded up to whole seconds (so a steady deadline does not re-set it on every
+// query), capped by the default. 0 when the deadline has already passed.
+int64_t TimeoutForDeadline(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return kDefaultStatementTimeoutMs;
+  int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
+  if (left <= 0) return 0;
+  return std::min(kDefaultStatementTimeoutMs, (left + 999) / 1000 * 1000);
 }
 
 Result ToResult(const pqxx::result& r) {
@@ -75,12 +98,12 @@ class PgTx final : public Tx {
 class PgPool final : public Pool {
  public:
   PgPool(std::string url, int size, std::string schema)
-      : url_(std::move(url)), schema_(std::move(schema)), slots_(size) {}
+      : url_(WithConnectTimeout(std::move(url))), schema_(std::move(schema)), slots_(size) {}
 
   absl::Status Init() {
     auto c = Open();
     if (!c.ok()) return c.status();
-    slots_[0] = std::move(*c);
+    slots_[0].c = std::move(*c);
     return absl::OkStatus();
   }
 
@@ -111,46 +134,74 @@ class PgPool final : public Pool {
   absl::Status Ping() override { return Query("SELECT 1", {}).status(); }
 
  private:
+  struct Conn {
+    std::unique_ptr<pqxx::connection> c;
+    int64_t statement_timeout_ms = kDefaultStatementTimeoutMs;
+  };
+
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Open() {
     try {
       auto c = std::make_unique<pqxx::connection>(url_);
-      if (!schema_.empty()) {
-        pqxx::nontransaction tx(*c);
-        tx.exec("SET search_path TO " + tx.quote_name(schema_));
-      }
+      pqxx::nontransaction tx(*c);
+      std::string setup = "SET statement_timeout = " + std::to_string(kDefaultStatementTimeoutMs) +
+                          "; SET lock_timeout = 5000; SET idle_in_transaction_session_timeout = 60000";
+      if (!schema_.empty()) setup += "; SET search_path TO " + tx.quote_name(schema_);
+      tx.exec(setup);
       return c;
     } catch (const std::exception& e) {
       return absl::UnavailableError(std::string("cannot connect to PostgreSQL: ") + e.what());
     }
   }
 
+  // A libpq URL without connect_timeout would wait for the kernel's TCP timeout
+  // (minutes) when the server is unreachable.
+  static std::string WithConnectTimeout(std::string url) {
+    if (url.find("connect_timeout=") != std::string::npos) return url;
+    bool uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+    if (uri) return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=5";
+    return url + " connect_timeout=5";
+  }
+
   absl::Status WithConnection(const std::function<void(pqxx::connection&)>& fn) {
-    size_t idx = Acquire();
-    if (idx == SIZE_MAX) return absl::UnavailableError("no database connection free within 5 s");
+    absl::Time deadline = CurrentDeadline();
+    if (TimeoutForDeadline(deadline) == 0) return absl::DeadlineExceededError("deadline passed");
+    size_t idx = Acquire(std::min(deadline, absl::Now() + absl::Seconds(5)));
+    if (idx == SIZE_MAX) return absl::UnavailableError("no database connection free in time");
     struct Release {
       PgPool* p;
       size_t i;
       ~Release() { p->Return(i); }
     } release{this, idx};
-    auto& conn = slots_[idx];
-    if (!conn || !conn->is_open()) {
+    Conn& conn = slots_[idx];
+    if (!conn.c || !conn.c->is_open()) {
       auto c = Open();
       if (!c.ok()) return c.status();
-      conn = std::move(*c);
+      conn.c = std::move(*c);
+      conn.statement_timeout_ms = kDefaultStatementTimeoutMs;
     }
     try {
-      fn(*conn);
+      // Work for a caller must end when the caller gives up (DESIGN: deadlines
+      // propagate into services); one extra round trip only when the bound changes.
+      int64_t timeout = TimeoutForDeadline(deadline);
+      if (timeout == 0) return absl::DeadlineExceededError("deadline passed");
+      if (timeout != conn.statement_timeout_ms) {
+        pqxx::nontransaction tx(*conn.c);
+        tx.exec("SET statement_timeout = " + std::to_string(timeout));
+        conn.statement_timeout_ms = timeout;
+      }
+      fn(*conn.c);
       return absl::OkStatus();
     } catch (const std::exception& e) {
       absl::Status s = Convert(e);
-      if (s.code() == absl::StatusCode::kUnavailable) conn.reset();
+      if (s.code() == absl::StatusCode::kUnavailable) conn.c.reset();
       return s;
     }
   }
 
-  size_t Acquire() {
+  size_t Acquire(absl::Time until) {
     std::unique_lock<std::mutex> lock(mu_);
-    bool got = cv_.wait_for(lock, std::chrono::seconds(5), [&] { return busy_.size() < slots_.size(); });
+    bool got = cv_.wait_for(lock, absl::ToChronoMilliseconds(std::max(absl::ZeroDuration(), until - absl::Now())),
+                            [&] { return busy_.size() < slots_.size(); });
     if (!got) return SIZE_MAX;
     for (size_t i = 0; i < slots_.size(); ++i) {
       if (!busy_.count(i)) {
@@ -171,7 +222,7 @@ class PgPool final : public Pool {
 
   std::string url_;
   std::string schema_;
-  std::vector<std::unique_ptr<pqxx::connection>> slots_;
+  std::vector<Conn> slots_;
   std::set<size_t> busy_;
   std::mutex mu_;
   std::condition_variable cv_;

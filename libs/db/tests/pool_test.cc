@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "cloudillo/core/deadline.h"
 #include "cloudillo/db/migrate.h"
 #include "cloudillo/testing/status_matchers.h"
 #include "cloudillo/testing/test_env.h"
@@ -61,6 +62,28 @@ TEST_F(PoolTest, ErrorsMapToStatusCodes) {
   EXPECT_THAT(pool_->Query("SELECT $1::int", {P("not a number")}),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(pool_->Query("SELEC nonsense"), StatusIs(absl::StatusCode::kInternal));
+  // PostgreSQL's text (constraint and table names, values) stays out of the status.
+  auto dup = pool_->Query("INSERT INTO svc.items VALUES ($1, $2)", {P(1), P("b")});
+  EXPECT_EQ(std::string(dup.status().message()).find("items"), std::string::npos) << dup.status();
+  auto bad = pool_->Query("SELECT $1::int", {P("not a number")});
+  EXPECT_EQ(std::string(bad.status().message()).find("not a number"), std::string::npos) << bad.status();
+}
+
+TEST_F(PoolTest, QueriesEndWithTheCallersDeadline) {
+  {
+    DeadlineScope scope(absl::Now() + absl::Milliseconds(300));
+    absl::Time start = absl::Now();
+    EXPECT_THAT(pool_->Query("SELECT pg_sleep(5)"), StatusIs(absl::StatusCode::kDeadlineExceeded));
+    EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  }
+  {
+    DeadlineScope past(absl::Now() - absl::Seconds(1));
+    EXPECT_THAT(pool_->Query("SELECT 1"), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  }
+  // Outside any scope the connection is back to the default bound and works.
+  auto r = pool_->Query("SELECT current_setting('statement_timeout')");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->rows[0].Str(0), "30s");
 }
 
 TEST_F(PoolTest, TransactionRollsBackOnError) {

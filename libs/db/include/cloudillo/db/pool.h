@@ -1,13 +1,22 @@
 // PostgreSQL access for services: a fixed-size connection pool, parameterised
 // queries and transactions. No libpqxx type crosses this header (EXAMPLES.md item 4):
-// every libpqxx exception is converted here, by SQLSTATE class, into a Status:
+// every libpqxx exception is converted here, by SQLSTATE class, into a Status with a
+// generic message (PostgreSQL's own text goes to the log, never into a Status that
+// could reach a client):
 //
 //   unique_violation                -> AlreadyExists
 //   foreign_key / check / not_null  -> FailedPrecondition
-//   serialization / deadlock        -> Aborted (the caller may retry)
+//   serialization / deadlock, lock  -> Aborted (the caller may retry)
+//     timeout (lock_timeout 5 s)
+//   statement timeout               -> DeadlineExceeded
 //   broken connection, no slot      -> Unavailable
 //   data_exception                  -> InvalidArgument
 //   anything else                   -> Internal
+//
+// Deadlines: a query runs under the deadline of the calling thread's DeadlineScope
+// (libs/rpc opens one from the gRPC call): waiting for a free connection ends there,
+// PostgreSQL's statement_timeout is set to the time left, and a passed deadline is
+// DeadlineExceeded without a round trip. Connecting gives up after 5 s.
 //
 // Thread-safe. A broken connection is replaced on its next use.
 #pragma once
