@@ -102,7 +102,8 @@ std::string AccessService::ApiKeyHash(std::string_view key) const {
 absl::Status AccessService::InsertSecret(db::Tx& tx, int64_t tn_id,
                                          std::optional<absl::Time> expire_others_at) {
   std::string kid = RandomAlnum(8);
-  std::string sealed = Base64Encode(master_.Seal(RandomBytes(32), SecretAad(tn_id, kid)));
+  CL_ASSIGN_OR_RETURN(std::string sealed_raw, master_.Seal(RandomBytes(32), SecretAad(tn_id, kid)));
+  std::string sealed = Base64Encode(sealed_raw);
   if (expire_others_at) {
     CL_RETURN_IF_ERROR(tx.Query("UPDATE token_secrets SET expires_at = to_timestamp($2) WHERE tn_id = $1 AND "
                                 "(expires_at IS NULL OR expires_at > to_timestamp($2))",

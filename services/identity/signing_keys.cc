@@ -26,7 +26,8 @@ absl::StatusOr<PublicKeyInfo> SigningKeys::Create(db::Tx& tx, int64_t tn_id, abs
   std::string key_id = KeyIdFor(now, index);
   CL_ASSIGN_OR_RETURN(crypto::P384PrivateKey key, crypto::P384PrivateKey::Generate());
   PublicKeyInfo info{key_id, key.PublicKey().SpkiBase64(), std::nullopt};
-  std::string sealed = Base64Encode(master_.Seal(key.Pkcs8Der(), Aad(tn_id, key_id)));
+  CL_ASSIGN_OR_RETURN(std::string sealed_raw, master_.Seal(key.Pkcs8Der(), Aad(tn_id, key_id)));
+  std::string sealed = Base64Encode(sealed_raw);
   CL_RETURN_IF_ERROR(
       tx.Query("INSERT INTO signing_keys (tn_id, key_id, public_key, sealed_private_key, created_at) "
                "VALUES ($1, $2, $3, $4, to_timestamp($5))",

@@ -188,11 +188,9 @@ export class Cluster {
     const out = new Map();
     for (const row of rows.split('\n').filter(Boolean)) {
       const [tn, kid, sealedB64] = row.split('|');
-      const sealed = Buffer.from(sealedB64, 'base64');
-      const d = createDecipheriv('aes-256-gcm', this.masterKey, sealed.subarray(0, 12));
-      d.setAAD(Buffer.from(`access.token_secrets:${tn}:${kid}`));
-      d.setAuthTag(sealed.subarray(sealed.length - 16));
-      out.set(Number(tn), { kid, secret: Buffer.concat([d.update(sealed.subarray(12, sealed.length - 16)), d.final()]) });
+      const secret = unseal(new Map([[1, this.masterKey]]), Buffer.from(sealedB64, 'base64'),
+        Buffer.from(`access.token_secrets:${tn}:${kid}`));
+      out.set(Number(tn), { kid, secret });
     }
     return out;
   }
@@ -208,6 +206,36 @@ export class Cluster {
     const input = `${b64url(JSON.stringify({ alg: 'HS256', kid, typ: 'JWT' }))}.${b64url(JSON.stringify(claims))}`;
     return `${input}.${b64url(createHmac('sha256', secret).update(input).digest())}`;
   }
+}
+
+// Opens a value sealed by crypto::MasterKey (libs/crypto/.../master_key.h) with a
+// keyring `keys` (version -> 32-byte Buffer). Format 1 is
+// "CLK" 0x01 ‖ version(u32 BE) ‖ nonce(12) ‖ ciphertext ‖ tag(16), the 8-byte header
+// prefixed to the associated data; without the header it is the legacy layout
+// nonce ‖ ciphertext ‖ tag under version 1. A legacy nonce may start with the magic, so
+// the legacy reading is tried whenever the header reading fails.
+export function unseal(keys, sealed, aad) {
+  const open = (key, header, body) => {
+    const d = createDecipheriv('aes-256-gcm', key, body.subarray(0, 12));
+    d.setAAD(Buffer.concat([header, aad]));
+    d.setAuthTag(body.subarray(body.length - 16));
+    return Buffer.concat([d.update(body.subarray(12, body.length - 16)), d.final()]);
+  };
+  const tryOpen = (key, header, body) => {
+    if (!key || body.length < 28) return undefined;
+    try { return open(key, header, body); } catch { return undefined; }
+  };
+  let version = 0;
+  if (sealed.length >= 8 && sealed.subarray(0, 4).equals(Buffer.from('CLK\x01', 'latin1'))) {
+    version = sealed.readUInt32BE(4);
+    const opened = tryOpen(keys.get(version), sealed.subarray(0, 8), sealed.subarray(8));
+    if (opened) return opened;
+  }
+  const legacy = tryOpen(keys.get(1), Buffer.alloc(0), sealed);
+  if (legacy) return legacy;
+  throw new Error(version && !keys.has(version)
+    ? `sealed value names master key version ${version}, which the keyring lacks`
+    : 'sealed value does not open under the master keyring');
 }
 
 export function b64url(buf) {

@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include "cloudillo/core/deadline.h"
 #include "cloudillo/db/migrate.h"
 #include "cloudillo/testing/status_matchers.h"
@@ -30,25 +28,6 @@ const std::vector<Migration> kMigrations = {
      "CREATE INDEX items_name ON items(name);"},
     {2, "tags", "CREATE TABLE tags (item_id bigint REFERENCES items(id), tag text);"},
 };
-
-TEST_F(PoolTest, MigrateIsIdempotentAndChecked) {
-  EXPECT_THAT(CheckCurrent(*pool_, "svc", kMigrations), StatusIs(absl::StatusCode::kFailedPrecondition));
-  ASSERT_THAT(Migrate(*pool_, "svc", kMigrations), IsOk());
-  ASSERT_THAT(Migrate(*pool_, "svc", kMigrations), IsOk());
-  EXPECT_THAT(CheckCurrent(*pool_, "svc", kMigrations), IsOk());
-  std::vector<Migration> older(kMigrations.begin(), kMigrations.begin() + 1);
-  EXPECT_THAT(CheckCurrent(*pool_, "svc", older), StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(Migrate(*pool_, "svc", older), StatusIs(absl::StatusCode::kFailedPrecondition));
-}
-
-TEST_F(PoolTest, ConcurrentMigratorsSerialise) {
-  std::vector<std::thread> threads;
-  std::vector<absl::Status> results(4);
-  for (int i = 0; i < 4; ++i)
-    threads.emplace_back([&, i] { results[i] = Migrate(*pool_, "race", kMigrations); });
-  for (auto& t : threads) t.join();
-  for (const auto& s : results) EXPECT_THAT(s, IsOk());
-}
 
 TEST_F(PoolTest, ErrorsMapToStatusCodes) {
   ASSERT_THAT(Migrate(*pool_, "svc", kMigrations), IsOk());

@@ -38,22 +38,34 @@ ProcessConfig LoadProcessConfig(ConfigSource& src, const std::string& default_op
 }
 
 absl::StatusOr<crypto::MasterKey> LoadMasterKey(ConfigSource& src) {
-  std::string inline_key = src.Str("CLOUDILLO_MASTER_KEY", "", "32 random bytes, standard base64 (secret!)");
-  std::string file = src.Str("CLOUDILLO_MASTER_KEY_FILE", "", "file holding CLOUDILLO_MASTER_KEY");
+  std::string inline_key = src.Str("CLOUDILLO_MASTER_KEY", "",
+                                   "master keyring: `<version>:<base64 of 32 bytes>` entries (secret!)");
+  std::string file =
+      src.Str("CLOUDILLO_MASTER_KEY_FILE", "", "file holding the master keyring, one key a line");
   std::string text = inline_key;
+  std::string from = "CLOUDILLO_MASTER_KEY";
   if (text.empty() && !file.empty()) {
     std::ifstream in(file);
     if (!in) return absl::InvalidArgumentError("CLOUDILLO_MASTER_KEY_FILE '" + file + "' cannot be read");
     std::stringstream ss;
     ss << in.rdbuf();
-    text = std::string(SV(absl::StripAsciiWhitespace(ss.str())));
+    text = ss.str();
+    from = "CLOUDILLO_MASTER_KEY_FILE '" + file + "'";
   }
-  if (text.empty()) {
+  if (absl::StripAsciiWhitespace(text).empty()) {
     return absl::InvalidArgumentError(
         "no master key: set CLOUDILLO_MASTER_KEY or CLOUDILLO_MASTER_KEY_FILE (make one with `openssl rand "
         "-base64 32`)");
   }
-  return crypto::MasterKey::FromBase64(text);
+  auto key = crypto::MasterKey::FromText(text);
+  if (!key.ok()) {
+    return absl::Status(
+        key.status().code(),
+        from + ": " + std::string(key.status().message()) +
+            ". To rotate, prepend `2:<new key>` as a new line (or comma-separated entry); old "
+            "versions stay until `cloudillo-admin rotate-master-key` has resealed everything");
+  }
+  return key;
 }
 
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& addr) {

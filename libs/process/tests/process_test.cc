@@ -30,8 +30,39 @@ TEST(LoadMasterKey, FromEnvFileOrClearError) {
   EXPECT_NE(s.status().message().find("openssl rand -base64 32"), std::string::npos);
   ConfigSource bad(std::map<std::string, std::string>{{"CLOUDILLO_MASTER_KEY", "short"}});
   EXPECT_THAT(LoadMasterKey(bad), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(std::string(LoadMasterKey(bad).status().message()), ::testing::HasSubstr("prepend `2:"));
   ConfigSource missing(std::map<std::string, std::string>{{"CLOUDILLO_MASTER_KEY_FILE", "/nonexistent/key"}});
   EXPECT_THAT(LoadMasterKey(missing), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(LoadMasterKey, KeyringFileWithSeveralVersions) {
+  std::string k1 = Base64Encode(RandomBytes(32)), k2 = Base64Encode(RandomBytes(32));
+  std::string path = ::testing::TempDir() + "/mk-ring";
+  std::ofstream(path) << "2:" << k2 << "\n" << k1 << "\n";
+  ConfigSource file_src(std::map<std::string, std::string>{{"CLOUDILLO_MASTER_KEY_FILE", path}});
+  auto ring = LoadMasterKey(file_src);
+  ASSERT_THAT(ring, IsOk());
+  EXPECT_EQ(ring->current_version(), 2);
+  // Version 1 is the bare key: what it sealed before rotation still opens.
+  auto v1 = crypto::MasterKey::FromBase64(k1);
+  ASSERT_THAT(v1, IsOk());
+  auto sealed = v1->Seal("x", "aad");
+  ASSERT_THAT(sealed, IsOk());
+  EXPECT_THAT(ring->Open(*sealed, "aad"), IsOk());
+
+  ConfigSource inline_src({{"CLOUDILLO_MASTER_KEY", "2:" + k2 + "," + k1}});
+  ASSERT_THAT(LoadMasterKey(inline_src), IsOk());
+  EXPECT_EQ(LoadMasterKey(inline_src)->current_version(), 2);
+
+  // A bad line names the file and the line, never the key.
+  std::ofstream(path) << "2:" << k2 << "\n" << k1.substr(4) << "\n";
+  auto bad = LoadMasterKey(file_src);
+  EXPECT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument));
+  std::string msg(bad.status().message());
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("entry 2"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(k1.substr(4, 12)), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(k2.substr(0, 12)), std::string::npos) << msg;
 }
 
 TEST(Addresses, SplitAndListen) {

@@ -31,8 +31,10 @@ struct ProcessConfig {
 StoreConfig LoadStoreConfig(ConfigSource& src);
 ProcessConfig LoadProcessConfig(ConfigSource& src, const std::string& default_ops_addr);
 
-// CLOUDILLO_MASTER_KEY, else the file named by CLOUDILLO_MASTER_KEY_FILE; a missing or
-// malformed key is a startup error with a message saying how to make one.
+// The master keyring (crypto::MasterKey::FromText: one entry a line or comma-separated)
+// from CLOUDILLO_MASTER_KEY, else from the file named by CLOUDILLO_MASTER_KEY_FILE.
+// InvalidArgument for a missing, unreadable or malformed keyring, with a message saying
+// how to make a key and how to add a version; never with key material.
 absl::StatusOr<crypto::MasterKey> LoadMasterKey(ConfigSource& src);
 
 // "host:port" -> (host, port); InvalidArgument otherwise.
