@@ -2,9 +2,10 @@
 #include "access_service.h"
 
 #include <nlohmann/json.hpp>
-#include <thread>
 
+#include "absl/strings/numbers.h"
 #include "cloudillo/cache/invalidation.h"
+#include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/base64.h"
 #include "cloudillo/core/id_tag.h"
 #include "cloudillo/core/log.h"
@@ -20,7 +21,6 @@ namespace {
 
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
-using rpc::Serve;
 
 constexpr int64_t kTokenLifetime = 3600;
 // A rotated secret must outlive every token it signed: lifetime plus verify leeway.
@@ -76,14 +76,40 @@ bool ValidScopeList(std::string_view scopes) {
 const char* AccessService::OwnerRoles() { return "public,follower,supporter,contributor,moderator,leader"; }
 
 AccessService::AccessService(std::shared_ptr<db::Pool> pool, std::shared_ptr<cache::Redis> redis,
-                             const crypto::MasterKey& master, const Clock& clock, AccessOptions options)
+                             const crypto::MasterKey& master, const Clock& clock, AccessOptions options,
+                             rpc::WorkerPool& workers, rpc::WorkerPool& password_workers)
     : pool_(std::move(pool)),
       redis_(std::move(redis)),
       master_(master),
       clock_(clock),
       options_(options),
-      api_key_hash_key_(master.Derive("access.api_keys.hash")),
+      workers_(workers),
+      password_workers_(password_workers),
       limiter_(redis_) {}
+
+// API keys are stored as an HMAC under a key of their own. It is kept sealed in the
+// database rather than derived from the master key, so rotating the master key
+// reseals it instead of invalidating every API key. The first start of a deployment
+// that used the derived key stores that very key, so existing API keys stay valid.
+absl::Status AccessService::Init() {
+  constexpr char kName[] = "api_key_hash";
+  const std::string aad = "access.hash_keys:api_key_hash";
+  CL_ASSIGN_OR_RETURN(db::Result r,
+                      pool_->Query("SELECT sealed_key FROM hash_keys WHERE name = $1", {db::P(kName)}));
+  if (r.empty()) {
+    CL_ASSIGN_OR_RETURN(std::string sealed, master_.Seal(master_.Derive("access.api_keys.hash"), aad));
+    CL_RETURN_IF_ERROR(pool_
+                           ->Query("INSERT INTO hash_keys (name, sealed_key) VALUES ($1, $2) "
+                                   "ON CONFLICT (name) DO NOTHING",
+                                   {db::P(kName), db::P(Base64Encode(sealed))})
+                           .status());
+    CL_ASSIGN_OR_RETURN(r, pool_->Query("SELECT sealed_key FROM hash_keys WHERE name = $1", {db::P(kName)}));
+    if (r.empty()) return absl::InternalError("API key hashing key missing after insert");
+  }
+  CL_ASSIGN_OR_RETURN(std::string sealed, Base64Decode(r.rows[0].Str(0)));
+  CL_ASSIGN_OR_RETURN(api_key_hash_key_, master_.Open(sealed, aad));
+  return absl::OkStatus();
+}
 
 void AccessService::ConnectIdentity(std::shared_ptr<grpc::Channel> channel) {
   identity_ = cloudillo::v1::Identity::NewStub(std::move(channel));
@@ -138,7 +164,8 @@ absl::StatusOr<std::string> AccessService::MintToken(int64_t tn_id, crypto::Acce
   return crypto::SignAccessToken(claims, s.secret, s.kid);
 }
 
-// The login object of Appendix C.3 for the tenant owner.
+// The login object of Appendix C.3 for the tenant owner, or for an API key of the
+// owner (then the token keeps the key's scope and origin).
 absl::StatusOr<std::string> AccessService::LoginJson(const cloudillo::v1::RequestContext& ctx) {
   if (!identity_) return absl::UnavailableError("identity service not connected");
   cloudillo::v1::TenantRef ref;
@@ -150,6 +177,10 @@ absl::StatusOr<std::string> AccessService::LoginJson(const cloudillo::v1::Reques
   claims.iss = ctx.id_tag();
   claims.sub = ctx.id_tag();
   claims.roles = OwnerRoles();
+  if (ctx.auth_kind() == "api_key") {
+    claims.api_key_id = ctx.api_key_id();
+    if (!ctx.scope().empty()) claims.scope = ctx.scope();
+  }
   CL_ASSIGN_OR_RETURN(std::string token, MintToken(ctx.tn_id(), claims));
   ojson login;
   login["tnId"] = ctx.tn_id();
@@ -167,15 +198,15 @@ absl::Status AccessService::FailLogin(const cloudillo::v1::RequestContext& ctx) 
     absl::Status st = limiter_.Penalize(*addr, cache::PenaltyReason::kAuthFailure);
     if (!st.ok()) LogWarn("penalty_not_recorded", {{"error", std::string(st.message())}});
   }
-  std::this_thread::sleep_for(absl::ToChronoMilliseconds(options_.login_failure_delay));
-  return rpc::Forbidden();
+  // The delay is served by the gateway on a timer: no thread waits here or there.
+  return rpc::WithAnswerDelay(rpc::Forbidden(), options_.login_failure_delay);
 }
 
 // --- internal RPCs -----------------------------------------------------------------
 
-grpc::Status AccessService::GetTokenSecrets(grpc::ServerContext*, const cloudillo::v1::TenantRef* req,
+grpc::ServerUnaryReactor* AccessService::GetTokenSecrets(grpc::CallbackServerContext* ctx, const cloudillo::v1::TenantRef* req,
                                             cloudillo::v1::TokenSecrets* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::TokenSecrets> {
+  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::TokenSecrets> {
     CL_ASSIGN_OR_RETURN(
         db::Result r,
         pool_->Query("SELECT kid, sealed_secret, coalesce(extract(epoch FROM expires_at)::bigint, 0) "
@@ -193,35 +224,36 @@ grpc::Status AccessService::GetTokenSecrets(grpc::ServerContext*, const cloudill
   });
 }
 
-grpc::Status AccessService::ResolveApiKey(grpc::ServerContext*,
-                                          const cloudillo::v1::ResolveApiKeyRequest* req,
-                                          cloudillo::v1::ApiKeyIdentity* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::ApiKeyIdentity> {
-    CL_ASSIGN_OR_RETURN(db::Result r,
-                        pool_->Query("SELECT k.key_id, k.tn_id, c.id_tag, coalesce(k.scopes, ''), "
-                                     "coalesce(extract(epoch FROM k.expires_at)::bigint, 0) "
-                                     "FROM api_keys k JOIN credentials c USING (tn_id) WHERE k.key_hash = $1",
-                                     {db::P(ApiKeyHash(req->key()))}));
-    // Another tenant's key is as unknown here as a made-up one.
-    if (r.empty() || r.rows[0].Int(1) != req->tn_id()) return rpc::Forbidden("invalid API key");
-    int64_t exp = r.rows[0].Int(4);
-    if (exp != 0 && exp <= absl::ToUnixSeconds(clock_.Now())) return rpc::Forbidden("API key expired");
-    (void)pool_->Query("UPDATE api_keys SET last_used_at = now() WHERE key_id = $1",
-                       {db::P(r.rows[0].Int(0))});
-    cloudillo::v1::ApiKeyIdentity id;
-    id.set_tn_id(r.rows[0].Int(1));
-    id.set_subject(r.rows[0].Str(2));
-    id.set_roles(OwnerRoles());
-    id.set_scope(r.rows[0].Str(3));
-    id.set_expires_at(exp);
-    id.set_key_id(r.rows[0].Str(0));
-    return id;
-  });
+grpc::ServerUnaryReactor* AccessService::ResolveApiKey(grpc::CallbackServerContext* ctx,
+                                                       const cloudillo::v1::ResolveApiKeyRequest* req,
+                                                       cloudillo::v1::ApiKeyIdentity* out) {
+  return rpc::Serve(ctx, out, workers_, [=, this] { return LookUpApiKey(req->tn_id(), req->key()); });
 }
 
-grpc::Status AccessService::SetupTenant(grpc::ServerContext*, const cloudillo::v1::SetupTenantRequest* req,
+absl::StatusOr<cloudillo::v1::ApiKeyIdentity> AccessService::LookUpApiKey(int64_t tn_id, const std::string& key) {
+  CL_ASSIGN_OR_RETURN(db::Result r,
+                      pool_->Query("SELECT k.key_id, k.tn_id, c.id_tag, coalesce(k.scopes, ''), "
+                                   "coalesce(extract(epoch FROM k.expires_at)::bigint, 0) "
+                                   "FROM api_keys k JOIN credentials c USING (tn_id) WHERE k.key_hash = $1",
+                                   {db::P(ApiKeyHash(key))}));
+  // Another tenant's key is as unknown here as a made-up one.
+  if (r.empty() || r.rows[0].Int(1) != tn_id) return rpc::Forbidden("invalid API key");
+  int64_t exp = r.rows[0].Int(4);
+  if (exp != 0 && exp <= absl::ToUnixSeconds(clock_.Now())) return rpc::Forbidden("API key expired");
+  (void)pool_->Query("UPDATE api_keys SET last_used_at = now() WHERE key_id = $1", {db::P(r.rows[0].Int(0))});
+  cloudillo::v1::ApiKeyIdentity id;
+  id.set_tn_id(r.rows[0].Int(1));
+  id.set_subject(r.rows[0].Str(2));
+  id.set_roles(OwnerRoles());
+  id.set_scope(r.rows[0].Str(3));
+  id.set_expires_at(exp);
+  id.set_key_id(r.rows[0].Str(0));
+  return id;
+}
+
+grpc::ServerUnaryReactor* AccessService::SetupTenant(grpc::CallbackServerContext* ctx, const cloudillo::v1::SetupTenantRequest* req,
                                         cloudillo::v1::Empty* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+  return rpc::Serve(ctx, out, password_workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     std::optional<std::string> hash;
     if (!req->password().empty()) {
       CL_ASSIGN_OR_RETURN(hash, crypto::HashPassword(req->password()));
@@ -237,9 +269,9 @@ grpc::Status AccessService::SetupTenant(grpc::ServerContext*, const cloudillo::v
   });
 }
 
-grpc::Status AccessService::SetPassword(grpc::ServerContext*, const cloudillo::v1::SetPasswordRequest* req,
+grpc::ServerUnaryReactor* AccessService::SetPassword(grpc::CallbackServerContext* ctx, const cloudillo::v1::SetPasswordRequest* req,
                                         cloudillo::v1::Empty* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+  return rpc::Serve(ctx, out, password_workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     if (req->password().size() < 8)
       return absl::InvalidArgumentError("password must be at least 8 characters");
     CL_ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(req->password()));
@@ -252,9 +284,9 @@ grpc::Status AccessService::SetPassword(grpc::ServerContext*, const cloudillo::v
   });
 }
 
-grpc::Status AccessService::RotateTokenSecret(grpc::ServerContext*, const cloudillo::v1::TenantRef* req,
+grpc::ServerUnaryReactor* AccessService::RotateTokenSecret(grpc::CallbackServerContext* ctx, const cloudillo::v1::TenantRef* req,
                                               cloudillo::v1::Empty* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(pool_->Transact([&](db::Tx& tx) -> absl::Status {
       CL_ASSIGN_OR_RETURN(db::Result r, tx.Query("SELECT 1 FROM credentials WHERE tn_id = $1 FOR UPDATE",
                                                  {db::P(req->tn_id())}));
@@ -267,9 +299,9 @@ grpc::Status AccessService::RotateTokenSecret(grpc::ServerContext*, const cloudi
   });
 }
 
-grpc::Status AccessService::DeleteTenantCredentials(grpc::ServerContext*, const cloudillo::v1::TenantRef* req,
+grpc::ServerUnaryReactor* AccessService::DeleteTenantCredentials(grpc::CallbackServerContext* ctx, const cloudillo::v1::TenantRef* req,
                                                     cloudillo::v1::Empty* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(
         pool_->Query("DELETE FROM credentials WHERE tn_id = $1", {db::P(req->tn_id())}).status());
     Publish(cache::SecretsInvalidation(req->tn_id()));
@@ -278,15 +310,53 @@ grpc::Status AccessService::DeleteTenantCredentials(grpc::ServerContext*, const 
   });
 }
 
+grpc::ServerUnaryReactor* AccessService::ResealSecrets(grpc::CallbackServerContext* ctx, const cloudillo::v1::Empty*,
+                                                       cloudillo::v1::ResealReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this]() -> absl::StatusOr<cloudillo::v1::ResealReply> {
+    cloudillo::v1::ResealReply reply;
+    // One compare-and-set per value: a secret rotated meanwhile keeps its new value.
+    auto reseal = [&](const std::string& select, const std::string& update,
+                      const std::function<std::string(const db::Row&)>& aad) -> absl::Status {
+      CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query(select));
+      for (const auto& row : r.rows) {
+        const std::string& stored = row.Str(row.size() - 1);
+        auto sealed = Base64Decode(stored);
+        if (!sealed.ok() || !master_.NeedsReseal(*sealed)) continue;
+        auto plain = master_.Open(*sealed, aad(row));
+        auto again = plain.ok() ? master_.Seal(*plain, aad(row)) : absl::StatusOr<std::string>(plain.status());
+        std::vector<db::Param> params;
+        for (size_t i = 0; i + 1 < row.size(); ++i) params.push_back(db::P(row.Str(i)));
+        params.push_back(db::P(stored));
+        params.push_back(again.ok() ? db::P(Base64Encode(*again)) : db::Null());
+        auto done = again.ok() ? pool_->Query(update, params) : absl::StatusOr<db::Result>(again.status());
+        if (done.ok() && done->affected == 1) {
+          reply.set_resealed(reply.resealed() + 1);
+        } else {
+          reply.set_remaining(reply.remaining() + 1);
+        }
+      }
+      return absl::OkStatus();
+    };
+    CL_RETURN_IF_ERROR(reseal("SELECT tn_id, kid, sealed_secret FROM token_secrets",
+                              "UPDATE token_secrets SET sealed_secret = $4 WHERE tn_id = $1 AND kid = $2 "
+                              "AND sealed_secret = $3",
+                              [](const db::Row& row) { return SecretAad(row.Int(0), row.Str(1)); }));
+    CL_RETURN_IF_ERROR(reseal("SELECT name, sealed_key FROM hash_keys",
+                              "UPDATE hash_keys SET sealed_key = $3 WHERE name = $1 AND sealed_key = $2",
+                              [](const db::Row& row) { return "access.hash_keys:" + row.Str(0); }));
+    return reply;  // plaintexts are unchanged: no cache needs dropping
+  });
+}
+
 // --- REST ----------------------------------------------------------------------------
 
-grpc::Status AccessService::LoginInit(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoLoginInit(*req); });
+grpc::ServerUnaryReactor* AccessService::LoginInit(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoLoginInit(*req); });
 }
 
 absl::StatusOr<ApiReply> AccessService::DoLoginInit(const ApiRequest& req) {
   const auto& ctx = req.ctx();
-  if (rpc::IsOwner(ctx) && ctx.auth_kind() == "token") {
+  if (rpc::IsOwner(ctx)) {
     CL_ASSIGN_OR_RETURN(std::string login, LoginJson(ctx));
     ApiReply r;
     r.set_data_json("{\"status\":\"authenticated\",\"login\":" + login + "}");
@@ -305,8 +375,8 @@ absl::StatusOr<ApiReply> AccessService::DoLoginInit(const ApiRequest& req) {
   return rpc::Data(data);
 }
 
-grpc::Status AccessService::Login(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoLogin(*req); });
+grpc::ServerUnaryReactor* AccessService::Login(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, password_workers_, [this, req] { return DoLogin(*req); });
 }
 
 absl::StatusOr<ApiReply> AccessService::DoLogin(const ApiRequest& req) {
@@ -339,13 +409,13 @@ absl::StatusOr<ApiReply> AccessService::DoLogin(const ApiRequest& req) {
   return reply;
 }
 
-grpc::Status AccessService::LoginToken(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoLoginToken(*req); });
+grpc::ServerUnaryReactor* AccessService::LoginToken(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoLoginToken(*req); });
 }
 
 absl::StatusOr<ApiReply> AccessService::DoLoginToken(const ApiRequest& req) {
   ApiReply reply;
-  if (!(rpc::IsOwner(req.ctx()) && req.ctx().auth_kind() == "token")) {
+  if (!rpc::IsOwner(req.ctx())) {
     reply.set_data_json("null");
     return reply;
   }
@@ -354,8 +424,8 @@ absl::StatusOr<ApiReply> AccessService::DoLoginToken(const ApiRequest& req) {
   return reply;
 }
 
-grpc::Status AccessService::Logout(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoLogout(*req); });
+grpc::ServerUnaryReactor* AccessService::Logout(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoLogout(*req); });
 }
 
 absl::StatusOr<ApiReply> AccessService::DoLogout(const ApiRequest& req) {
@@ -371,8 +441,8 @@ absl::StatusOr<ApiReply> AccessService::DoLogout(const ApiRequest& req) {
   return reply;
 }
 
-grpc::Status AccessService::ChangePassword(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoChangePassword(*req); });
+grpc::ServerUnaryReactor* AccessService::ChangePassword(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, password_workers_, [this, req] { return DoChangePassword(*req); });
 }
 
 absl::StatusOr<ApiReply> AccessService::DoChangePassword(const ApiRequest& req) {
@@ -401,8 +471,8 @@ absl::StatusOr<ApiReply> AccessService::DoChangePassword(const ApiRequest& req) 
   return reply;
 }
 
-grpc::Status AccessService::AccessToken(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoAccessToken(*req); });
+grpc::ServerUnaryReactor* AccessService::AccessToken(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoAccessToken(*req); });
 }
 
 absl::StatusOr<ApiReply> AccessService::DoAccessToken(const ApiRequest& req) {
@@ -421,15 +491,20 @@ absl::StatusOr<ApiReply> AccessService::DoAccessToken(const ApiRequest& req) {
   crypto::AccessClaims claims;
   claims.iss = ctx.id_tag();
   if (!api_key.empty()) {
-    cloudillo::v1::ResolveApiKeyRequest rk;
-    rk.set_tn_id(ctx.tn_id());
-    rk.set_key(api_key);
     cloudillo::v1::ApiKeyIdentity id;
-    grpc::Status st = ResolveApiKey(nullptr, &rk, &id);
-    if (!st.ok()) return rpc::Forbidden("invalid API key");
+    CL_ASSIGN_OR_RETURN(id, LookUpApiKey(ctx.tn_id(), api_key));
     claims.sub = id.subject();
     claims.roles = id.roles();
-    if (!id.scope().empty()) claims.scope = id.scope();
+    int64_t key_id = 0;
+    if (!absl::SimpleAtoi(AV(id.key_id()), &key_id)) return absl::InternalError("bad API key id");
+    claims.api_key_id = key_id;  // the token can do no more than the key
+    // A scoped key mints its own scope; an unscoped key may narrow to one.
+    if (!id.scope().empty() && !scope.empty() && scope != id.scope()) return rpc::Forbidden();
+    if (!id.scope().empty()) {
+      claims.scope = id.scope();
+    } else if (!scope.empty()) {
+      claims.scope = scope;
+    }
   } else {
     if (!ctx.authenticated()) return rpc::Unauthorized();
     // A scoped token may re-mint its own scope, never widen it (§10 "Share links and scopes").
@@ -438,6 +513,8 @@ absl::StatusOr<ApiReply> AccessService::DoAccessToken(const ApiRequest& req) {
     claims.roles = rpc::IsOwner(ctx) ? std::string(OwnerRoles()) : ctx.roles();
     if (claims.roles->empty()) claims.roles.reset();
     if (!scope.empty()) claims.scope = scope;
+    // A token re-minted from a key's token stays the key's token.
+    if (ctx.auth_kind() == "api_key") claims.api_key_id = ctx.api_key_id();
   }
   CL_ASSIGN_OR_RETURN(std::string token, MintToken(ctx.tn_id(), claims));
   return rpc::Data(json{{"token", token}});
@@ -516,8 +593,8 @@ absl::StatusOr<int64_t> KeyIdParam(const ApiRequest& req) {
 
 }  // namespace
 
-grpc::Status AccessService::ListApiKeys(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoListApiKeys(*req); });
+grpc::ServerUnaryReactor* AccessService::ListApiKeys(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoListApiKeys(*req); });
 }
 
 absl::StatusOr<ApiReply> AccessService::DoListApiKeys(const ApiRequest& req) {
@@ -532,8 +609,8 @@ absl::StatusOr<ApiReply> AccessService::DoListApiKeys(const ApiRequest& req) {
   return reply;
 }
 
-grpc::Status AccessService::CreateApiKey(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoCreateApiKey(*req); });
+grpc::ServerUnaryReactor* AccessService::CreateApiKey(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoCreateApiKey(*req); });
 }
 
 absl::StatusOr<ApiReply> AccessService::DoCreateApiKey(const ApiRequest& req) {
@@ -564,8 +641,8 @@ absl::StatusOr<ApiReply> AccessService::DoCreateApiKey(const ApiRequest& req) {
   return reply;
 }
 
-grpc::Status AccessService::GetApiKey(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoGetApiKey(*req); });
+grpc::ServerUnaryReactor* AccessService::GetApiKey(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoGetApiKey(*req); });
 }
 
 absl::StatusOr<ApiReply> AccessService::DoGetApiKey(const ApiRequest& req) {
@@ -580,8 +657,8 @@ absl::StatusOr<ApiReply> AccessService::DoGetApiKey(const ApiRequest& req) {
   return reply;
 }
 
-grpc::Status AccessService::PatchApiKey(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoPatchApiKey(*req); });
+grpc::ServerUnaryReactor* AccessService::PatchApiKey(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoPatchApiKey(*req); });
 }
 
 absl::StatusOr<ApiReply> AccessService::DoPatchApiKey(const ApiRequest& req) {
@@ -612,8 +689,8 @@ absl::StatusOr<ApiReply> AccessService::DoPatchApiKey(const ApiRequest& req) {
   return reply;
 }
 
-grpc::Status AccessService::DeleteApiKey(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoDeleteApiKey(*req); });
+grpc::ServerUnaryReactor* AccessService::DeleteApiKey(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoDeleteApiKey(*req); });
 }
 
 absl::StatusOr<ApiReply> AccessService::DoDeleteApiKey(const ApiRequest& req) {

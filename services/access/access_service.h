@@ -14,6 +14,7 @@
 #include "cloudillo/crypto/access_token.h"
 #include "cloudillo/crypto/master_key.h"
 #include "cloudillo/db/pool.h"
+#include "cloudillo/rpc/dispatch.h"
 #include "cloudillo/v1/access.grpc.pb.h"
 #include "cloudillo/v1/identity.grpc.pb.h"
 
@@ -26,36 +27,49 @@ struct AccessOptions {
   absl::Duration login_failure_delay = absl::Seconds(1);
 };
 
-class AccessService final : public cloudillo::v1::Access::Service {
+// Handlers that hash passwords (Argon2id, 19 MiB each) run on `password_workers`: a
+// pool sized from a memory budget, at low CPU priority, with a short queue, so a flood
+// of logins can neither exhaust memory nor starve other tenants' requests; when it is
+// full a login gets 503 E-SYS-UNAVAIL at once. Everything else runs on `workers`.
+class AccessService final : public cloudillo::v1::Access::CallbackService,
+                            public cloudillo::v1::AccessEdge::CallbackService {
  public:
   AccessService(std::shared_ptr<db::Pool> pool, std::shared_ptr<cache::Redis> redis,
-                const crypto::MasterKey& master, const Clock& clock, AccessOptions options);
+                const crypto::MasterKey& master, const Clock& clock, AccessOptions options,
+                rpc::WorkerPool& workers, rpc::WorkerPool& password_workers);
+  // Loads (or, on first start, creates) the sealed API-key hashing key. Call before serving.
+  absl::Status Init();
   void ConnectIdentity(std::shared_ptr<grpc::Channel> channel);
 
-  grpc::Status GetTokenSecrets(grpc::ServerContext*, const cloudillo::v1::TenantRef*,
-                               cloudillo::v1::TokenSecrets*) override;
-  grpc::Status ResolveApiKey(grpc::ServerContext*, const cloudillo::v1::ResolveApiKeyRequest*,
-                             cloudillo::v1::ApiKeyIdentity*) override;
-  grpc::Status SetupTenant(grpc::ServerContext*, const cloudillo::v1::SetupTenantRequest*,
-                           cloudillo::v1::Empty*) override;
-  grpc::Status SetPassword(grpc::ServerContext*, const cloudillo::v1::SetPasswordRequest*,
-                           cloudillo::v1::Empty*) override;
-  grpc::Status RotateTokenSecret(grpc::ServerContext*, const cloudillo::v1::TenantRef*,
-                                 cloudillo::v1::Empty*) override;
-  grpc::Status DeleteTenantCredentials(grpc::ServerContext*, const cloudillo::v1::TenantRef*,
-                                       cloudillo::v1::Empty*) override;
+  grpc::Service* internal_service() { return static_cast<cloudillo::v1::Access::CallbackService*>(this); }
+  grpc::Service* edge_service() { return static_cast<cloudillo::v1::AccessEdge::CallbackService*>(this); }
 
-  grpc::Status LoginInit(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status Login(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status LoginToken(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status Logout(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status ChangePassword(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status AccessToken(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status ListApiKeys(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status CreateApiKey(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status GetApiKey(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status PatchApiKey(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status DeleteApiKey(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* GetTokenSecrets(grpc::CallbackServerContext*, const cloudillo::v1::TenantRef*,
+                               cloudillo::v1::TokenSecrets*) override;
+  grpc::ServerUnaryReactor* ResolveApiKey(grpc::CallbackServerContext*, const cloudillo::v1::ResolveApiKeyRequest*,
+                             cloudillo::v1::ApiKeyIdentity*) override;
+  grpc::ServerUnaryReactor* SetupTenant(grpc::CallbackServerContext*, const cloudillo::v1::SetupTenantRequest*,
+                           cloudillo::v1::Empty*) override;
+  grpc::ServerUnaryReactor* SetPassword(grpc::CallbackServerContext*, const cloudillo::v1::SetPasswordRequest*,
+                           cloudillo::v1::Empty*) override;
+  grpc::ServerUnaryReactor* RotateTokenSecret(grpc::CallbackServerContext*, const cloudillo::v1::TenantRef*,
+                                 cloudillo::v1::Empty*) override;
+  grpc::ServerUnaryReactor* DeleteTenantCredentials(grpc::CallbackServerContext*, const cloudillo::v1::TenantRef*,
+                                       cloudillo::v1::Empty*) override;
+  grpc::ServerUnaryReactor* ResealSecrets(grpc::CallbackServerContext*, const cloudillo::v1::Empty*,
+                                          cloudillo::v1::ResealReply*) override;
+
+  grpc::ServerUnaryReactor* LoginInit(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* Login(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* LoginToken(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* Logout(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* ChangePassword(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* AccessToken(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* ListApiKeys(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* CreateApiKey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* GetApiKey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* PatchApiKey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* DeleteApiKey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
 
   // The roles a tenant's owner holds (PROTOCOL §3.1).
   static const char* OwnerRoles();
@@ -68,10 +82,13 @@ class AccessService final : public cloudillo::v1::Access::Service {
   absl::StatusOr<std::string> OpenSecret(int64_t tn_id, const std::string& kid,
                                          const std::string& sealed_b64) const;
   absl::StatusOr<std::string> MintToken(int64_t tn_id, crypto::AccessClaims claims);
+  // The login object of Appendix C.3. A caller whose authority comes from an API key
+  // gets a token carrying the key's scope and origin, never a full session.
   absl::StatusOr<std::string> LoginJson(const cloudillo::v1::RequestContext& ctx);
   absl::Status InsertSecret(db::Tx& tx, int64_t tn_id, std::optional<absl::Time> expire_others_at);
   absl::Status FailLogin(const cloudillo::v1::RequestContext& ctx);
   std::string ApiKeyHash(std::string_view key) const;
+  absl::StatusOr<cloudillo::v1::ApiKeyIdentity> LookUpApiKey(int64_t tn_id, const std::string& key);
   void Publish(const std::string& message);
 
   absl::StatusOr<ApiReply> DoLoginInit(const ApiRequest& req);
@@ -91,7 +108,9 @@ class AccessService final : public cloudillo::v1::Access::Service {
   const crypto::MasterKey& master_;
   const Clock& clock_;
   AccessOptions options_;
-  std::string api_key_hash_key_;
+  rpc::WorkerPool& workers_;
+  rpc::WorkerPool& password_workers_;
+  std::string api_key_hash_key_;  // set by Init()
   cache::RateLimiter limiter_;
   std::unique_ptr<cloudillo::v1::Identity::Stub> identity_;
 };

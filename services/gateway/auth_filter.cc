@@ -53,53 +53,61 @@ bool ScopePermits(const std::string& scope, const std::string& path, const std::
   return any;
 }
 
-AuthResult Authenticate(Directory& dir, const TenantInfo& tenant, const http::Request& req, absl::Time now) {
-  AuthResult out;
+Bearer ExtractBearer(const http::Request& req) {
   const std::string& header = req.Header("authorization");
-  std::string bearer;
-  if (StartsWith(header, "Bearer ")) bearer = header.substr(7);
-  if (bearer.empty() && TokenInQueryAllowed(req.path)) bearer = QueryToken(req.query);
-  if (bearer.empty()) {
-    out.problem = AuthProblem::kMissing;
-    out.message = "authentication required";
-    return out;
-  }
-  Caller& c = out.caller;
-  c.bearer = bearer;
-  if (StartsWith(bearer, "cl_")) {
-    auto key = dir.ApiKey(tenant.tn_id, bearer);
-    if (!key.ok()) return {{}, AuthProblem::kUnavailable, std::string(key.status().message())};
-    if (!key->has_value() || (**key).tn_id != tenant.tn_id ||
-        ((**key).expires_at != 0 && (**key).expires_at <= absl::ToUnixSeconds(now))) {
-      return {{}, AuthProblem::kBadKey, "invalid API key"};
-    }
-    c.subject = (**key).subject;
-    c.roles = (**key).roles;
-    c.scope = (**key).scope;
-    c.has_sub = true;
-    c.kind = "api_key";
-  } else {
-    auto secrets = dir.Secrets(tenant.tn_id);
-    if (!secrets.ok()) return {{}, AuthProblem::kUnavailable, std::string(secrets.status().message())};
-    auto claims = crypto::VerifyAccessToken(bearer, tenant.id_tag, now,
-                                            [&](std::string_view kid) -> std::optional<std::string> {
-                                              for (const auto& s : *secrets) {
-                                                if (s.kid == kid) return s.secret;
-                                              }
-                                              return std::nullopt;
-                                            });
-    if (!claims.ok()) return {{}, AuthProblem::kBadToken, std::string(claims.status().message())};
-    c.subject = claims->Subject();
-    c.has_sub = claims->sub.has_value();
-    c.roles = claims->roles.value_or("");
-    c.scope = claims->scope.value_or("");
-    c.kind = "token";
-  }
+  Bearer b;
+  if (StartsWith(header, "Bearer ")) b.value = header.substr(7);
+  if (b.value.empty() && TokenInQueryAllowed(req.path)) b.value = QueryToken(req.query);
+  if (b.value.empty()) return b;
+  b.kind = StartsWith(b.value, "cl_") ? Bearer::kApiKey : Bearer::kJwt;
+  return b;
+}
+
+namespace {
+AuthResult Finish(Caller c, const http::Request& req) {
   if (!ScopePermits(c.scope, req.path, req.method)) {
     return {{}, AuthProblem::kOutOfScope, "token scope does not cover this path"};
   }
   c.authenticated = true;
-  return out;
+  return {std::move(c), AuthProblem::kNone, ""};
+}
+}  // namespace
+
+AuthResult AuthenticateJwt(const Secrets& secrets, const TenantInfo& tenant, const Bearer& bearer,
+                           const http::Request& req, absl::Time now, bool* unknown_kid) {
+  *unknown_kid = false;
+  auto claims = crypto::VerifyAccessToken(bearer.value, tenant.id_tag, now,
+                                          [&](std::string_view kid) -> std::optional<std::string> {
+                                            for (const auto& s : secrets) {
+                                              if (s.kid == kid) return s.secret;
+                                            }
+                                            *unknown_kid = true;
+                                            return std::nullopt;
+                                          });
+  if (!claims.ok()) return {{}, AuthProblem::kBadToken, std::string(claims.status().message())};
+  Caller c;
+  c.subject = claims->Subject();
+  c.has_sub = claims->sub.has_value();
+  c.roles = claims->roles.value_or("");
+  c.scope = claims->scope.value_or("");
+  c.kind = claims->api_key_id ? "api_key" : "token";
+  c.api_key_id = claims->api_key_id.value_or(0);
+  return Finish(std::move(c), req);
+}
+
+AuthResult AuthenticateApiKey(const std::optional<ApiKeyInfo>& key, const TenantInfo& tenant,
+                              const http::Request& req, absl::Time now) {
+  if (!key || key->tn_id != tenant.tn_id || (key->expires_at != 0 && key->expires_at <= absl::ToUnixSeconds(now))) {
+    return {{}, AuthProblem::kBadKey, "invalid API key"};
+  }
+  Caller c;
+  c.subject = key->subject;
+  c.roles = key->roles;
+  c.scope = key->scope;
+  c.has_sub = true;
+  c.kind = "api_key";
+  c.api_key_id = key->key_id;
+  return Finish(std::move(c), req);
 }
 
 }  // namespace cloudillo::gateway

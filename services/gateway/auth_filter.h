@@ -16,9 +16,9 @@ namespace cloudillo::gateway {
 
 struct Caller {
   bool authenticated = false;
-  std::string subject, roles, scope, kind;  // kind: "token" | "api_key"
+  std::string subject, roles, scope, kind;  // kind: "token" | "api_key" (directly or via a key's token)
   bool has_sub = false;
-  std::string bearer;
+  int64_t api_key_id = 0;
 };
 
 enum class AuthProblem {
@@ -36,7 +36,20 @@ struct AuthResult {
   std::string message;
 };
 
-AuthResult Authenticate(Directory& dir, const TenantInfo& tenant, const http::Request& req, absl::Time now);
+// The bearer of a request: `Authorization: Bearer …`, else `?token=` where allowed.
+struct Bearer {
+  enum Kind { kNone, kJwt, kApiKey } kind = kNone;
+  std::string value;
+};
+Bearer ExtractBearer(const http::Request& req);
+
+// The checks once the tenant's secrets are known. `unknown_kid` is set when the token
+// names a secret the given set lacks (the caller may refresh the secrets once).
+AuthResult AuthenticateJwt(const Secrets& secrets, const TenantInfo& tenant, const Bearer& bearer,
+                           const http::Request& req, absl::Time now, bool* unknown_kid);
+// The checks once the key is resolved (nullopt: no such key).
+AuthResult AuthenticateApiKey(const std::optional<ApiKeyInfo>& key, const TenantInfo& tenant,
+                              const http::Request& req, absl::Time now);
 
 // Whether a token with `scope` may reach `path` (PROTOCOL §3.2, Appendix D 22).
 bool ScopePermits(const std::string& scope, const std::string& path, const std::string& method);

@@ -63,6 +63,7 @@ http::Response ErrorResponse(int status, std::string_view code, std::string_view
   }
   body += "}}";
   res.body = std::move(body);
+  res.error_code = std::string(code);
   res.Set("Content-Type", "application/json");
   res.Set("Cache-Control", "no-store");
   res.Set("Pragma", "no-cache");

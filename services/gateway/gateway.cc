@@ -1,72 +1,33 @@
 #include "gateway.h"
 
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include <chrono>
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/str_split.h"
-#include "auth_filter.h"
+#include "api_flow.h"
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/id_tag.h"
 #include "cloudillo/core/log.h"
-#include "cloudillo/core/utf8.h"
-#include "cloudillo/rpc/server.h"
-#include "cloudillo/rpc/status.h"
 #include "envelope.h"
+#include "limits.h"
 
 namespace cloudillo::gateway {
-
-struct GatewayMetrics {
-  explicit GatewayMetrics(prometheus::Registry& r)
-      : requests(prometheus::BuildCounter()
-                     .Name("cloudillo_http_requests_total")
-                     .Help("HTTP requests by route, method and status")
-                     .Register(r)),
-        errors(prometheus::BuildCounter()
-                   .Name("cloudillo_http_errors_total")
-                   .Help("HTTP error answers by wire error code")
-                   .Register(r)),
-        latency(prometheus::BuildHistogram()
-                    .Name("cloudillo_http_request_duration_seconds")
-                    .Help("HTTP request latency by route")
-                    .Register(r)),
-        in_flight(prometheus::BuildGauge()
-                      .Name("cloudillo_http_in_flight")
-                      .Help("HTTP requests being handled")
-                      .Register(r)
-                      .Add({})) {}
-  prometheus::Family<prometheus::Counter>& requests;
-  prometheus::Family<prometheus::Counter>& errors;
-  prometheus::Family<prometheus::Histogram>& latency;
-  prometheus::Gauge& in_flight;
-};
-
 namespace {
 
-using json = nlohmann::json;
-
-const prometheus::Histogram::BucketBoundaries& Buckets() {
-  static const prometheus::Histogram::BucketBoundaries b = {
-      0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5};
-  return b;
+// Query values named like secrets, matched after percent-decoding the name so that
+// `%74oken=` is redacted like `token=`.
+bool SecretParam(std::string_view raw_name) {
+  auto name = PercentDecode(raw_name, true);
+  if (!name) return true;  // undecodable: redact rather than guess
+  return *name == "token" || *name == "apiKey" || *name == "secret" || *name == "password";
 }
 
-// Query parameters, decoded; a malformed escape is an error (400).
-std::optional<std::map<std::string, std::string>> ParseQuery(const std::string& query) {
-  std::map<std::string, std::string> out;
-  for (absl::string_view part : absl::StrSplit(AV(query), '&', absl::SkipEmpty())) {
-    size_t eq = part.find('=');
-    auto key = PercentDecode(SV(part.substr(0, eq)), true);
-    auto value = PercentDecode(eq == absl::string_view::npos ? "" : SV(part.substr(eq + 1)), true);
-    if (!key || !value) return std::nullopt;
-    out.emplace(*key, *value);  // the first occurrence wins
-  }
-  return out;
+std::vector<std::string> BucketNames(const GatewayConfig& c) {
+  std::vector<std::string> names = {"tenant", "banned", c.lookup_bucket.name, c.anonymous_bucket.name};
+  for (const auto& b : c.buckets) names.push_back(b.name);
+  return names;
 }
+
+}  // namespace
 
 std::string RedactedTarget(const http::Request& req) {
   if (req.query.empty()) return req.path;
@@ -75,8 +36,9 @@ std::string RedactedTarget(const http::Request& req) {
   for (absl::string_view part : absl::StrSplit(AV(req.query), '&')) {
     if (!first) out += '&';
     first = false;
-    if (part.substr(0, 6) == "token=" || part.substr(0, 7) == "apiKey=") {
-      out += std::string(part.substr(0, part.find('=') + 1)) + "REDACTED";
+    size_t eq = part.find('=');
+    if (SecretParam(SV(part.substr(0, eq)))) {
+      out += std::string(part.substr(0, eq)) + "=REDACTED";
     } else {
       out += std::string(part);
     }
@@ -84,62 +46,62 @@ std::string RedactedTarget(const http::Request& req) {
   return out;
 }
 
-// The 429 of PROTOCOL Appendix D item 29.
-http::Response RateLimited(const cache::Decision& d) {
-  json details = {{"level", d.level}, {"retryAfter", d.retry_after_secs}};
-  http::Response res =
-      ErrorResponse(429, "E-RATE-LIMITED", "Too many requests. Please slow down.", details.dump());
-  res.Set("Retry-After", std::to_string(d.retry_after_secs));
-  res.Set("X-RateLimit-Level", d.level);
-  return res;
-}
-
-http::Response FromGrpcError(const grpc::Status& st) {
-  cloudillo::v1::ErrorInfo info = rpc::ErrorInfoOf(st);
-  WireError def = WireErrorFor(st.error_code());
-  int status = info.http_status() != 0 ? info.http_status() : def.http_status;
-  std::string code = info.code().empty() ? def.code : info.code();
-  // Internal details stay in the logs, not in answers.
-  std::string message = status >= 500 ? "Internal server error" : st.error_message();
-  if (st.error_code() == grpc::StatusCode::UNAVAILABLE) message = "Service temporarily unavailable";
-  return ErrorResponse(status, code, message, info.details_json());
-}
-
-}  // namespace
-
-Gateway::Gateway(GatewayConfig config, Backends backends, std::shared_ptr<cache::Redis> redis,
-                 std::shared_ptr<prometheus::Registry> registry, const Clock& clock)
+Gateway::Gateway(GatewayConfig config, GatewayBackends backends, std::shared_ptr<cache::Redis> redis,
+                 std::shared_ptr<prometheus::Registry> registry, const Clock& clock, const RouteTable& routes)
     : config_(std::move(config)),
-      backends_(std::move(backends)),
+      routes_(routes),
       redis_(std::move(redis)),
-      limiter_(redis_),
       clock_(clock),
-      directory_(backends_, absl::Milliseconds(config_.rpc_timeout_ms), clock),
+      metrics_(std::make_unique<GatewayMetrics>(*registry, routes_, BucketNames(config_))),
+      directory_(std::move(backends.directory), absl::Milliseconds(config_.rpc_timeout_ms), clock),
+      limits_(std::make_unique<Limits>(config_, redis_, *metrics_)),
       static_files_(config_.web_root),
-      metrics_(std::make_unique<GatewayMetrics>(*registry)) {}
+      disk_({"web-root", 2, 256, 0, registry.get()}) {
+  for (auto& [name, channel] : backends.channels) stubs_[name] = std::make_unique<grpc::GenericStub>(channel);
+}
 
-Gateway::~Gateway() = default;
+Gateway::~Gateway() { disk_.Shutdown(); }
 
-size_t Gateway::BodyLimit(const http::Request& head) const {
-  // Nothing routed today takes more than a JSON body; uploads and the inbox will
-  // raise their own routes' limits here.
-  return config_.max_body_bytes;
+void Gateway::Start() { limits_->Start(); }
+void Gateway::Stop() { limits_->Stop(); }
+
+grpc::GenericStub* Gateway::Stub(const std::string& backend) {
+  auto it = stubs_.find(backend);
+  return it == stubs_.end() ? nullptr : it->second.get();
+}
+
+void Gateway::OnInvalidation(const std::string& message) {
+  directory_.Invalidate(message);
+  limits_->OnInvalidation(message);
+}
+
+void Gateway::OnSubscriberReset() {
+  directory_.Clear();
+  limits_->Clear();
+}
+
+http::BodyPlan Gateway::PlanBody(const http::Request& head) const {
+  // Only a cl-o. host reaches routes; anything else carries no body we would read.
+  ParsedHost host = ParseHost(head.Header("host"));
+  if (host.kind != ParsedHost::Kind::kApi) return {0, false};
+  RouteMatch m = routes_.Match(head.method, head.path);
+  if (!m.route) return {config_.max_body_bytes, false};
+  size_t limit = m.route->body_limit ? m.route->body_limit : config_.max_body_bytes;
+  return {limit, m.route->kind == RouteKind::kUpload};
 }
 
 http::Response Gateway::BadRequest(int status, const std::string& reason) {
-  metrics_->errors.Add({{"code", "E-VAL-INVALID"}}).Increment();
   std::string message = status == 413   ? "Request body too large"
                         : status == 431 ? "Request header fields too large"
                                         : "Malformed HTTP request";
   http::Response res = ErrorResponse(status, "E-VAL-INVALID", message);
   res.Set("Connection", "close");
+  metrics_->Error(res.error_code);
+  metrics_->Request(GatewayMetrics::SpecialRoute(GatewayMetrics::kUnrouted), "other", status, 0);
+  if (config_.access_log) {
+    LogInfo("http_request", {{"status", status}, {"route", "bad-request"}, {"reason", reason}});
+  }
   return res;
-}
-
-http::Response Gateway::WebSocketCheck(const http::Request& req) {
-  // WebSocket routes (/ws/crdt, /ws/rtdb, /ws/bus) arrive with the collab and action
-  // services; until then every upgrade is answered like an unknown route.
-  return ErrorResponse(404, "E-CORE-NOTFOUND", "No such WebSocket endpoint");
 }
 
 http::ServerOptions Gateway::ServerOptions(int port, bool tls) {
@@ -152,11 +114,11 @@ http::ServerOptions Gateway::ServerOptions(int port, bool tls) {
     o.tls_cert_file = config_.tls_cert_file;
     o.tls_key_file = config_.tls_key_file;
   }
-  o.max_body_limit = config_.max_body_bytes;
-  o.body_limit = [this](const http::Request& head) { return BodyLimit(head); };
-  o.handler = [this](const http::Request& req) { return Handle(req); };
+  o.max_body_limit = routes_.MaxBodyLimit(config_.max_body_bytes);
+  o.body_plan = [this](const http::Request& head) { return PlanBody(head); };
+  o.handler = [this](std::shared_ptr<http::Exchange> ex) { Handle(std::move(ex)); };
   o.on_bad_request = [this](int status, const std::string& reason) { return BadRequest(status, reason); };
-  o.websocket_check = [this](const http::Request& req) { return WebSocketCheck(req); };
+  o.on_internal_error = [] { return ErrorResponse(500, "E-CORE-INTERNAL", "Internal server error"); };
   return o;
 }
 
@@ -164,8 +126,7 @@ std::string Gateway::ClientIp(const http::Request& req) const {
   for (const auto& net : config_.trusted_proxies) {
     if (!net.Contains(req.client_ip)) continue;
     // Behind a trusted proxy the nearest untrusted hop of X-Forwarded-For is the client.
-    std::vector<std::string> hops =
-        absl::StrSplit(AV(req.Header("x-forwarded-for")), ',', absl::SkipWhitespace());
+    std::vector<std::string> hops = absl::StrSplit(AV(req.Header("x-forwarded-for")), ',', absl::SkipWhitespace());
     for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
       std::string hop(SV(absl::StripAsciiWhitespace(*it)));
       bool trusted = false;
@@ -177,221 +138,122 @@ std::string Gateway::ClientIp(const http::Request& req) const {
   return req.client_ip;
 }
 
-std::optional<http::Response> Gateway::CheckLimits(const Route& route, const TenantInfo& tenant,
-                                                   const std::string& ip) {
-  if (!config_.rate_limit) return std::nullopt;
-  auto addr = cache::ClientAddress::Parse(ip);
-  if (!addr.ok()) return std::nullopt;
-  // Limits fail open: an unreachable Redis must not take the API down with it.
-  if (route.bucket && route.ban_check) {
-    auto ban = limiter_.BanRemaining(*addr);
-    if (ban.ok() && ban->has_value()) {
-      std::string details =
-          **ban < 0 ? "{\"remainingSecs\":null}" : "{\"remainingSecs\":" + std::to_string(**ban) + "}";
-      http::Response res = ErrorResponse(403, "E-RATE-BANNED",
-                                         "Access temporarily blocked due to repeated violations.", details);
-      return res;
-    }
-  }
-  if (route.bucket) {
-    if (const cache::BucketLimits* b = config_.Bucket(route.bucket)) {
-      auto d = limiter_.Check(*b, *addr);
-      if (d.ok() && !d->allowed) return RateLimited(*d);
-    }
-  }
-  if (config_.tenant_limit.per_second > 0) {
-    auto d = limiter_.CheckKey("tn:" + std::to_string(tenant.tn_id), config_.tenant_limit);
-    if (d.ok() && !d->allowed) return RateLimited(*d);  // level "tenant"
-  }
-  return std::nullopt;
-}
-
-http::Response Gateway::Handle(const http::Request& req) {
-  auto start = std::chrono::steady_clock::now();
-  metrics_->in_flight.Increment();
+void Gateway::Handle(std::shared_ptr<http::Exchange> ex) {
+  absl::Time start = absl::Now();
+  metrics_->in_flight().Increment();
+  const http::Request& req = ex->request();
   std::string req_id = RequestIdFor(req);
-  std::string route_name = "unrouted", tenant;
   ParsedHost host = ParseHost(req.Header("host"));
-  http::Response res;
   switch (host.kind) {
     case ParsedHost::Kind::kApi:
-      tenant = host.id_tag;
-      res = HandleApi(req, host.id_tag, req_id, &route_name, &tenant);
-      DecorateApiResponse(res, req, req_id, route_name != "unrouted");
-      break;
+      return std::make_shared<ApiFlow>(*this, std::move(ex), host.id_tag, std::move(req_id), start)->Start();
     case ParsedHost::Kind::kApp:
-      route_name = "app";
-      res = HandleApp(req, host.id_tag, req_id);
-      break;
-    case ParsedHost::Kind::kInvalidApi:
-      res = ErrorResponse(400, "E-VAL-INVALID", "Invalid tenant in Host");
+      return HandleApp(ex, host.id_tag, req_id, start);
+    case ParsedHost::Kind::kInvalidApi: {
+      http::Response res = ErrorResponse(400, "E-VAL-INVALID", "Invalid tenant in Host");
       DecorateApiResponse(res, req, req_id);
-      break;
+      return Complete(ex, std::move(res), GatewayMetrics::SpecialRoute(GatewayMetrics::kBadHost), req_id, "", start);
+    }
     case ParsedHost::Kind::kInvalid:
-      res = ErrorResponse(400, "E-VAL-INVALID", "Invalid or missing Host header");
-      break;
+      return Complete(ex, ErrorResponse(400, "E-VAL-INVALID", "Invalid or missing Host header"),
+                      GatewayMetrics::SpecialRoute(GatewayMetrics::kBadHost), req_id, "", start);
   }
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::string status = std::to_string(res.status);
-  metrics_->requests.Add({{"route", route_name}, {"method", req.method}, {"status", status}}).Increment();
-  metrics_->latency.Add({{"route", route_name}}, Buckets()).Observe(secs);
-  if (res.status >= 400) {
-    size_t p = res.body.find("\"code\":\"");
-    std::string code =
-        p == std::string::npos ? "none" : res.body.substr(p + 8, res.body.find('"', p + 8) - p - 8);
-    metrics_->errors.Add({{"code", code}}).Increment();
-  }
-  metrics_->in_flight.Decrement();
+}
+
+void Gateway::Complete(const std::shared_ptr<http::Exchange>& ex, http::Response res, int route,
+                       const std::string& req_id, const std::string& tenant, absl::Time start) {
+  Record(ex->request(), res, route, req_id, tenant, start);
+  ex->Respond(std::move(res));
+}
+
+void Gateway::Record(const http::Request& req, const http::Response& res, int route, const std::string& req_id,
+                     const std::string& tenant, absl::Time start) {
+  double secs = absl::ToDoubleSeconds(absl::Now() - start);
+  metrics_->Request(route, req.method, res.status, secs);
+  if (res.status >= 400) metrics_->Error(res.error_code.empty() ? "none" : res.error_code);
+  metrics_->in_flight().Decrement();
   if (config_.access_log) {
     LogInfo("http_request", {{"reqId", req_id},
                              {"method", req.method},
                              {"target", RedactedTarget(req)},
                              {"status", res.status},
                              {"ms", secs * 1000},
-                             {"route", route_name},
+                             {"route", route >= 0 ? routes_.routes()[size_t(route)].pattern : "-"},
                              {"tenant", tenant},
                              {"ip", req.client_ip}});
   }
-  return res;
 }
 
-http::Response Gateway::HandleApi(const http::Request& req, const std::string& id_tag,
-                                  const std::string& req_id, std::string* route_name,
-                                  std::string* tenant_out) {
-  bool preflight = req.method == "OPTIONS";
-  RouteMatch m = MatchRoute(preflight ? req.Header("access-control-request-method") : req.method, req.path);
-  if (m.path_known) *route_name = m.route ? m.route->pattern : "method-not-allowed";
-  if (preflight) {
-    if (!m.path_known) return ErrorResponse(404, "E-CORE-NOTFOUND", "Not found");
-    return PreflightResponse(req, req_id);
-  }
-  if (!m.route) {
-    if (m.path_known)
-      return ErrorResponse(405, "E-VAL-INVALID", "Method " + req.method + " not allowed here");
-    return ErrorResponse(404, "E-CORE-NOTFOUND", "Not found");
-  }
-  const Route& route = *m.route;
-  *route_name = route.pattern;
-
-  auto tenant = directory_.Tenant(id_tag);
-  if (!tenant.ok()) return ErrorResponse(503, "E-SYS-UNAVAIL", "Service temporarily unavailable");
-  if (!tenant->has_value() || !(**tenant).active) {
-    return ErrorResponse(403, "E-AUTH-NOPERM", "You do not have permission to access this resource");
-  }
-  const TenantInfo& tn = **tenant;
-  std::string ip = ClientIp(req);
-  if (auto limited = CheckLimits(route, tn, ip)) return *limited;
-
-  Caller caller;
-  if (route.auth != AuthMode::kIgnore) {
-    AuthResult auth = Authenticate(directory_, tn, req, clock_.Now());
-    if (auth.problem == AuthProblem::kUnavailable) {
-      return ErrorResponse(503, "E-SYS-UNAVAIL", "Service temporarily unavailable");
-    }
-    if (auth.problem == AuthProblem::kNone) {
-      caller = std::move(auth.caller);
-    } else if (route.auth == AuthMode::kRequired) {
-      if (auth.problem == AuthProblem::kBadToken) return ErrorResponse(401, "E-AUTH-UNAUTH", "Unauthorized");
-      return ErrorResponse(403, "E-AUTH-NOPERM", "You do not have permission to access this resource");
-    }
-  }
-
-  cloudillo::v1::ApiRequest api;
-  auto* ctx = api.mutable_ctx();
-  ctx->set_tn_id(tn.tn_id);
-  ctx->set_id_tag(tn.id_tag);
-  ctx->set_authenticated(caller.authenticated);
-  ctx->set_subject(caller.subject);
-  ctx->set_roles(caller.roles);
-  ctx->set_scope(caller.scope);
-  ctx->set_has_sub(caller.has_sub);
-  ctx->set_auth_kind(caller.kind);
-  ctx->set_request_id(req_id);
-  ctx->set_client_ip(ip);
-  ctx->set_user_agent(req.Header("user-agent"));
-  // Every routed parameter is text: refuse escapes that decode to invalid UTF-8 here,
-  // once, rather than in each service.
-  for (auto& [k, v] : m.params) {
-    if (!IsValidUtf8(v)) return ErrorResponse(400, "E-VAL-INVALID", "Path parameter is not valid UTF-8");
-    (*api.mutable_path())[k] = v;
-  }
-  auto query = ParseQuery(req.query);
-  if (!query) return ErrorResponse(400, "E-VAL-INVALID", "Malformed query string");
-  for (auto& [k, v] : *query) {
-    if (!IsValidUtf8(k) || !IsValidUtf8(v))
-      return ErrorResponse(400, "E-VAL-INVALID", "Query is not valid UTF-8");
-    (*api.mutable_query())[k] = v;
-  }
-  if (!req.body.empty()) {
-    const std::string& ct = req.Header("content-type");
-    if (ct.compare(0, 16, "application/json") != 0) {
-      return ErrorResponse(415, "E-VAL-INVALID", "Content-Type must be application/json");
-    }
-    api.set_body(req.body);
-  }
-  for (const char* h : {"if-none-match", "accept-language"}) {
-    if (const std::string& v = req.Header(h); !v.empty()) (*api.mutable_headers())[h] = v;
-  }
-
-  cloudillo::v1::ApiReply reply;
-  auto call = rpc::ContextWithDeadline(absl::Milliseconds(config_.rpc_timeout_ms));
-  grpc::Status st = route.call(backends_, call.get(), api, &reply);
-  if (!st.ok()) {
-    if (WireErrorFor(st.error_code()).http_status >= 500) {
-      LogWarn("backend_error", {{"reqId", req_id},
-                                {"rpc", route.rpc},
-                                {"code", int(st.error_code())},
-                                {"error", st.error_message()}});
-    }
-    return FromGrpcError(st);
-  }
-  http::Response res;
-  res.status = reply.http_status() != 0 ? reply.http_status() : 200;
-  for (const auto& [k, v] : reply.headers()) res.Set(k, v);
-  if (!reply.empty_body()) {
-    res.Set("Content-Type", "application/json");
-    res.body = reply.raw() ? reply.data_json() : SuccessBody(reply.data_json(), reply.extra_json(), req_id);
-  }
-  return res;
-}
-
-http::Response Gateway::HandleApp(const http::Request& req, const std::string& host_id_tag,
-                                  const std::string& req_id) {
+void Gateway::HandleApp(const std::shared_ptr<http::Exchange>& ex, const std::string& host_id_tag,
+                        const std::string& req_id, absl::Time start) {
+  const http::Request& req = ex->request();
+  const int app_route = GatewayMetrics::SpecialRoute(GatewayMetrics::kApp);
   if (req.path == "/.well-known/cloudillo/id-tag") {
-    http::Response res;
-    auto tenant = directory_.Tenant(host_id_tag);
-    if (!tenant.ok()) {
-      res = ErrorResponse(503, "E-SYS-UNAVAIL", "Service temporarily unavailable");
-    } else if (!tenant->has_value()) {
-      res = ErrorResponse(404, "E-CORE-NOTFOUND", "Not found");
-    } else {
-      res.body = "{\"idTag\":";
-      AppendJsonString(res.body, (**tenant).id_tag);
-      res.body += "}";
-      res.Set("Content-Type", "application/json");
+    auto answer = [this, ex, req_id, start](absl::StatusOr<std::optional<TenantInfo>> tenant) {
+      const http::Request& r = ex->request();
+      http::Response res;
+      if (!tenant.ok()) {
+        res = ErrorResponse(503, "E-SYS-UNAVAIL", "Service temporarily unavailable");
+      } else if (!tenant->has_value()) {
+        res = ErrorResponse(404, "E-CORE-NOTFOUND", "Not found");
+      } else {
+        res.body = "{\"idTag\":";
+        AppendJsonString(res.body, (**tenant).id_tag);
+        res.body += "}";
+        res.Set("Content-Type", "application/json");
+      }
+      const std::string& origin = r.Header("origin");
+      res.Set("Access-Control-Allow-Origin", origin.empty() ? "*" : origin);
+      if (!origin.empty()) res.Set("Access-Control-Allow-Credentials", "true");
+      res.Set("Vary", "origin");
+      res.Set("Cache-Control", "no-store, no-cache");
+      Complete(ex, std::move(res), GatewayMetrics::SpecialRoute(GatewayMetrics::kWellKnown), req_id, "", start);
+    };
+    if (auto hit = directory_.TryTenant(host_id_tag)) return answer(*hit);
+    auto addr = cache::ClientAddress::Parse(ClientIp(req));
+    if (addr.ok()) {
+      if (auto limited = limits_->ChargeLookup(*addr)) {
+        return Complete(ex, std::move(*limited), app_route, req_id, "", start);
+      }
     }
-    const std::string& origin = req.Header("origin");
-    res.Set("Access-Control-Allow-Origin", origin.empty() ? "*" : origin);
-    if (!origin.empty()) res.Set("Access-Control-Allow-Credentials", "true");
-    res.Set("Vary", "origin");
-    res.Set("Cache-Control", "no-store, no-cache");
-    return res;
+    return directory_.FetchTenant(host_id_tag, [ex, answer](auto tenant) { ex->Post([answer, tenant] { answer(tenant); }); });
   }
   if (req.method != "GET" && req.method != "HEAD") {
-    return ErrorResponse(405, "E-VAL-INVALID", "Method " + req.method + " not allowed here");
+    return Complete(ex, ErrorResponse(405, "E-VAL-INVALID", "Method not allowed here"), app_route, req_id, "", start);
   }
   if (req.path.rfind("/api/", 0) == 0 || req.path == "/api" || req.path.rfind("/ws/", 0) == 0) {
-    return ErrorResponse(404, "E-CORE-NOTFOUND", "Not found");
+    return Complete(ex, ErrorResponse(404, "E-CORE-NOTFOUND", "Not found"), app_route, req_id, "", start);
   }
-  auto tenant = directory_.Tenant(host_id_tag);
-  if (!tenant.ok()) return ErrorResponse(503, "E-SYS-UNAVAIL", "Service temporarily unavailable");
-  if (!tenant->has_value()) return ErrorResponse(404, "E-CORE-NOTFOUND", "Unknown host");
-  auto file = static_files_.Serve(req);
-  if (!file) return ErrorResponse(404, "E-CORE-NOTFOUND", "Not found");
-  file->Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
-  file->Set("Referrer-Policy", "strict-origin-when-cross-origin");
-  if (req.method == "HEAD") file->body.clear();
-  return *file;
+  auto serve = [this, ex, req_id, start, app_route](absl::StatusOr<std::optional<TenantInfo>> tenant) {
+    if (!tenant.ok()) {
+      return Complete(ex, ErrorResponse(503, "E-SYS-UNAVAIL", "Service temporarily unavailable"), app_route, req_id,
+                      "", start);
+    }
+    if (!tenant->has_value()) {
+      return Complete(ex, ErrorResponse(404, "E-CORE-NOTFOUND", "Unknown host"), app_route, req_id, "", start);
+    }
+    // The web root is on disk: read it on the disk pool, never on an I/O thread.
+    bool queued = disk_.TrySubmit([this, ex, req_id, start, app_route] {
+      const http::Request& r = ex->request();
+      auto file = static_files_.Serve(r);
+      if (!file) {
+        return Complete(ex, ErrorResponse(404, "E-CORE-NOTFOUND", "Not found"), app_route, req_id, "", start);
+      }
+      file->Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
+      file->Set("Referrer-Policy", "strict-origin-when-cross-origin");
+      Complete(ex, std::move(*file), app_route, req_id, "", start);
+    });
+    if (!queued) {
+      Complete(ex, ErrorResponse(503, "E-SYS-UNAVAIL", "Service temporarily unavailable"), app_route, req_id, "",
+               start);
+    }
+  };
+  if (auto hit = directory_.TryTenant(host_id_tag)) return serve(*hit);
+  auto addr = cache::ClientAddress::Parse(ClientIp(req));
+  if (addr.ok()) {
+    if (auto limited = limits_->ChargeLookup(*addr)) return Complete(ex, std::move(*limited), app_route, req_id, "", start);
+  }
+  directory_.FetchTenant(host_id_tag, [ex, serve](auto tenant) { ex->Post([serve, tenant] { serve(tenant); }); });
 }
 
 }  // namespace cloudillo::gateway

@@ -1,18 +1,29 @@
-// The gateway: the only public face (DESIGN "gateway"). For each request it
-// resolves the tenant from Host, applies bans and rate limits, authenticates the
-// bearer locally, maps the route to one gRPC call and wraps the answer in the REST
-// envelope. Stateless apart from caches; run as many as needed.
+// The gateway: the only public face (DESIGN "gateway"). For each request it resolves
+// the tenant from Host, applies bans and rate limits, authenticates the bearer
+// locally, maps the route to one gRPC call (or stream) and wraps the answer in the
+// REST envelope. Stateless apart from caches; run as many as needed.
+//
+// Nothing here blocks an I/O thread: the directory and the ban list answer from
+// memory or call back later, backend calls use gRPC's callback API, failed-login
+// delays are timers, and the web root is read on a small disk pool. The order of the
+// checks bounds what an attacker can make us do: per-IP limits before the tenant
+// lookup, directory misses charged to the client's address, the tenant's budget only
+// after authentication (api_flow.cc).
 #pragma once
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 
-#include "cloudillo/cache/rate_limiter.h"
+#include <grpcpp/generic/generic_stub.h>
+
 #include "cloudillo/cache/redis.h"
 #include "cloudillo/core/clock.h"
 #include "cloudillo/http/server.h"
+#include "cloudillo/rpc/dispatch.h"
 #include "directory.h"
 #include "gateway_config.h"
+#include "metrics.h"
 #include "route_table.h"
 #include "static_files.h"
 
@@ -22,40 +33,60 @@ class Registry;
 
 namespace cloudillo::gateway {
 
-struct GatewayMetrics;
+class Limits;
+
+// The request target for logs, with secret query values (token, apiKey, …) redacted
+// whatever the percent-encoding of their names.
+std::string RedactedTarget(const http::Request& req);
+
+struct GatewayBackends {
+  DirectoryBackends directory;
+  // Edge RPCs by backend name ("identity", "access", …), called by method name.
+  std::unordered_map<std::string, std::shared_ptr<grpc::Channel>> channels;
+};
 
 class Gateway {
  public:
-  Gateway(GatewayConfig config, Backends backends, std::shared_ptr<cache::Redis> redis,
-          std::shared_ptr<prometheus::Registry> registry, const Clock& clock);
+  Gateway(GatewayConfig config, GatewayBackends backends, std::shared_ptr<cache::Redis> redis,
+          std::shared_ptr<prometheus::Registry> registry, const Clock& clock,
+          const RouteTable& routes = RouteTable::Default());
   ~Gateway();
 
-  http::Response Handle(const http::Request& req);
+  void Handle(std::shared_ptr<http::Exchange> exchange);
   http::Response BadRequest(int status, const std::string& reason);
-  size_t BodyLimit(const http::Request& head) const;
-  http::Response WebSocketCheck(const http::Request& req);
+  http::BodyPlan PlanBody(const http::Request& head) const;
   http::ServerOptions ServerOptions(int port, bool tls);
 
-  Directory& directory() { return directory_; }
+  // Messages of the invalidation channel, and the subscriber's reset.
+  void OnInvalidation(const std::string& message);
+  void OnSubscriberReset();
+
+  // Starts and stops the rate limiter's reconciliation with Redis.
+  void Start();
+  void Stop();
 
  private:
-  http::Response HandleApi(const http::Request& req, const std::string& id_tag, const std::string& req_id,
-                           std::string* route_name, std::string* tenant_out);
-  http::Response HandleApp(const http::Request& req, const std::string& host_id_tag,
-                           const std::string& req_id);
+  friend class ApiFlow;
+  void HandleApp(const std::shared_ptr<http::Exchange>& ex, const std::string& host_id_tag,
+                 const std::string& req_id, absl::Time start);
+  // Counts, logs and sends an answer; Record only counts and logs one a stream sent.
+  void Complete(const std::shared_ptr<http::Exchange>& ex, http::Response res, int route, const std::string& req_id,
+                const std::string& tenant, absl::Time start);
+  void Record(const http::Request& req, const http::Response& res, int route, const std::string& req_id,
+              const std::string& tenant, absl::Time start);
   std::string ClientIp(const http::Request& req) const;
-  // An error answer when the request must stop here, else nullopt.
-  std::optional<http::Response> CheckLimits(const Route& route, const TenantInfo& tenant,
-                                            const std::string& ip);
+  grpc::GenericStub* Stub(const std::string& backend);
 
   GatewayConfig config_;
-  Backends backends_;
+  const RouteTable& routes_;
   std::shared_ptr<cache::Redis> redis_;
-  cache::RateLimiter limiter_;
   const Clock& clock_;
-  Directory directory_;
-  StaticFiles static_files_;
   std::unique_ptr<GatewayMetrics> metrics_;
+  Directory directory_;
+  std::unique_ptr<Limits> limits_;
+  std::unordered_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_;
+  StaticFiles static_files_;
+  rpc::WorkerPool disk_;  // reads of the web root, off the I/O threads
 };
 
 }  // namespace cloudillo::gateway

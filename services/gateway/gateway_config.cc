@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -70,7 +71,8 @@ absl::StatusOr<GatewayConfig> GatewayConfig::Load(ConfigSource& src) {
       int(src.Int("CLOUDILLO_HTTPS_PORT", 0, 0, 65535, "HTTPS port (0 = off); needs the TLS files"));
   c.tls_cert_file = src.Str("CLOUDILLO_TLS_CERT", "", "PEM certificate chain for HTTPS");
   c.tls_key_file = src.Str("CLOUDILLO_TLS_KEY", "", "PEM private key for HTTPS");
-  c.threads = int(src.Int("CLOUDILLO_HTTP_THREADS", 16, 1, 1024, "I/O threads (requests block on gRPC)"));
+  int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  c.threads = int(src.Int("CLOUDILLO_HTTP_THREADS", cores, 1, 1024, "I/O threads (default: one per core)"));
   c.max_body_bytes = size_t(src.Int("CLOUDILLO_MAX_BODY_BYTES", 1 << 20, 1024, 1 << 30, "largest JSON body"));
   c.max_header_bytes =
       size_t(src.Int("CLOUDILLO_MAX_HEADER_BYTES", 16 * 1024, 1024, 1 << 20, "largest header block"));
@@ -101,6 +103,15 @@ absl::StatusOr<GatewayConfig> GatewayConfig::Load(ConfigSource& src) {
     else
       c.buckets.push_back(*b);
   }
+  auto extra_bucket = [&](const char* env, const char* name, const char* def, const char* help) {
+    auto b = ParseBucket(name, src.Str(env, def, help));
+    if (!b.ok()) errors.push_back(std::string(b.status().message()));
+    return b.ok() ? *b : cache::BucketLimits{name, {}, {}, {}, {}};
+  };
+  c.lookup_bucket = extra_bucket("CLOUDILLO_RATE_LOOKUP", "lookup", "20/100,1000/500,100/500,10000/2000",
+                                 "per address: requests naming a host or API key the gateway does not know yet");
+  c.anonymous_bucket = extra_bucket("CLOUDILLO_RATE_ANONYMOUS", "anonymous", "50/100,5000/500,200/400,20000/2000",
+                                    "per address: anonymous requests on routes that need authentication");
   std::string tenant =
       src.Str("CLOUDILLO_RATE_TENANT", "2000/4000", "per-tenant rate/burst per second (0/1 = off)");
   std::vector<std::string> tb = absl::StrSplit(AV(tenant), '/');

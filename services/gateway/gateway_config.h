@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "cloudillo/cache/rate_limiter.h"
+#include "cloudillo/cache/local_limiter.h"
 #include "cloudillo/core/config.h"
 
 namespace cloudillo::gateway {
@@ -25,7 +25,7 @@ struct GatewayConfig {
   int http_port = 8080;
   int https_port = 0;  // 0 = no TLS listener
   std::string tls_cert_file, tls_key_file;
-  int threads = 16;
+  int threads = 2;  // I/O threads; nothing blocks them, so one per core
   size_t max_body_bytes = 1 << 20;
   size_t max_header_bytes = 16 * 1024;
   std::string web_root;
@@ -35,6 +35,8 @@ struct GatewayConfig {
   bool access_log = true;
   bool rate_limit = true;
   std::vector<cache::BucketLimits> buckets;  // auth, federation, general, search, websocket, dav
+  cache::BucketLimits lookup_bucket;         // directory misses (unknown hosts and keys) per address
+  cache::BucketLimits anonymous_bucket;      // anonymous requests on routes without a bucket
   cache::Tier tenant_limit;                  // per tenant, all routes; per_second 0 = off
   std::vector<Cidr> trusted_proxies;
 

@@ -6,57 +6,46 @@
 #include "cloudillo/core/log.h"
 #include "cloudillo/http/ops.h"
 #include "cloudillo/process/process.h"
-#include "cloudillo/rpc/server.h"
+#include "cloudillo/process/readiness.h"
+#include "cloudillo/rpc/channel.h"
+#include "cloudillo/rpc/cluster_tls.h"
 #include "gateway.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 
 using namespace cloudillo;
-
-namespace {
-absl::Status Healthy(grpc::health::v1::Health::Stub& stub, const char* name) {
-  grpc::health::v1::HealthCheckRequest req;
-  grpc::health::v1::HealthCheckResponse resp;
-  auto ctx = rpc::ContextWithDeadline(absl::Seconds(1));
-  grpc::Status st = stub.Check(ctx.get(), req, &resp);
-  if (!st.ok() || resp.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
-    return absl::UnavailableError(std::string(name) + " not serving");
-  }
-  return absl::OkStatus();
-}
-}  // namespace
 
 int main(int argc, char** argv) {
   process::BlockShutdownSignals();
   ConfigSource src = ConfigSource::FromProcess(argc, argv);
-  auto proc = process::LoadProcessConfig(src, "0.0.0.0:9200");
+  auto proc = process::LoadProcessConfig(src, "127.0.0.1:9200");
   InitLogging("gateway");
   auto cfg = gateway::GatewayConfig::Load(src);
+  auto tls = rpc::ClusterTls::Load(src);
+  auto redis_cfg = cache::RedisConfig::Load(src);
   if (src.help_requested()) {
     std::printf("cloudillo-gateway\n%s\n", src.HelpText().c_str());
     return 0;
   }
   if (absl::Status st = src.Finish(); !st.ok()) return process::StartupFailure("configuration", st);
   if (!cfg.ok()) return process::StartupFailure("configuration", cfg.status());
-  auto redis_addr = cache::RedisAddress::Parse(cfg->redis_addr);
-  if (!redis_addr.ok()) return process::StartupFailure("CLOUDILLO_REDIS_ADDR", redis_addr.status());
-  auto redis = cache::Redis::Create(*redis_addr, 8);
+  if (!redis_cfg.ok()) return process::StartupFailure("Redis", redis_cfg.status());
+  if (absl::Status st = tls.Validate(); !st.ok()) return process::StartupFailure("internal TLS", st);
+  auto redis = cache::Redis::Create(*redis_cfg);
   auto registry = std::make_shared<prometheus::Registry>();
 
-  auto identity_channel = rpc::ConnectChannel(cfg->identity_addr);
-  auto access_channel = rpc::ConnectChannel(cfg->access_addr);
-  gateway::Backends backends;
-  backends.identity = cloudillo::v1::Identity::NewStub(identity_channel);
-  backends.access = cloudillo::v1::Access::NewStub(access_channel);
-  auto identity_health = grpc::health::v1::Health::NewStub(identity_channel);
-  auto access_health = grpc::health::v1::Health::NewStub(access_channel);
+  auto identity = rpc::ConnectChannel(cfg->identity_addr, &tls, "identity");
+  auto access = rpc::ConnectChannel(cfg->access_addr, &tls, "access");
+  gateway::GatewayBackends backends;
+  backends.directory.identity = cloudillo::v1::Identity::NewStub(identity);
+  backends.directory.access = cloudillo::v1::Access::NewStub(access);
+  backends.channels = {{"identity", identity}, {"access", access}};
 
   int http_port = cfg->http_port, https_port = cfg->https_port;
   gateway::Gateway gw(std::move(*cfg), std::move(backends), redis, registry, Clock::Real());
   cache::Subscriber subscriber(
-      *redis_addr, {cache::kInvalidationChannel},
-      [&](const std::string&, const std::string& msg) { gw.directory().Invalidate(msg); },
-      [&] { gw.directory().Clear(); });
+      *redis_cfg, {cache::kInvalidationChannel},
+      [&](const std::string&, const std::string& msg) { gw.OnInvalidation(msg); }, [&] { gw.OnSubscriberReset(); });
   subscriber.Start();
+  gw.Start();
 
   auto http = http::HttpServer::Start(gw.ServerOptions(http_port, false));
   if (!http.ok()) return process::StartupFailure("HTTP listener", http.status());
@@ -66,27 +55,36 @@ int main(int argc, char** argv) {
     if (!s.ok()) return process::StartupFailure("HTTPS listener", s.status());
     https = std::move(*s);
   }
-  std::atomic<bool> draining{false};
+  process::Readiness readiness(registry);
+  readiness.AddDependency("redis", [&] { return redis->Ping(); });
   auto ops_addr = process::SplitHostPort(proc.ops_addr);
   if (!ops_addr.ok()) return process::StartupFailure("CLOUDILLO_OPS_ADDR", ops_addr.status());
-  auto ops = http::StartOpsServer({ops_addr->first, ops_addr->second, registry, [&]() -> absl::Status {
-                                     if (draining) return absl::UnavailableError("draining");
-                                     if (auto st = redis->Ping(); !st.ok()) return st;
-                                     if (auto st = Healthy(*identity_health, "identity"); !st.ok()) return st;
-                                     return Healthy(*access_health, "access");
-                                   }});
+  auto ops = http::StartOpsServer({ops_addr->first, ops_addr->second, registry, [&] { return readiness.Status(); },
+                                   [&] { return readiness.Details(); }});
   if (!ops.ok()) return process::StartupFailure("ops endpoint", ops.status());
+  readiness.Start();
   LogInfo("started", {{"http_port", (*http)->port()},
                       {"https_port", https ? https->port() : 0},
-                      {"ops_port", (*ops)->port()}});
+                      {"ops_port", (*ops)->port()},
+                      {"identity", tls.identity}});
 
   int sig = process::WaitForShutdownSignal();
   LogInfo("draining", {{"signal", sig}});
-  draining = true;
-  (*http)->Stop(proc.shutdown_grace);
-  if (https) https->Stop(proc.shutdown_grace);
+  // Readiness off first, so load balancers stop sending; then both listeners close at
+  // once and in-flight requests get the grace period.
+  readiness.SetDraining();
+  absl::SleepFor(proc.drain_delay);
+  (*http)->StopAccepting();
+  if (https) https->StopAccepting();
+  absl::Time deadline = absl::Now() + proc.shutdown_grace;
+  (*http)->AwaitIdle(deadline);
+  if (https) https->AwaitIdle(deadline);
+  (*http)->Stop(absl::ZeroDuration());
+  if (https) https->Stop(absl::ZeroDuration());
+  gw.Stop();
   subscriber.Stop();
   (*ops)->Stop(absl::Seconds(1));
   LogInfo("stopped");
+  FlushLogs();
   return 0;
 }

@@ -6,21 +6,12 @@
 namespace cloudillo::gateway {
 namespace {
 
-using cloudillo::v1::ApiReply;
-using cloudillo::v1::ApiRequest;
-
-#define IDENTITY(M)                                                                                        \
-  "cloudillo.v1.Identity." #M, [](Backends& b, grpc::ClientContext* c, const ApiRequest& r, ApiReply* o) { \
-    return b.identity->M(c, r, o);                                                                         \
-  }
-#define ACCESS(M)                                                                                        \
-  "cloudillo.v1.Access." #M, [](Backends& b, grpc::ClientContext* c, const ApiRequest& r, ApiReply* o) { \
-    return b.access->M(c, r, o);                                                                         \
-  }
-
 constexpr auto kIgnore = AuthMode::kIgnore;
 constexpr auto kOptional = AuthMode::kOptional;
 constexpr auto kRequired = AuthMode::kRequired;
+
+#define IDENTITY(M) "identity", "/cloudillo.v1.IdentityEdge/" #M
+#define ACCESS(M) "access", "/cloudillo.v1.AccessEdge/" #M
 
 std::vector<Route> Build() {
   return {
@@ -55,49 +46,76 @@ std::vector<Route> Build() {
 #undef IDENTITY
 #undef ACCESS
 
-std::vector<std::string_view> Segments(std::string_view path) {
-  std::vector<std::string_view> out;
-  for (absl::string_view s : absl::StrSplit(AV(path), '/')) out.push_back(SV(s));
-  return out;
-}
-
 }  // namespace
 
-const std::vector<Route>& Routes() {
-  static const auto* routes = new std::vector<Route>(Build());
-  return *routes;
+RouteTable::RouteTable(std::vector<Route> routes) : routes_(std::move(routes)) {
+  for (const Route& r : routes_) {
+    Compiled c;
+    for (absl::string_view s : absl::StrSplit(r.pattern, '/')) {
+      if (s.size() > 2 && s.front() == '{' && s.back() == '}') {
+        c.segments.emplace_back();
+        c.param_names.emplace_back(s.substr(1, s.size() - 2));
+      } else {
+        c.segments.emplace_back(s);
+        ++c.literals;
+      }
+    }
+    compiled_.push_back(std::move(c));
+  }
 }
 
-RouteMatch MatchRoute(std::string_view method, std::string_view path) {
+const RouteTable& RouteTable::Default() {
+  static const auto* table = new RouteTable(Build());
+  return *table;
+}
+
+size_t RouteTable::MaxBodyLimit(size_t default_limit) const {
+  size_t max = default_limit;
+  for (const Route& r : routes_) max = std::max(max, r.body_limit);
+  return max;
+}
+
+RouteMatch RouteTable::Match(std::string_view method, std::string_view path) const {
   RouteMatch best;
   int best_literals = -1;
-  std::vector<std::string_view> segs = Segments(path);
-  for (const Route& r : Routes()) {
-    std::vector<std::string_view> pat = Segments(r.pattern);
-    if (pat.size() != segs.size()) continue;
-    int literals = 0;
+  // Split once; paths longer than any pattern match nothing.
+  std::vector<std::string_view> segs;
+  for (absl::string_view s : absl::StrSplit(AV(path), '/')) {
+    segs.push_back(SV(s));
+    if (segs.size() > 16) return best;
+  }
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    const Compiled& c = compiled_[i];
+    if (c.segments.size() != segs.size()) continue;
     bool ok = true;
-    std::map<std::string, std::string> params;
-    for (size_t i = 0; i < pat.size() && ok; ++i) {
-      if (pat[i].size() > 2 && pat[i].front() == '{' && pat[i].back() == '}') {
-        auto decoded = PercentDecode(segs[i], false);
-        if (segs[i].empty() || !decoded)
-          ok = false;
-        else
-          params[std::string(pat[i].substr(1, pat[i].size() - 2))] = *decoded;
-      } else if (pat[i] == segs[i]) {
-        ++literals;
+    for (size_t k = 0; k < segs.size() && ok; ++k) {
+      if (!c.segments[k].empty()) {
+        ok = c.segments[k] == segs[k];
       } else {
-        ok = false;
+        ok = !segs[k].empty();
       }
     }
     if (!ok) continue;
     best.path_known = true;
-    if (method == r.method && literals > best_literals) {
-      best.route = &r;
-      best.params = std::move(params);
-      best_literals = literals;
+    if (method != routes_[i].method || c.literals <= best_literals) continue;
+    // Decode parameters only for the route that wins so far.
+    std::map<std::string, std::string> params;
+    size_t p = 0;
+    for (size_t k = 0; k < segs.size() && ok; ++k) {
+      if (!c.segments[k].empty()) continue;
+      auto decoded = PercentDecode(segs[k], false);
+      if (!decoded) {
+        ok = false;
+        best.bad_param = true;
+        break;
+      }
+      params[c.param_names[p++]] = std::move(*decoded);
     }
+    if (!ok) continue;
+    best.route = &routes_[i];
+    best.index = int(i);
+    best.params = std::move(params);
+    best_literals = c.literals;
   }
   return best;
 }

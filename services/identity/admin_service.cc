@@ -6,13 +6,12 @@
 #include "cloudillo/core/status_macros.h"
 #include "cloudillo/crypto/hash.h"
 #include "cloudillo/rpc/api.h"
-#include "cloudillo/rpc/server.h"
+#include "cloudillo/rpc/channel.h"
 #include "cloudillo/rpc/status.h"
 
 namespace cloudillo::identity {
 namespace {
 
-using rpc::Serve;
 constexpr absl::Duration kRpcTimeout = absl::Seconds(10);
 
 cloudillo::v1::Tenant TenantFromRow(const db::Row& r) {
@@ -33,18 +32,20 @@ constexpr char kTenantColumns[] =
 }  // namespace
 
 AdminService::AdminService(std::shared_ptr<db::Pool> pool, std::shared_ptr<cache::Redis> redis,
-                           const crypto::MasterKey& master, const Clock& clock, std::string admin_token)
+                           const crypto::MasterKey& master, const Clock& clock, std::string admin_token,
+                           rpc::WorkerPool& workers)
     : pool_(std::move(pool)),
       redis_(std::move(redis)),
       clock_(clock),
       admin_token_(std::move(admin_token)),
-      keys_(master) {}
+      keys_(master),
+      workers_(workers) {}
 
 void AdminService::ConnectAccess(std::shared_ptr<grpc::Channel> channel) {
   access_ = cloudillo::v1::Access::NewStub(std::move(channel));
 }
 
-absl::Status AdminService::Authorize(grpc::ServerContext* ctx) const {
+absl::Status AdminService::Authorize(grpc::CallbackServerContext* ctx) const {
   auto it = ctx->client_metadata().find("authorization");
   std::string given =
       it == ctx->client_metadata().end() ? "" : std::string(it->second.data(), it->second.size());
@@ -73,10 +74,10 @@ void AdminService::PublishTenantChange(const std::string& id_tag, int64_t tn_id)
   }
 }
 
-grpc::Status AdminService::CreateTenant(grpc::ServerContext* ctx,
+grpc::ServerUnaryReactor* AdminService::CreateTenant(grpc::CallbackServerContext* ctx,
                                         const cloudillo::v1::CreateTenantRequest* req,
                                         cloudillo::v1::Tenant* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Tenant> {
+  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Tenant> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     auto id_tag = CanonicalIdTag(req->id_tag());
     if (!id_tag.ok())
@@ -120,9 +121,9 @@ grpc::Status AdminService::CreateTenant(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status AdminService::ListTenants(grpc::ServerContext* ctx, const cloudillo::v1::ListTenantsRequest* req,
+grpc::ServerUnaryReactor* AdminService::ListTenants(grpc::CallbackServerContext* ctx, const cloudillo::v1::ListTenantsRequest* req,
                                        cloudillo::v1::ListTenantsReply* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::ListTenantsReply> {
+  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::ListTenantsReply> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     int limit = req->limit() <= 0 || req->limit() > 10000 ? 1000 : req->limit();
     CL_ASSIGN_OR_RETURN(db::Result r,
@@ -135,10 +136,10 @@ grpc::Status AdminService::ListTenants(grpc::ServerContext* ctx, const cloudillo
   });
 }
 
-grpc::Status AdminService::SetTenantStatus(grpc::ServerContext* ctx,
+grpc::ServerUnaryReactor* AdminService::SetTenantStatus(grpc::CallbackServerContext* ctx,
                                            const cloudillo::v1::SetTenantStatusRequest* req,
                                            cloudillo::v1::Tenant* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Tenant> {
+  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Tenant> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     if (req->status() != "active" && req->status() != "suspended") {
       return absl::InvalidArgumentError("status must be active or suspended");
@@ -155,9 +156,9 @@ grpc::Status AdminService::SetTenantStatus(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status AdminService::DeleteTenant(grpc::ServerContext* ctx, const cloudillo::v1::TenantByIdTag* req,
+grpc::ServerUnaryReactor* AdminService::DeleteTenant(grpc::CallbackServerContext* ctx, const cloudillo::v1::TenantByIdTag* req,
                                         cloudillo::v1::Empty* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
     if (!access_) return absl::UnavailableError("access service not connected");
@@ -177,10 +178,10 @@ grpc::Status AdminService::DeleteTenant(grpc::ServerContext* ctx, const cloudill
   });
 }
 
-grpc::Status AdminService::RotateSigningKey(grpc::ServerContext* ctx,
+grpc::ServerUnaryReactor* AdminService::RotateSigningKey(grpc::CallbackServerContext* ctx,
                                             const cloudillo::v1::RotateKeyRequest* req,
                                             cloudillo::v1::SigningKeyInfo* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::SigningKeyInfo> {
+  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::SigningKeyInfo> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
     int days = req->retire_old_after_days() > 0 ? req->retire_old_after_days() : 30;
@@ -195,10 +196,10 @@ grpc::Status AdminService::RotateSigningKey(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status AdminService::RotateTokenSecret(grpc::ServerContext* ctx,
+grpc::ServerUnaryReactor* AdminService::RotateTokenSecret(grpc::CallbackServerContext* ctx,
                                              const cloudillo::v1::TenantByIdTag* req,
                                              cloudillo::v1::Empty* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
     if (!access_) return absl::UnavailableError("access service not connected");
@@ -212,10 +213,10 @@ grpc::Status AdminService::RotateTokenSecret(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status AdminService::SetPassword(grpc::ServerContext* ctx,
+grpc::ServerUnaryReactor* AdminService::SetPassword(grpc::CallbackServerContext* ctx,
                                        const cloudillo::v1::SetPasswordAdminRequest* req,
                                        cloudillo::v1::Empty* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
     if (!access_) return absl::UnavailableError("access service not connected");
@@ -229,14 +230,30 @@ grpc::Status AdminService::SetPassword(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status AdminService::LiftBan(grpc::ServerContext* ctx, const cloudillo::v1::LiftBanRequest* req,
+grpc::ServerUnaryReactor* AdminService::LiftBan(grpc::CallbackServerContext* ctx, const cloudillo::v1::LiftBanRequest* req,
                                    cloudillo::v1::Empty* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Empty> {
+  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cache::ClientAddress addr, cache::ClientAddress::Parse(req->address()));
     CL_RETURN_IF_ERROR(cache::RateLimiter(redis_).LiftBan(addr));
     LogInfo("ban_lifted", {{"address", req->address()}});
     return cloudillo::v1::Empty();
+  });
+}
+
+grpc::ServerUnaryReactor* AdminService::RotateMasterKey(grpc::CallbackServerContext* ctx, const cloudillo::v1::Empty*,
+                                                        cloudillo::v1::ResealReply* out) {
+  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::ResealReply> {
+    CL_RETURN_IF_ERROR(Authorize(ctx));
+    if (!access_) return absl::UnavailableError("access service not connected");
+    CL_ASSIGN_OR_RETURN(cloudillo::v1::ResealReply reply, keys_.Reseal(*pool_));
+    cloudillo::v1::ResealReply access;
+    auto call = rpc::ContextWithDeadline(absl::Minutes(5));
+    CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(access_->ResealSecrets(call.get(), cloudillo::v1::Empty(), &access)));
+    reply.set_resealed(reply.resealed() + access.resealed());
+    reply.set_remaining(reply.remaining() + access.remaining());
+    LogInfo("master_key_rotated", {{"resealed", reply.resealed()}, {"remaining", reply.remaining()}});
+    return reply;
   });
 }
 

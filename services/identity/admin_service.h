@@ -1,7 +1,8 @@
 // Provider administration over gRPC on its own listener (DESIGN "Admin"): tenants,
-// signing-key and token-secret rotation, passwords, bans. Every call must carry
-// `authorization: Bearer <CLOUDILLO_ADMIN_TOKEN>` (compared in constant time);
-// otherwise UNAUTHENTICATED. Credential work is forwarded to access over gRPC.
+// signing-key and token-secret rotation, master-key resealing, passwords, bans. The
+// listener admits only the `admin` identity (mutual TLS, access_policy.cc), and every
+// call must also carry `authorization: Bearer <CLOUDILLO_ADMIN_TOKEN>` (compared in
+// constant time); otherwise UNAUTHENTICATED. Credential work is forwarded to access.
 #pragma once
 
 #include <functional>
@@ -13,40 +14,44 @@
 #include "cloudillo/core/clock.h"
 #include "cloudillo/crypto/master_key.h"
 #include "cloudillo/db/pool.h"
+#include "cloudillo/rpc/dispatch.h"
 #include "cloudillo/v1/access.grpc.pb.h"
 #include "cloudillo/v1/admin.grpc.pb.h"
 #include "signing_keys.h"
 
 namespace cloudillo::identity {
 
-class AdminService final : public cloudillo::v1::Admin::Service {
+class AdminService final : public cloudillo::v1::Admin::CallbackService {
  public:
   AdminService(std::shared_ptr<db::Pool> pool, std::shared_ptr<cache::Redis> redis,
-               const crypto::MasterKey& master, const Clock& clock, std::string admin_token);
+               const crypto::MasterKey& master, const Clock& clock, std::string admin_token,
+               rpc::WorkerPool& workers);
   // Set once the access service is reachable (in-process channels exist only after start).
   void ConnectAccess(std::shared_ptr<grpc::Channel> channel);
   // Called after a change to a tenant's published profile (key rotation, status).
   void OnProfileChange(std::function<void(int64_t tn_id)> fn) { on_profile_change_ = std::move(fn); }
 
-  grpc::Status CreateTenant(grpc::ServerContext*, const cloudillo::v1::CreateTenantRequest*,
+  grpc::ServerUnaryReactor* CreateTenant(grpc::CallbackServerContext*, const cloudillo::v1::CreateTenantRequest*,
                             cloudillo::v1::Tenant*) override;
-  grpc::Status ListTenants(grpc::ServerContext*, const cloudillo::v1::ListTenantsRequest*,
+  grpc::ServerUnaryReactor* ListTenants(grpc::CallbackServerContext*, const cloudillo::v1::ListTenantsRequest*,
                            cloudillo::v1::ListTenantsReply*) override;
-  grpc::Status SetTenantStatus(grpc::ServerContext*, const cloudillo::v1::SetTenantStatusRequest*,
+  grpc::ServerUnaryReactor* SetTenantStatus(grpc::CallbackServerContext*, const cloudillo::v1::SetTenantStatusRequest*,
                                cloudillo::v1::Tenant*) override;
-  grpc::Status DeleteTenant(grpc::ServerContext*, const cloudillo::v1::TenantByIdTag*,
+  grpc::ServerUnaryReactor* DeleteTenant(grpc::CallbackServerContext*, const cloudillo::v1::TenantByIdTag*,
                             cloudillo::v1::Empty*) override;
-  grpc::Status RotateSigningKey(grpc::ServerContext*, const cloudillo::v1::RotateKeyRequest*,
+  grpc::ServerUnaryReactor* RotateSigningKey(grpc::CallbackServerContext*, const cloudillo::v1::RotateKeyRequest*,
                                 cloudillo::v1::SigningKeyInfo*) override;
-  grpc::Status RotateTokenSecret(grpc::ServerContext*, const cloudillo::v1::TenantByIdTag*,
+  grpc::ServerUnaryReactor* RotateTokenSecret(grpc::CallbackServerContext*, const cloudillo::v1::TenantByIdTag*,
                                  cloudillo::v1::Empty*) override;
-  grpc::Status SetPassword(grpc::ServerContext*, const cloudillo::v1::SetPasswordAdminRequest*,
+  grpc::ServerUnaryReactor* SetPassword(grpc::CallbackServerContext*, const cloudillo::v1::SetPasswordAdminRequest*,
                            cloudillo::v1::Empty*) override;
-  grpc::Status LiftBan(grpc::ServerContext*, const cloudillo::v1::LiftBanRequest*,
-                       cloudillo::v1::Empty*) override;
+  grpc::ServerUnaryReactor* LiftBan(grpc::CallbackServerContext*, const cloudillo::v1::LiftBanRequest*,
+                                    cloudillo::v1::Empty*) override;
+  grpc::ServerUnaryReactor* RotateMasterKey(grpc::CallbackServerContext*, const cloudillo::v1::Empty*,
+                                            cloudillo::v1::ResealReply*) override;
 
  private:
-  absl::Status Authorize(grpc::ServerContext* ctx) const;
+  absl::Status Authorize(grpc::CallbackServerContext* ctx) const;
   absl::StatusOr<cloudillo::v1::Tenant> FindTenant(const std::string& id_tag) const;
   void PublishTenantChange(const std::string& id_tag, int64_t tn_id) const;
 
@@ -57,6 +62,7 @@ class AdminService final : public cloudillo::v1::Admin::Service {
   SigningKeys keys_;
   std::unique_ptr<cloudillo::v1::Access::Stub> access_;
   std::function<void(int64_t)> on_profile_change_;
+  rpc::WorkerPool& workers_;
 };
 
 }  // namespace cloudillo::identity

@@ -24,9 +24,10 @@ struct IdentityConfig {
     c.identity_addr =
         src.Str("CLOUDILLO_IDENTITY_ADDR", "127.0.0.1:9101", "identity gRPC address (host:port)");
     c.grpc_listen =
-        src.Str("CLOUDILLO_GRPC_LISTEN", "", "override the gRPC listen address (default 0.0.0.0:<port>)");
+        src.Str("CLOUDILLO_GRPC_LISTEN", "", "gRPC listen address (default: CLOUDILLO_IDENTITY_ADDR when it is an IP)");
     c.admin_addr = src.Str("CLOUDILLO_ADMIN_ADDR", "127.0.0.1:9100", "admin gRPC API listen address");
-    c.admin_token = src.Required("CLOUDILLO_ADMIN_TOKEN", "bearer token for the admin API (tools/admin)");
+    c.admin_token = src.Secret("CLOUDILLO_ADMIN_TOKEN", "bearer token for the admin API (tools/admin)");
+    if (c.admin_token.empty()) src.AddError("CLOUDILLO_ADMIN_TOKEN is required: bearer token for the admin API");
     c.access_addr = src.Str("CLOUDILLO_ACCESS_ADDR", "127.0.0.1:9102", "access gRPC address (host:port)");
     return c;
   }

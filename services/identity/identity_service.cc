@@ -18,66 +18,6 @@ namespace {
 
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
-using rpc::Serve;
-
-struct TenantRow {
-  int64_t tn_id = 0;
-  std::string id_tag, type, status, name, profile_pic, cover_pic, created_at;
-  json x = json::object();
-};
-
-absl::StatusOr<TenantRow> LoadTenant(db::Pool& pool, int64_t tn_id) {
-  CL_ASSIGN_OR_RETURN(db::Result r,
-                      pool.Query("SELECT tn_id, id_tag, type, status, name, coalesce(profile_pic, ''), "
-                                 "coalesce(cover_pic, ''), x::text, "
-                                 "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-                                 "FROM tenants WHERE tn_id = $1",
-                                 {db::P(tn_id)}));
-  if (r.empty()) return rpc::Forbidden();  // an unknown tenant is 403 (PROTOCOL §9.1)
-  const auto& row = r.rows[0];
-  TenantRow t{row.Int(0), row.Str(1), row.Str(2), row.Str(3), row.Str(4), row.Str(5), row.Str(6), row.Str(8)};
-  t.x = json::parse(row.Str(7), nullptr, false);
-  if (!t.x.is_object()) t.x = json::object();
-  return t;
-}
-
-// The `x` map a caller may see: the owner sees everything; others see entries whose
-// `<key>.vis` marker is absent or "P" (public), and no markers.
-json VisibleX(const json& x, bool owner) {
-  if (owner) return x;
-  json out = json::object();
-  for (auto it = x.begin(); it != x.end(); ++it) {
-    const std::string& k = it.key();
-    if (k.size() > 4 && k.compare(k.size() - 4, 4, ".vis") == 0) continue;
-    auto vis = x.find(k + ".vis");
-    if (vis != x.end() && !(vis->is_string() && vis->get<std::string>() == "P")) continue;
-    out[k] = it.value();
-  }
-  return out;
-}
-
-// idTag, name, type and profilePic (omitted when unset): the head of every own-profile
-// shape, in the order the /api/me ETag hashes.
-ojson ProfileHead(const TenantRow& t) {
-  ojson p;
-  p["idTag"] = t.id_tag;
-  p["name"] = t.name;
-  p["type"] = t.type;
-  if (!t.profile_pic.empty()) p["profilePic"] = t.profile_pic;
-  return p;
-}
-
-ojson KeysJson(const std::vector<PublicKeyInfo>& keys) {
-  ojson arr = ojson::array();
-  for (const auto& k : keys) {
-    ojson e;
-    e["keyId"] = k.key_id;
-    e["publicKey"] = k.public_key;
-    if (k.expires_at) e["expiresAt"] = FormatIsoSeconds(*k.expires_at);
-    arr.push_back(std::move(e));
-  }
-  return arr;
-}
 
 // If-None-Match: one tag, quoted or not (Rust peers send it unquoted), a weak tag or
 // a list also match (PROTOCOL E15 recommendation).
@@ -97,47 +37,21 @@ const std::string& Header(const ApiRequest& req, const std::string& name) {
   return it == req.headers().end() ? kEmpty : it->second;
 }
 
-constexpr absl::Duration kProfileCacheTtl = absl::Seconds(2);
-
 }  // namespace
 
-struct IdentityService::ProfileSnapshot {
-  TenantRow tenant;
-  std::vector<PublicKeyInfo> keys;
-  absl::Time fetched;
-};
-
-absl::StatusOr<std::shared_ptr<const IdentityService::ProfileSnapshot>> IdentityService::Profile(
-    int64_t tn_id) {
-  absl::Time now = clock_.Now();
-  {
-    std::lock_guard<std::mutex> lock(profiles_mu_);
-    auto it = profiles_.find(tn_id);
-    if (it != profiles_.end() && now - it->second->fetched < kProfileCacheTtl) return it->second;
-  }
-  auto snap = std::make_shared<ProfileSnapshot>();
-  CL_ASSIGN_OR_RETURN(snap->tenant, LoadTenant(*pool_, tn_id));
-  CL_ASSIGN_OR_RETURN(snap->keys, keys_.ListValid(*pool_, tn_id, now));
-  snap->fetched = now;
-  std::lock_guard<std::mutex> lock(profiles_mu_);
-  if (profiles_.size() > 100000) profiles_.clear();
-  profiles_[tn_id] = snap;
-  return std::shared_ptr<const ProfileSnapshot>(snap);
-}
-
-void IdentityService::ForgetProfile(int64_t tn_id) {
-  std::lock_guard<std::mutex> lock(profiles_mu_);
-  profiles_.erase(tn_id);
-}
-
 IdentityService::IdentityService(std::shared_ptr<db::Pool> pool, std::shared_ptr<cache::Redis> redis,
-                                 const crypto::MasterKey& master, const Clock& clock)
-    : pool_(std::move(pool)), redis_(std::move(redis)), clock_(clock), keys_(master) {}
+                                 const crypto::MasterKey& master, const Clock& clock, rpc::WorkerPool& workers)
+    : pool_(std::move(pool)),
+      redis_(std::move(redis)),
+      clock_(clock),
+      workers_(workers),
+      keys_(master),
+      profiles_(*pool_, keys_, clock_, redis_) {}
 
-grpc::Status IdentityService::ResolveTenant(grpc::ServerContext*,
+grpc::ServerUnaryReactor* IdentityService::ResolveTenant(grpc::CallbackServerContext* ctx,
                                             const cloudillo::v1::ResolveTenantRequest* req,
                                             cloudillo::v1::Tenant* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::Tenant> {
+  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Tenant> {
     CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("SELECT tn_id, id_tag, type, status, name FROM tenants "
                                                    "WHERE id_tag = $1",
                                                    {db::P(req->id_tag())}));
@@ -152,10 +66,10 @@ grpc::Status IdentityService::ResolveTenant(grpc::ServerContext*,
   });
 }
 
-grpc::Status IdentityService::GetLoginProfile(grpc::ServerContext*, const cloudillo::v1::TenantRef* req,
+grpc::ServerUnaryReactor* IdentityService::GetLoginProfile(grpc::CallbackServerContext* ctx, const cloudillo::v1::TenantRef* req,
                                               cloudillo::v1::LoginProfile* out) {
-  return Serve(out, [&]() -> absl::StatusOr<cloudillo::v1::LoginProfile> {
-    CL_ASSIGN_OR_RETURN(auto snap, Profile(req->tn_id()));
+  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::LoginProfile> {
+    CL_ASSIGN_OR_RETURN(auto snap, profiles_.Get(req->tn_id()));
     const TenantRow& t = snap->tenant;
     cloudillo::v1::LoginProfile p;
     p.set_tn_id(t.tn_id);
@@ -166,51 +80,44 @@ grpc::Status IdentityService::GetLoginProfile(grpc::ServerContext*, const cloudi
   });
 }
 
-grpc::Status IdentityService::GetMe(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoGetMe(*req); });
+// The /api/me family is answered on gRPC's thread when the profile is cached (no
+// query, nothing to wait for), and on a worker when it has to be loaded.
+grpc::ServerUnaryReactor* IdentityService::GetMe(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                 ApiReply* out) {
+  if (profiles_.Cached(req->ctx().tn_id())) return rpc::ServeInline(ctx, out, [this, req] { return DoGetMe(*req); });
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoGetMe(*req); });
 }
 
 absl::StatusOr<ApiReply> IdentityService::DoGetMe(const ApiRequest& req) {
-  CL_ASSIGN_OR_RETURN(auto snap, Profile(req.ctx().tn_id()));
-  const TenantRow& t = snap->tenant;
-  const auto& keys = snap->keys;
-  // Field order and compact form are what the ETag hashes (PROTOCOL E15).
-  ojson base = ProfileHead(t);
-  base["keys"] = KeysJson(keys);
-  std::string body = base.dump();
-  std::string tag = Base64UrlEncode(crypto::Sha256(body).substr(0, 8));
+  CL_ASSIGN_OR_RETURN(auto snap, profiles_.Get(req.ctx().tn_id()));
   ApiReply reply;
-  (*reply.mutable_headers())["ETag"] = "\"" + tag + "\"";
+  (*reply.mutable_headers())["ETag"] = "\"" + snap->me_etag + "\"";
   const std::string& inm = Header(req, "if-none-match");
-  if (!inm.empty() && EtagMatches(inm, tag)) {
+  if (!inm.empty() && EtagMatches(inm, snap->me_etag)) {
     reply.set_http_status(304);
     reply.set_empty_body(true);
     return reply;
   }
-  reply.set_data_json(std::move(body));
+  reply.set_data_json(snap->me_json);
   return reply;
 }
 
-grpc::Status IdentityService::GetMeFull(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoGetMeFull(*req); });
+grpc::ServerUnaryReactor* IdentityService::GetMeFull(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                     ApiReply* out) {
+  if (profiles_.Cached(req->ctx().tn_id()))
+    return rpc::ServeInline(ctx, out, [this, req] { return DoGetMeFull(*req); });
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoGetMeFull(*req); });
 }
 
 absl::StatusOr<ApiReply> IdentityService::DoGetMeFull(const ApiRequest& req) {
-  CL_ASSIGN_OR_RETURN(auto snap, Profile(req.ctx().tn_id()));
-  const TenantRow& t = snap->tenant;
-  const auto& keys = snap->keys;
-  ojson p = ProfileHead(t);
-  if (!t.cover_pic.empty()) p["coverPic"] = t.cover_pic;
-  p["keys"] = KeysJson(keys);
-  json x = VisibleX(t.x, rpc::IsOwner(req.ctx()));
-  if (!x.empty()) p["x"] = x;
+  CL_ASSIGN_OR_RETURN(auto snap, profiles_.Get(req.ctx().tn_id()));
   ApiReply reply;
-  reply.set_data_json(p.dump());
+  reply.set_data_json(rpc::IsOwner(req.ctx()) ? snap->full_owner_json : snap->full_guest_json);
   return reply;
 }
 
-grpc::Status IdentityService::PatchMe(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoPatchMe(*req); });
+grpc::ServerUnaryReactor* IdentityService::PatchMe(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoPatchMe(*req); });
 }
 
 absl::StatusOr<ApiReply> IdentityService::DoPatchMe(const ApiRequest& req) {
@@ -255,7 +162,7 @@ absl::StatusOr<ApiReply> IdentityService::DoPatchMe(const ApiRequest& req) {
                {db::P(tn_id), db::P(x.dump()), name ? db::P(*name) : db::Null()})
         .status();
   }));
-  ForgetProfile(tn_id);
+  profiles_.Forget(tn_id);
   CL_ASSIGN_OR_RETURN(TenantRow t, LoadTenant(*pool_, tn_id));
   ojson p = ProfileHead(t);
   p["createdAt"] = t.created_at;
@@ -266,14 +173,14 @@ absl::StatusOr<ApiReply> IdentityService::DoPatchMe(const ApiRequest& req) {
   return reply;
 }
 
-grpc::Status IdentityService::GetAppDomain(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&]() -> absl::StatusOr<ApiReply> {
+grpc::ServerUnaryReactor* IdentityService::GetAppDomain(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::ServeInline(ctx, out, [req]() -> absl::StatusOr<ApiReply> {
     return rpc::Data(json{{"appDomain", req->ctx().id_tag()}});
   });
 }
 
-grpc::Status IdentityService::ListProfiles(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoListProfiles(*req); });
+grpc::ServerUnaryReactor* IdentityService::ListProfiles(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoListProfiles(*req); });
 }
 
 namespace {
@@ -352,8 +259,8 @@ absl::StatusOr<ApiReply> IdentityService::DoListProfiles(const ApiRequest& req) 
   return reply;
 }
 
-grpc::Status IdentityService::GetProfile(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoGetProfile(*req); });
+grpc::ServerUnaryReactor* IdentityService::GetProfile(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoGetProfile(*req); });
 }
 
 absl::StatusOr<ApiReply> IdentityService::DoGetProfile(const ApiRequest& req) {

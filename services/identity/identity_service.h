@@ -1,20 +1,24 @@
 // identity: tenants, profiles, settings and signing keys (DESIGN "Shape").
 //
-// IdentityService answers the gateway's REST routes (profile and settings JSON is
-// written here, one place per shape) and the internal lookups the gateway and access
-// need. It is built from plain dependencies and never reads the environment, so the
-// split binary, the all-in-one binary and the tests construct it the same way.
+// IdentityService serves two gRPC services: `Identity` (internal lookups for the
+// gateway and access) and `IdentityEdge` (the REST routes the gateway maps; profile
+// and settings JSON is written here, one place per shape). Who may call which method
+// is in access_policy.cc. Handlers that touch PostgreSQL run on `workers`; the
+// /api/me family is answered inline from the profile cache when it can be.
+//
+// It is built from plain dependencies and never reads the environment, so the split
+// binary, the all-in-one binary and the tests construct it the same way.
 #pragma once
 
 #include <memory>
-#include <mutex>
-#include <unordered_map>
 
 #include "cloudillo/cache/redis.h"
 #include "cloudillo/core/clock.h"
 #include "cloudillo/crypto/master_key.h"
 #include "cloudillo/db/pool.h"
+#include "cloudillo/rpc/dispatch.h"
 #include "cloudillo/v1/identity.grpc.pb.h"
+#include "profile_cache.h"
 #include "signing_keys.h"
 
 namespace cloudillo::identity {
@@ -22,33 +26,34 @@ namespace cloudillo::identity {
 using cloudillo::v1::ApiReply;
 using cloudillo::v1::ApiRequest;
 
-class IdentityService final : public cloudillo::v1::Identity::Service {
+class IdentityService final : public cloudillo::v1::Identity::CallbackService,
+                              public cloudillo::v1::IdentityEdge::CallbackService {
  public:
   IdentityService(std::shared_ptr<db::Pool> pool, std::shared_ptr<cache::Redis> redis,
-                  const crypto::MasterKey& master, const Clock& clock);
+                  const crypto::MasterKey& master, const Clock& clock, rpc::WorkerPool& workers);
 
-  grpc::Status ResolveTenant(grpc::ServerContext*, const cloudillo::v1::ResolveTenantRequest*,
-                             cloudillo::v1::Tenant*) override;
-  grpc::Status GetLoginProfile(grpc::ServerContext*, const cloudillo::v1::TenantRef*,
-                               cloudillo::v1::LoginProfile*) override;
+  grpc::Service* internal_service() { return static_cast<cloudillo::v1::Identity::CallbackService*>(this); }
+  grpc::Service* edge_service() { return static_cast<cloudillo::v1::IdentityEdge::CallbackService*>(this); }
 
-  grpc::Status GetMe(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status GetMeFull(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status PatchMe(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status GetAppDomain(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status ListProfiles(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status GetProfile(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status ListSettings(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status GetSetting(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status PutSetting(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::Status DeleteSetting(grpc::ServerContext*, const ApiRequest*, ApiReply*) override;
+  // Identity (internal)
+  grpc::ServerUnaryReactor* ResolveTenant(grpc::CallbackServerContext*, const cloudillo::v1::ResolveTenantRequest*,
+                                          cloudillo::v1::Tenant*) override;
+  grpc::ServerUnaryReactor* GetLoginProfile(grpc::CallbackServerContext*, const cloudillo::v1::TenantRef*,
+                                            cloudillo::v1::LoginProfile*) override;
 
-  // Drops the cached profile of a tenant (after a change made in this process; other
-  // replicas see changes when their short-lived entry expires).
-  void ForgetProfile(int64_t tn_id);
+  // IdentityEdge (REST)
+  grpc::ServerUnaryReactor* GetMe(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* GetMeFull(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* PatchMe(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* GetAppDomain(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* ListProfiles(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* GetProfile(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* ListSettings(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* GetSetting(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* PutSetting(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* DeleteSetting(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
 
-  // A tenant's profile row and published keys, as read for /api/me and logins.
-  struct ProfileSnapshot;
+  ProfileCache& profiles() { return profiles_; }
 
  private:
   absl::StatusOr<ApiReply> DoGetMe(const ApiRequest& req);
@@ -61,16 +66,12 @@ class IdentityService final : public cloudillo::v1::Identity::Service {
   absl::StatusOr<ApiReply> DoPutSetting(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoDeleteSetting(const ApiRequest& req);
 
-  absl::StatusOr<std::shared_ptr<const ProfileSnapshot>> Profile(int64_t tn_id);
-
   std::shared_ptr<db::Pool> pool_;
   std::shared_ptr<cache::Redis> redis_;
   const Clock& clock_;
+  rpc::WorkerPool& workers_;
   SigningKeys keys_;
-  // /api/me is what every peer polls: serving it from memory for a couple of seconds
-  // saves two queries per request (see docs/benchmarks.md).
-  std::mutex profiles_mu_;
-  std::unordered_map<int64_t, std::shared_ptr<const ProfileSnapshot>> profiles_;
+  ProfileCache profiles_;
 };
 
 }  // namespace cloudillo::identity

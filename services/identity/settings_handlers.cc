@@ -1,5 +1,12 @@
 // The settings routes (PROTOCOL Appendix B.3, with §13.14: reads need a role beyond
 // `public`, and secrets always read as null).
+//
+// Provider-wide settings (scope Global or System: SMTP credentials and every other
+// `email.*` key, registration, storage and maintenance knobs) belong to the hosting
+// provider, not to any tenant: on this REST surface they do not exist for anyone
+// (single reads 404, lists omit them, writes 403, `level=global` 403). The reference
+// lets its one site admin manage them here; our operators configure them outside the
+// tenants' API.
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_split.h"
@@ -16,7 +23,6 @@ namespace {
 
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
-using rpc::Serve;
 
 bool IsSadm(const cloudillo::v1::RequestContext& ctx) {
   return ctx.authenticated() && rpc::HasRole(ctx.roles(), "SADM");
@@ -31,10 +37,12 @@ bool CanRead(const cloudillo::v1::RequestContext& ctx) {
   return false;
 }
 
+bool ProviderWide(const SettingDef& def) { return def.scope != SettingScope::kTenant; }
+
 bool CanWrite(const SettingDef& def, const cloudillo::v1::RequestContext& ctx) {
-  if (def.permission == SettingPermission::kSystem || def.scope == SettingScope::kSystem) return false;
+  if (ProviderWide(def) || def.permission == SettingPermission::kSystem) return false;
   if (IsSadm(ctx)) return true;
-  if (def.scope == SettingScope::kGlobal || def.permission == SettingPermission::kAdmin) return false;
+  if (def.permission == SettingPermission::kAdmin) return false;
   return rpc::IsOwner(ctx) || (ctx.authenticated() && rpc::HasRole(ctx.roles(), "leader"));
 }
 
@@ -121,30 +129,26 @@ const std::string& NameParam(const ApiRequest& req) {
 
 }  // namespace
 
-grpc::Status IdentityService::GetSetting(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoGetSetting(*req); });
+grpc::ServerUnaryReactor* IdentityService::GetSetting(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoGetSetting(*req); });
 }
 
 absl::StatusOr<ApiReply> IdentityService::DoGetSetting(const ApiRequest& req) {
   if (!CanRead(req.ctx())) return rpc::Forbidden();
   const std::string& name = NameParam(req);
   const SettingDef* def = FindSetting(name);
-  if (!def) return rpc::NotFoundError("Setting not found");
+  if (!def || ProviderWide(*def)) return rpc::NotFoundError("Setting not found");
   const std::string& level = rpc::QueryParam(req, "level");
+  if (level == "global") return rpc::Forbidden();
   CL_ASSIGN_OR_RETURN(int64_t tn_id, TargetTenant(*pool_, req));
   std::optional<json> value;
-  if (level == "tenant" || level == "global") {
-    if (level == "global" && def->scope == SettingScope::kGlobal && !IsSadm(req.ctx()))
-      return rpc::Forbidden();
-    CL_ASSIGN_OR_RETURN(value, ReadRow(*pool_, level == "global" ? 0 : tn_id, name));
+  if (level == "tenant") {
+    CL_ASSIGN_OR_RETURN(value, ReadRow(*pool_, tn_id, name));
     if (!value) return rpc::NotFoundError("Setting not found");
   } else if (!level.empty()) {
     return rpc::BadRequest("level must be tenant or global");
   } else {
     CL_ASSIGN_OR_RETURN(value, ReadRow(*pool_, tn_id, name));
-    if (!value) {
-      CL_ASSIGN_OR_RETURN(value, ReadRow(*pool_, 0, name));
-    }
     if (!value && def->default_json) value = json::parse(*def->default_json);
     if (!value) {
       if (def->wildcard()) return rpc::NotFoundError("Setting not found");
@@ -157,8 +161,8 @@ absl::StatusOr<ApiReply> IdentityService::DoGetSetting(const ApiRequest& req) {
   return rpc::Data(Item(*def, def->key, *value));
 }
 
-grpc::Status IdentityService::ListSettings(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoListSettings(*req); });
+grpc::ServerUnaryReactor* IdentityService::ListSettings(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoListSettings(*req); });
 }
 
 absl::StatusOr<ApiReply> IdentityService::DoListSettings(const ApiRequest& req) {
@@ -168,16 +172,13 @@ absl::StatusOr<ApiReply> IdentityService::DoListSettings(const ApiRequest& req) 
   if (!level.empty() && prefix_param.empty()) return rpc::BadRequest("level requires prefix");
   if (!level.empty() && level != "tenant" && level != "global")
     return rpc::BadRequest("level must be tenant or global");
-  if (level == "global" && !IsSadm(req.ctx())) return rpc::Forbidden();
+  if (level == "global") return rpc::Forbidden();
   CL_ASSIGN_OR_RETURN(int64_t tn_id, TargetTenant(*pool_, req));
   ojson items = ojson::array();
   if (prefix_param.empty()) {
     for (const auto& def : SettingDefinitions()) {
-      if (def.wildcard()) continue;
+      if (def.wildcard() || ProviderWide(def)) continue;
       CL_ASSIGN_OR_RETURN(auto value, ReadRow(*pool_, tn_id, def.key));
-      if (!value) {
-        CL_ASSIGN_OR_RETURN(value, ReadRow(*pool_, 0, def.key));
-      }
       if (!value && def.default_json) value = json::parse(*def.default_json);
       if (!value || value->is_null()) continue;
       items.push_back(Item(def, def.key, *value));
@@ -189,17 +190,13 @@ absl::StatusOr<ApiReply> IdentityService::DoListSettings(const ApiRequest& req) 
       likes.push_back(db::EscapeLike(SV(absl::StripAsciiWhitespace(p))) + ".%");
     }
     std::string arr = db::TextArrayLiteral(likes);
-    std::string tenants = level == "tenant"   ? "ARRAY[$1]::bigint[]"
-                          : level == "global" ? "ARRAY[0]::bigint[]"
-                                              : "ARRAY[0, $1]::bigint[]";
-    // DISTINCT ON keeps the tenant row over the global one for the same key.
     CL_ASSIGN_OR_RETURN(db::Result r,
-                        pool_->Query("SELECT DISTINCT ON (key) key, value FROM settings WHERE tn_id = ANY(" +
-                                         tenants + ") AND key LIKE ANY($2::text[]) ORDER BY key, tn_id DESC",
+                        pool_->Query("SELECT key, value FROM settings WHERE tn_id = $1 AND key LIKE ANY($2::text[]) "
+                                     "ORDER BY key",
                                      {db::P(tn_id), db::P(arr)}));
     for (const auto& row : r.rows) {
       const SettingDef* def = FindSetting(row.Str(0));
-      if (!def) continue;
+      if (!def || ProviderWide(*def)) continue;
       json value = json::parse(row.Str(1), nullptr, false);
       if (value.is_null() || value.is_discarded()) continue;
       items.push_back(Item(*def, row.Str(0), value));
@@ -212,8 +209,8 @@ absl::StatusOr<ApiReply> IdentityService::DoListSettings(const ApiRequest& req) 
   return reply;
 }
 
-grpc::Status IdentityService::PutSetting(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoPutSetting(*req); });
+grpc::ServerUnaryReactor* IdentityService::PutSetting(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoPutSetting(*req); });
 }
 
 absl::StatusOr<ApiReply> IdentityService::DoPutSetting(const ApiRequest& req) {
@@ -221,6 +218,7 @@ absl::StatusOr<ApiReply> IdentityService::DoPutSetting(const ApiRequest& req) {
   const SettingDef* def = FindSetting(name);
   if (!def) return rpc::NotFoundError("Setting not found");
   if (!CanWrite(*def, req.ctx())) return rpc::Forbidden();
+  if (rpc::QueryParam(req, "level") == "global") return rpc::Forbidden();
   CL_ASSIGN_OR_RETURN(json body, rpc::JsonObjectBody(req));
   auto v = body.find("value");
   if (v == body.end()) return rpc::BadRequest("body must be {\"value\": …}");
@@ -235,21 +233,17 @@ absl::StatusOr<ApiReply> IdentityService::DoPutSetting(const ApiRequest& req) {
   const std::string& level = rpc::QueryParam(req, "level");
   if (!level.empty() && level != "tenant" && level != "global")
     return rpc::BadRequest("level must be tenant or global");
-  if (level == "tenant" && def->scope == SettingScope::kGlobal)
-    return rpc::BadRequest("a global setting has no tenant level");
-  if (level == "global" && !IsSadm(req.ctx())) return rpc::Forbidden();
   CL_ASSIGN_OR_RETURN(int64_t tn_id, TargetTenant(*pool_, req));
-  int64_t target = (level == "global" || def->scope == SettingScope::kGlobal) ? 0 : tn_id;
   CL_RETURN_IF_ERROR(pool_
                          ->Query("INSERT INTO settings (tn_id, key, value) VALUES ($1, $2, $3) "
                                  "ON CONFLICT (tn_id, key) DO UPDATE SET value = EXCLUDED.value",
-                                 {db::P(target), db::P(name), db::P(v->dump())})
+                                 {db::P(tn_id), db::P(name), db::P(v->dump())})
                          .status());
   return rpc::Data(Item(*def, def->key, *v));
 }
 
-grpc::Status IdentityService::DeleteSetting(grpc::ServerContext*, const ApiRequest* req, ApiReply* out) {
-  return Serve(out, [&] { return DoDeleteSetting(*req); });
+grpc::ServerUnaryReactor* IdentityService::DeleteSetting(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [this, req] { return DoDeleteSetting(*req); });
 }
 
 absl::StatusOr<ApiReply> IdentityService::DoDeleteSetting(const ApiRequest& req) {
@@ -259,14 +253,11 @@ absl::StatusOr<ApiReply> IdentityService::DoDeleteSetting(const ApiRequest& req)
   const std::string& level = rpc::QueryParam(req, "level");
   if (level.empty()) return rpc::BadRequest("level query parameter is required");
   if (level != "tenant" && level != "global") return rpc::BadRequest("level must be tenant or global");
-  if (level == "tenant" && def->scope == SettingScope::kGlobal)
-    return rpc::BadRequest("a global setting has no tenant level");
-  if (level == "global" && !IsSadm(req.ctx())) return rpc::Forbidden();
-  if (!CanWrite(*def, req.ctx())) return rpc::Forbidden();
+  if (level == "global" || !CanWrite(*def, req.ctx())) return rpc::Forbidden();
   CL_ASSIGN_OR_RETURN(int64_t tn_id, TargetTenant(*pool_, req));
   CL_RETURN_IF_ERROR(pool_
                          ->Query("DELETE FROM settings WHERE tn_id = $1 AND key = $2",
-                                 {db::P(level == "global" ? 0 : tn_id), db::P(name)})
+                                 {db::P(tn_id), db::P(name)})
                          .status());
   return rpc::NoContent();
 }

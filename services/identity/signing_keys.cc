@@ -83,4 +83,29 @@ absl::StatusOr<std::pair<std::string, crypto::P384PrivateKey>> SigningKeys::Sign
   return std::make_pair(key_id, std::move(key));
 }
 
+absl::StatusOr<cloudillo::v1::ResealReply> SigningKeys::Reseal(db::Pool& pool) const {
+  CL_ASSIGN_OR_RETURN(db::Result r, pool.Query("SELECT tn_id, key_id, sealed_private_key FROM signing_keys"));
+  cloudillo::v1::ResealReply reply;
+  for (const auto& row : r.rows) {
+    auto sealed = Base64Decode(row.Str(2));
+    if (!sealed.ok() || !master_.NeedsReseal(*sealed)) continue;
+    std::string aad = Aad(row.Int(0), row.Str(1));
+    auto der = master_.Open(*sealed, aad);
+    auto resealed = der.ok() ? master_.Seal(*der, aad) : absl::StatusOr<std::string>(der.status());
+    // Compare-and-set: a key rotated meanwhile keeps its new value.
+    auto updated =
+        resealed.ok()
+            ? pool.Query("UPDATE signing_keys SET sealed_private_key = $4 WHERE tn_id = $1 AND key_id = $2 "
+                         "AND sealed_private_key = $3",
+                         {db::P(row.Int(0)), db::P(row.Str(1)), db::P(row.Str(2)), db::P(Base64Encode(*resealed))})
+            : absl::StatusOr<db::Result>(resealed.status());
+    if (updated.ok() && updated->affected == 1) {
+      reply.set_resealed(reply.resealed() + 1);
+    } else {
+      reply.set_remaining(reply.remaining() + 1);
+    }
+  }
+  return reply;
+}
+
 }  // namespace cloudillo::identity

@@ -13,6 +13,7 @@
 #include "cloudillo/crypto/master_key.h"
 #include "cloudillo/crypto/p384.h"
 #include "cloudillo/db/pool.h"
+#include "cloudillo/v1/access.pb.h"
 
 namespace cloudillo::identity {
 
@@ -35,6 +36,10 @@ class SigningKeys {
                                        absl::Duration retire_after) const;
   // The newest key's private half (for signing).
   absl::StatusOr<std::pair<std::string, crypto::P384PrivateKey>> Signer(db::Pool& pool, int64_t tn_id) const;
+
+  // Seals again, under the keyring's current version, every private key sealed
+  // under an older one (master-key rotation). `remaining` counts what could not be.
+  absl::StatusOr<cloudillo::v1::ResealReply> Reseal(db::Pool& pool) const;
 
   static std::string KeyIdFor(absl::Time t, int index);
 

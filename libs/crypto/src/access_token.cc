@@ -27,6 +27,7 @@ std::string AccessClaimsJson(const AccessClaims& c) {
   if (c.sub) j["sub"] = *c.sub;
   if (c.scope) j["scope"] = *c.scope;
   if (c.roles) j["r"] = *c.roles;
+  if (c.api_key_id) j["ak"] = *c.api_key_id;
   j["exp"] = c.exp;
   return j.dump();
 }
@@ -51,6 +52,10 @@ absl::StatusOr<AccessClaims> VerifyAccessToken(
   c.sub = OptString(j, "sub", &bad);
   c.scope = OptString(j, "scope", &bad);
   c.roles = OptString(j, "r", &bad);
+  if (auto ak = j.find("ak"); ak != j.end()) {
+    if (!ak->is_number_integer()) return absl::UnauthenticatedError("token claim has the wrong type");
+    c.api_key_id = ak->get<int64_t>();
+  }
   if (bad) return absl::UnauthenticatedError("token claim has the wrong type");
   if (absl::ToUnixSeconds(now) > c.exp + kLeewaySeconds) return absl::UnauthenticatedError("token expired");
   if (c.iss != expected_iss) return absl::UnauthenticatedError("token issued for another tenant");

@@ -11,7 +11,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartOpsServer(OpsOptions o) {
   s.port = o.port;
   s.threads = 1;
   s.body_plan = [](const Request&) { return BodyPlan{0, false}; };
-  s.handler = [registry = o.registry, ready = o.ready](std::shared_ptr<Exchange> ex) {
+  s.handler = [registry = o.registry, ready = o.ready, details = o.details](std::shared_ptr<Exchange> ex) {
     const Request& req = ex->request();
     Response res;
     res.Set("Content-Type", "text/plain; charset=utf-8");
@@ -28,6 +28,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartOpsServer(OpsOptions o) {
       absl::Status st = ready ? ready() : absl::OkStatus();
       res.status = st.ok() ? 200 : 503;
       res.body = st.ok() ? "ready\n" : std::string(st.message()) + "\n";
+      if (details) res.body += details();
     } else {
       res.status = 404;
       res.body = "not found\n";

@@ -25,7 +25,7 @@ class WsSession final : public WebSocket, public Connection, public std::enable_
   void Accept(bhttp::request<bhttp::empty_body> req, std::function<void(std::shared_ptr<WebSocket>)> accepted) {
     auto self = this->shared_from_this();
     ws_.async_accept(req, [self, accepted = std::move(accepted)](beast::error_code ec) {
-      if (ec) return;
+      if (ec) return self->Guarded("websocket_accepted", [&] { accepted(nullptr); });
       self->registry_id_ = self->server_->Register(self->weak_from_this());
       self->Guarded("websocket_accepted", [&] { accepted(self); });
     });

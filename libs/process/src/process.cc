@@ -1,5 +1,6 @@
 #include "cloudillo/process/process.h"
 
+#include <arpa/inet.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/log.h"
+#include "cloudillo/core/status_macros.h"
 
 namespace cloudillo::process {
 
@@ -28,6 +30,13 @@ ProcessConfig LoadProcessConfig(ConfigSource& src, const std::string& default_op
       src.Str("CLOUDILLO_OPS_ADDR", default_ops_addr, "listen address of /metrics, /healthz, /readyz");
   c.shutdown_grace = absl::Seconds(src.Int("CLOUDILLO_SHUTDOWN_GRACE_SECONDS", 10, 0, 600,
                                            "how long in-flight work may finish after SIGTERM"));
+  c.drain_delay = absl::Seconds(src.Int("CLOUDILLO_DRAIN_DELAY_SECONDS", 5, 0, 300,
+                                        "after SIGTERM, how long to keep serving with /readyz failing, so load "
+                                        "balancers stop sending before the listeners close"));
+  c.worker_threads = int(src.Int("CLOUDILLO_WORKER_THREADS", 16, 1, 1024,
+                                 "threads for handlers that wait on PostgreSQL (services)"));
+  c.worker_queue = size_t(src.Int("CLOUDILLO_WORKER_QUEUE", 1000, 1, 1000000,
+                                  "calls that may wait for a worker; beyond, 503 E-SYS-UNAVAIL at once"));
   c.log_level = src.Str("CLOUDILLO_LOG_LEVEL", "info", "debug | info | warn | error");
   LogLevel level = c.log_level == "debug"   ? LogLevel::kDebug
                    : c.log_level == "warn"  ? LogLevel::kWarn
@@ -80,10 +89,21 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& add
   return std::make_pair(host, port);
 }
 
-std::string ListenAddress(const std::string& addr, const std::string& listen_override) {
-  if (!listen_override.empty()) return listen_override;
-  size_t colon = addr.rfind(':');
-  return "0.0.0.0" + (colon == std::string::npos ? std::string(":0") : addr.substr(colon));
+absl::StatusOr<std::string> ListenAddress(const std::string& addr, const std::string& listen_override) {
+  if (!listen_override.empty()) {
+    CL_RETURN_IF_ERROR(SplitHostPort(listen_override).status());
+    return listen_override;
+  }
+  CL_ASSIGN_OR_RETURN(auto hp, SplitHostPort(addr));
+  // Bind only what was named: an IP literal or localhost. A service name (Kubernetes)
+  // resolves to something else, so the listen address must then be given.
+  unsigned char buf[16];
+  bool literal = inet_pton(AF_INET, hp.first.c_str(), buf) == 1 || inet_pton(AF_INET6, hp.first.c_str(), buf) == 1;
+  if (literal || hp.first == "localhost") return addr;
+  return absl::InvalidArgumentError("'" + addr +
+                                    "' is not an address this process can bind: set CLOUDILLO_GRPC_LISTEN "
+                                    "(e.g. 0.0.0.0:" +
+                                    std::to_string(hp.second) + " in a pod)");
 }
 
 bool TakeMigrateCommand(int& argc, char**& argv) {

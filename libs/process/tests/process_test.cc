@@ -71,8 +71,14 @@ TEST(Addresses, SplitAndListen) {
   EXPECT_EQ(hp->second, 9101);
   EXPECT_THAT(SplitHostPort("nohost"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(SplitHostPort("h:70000"), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_EQ(ListenAddress("identity:9101", ""), "0.0.0.0:9101");
-  EXPECT_EQ(ListenAddress("identity:9101", "127.0.0.1:1"), "127.0.0.1:1");
+  EXPECT_EQ(*ListenAddress("127.0.0.1:9101", ""), "127.0.0.1:9101");
+  EXPECT_EQ(*ListenAddress("localhost:9101", ""), "localhost:9101");
+  EXPECT_EQ(*ListenAddress("identity:9101", "0.0.0.0:1"), "0.0.0.0:1");
+  // A service name cannot be bound: the listen address must be given.
+  auto named = ListenAddress("identity:9101", "");
+  EXPECT_THAT(named, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_NE(named.status().message().find("CLOUDILLO_GRPC_LISTEN"), std::string::npos);
+  EXPECT_THAT(ListenAddress("127.0.0.1:1", "nonsense"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

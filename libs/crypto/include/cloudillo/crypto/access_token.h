@@ -1,5 +1,8 @@
 // Local access tokens (PROTOCOL §3.1, §13.2, §13.12): HS256 JWTs with claims
-// iss (tenant id_tag), sub? (acting identity), scope?, r? (comma-separated roles), exp.
+// iss (tenant id_tag), sub? (acting identity), scope?, r? (comma-separated roles), exp,
+// and our own ak? (the id of the API key the token was minted from: such a token can
+// do no more than the key itself; only the issuing node reads tokens, so peers never
+// see it).
 // Absent claims are omitted, never null. The header carries `kid`, naming the tenant
 // secret, so tokens made before a rotation keep verifying until they expire.
 //
@@ -26,6 +29,7 @@ struct AccessClaims {
   std::optional<std::string> sub;
   std::optional<std::string> scope;
   std::optional<std::string> roles;  // claim "r"
+  std::optional<int64_t> api_key_id;  // claim "ak"
   int64_t exp = 0;
 
   // The identity the token acts for: `sub`, else `iss` (PROTOCOL §3.1).

@@ -26,6 +26,7 @@ struct OpsOptions {
   int port = 0;
   std::shared_ptr<prometheus::Registry> registry;
   std::function<absl::Status()> ready;
+  std::function<std::string()> details;  // appended to the /readyz body, when set
 };
 
 absl::StatusOr<std::unique_ptr<HttpServer>> StartOpsServer(OpsOptions options);

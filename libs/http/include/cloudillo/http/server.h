@@ -114,7 +114,8 @@ class Exchange {
   // Ends a streamed answer that cannot be completed: the connection is closed.
   virtual void Abort() = 0;
 
-  // Completes the handshake of an upgrade request (101) and hands over the socket.
+  // Completes the handshake of an upgrade request (101) and hands over the socket, or
+  // nullptr when the handshake failed (the client went away).
   virtual void AcceptWebSocket(std::function<void(std::shared_ptr<WebSocket>)> accepted) = 0;
 
   // Runs `fn` on this exchange's strand, behind the exception barrier.

@@ -24,7 +24,10 @@ struct StoreConfig {
 
 struct ProcessConfig {
   std::string ops_addr;  // host:port for /metrics, /healthz, /readyz
-  absl::Duration shutdown_grace;
+  absl::Duration shutdown_grace;  // in-flight work may finish this long once listeners close
+  absl::Duration drain_delay;     // readiness off, still serving, before listeners close
+  int worker_threads = 16;        // rpc::WorkerPool of services
+  size_t worker_queue = 1000;
   std::string log_level;
 };
 
@@ -39,8 +42,9 @@ absl::StatusOr<crypto::MasterKey> LoadMasterKey(ConfigSource& src);
 
 // "host:port" -> (host, port); InvalidArgument otherwise.
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& addr);
-// The listen form of a service address: "0.0.0.0:<port of addr>" unless `listen` is set.
-std::string ListenAddress(const std::string& addr, const std::string& listen_override);
+// Where a service listens: `listen_override` (CLOUDILLO_GRPC_LISTEN) when set, else
+// its own address when that is an IP literal or localhost; InvalidArgument otherwise.
+absl::StatusOr<std::string> ListenAddress(const std::string& addr, const std::string& listen_override);
 
 // Removes a leading `migrate` subcommand from argv; true when it was there.
 bool TakeMigrateCommand(int& argc, char**& argv);

@@ -1,0 +1,213 @@
+#include "cloudillo/cache/local_limiter.h"
+
+#include <arpa/inet.h>
+
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+
+#include "cloudillo/core/log.h"
+
+namespace cloudillo::cache {
+namespace {
+
+// KEYS: cells. ARGV: per cell interval (µs), burst, units admitted by the caller since
+// its last batch. Adds the units to each shared cell (on Redis' clock) and returns
+// each cell's debt: how far its theoretical arrival time lies ahead of now, in µs. The
+// debt is capped at two bursts, so an overshoot across replicas is repaid but a
+// hammered key does not stay blocked for hours.
+constexpr char kSyncScript[] = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[3 * i - 2])
+  local burst = tonumber(ARGV[3 * i - 1])
+  local units = tonumber(ARGV[3 * i])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  tat = tat + units * interval
+  local cap = now + 2 * burst * interval
+  if tat > cap then tat = cap end
+  redis.call('SET', key, tat, 'PX', math.ceil((tat - now) / 1000) + 1000)
+  out[i] = tat - now
+end
+return out
+)lua";
+
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t IntervalUs(const Tier& t) { return int64_t(std::llround(1e6 / t.per_second)); }
+
+}  // namespace
+
+absl::StatusOr<ClientAddress> ClientAddress::Parse(const std::string& ip) {
+  ClientAddress a;
+  unsigned char buf[16];
+  char text[INET6_ADDRSTRLEN];
+  if (inet_pton(AF_INET, ip.c_str(), buf) == 1) {
+    inet_ntop(AF_INET, buf, text, sizeof text);
+    a.individual = std::string("ipv4:") + text;
+    buf[3] = 0;
+    inet_ntop(AF_INET, buf, text, sizeof text);
+    a.network = std::string("ipv4:") + text + "/24";
+    return a;
+  }
+  if (inet_pton(AF_INET6, ip.c_str(), buf) == 1) {
+    a.v6 = true;
+    std::memset(buf + 8, 0, 8);
+    inet_ntop(AF_INET6, buf, text, sizeof text);
+    a.individual = std::string("ipv6:") + text + "/64";
+    std::memset(buf + 6, 0, 2);
+    inet_ntop(AF_INET6, buf, text, sizeof text);
+    a.network = std::string("ipv6:") + text + "/48";
+    return a;
+  }
+  return absl::InvalidArgumentError("not an IP address");
+}
+
+BucketLimits DefaultBucket(const std::string& name) {
+  auto H = [](double per_hour, int burst) { return Tier{per_hour / 3600.0, burst}; };
+  if (name == "auth") return {name, {5, 10}, H(60, 60), {15, 30}, H(200, 200)};
+  if (name == "federation") return {name, {100, 200}, H(1000, 100), {500, 750}, H(5000, 500)};
+  if (name == "search") return {name, {30, 60}, H(600, 100), {60, 120}, H(2000, 300)};
+  if (name == "websocket") return {name, {100, 200}, H(1000, 500), {100, 200}, H(1000, 500)};
+  if (name == "dav") return {name, {30, 60}, H(2000, 500), {60, 120}, H(5000, 1000)};
+  return {"general", {300, 500}, H(5000, 500), {600, 1000}, H(50000, 5000)};
+}
+
+LocalLimiter::LocalLimiter(std::shared_ptr<Redis> redis, Options options)
+    : redis_(std::move(redis)), options_(options), state_(std::make_shared<State>(options.capacity)) {}
+
+LocalLimiter::~LocalLimiter() { Stop(); }
+
+Decision LocalLimiter::CheckBucket(const BucketLimits& b, const ClientAddress& addr) {
+  const char* ind = addr.v6 ? "ipv6_subnet" : "ipv4_individual";
+  const char* net = addr.v6 ? "ipv6_provider" : "ipv4_network";
+  std::string p = "rl:" + b.name + ":";
+  const Request reqs[4] = {{p + "s:" + addr.individual, b.addr_short, ind},
+                           {p + "l:" + addr.individual, b.addr_long, ind},
+                           {p + "s:" + addr.network, b.net_short, net},
+                           {p + "l:" + addr.network, b.net_long, net}};
+  return Check(reqs, 4);
+}
+
+Decision LocalLimiter::CheckKey(const std::string& key, Tier tier, const char* level) {
+  const Request req{"rl:key:" + key, tier, level};
+  return Check(&req, 1);
+}
+
+Decision LocalLimiter::Check(const Request* reqs, size_t n) {
+  int64_t now = NowUs();
+  std::array<Cell*, 4> cells{};
+  std::array<int64_t, 4> new_tats{};
+  State& s = *state_;
+  std::lock_guard<std::mutex> lock(s.mu);
+  for (size_t i = 0; i < n; ++i) {
+    const Request& r = reqs[i];
+    if (r.tier.per_second <= 0) continue;
+    Cell* c = s.cells.Find(r.key);
+    if (!c) {
+      Cell fresh;
+      fresh.tat_us = now;
+      c = &s.cells.Put(r.key, fresh);
+    }
+    c->interval_us = IntervalUs(r.tier);
+    c->burst = std::max(1, r.tier.burst);
+    int64_t tat = std::max(c->tat_us, now);
+    int64_t new_tat = tat + c->interval_us;
+    int64_t allow_at = new_tat - int64_t(c->burst) * c->interval_us;
+    if (now < allow_at) {
+      Decision d;
+      d.allowed = false;
+      d.retry_after_secs = (allow_at - now) / 1000000;
+      d.level = r.level;
+      return d;
+    }
+    cells[i] = c;
+    new_tats[i] = new_tat;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    Cell* c = cells[i];
+    if (!c) continue;
+    c->tat_us = new_tats[i];
+    ++c->pending;
+    if (redis_ && !c->queued) {
+      c->queued = true;
+      s.dirty.push_back(reqs[i].key);
+    }
+  }
+  return Decision{};
+}
+
+void LocalLimiter::Start() {
+  if (!redis_ || thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void LocalLimiter::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(run_mu_);
+    stop_ = true;
+  }
+  run_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void LocalLimiter::Run() {
+  std::unique_lock<std::mutex> lock(run_mu_);
+  while (!stop_) {
+    lock.unlock();
+    SyncNow();
+    lock.lock();
+    run_cv_.wait_for(lock, absl::ToChronoMicroseconds(options_.sync_interval), [&] { return stop_; });
+  }
+}
+
+void LocalLimiter::SyncNow() {
+  if (!redis_) return;
+  std::vector<std::string> keys, args;
+  State& s = *state_;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    size_t take = std::min(s.dirty.size(), options_.max_batch);
+    for (size_t i = 0; i < take; ++i) {
+      std::string& key = s.dirty[s.dirty.size() - 1 - i];
+      Cell* c = s.cells.Find(key);
+      if (!c) continue;  // forgotten meanwhile
+      c->queued = false;
+      keys.push_back(key);
+      args.push_back(std::to_string(c->interval_us));
+      args.push_back(std::to_string(c->burst));
+      args.push_back(std::to_string(c->pending));
+      c->pending = 0;
+    }
+    s.dirty.resize(s.dirty.size() - take);
+  }
+  if (keys.empty()) return;
+  std::vector<std::string> sent = keys;
+  redis_->ScriptAsync(kSyncScript, std::move(keys), std::move(args),
+                      [state = state_, sent = std::move(sent)](absl::StatusOr<Reply> reply) {
+                        OnSynced(*state, sent, reply);
+                      });
+}
+
+void LocalLimiter::OnSynced(State& s, const std::vector<std::string>& keys, const absl::StatusOr<Reply>& reply) {
+  // Without Redis the local view simply stands (limits fail towards per-replica ones).
+  if (!reply.ok() || reply->type != Reply::Type::kArray || reply->elements.size() != keys.size()) return;
+  int64_t now = NowUs();
+  std::lock_guard<std::mutex> lock(s.mu);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    Cell* c = s.cells.Find(keys[i]);
+    if (!c) continue;
+    // What every replica admitted, plus what this one admitted since the batch left.
+    c->tat_us = now + reply->elements[i].integer + c->pending * c->interval_us;
+  }
+}
+
+}  // namespace cloudillo::cache

@@ -1,0 +1,45 @@
+#include "cloudillo/cache/lru_map.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace cloudillo::cache {
+namespace {
+
+TEST(LruMap, EvictsTheLeastRecentlyUsed) {
+  LruMap<std::string, int> m(2);
+  m.Put("a", 1);
+  m.Put("b", 2);
+  ASSERT_NE(m.Find("a"), nullptr);  // a is now the most recent
+  m.Put("c", 3);                    // evicts b
+  EXPECT_EQ(m.Find("b"), nullptr);
+  EXPECT_EQ(*m.Find("a"), 1);
+  EXPECT_EQ(*m.Find("c"), 3);
+  EXPECT_EQ(m.size(), 2u);
+}
+
+TEST(LruMap, ReplaceEraseAndEraseIf) {
+  LruMap<int, int> m(10);
+  for (int i = 0; i < 5; ++i) m.Put(i, i);
+  m.Put(3, 30);
+  EXPECT_EQ(*m.Find(3), 30);
+  EXPECT_TRUE(m.Erase(3));
+  EXPECT_FALSE(m.Erase(3));
+  m.EraseIf([](int k, int) { return k % 2 == 0; });
+  EXPECT_EQ(m.size(), 1u);
+  EXPECT_NE(m.Find(1), nullptr);
+  m.Clear();
+  EXPECT_EQ(m.size(), 0u);
+}
+
+TEST(LruMap, AFloodOfNewKeysNeverGrowsPastCapacity) {
+  LruMap<int, std::string> m(100);
+  for (int i = 0; i < 100000; ++i) m.Put(i, "x");
+  EXPECT_EQ(m.size(), 100u);
+  EXPECT_NE(m.Find(99999), nullptr);
+  EXPECT_EQ(m.Find(0), nullptr);
+}
+
+}  // namespace
+}  // namespace cloudillo::cache

@@ -1,0 +1,325 @@
+#include "api_flow.h"
+
+#include <grpcpp/generic/generic_stub.h>
+
+#include "absl/strings/str_split.h"
+#include "cloudillo/core/absl_compat.h"
+#include "cloudillo/core/log.h"
+#include "cloudillo/core/utf8.h"
+#include "cloudillo/rpc/status.h"
+#include "envelope.h"
+#include "gateway.h"
+#include "grpc_bytes.h"
+#include "limits.h"
+#include "stream_bridge.h"
+
+namespace cloudillo::gateway {
+namespace {
+
+http::Response Forbidden() {
+  return ErrorResponse(403, "E-AUTH-NOPERM", "You do not have permission to access this resource");
+}
+http::Response Unavailable() { return ErrorResponse(503, "E-SYS-UNAVAIL", "Service temporarily unavailable"); }
+
+// Query parameters, decoded; a malformed escape is an error (400).
+std::optional<std::map<std::string, std::string>> ParseQuery(const std::string& query) {
+  std::map<std::string, std::string> out;
+  for (absl::string_view part : absl::StrSplit(AV(query), '&', absl::SkipEmpty())) {
+    size_t eq = part.find('=');
+    auto key = PercentDecode(SV(part.substr(0, eq)), true);
+    auto value = PercentDecode(eq == absl::string_view::npos ? "" : SV(part.substr(eq + 1)), true);
+    if (!key || !value) return std::nullopt;
+    out.emplace(*key, *value);  // the first occurrence wins
+  }
+  return out;
+}
+
+struct UnaryCall {
+  grpc::ClientContext ctx;
+  grpc::ByteBuffer request, reply;
+};
+
+}  // namespace
+
+http::Response FromGrpcError(const grpc::Status& st) {
+  cloudillo::v1::ErrorInfo info = rpc::ErrorInfoOf(st);
+  WireError def = WireErrorFor(st.error_code());
+  int status = info.http_status() != 0 ? info.http_status() : def.http_status;
+  std::string code = info.code().empty() ? def.code : info.code();
+  // Internal details stay in the logs, not in answers.
+  std::string message = status >= 500 ? "Internal server error" : st.error_message();
+  if (st.error_code() == grpc::StatusCode::UNAVAILABLE) message = "Service temporarily unavailable";
+  return ErrorResponse(status, code, message, info.details_json());
+}
+
+http::Response FromApiReply(const cloudillo::v1::ApiReply& reply, const std::string& req_id) {
+  http::Response res;
+  res.status = reply.http_status() != 0 ? reply.http_status() : 200;
+  for (const auto& [k, v] : reply.headers()) res.Set(k, v);
+  if (!reply.empty_body()) {
+    res.Set("Content-Type", "application/json");
+    res.body = reply.raw() ? reply.data_json() : SuccessBody(reply.data_json(), reply.extra_json(), req_id);
+  }
+  return res;
+}
+
+ApiFlow::ApiFlow(Gateway& gw, std::shared_ptr<http::Exchange> ex, std::string id_tag, std::string req_id,
+                 absl::Time start)
+    : gw_(gw), ex_(std::move(ex)), id_tag_(std::move(id_tag)), req_id_(std::move(req_id)), start_(start) {}
+
+void ApiFlow::Resume(std::function<void()> fn) {
+  ex_->Post([self = shared_from_this(), fn = std::move(fn)] { fn(); });
+}
+
+void ApiFlow::Answer(http::Response res) {
+  if (answered_) return;
+  answered_ = true;
+  DecorateApiResponse(res, ex_->request(), req_id_, match_.path_known);
+  int route = match_.route ? match_.index
+                           : GatewayMetrics::SpecialRoute(match_.path_known ? GatewayMetrics::kMethodNotAllowed
+                                                                             : GatewayMetrics::kUnrouted);
+  gw_.Complete(ex_, std::move(res), route, req_id_, tenant_.id_tag.empty() ? id_tag_ : tenant_.id_tag, start_);
+}
+
+void ApiFlow::Start() {
+  const http::Request& req = ex_->request();
+  bool preflight = req.method == "OPTIONS";
+  match_ = gw_.routes_.Match(preflight ? req.Header("access-control-request-method") : req.method, req.path);
+  if (preflight) {
+    if (!match_.path_known) return Answer(ErrorResponse(404, "E-CORE-NOTFOUND", "Not found"));
+    answered_ = true;
+    http::Response res = PreflightResponse(req, req_id_);
+    DecorateApiResponse(res, req, req_id_);
+    return gw_.Complete(ex_, std::move(res), GatewayMetrics::SpecialRoute(GatewayMetrics::kPreflight), req_id_, "",
+                        start_);
+  }
+  if (!match_.route) {
+    if (match_.bad_param) return Answer(ErrorResponse(400, "E-VAL-INVALID", "Malformed path parameter"));
+    if (match_.path_known) return Answer(ErrorResponse(405, "E-VAL-INVALID", "Method not allowed here"));
+    return Answer(ErrorResponse(404, "E-CORE-NOTFOUND", "Not found"));
+  }
+  const Route& route = *match_.route;
+  if (route.kind == RouteKind::kWebSocket && !req.websocket_upgrade) {
+    return Answer(ErrorResponse(400, "E-VAL-INVALID", "A WebSocket upgrade is required here"));
+  }
+  if (route.kind != RouteKind::kWebSocket && req.websocket_upgrade) {
+    return Answer(ErrorResponse(404, "E-CORE-NOTFOUND", "No such WebSocket endpoint"));
+  }
+  ip_ = gw_.ClientIp(req);
+  if (auto a = cache::ClientAddress::Parse(ip_); a.ok()) addr_ = *a;
+  CheckAddress();
+}
+
+void ApiFlow::CheckAddress() {
+  if (addr_) {
+    http::Response denial;
+    auto self = shared_from_this();
+    switch (gw_.limits_->CheckAddress(*match_.route, *addr_, &denial, [self] { self->Resume([self] { self->CheckAddress(); }); })) {
+      case Limits::Verdict::kPending:
+        return;
+      case Limits::Verdict::kDenied:
+        return Answer(std::move(denial));
+      case Limits::Verdict::kPass:
+        break;
+    }
+  }
+  ResolveTenant();
+}
+
+void ApiFlow::ResolveTenant() {
+  if (auto hit = gw_.directory_.TryTenant(id_tag_)) {
+    gw_.metrics_->CacheLookup(GatewayMetrics::kTenantCache, true);
+    return OnTenant(*hit);
+  }
+  gw_.metrics_->CacheLookup(GatewayMetrics::kTenantCache, false);
+  if (addr_) {
+    if (auto limited = gw_.limits_->ChargeLookup(*addr_)) return Answer(std::move(*limited));
+  }
+  auto self = shared_from_this();
+  gw_.directory_.FetchTenant(id_tag_, [self](absl::StatusOr<std::optional<TenantInfo>> t) {
+    self->Resume([self, t = std::move(t)] { self->OnTenant(t); });
+  });
+}
+
+void ApiFlow::OnTenant(absl::StatusOr<std::optional<TenantInfo>> tenant) {
+  if (!tenant.ok()) return Answer(Unavailable());
+  if (!tenant->has_value() || !(**tenant).active) return Answer(Forbidden());
+  tenant_ = **tenant;
+  Authenticate();
+}
+
+void ApiFlow::Authenticate() {
+  if (match_.route->auth == AuthMode::kIgnore) return Authenticated({{}, AuthProblem::kMissing, ""});
+  bearer_ = ExtractBearer(ex_->request());
+  if (bearer_.kind == Bearer::kNone) return Authenticated({{}, AuthProblem::kMissing, "authentication required"});
+  auto self = shared_from_this();
+  if (bearer_.kind == Bearer::kApiKey) {
+    if (auto hit = gw_.directory_.TryApiKey(tenant_.tn_id, bearer_.value)) {
+      gw_.metrics_->CacheLookup(GatewayMetrics::kApiKeyCache, true);
+      return OnApiKey(*hit);
+    }
+    gw_.metrics_->CacheLookup(GatewayMetrics::kApiKeyCache, false);
+    if (addr_) {
+      if (auto limited = gw_.limits_->ChargeLookup(*addr_)) return Answer(std::move(*limited));
+    }
+    return gw_.directory_.FetchApiKey(tenant_.tn_id, bearer_.value,
+                                      [self](absl::StatusOr<std::optional<ApiKeyInfo>> k) {
+                                        self->Resume([self, k = std::move(k)] { self->OnApiKey(k); });
+                                      });
+  }
+  if (auto hit = gw_.directory_.TrySecrets(tenant_.tn_id)) {
+    gw_.metrics_->CacheLookup(GatewayMetrics::kSecretsCache, true);
+    return OnSecrets(*hit, false);
+  }
+  gw_.metrics_->CacheLookup(GatewayMetrics::kSecretsCache, false);
+  gw_.directory_.FetchSecrets(tenant_.tn_id, [self](absl::StatusOr<Secrets> s) {
+    self->Resume([self, s = std::move(s)] { self->OnSecrets(s, false); });
+  });
+}
+
+void ApiFlow::OnSecrets(absl::StatusOr<Secrets> secrets, bool refreshed) {
+  if (!secrets.ok()) return Authenticated({{}, AuthProblem::kUnavailable, std::string(secrets.status().message())});
+  bool unknown_kid = false;
+  AuthResult auth = AuthenticateJwt(*secrets, tenant_, bearer_, ex_->request(), absl::Now(), &unknown_kid);
+  if (unknown_kid && !refreshed) {
+    // A secret made since we cached this tenant's (another replica rotated it): look once more.
+    auto self = shared_from_this();
+    bool started = gw_.directory_.RefreshSecrets(tenant_.tn_id, [self](absl::StatusOr<Secrets> s) {
+      self->Resume([self, s = std::move(s)] { self->OnSecrets(s, true); });
+    });
+    if (started) return;
+  }
+  Authenticated(std::move(auth));
+}
+
+void ApiFlow::OnApiKey(absl::StatusOr<std::optional<ApiKeyInfo>> key) {
+  if (!key.ok()) return Authenticated({{}, AuthProblem::kUnavailable, std::string(key.status().message())});
+  Authenticated(AuthenticateApiKey(*key, tenant_, ex_->request(), absl::Now()));
+}
+
+void ApiFlow::Authenticated(AuthResult auth) {
+  const Route& route = *match_.route;
+  if (auth.problem == AuthProblem::kUnavailable) return Answer(Unavailable());
+  if (auth.problem == AuthProblem::kNone) {
+    caller_ = std::move(auth.caller);
+    // Only a request that proved it acts for this tenant spends the tenant's budget.
+    if (auto limited = gw_.limits_->ChargeTenant(tenant_.tn_id)) return Answer(std::move(*limited));
+    return CallBackend();
+  }
+  // Anonymous from here on: routes without a bucket of their own are limited per address.
+  if (!route.bucket && addr_) {
+    if (auto limited = gw_.limits_->ChargeAnonymous(*addr_)) return Answer(std::move(*limited));
+  }
+  if (route.auth == AuthMode::kRequired) {
+    if (auth.problem == AuthProblem::kBadToken) return Answer(ErrorResponse(401, "E-AUTH-UNAUTH", "Unauthorized"));
+    return Answer(Forbidden());
+  }
+  CallBackend();
+}
+
+std::optional<http::Response> ApiFlow::BuildApiRequest(cloudillo::v1::ApiRequest* api) {
+  const http::Request& req = ex_->request();
+  auto* ctx = api->mutable_ctx();
+  ctx->set_tn_id(tenant_.tn_id);
+  ctx->set_id_tag(tenant_.id_tag);
+  ctx->set_authenticated(caller_.authenticated);
+  ctx->set_subject(caller_.subject);
+  ctx->set_roles(caller_.roles);
+  ctx->set_scope(caller_.scope);
+  ctx->set_has_sub(caller_.has_sub);
+  ctx->set_auth_kind(caller_.kind);
+  ctx->set_api_key_id(caller_.api_key_id);
+  ctx->set_request_id(req_id_);
+  ctx->set_client_ip(ip_);
+  ctx->set_user_agent(req.Header("user-agent"));
+  // Every routed parameter is text: refuse escapes that decode to invalid UTF-8 here,
+  // once, rather than in each service.
+  for (auto& [k, v] : match_.params) {
+    if (!IsValidUtf8(v)) return ErrorResponse(400, "E-VAL-INVALID", "Path parameter is not valid UTF-8");
+    (*api->mutable_path())[k] = v;
+  }
+  auto query = ParseQuery(req.query);
+  if (!query) return ErrorResponse(400, "E-VAL-INVALID", "Malformed query string");
+  for (auto& [k, v] : *query) {
+    if (!IsValidUtf8(k) || !IsValidUtf8(v)) return ErrorResponse(400, "E-VAL-INVALID", "Query is not valid UTF-8");
+    (*api->mutable_query())[k] = v;
+  }
+  if (match_.route->kind == RouteKind::kUnary && !req.body.empty()) {
+    const std::string& ct = req.Header("content-type");
+    if (ct.compare(0, 16, "application/json") != 0) {
+      return ErrorResponse(415, "E-VAL-INVALID", "Content-Type must be application/json");
+    }
+    api->set_body(req.body);
+  }
+  for (const char* h : {"if-none-match", "accept-language", "content-type", "range", "if-range"}) {
+    if (const std::string& v = req.Header(h); !v.empty()) (*api->mutable_headers())[h] = v;
+  }
+  return std::nullopt;
+}
+
+void ApiFlow::CallBackend() {
+  const Route& route = *match_.route;
+  cloudillo::v1::ApiRequest api;
+  if (auto bad = BuildApiRequest(&api)) return Answer(std::move(*bad));
+  grpc::GenericStub* stub = gw_.Stub(route.backend);
+  if (!stub) return Answer(Unavailable());
+  auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(gw_.config_.rpc_timeout_ms);
+  if (route.kind != RouteKind::kUnary) {
+    answered_ = true;  // the bridge answers from here on
+    auto self = shared_from_this();
+    StreamTarget target{ex_, stub, route.rpc, req_id_, deadline,
+                        [self](http::Response res) {
+                          self->answered_ = false;
+                          self->Answer(std::move(res));
+                        },
+                        [self](int status) {
+                          self->gw_.Record(self->ex_->request(), http::Response{status, {}, "", ""},
+                                           self->match_.index, self->req_id_, self->tenant_.id_tag, self->start_);
+                        }};
+    switch (route.kind) {
+      case RouteKind::kUpload:
+        return StartUpload(std::move(target), std::move(api));
+      case RouteKind::kDownload:
+        return StartDownload(std::move(target), std::move(api));
+      case RouteKind::kWebSocket:
+        return StartSocket(std::move(target), std::move(api));
+      case RouteKind::kUnary:
+        break;
+    }
+    return;
+  }
+  auto call = std::make_shared<UnaryCall>();
+  call->ctx.set_deadline(deadline);
+  call->request = ToBytes(api);
+  auto self = shared_from_this();
+  stub->UnaryCall(&call->ctx, route.rpc, grpc::StubOptions(), &call->request, &call->reply,
+                  [self, call](grpc::Status st) {
+                    self->Resume([self, call, st] { self->OnUnaryReply(st, call->reply); });
+                  });
+}
+
+void ApiFlow::OnUnaryReply(const grpc::Status& st, const grpc::ByteBuffer& reply) {
+  if (!st.ok()) {
+    if (WireErrorFor(st.error_code()).http_status >= 500) {
+      LogWarn("backend_error", {{"reqId", req_id_},
+                                {"rpc", match_.route->rpc},
+                                {"code", int(st.error_code())},
+                                {"error", st.error_message()}});
+    }
+    http::Response res = FromGrpcError(st);
+    int delay_ms = rpc::ErrorInfoOf(st).answer_delay_ms();
+    if (delay_ms > 0) {
+      // A failed login's delay: a timer, not a sleeping thread.
+      auto self = shared_from_this();
+      ex_->PostAfter(absl::Milliseconds(std::min(delay_ms, 10000)),
+                     [self, res = std::move(res)]() mutable { self->Answer(std::move(res)); });
+      return;
+    }
+    return Answer(std::move(res));
+  }
+  cloudillo::v1::ApiReply parsed;
+  if (!FromBytes(reply, &parsed)) return Answer(ErrorResponse(500, "E-CORE-INTERNAL", "Internal server error"));
+  Answer(FromApiReply(parsed, req_id_));
+}
+
+}  // namespace cloudillo::gateway

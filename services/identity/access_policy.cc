@@ -1,0 +1,22 @@
+#include "access_policy.h"
+
+namespace cloudillo::identity {
+
+rpc::AccessPolicy ListenerPolicy() {
+  rpc::AccessPolicy p;
+  // REST routes carry a RequestContext that only the gateway may assert.
+  p.Allow("/cloudillo.v1.IdentityEdge/", {"gateway"});
+  p.Allow("/cloudillo.v1.Identity/ResolveTenant", {"gateway"});
+  p.Allow("/cloudillo.v1.Identity/GetLoginProfile", {"access"});
+  p.Allow("/grpc.health.v1.Health/", {"gateway", "access", "admin"});
+  return p;
+}
+
+rpc::AccessPolicy AdminListenerPolicy() {
+  rpc::AccessPolicy p;
+  p.Allow("/cloudillo.v1.Admin/", {"admin"});
+  p.Allow("/grpc.health.v1.Health/", {"admin"});
+  return p;
+}
+
+}  // namespace cloudillo::identity
