@@ -1,6 +1,8 @@
 // The all-in-one binary (DESIGN "All-in-one"): identity, access, the admin API and
-// the gateway in one process, the services on an in-process gRPC channel. The same
-// service classes as the split binaries; only this wiring differs.
+// the gateway in one process, the services on an in-process gRPC channel (no network,
+// so no credentials apply there). The admin API still listens on the network and
+// still requires mutual TLS with the `admin` identity. The same service classes as
+// the split binaries; only this wiring differs.
 //
 //   cloudillo-allinone [migrate] [--flag=value ...]
 #include <prometheus/registry.h>
@@ -13,8 +15,11 @@
 #include "cloudillo/db/migrate.h"
 #include "cloudillo/http/ops.h"
 #include "cloudillo/process/process.h"
+#include "cloudillo/process/readiness.h"
+#include "cloudillo/rpc/cluster_tls.h"
 #include "cloudillo/rpc/server.h"
 #include "gateway.h"
+#include "identity_policy.h"
 #include "identity_config.h"
 #include "identity_service.h"
 
@@ -32,12 +37,14 @@ int main(int argc, char** argv) {
   bool migrate = process::TakeMigrateCommand(argc, argv);
   ConfigSource src = ConfigSource::FromProcess(argc, argv);
   auto store = process::LoadStoreConfig(src);
-  auto proc = process::LoadProcessConfig(src, "0.0.0.0:9200");
+  auto proc = process::LoadProcessConfig(src, "127.0.0.1:9200");
   InitLogging("allinone");
   auto id_cfg = identity::IdentityConfig::Load(src);
   auto ac_cfg = access::AccessConfig::Load(src);
   auto gw_cfg = gateway::GatewayConfig::Load(src);
   auto master = process::LoadMasterKey(src);
+  auto tls = rpc::ClusterTls::Load(src, !migrate);
+  auto redis_cfg = cache::RedisConfig::Load(src);
   if (src.help_requested()) {
     std::printf("cloudillo-allinone [migrate]\n%s\n", src.HelpText().c_str());
     return 0;
@@ -45,56 +52,70 @@ int main(int argc, char** argv) {
   if (absl::Status st = src.Finish(); !st.ok()) return process::StartupFailure("configuration", st);
   if (!gw_cfg.ok()) return process::StartupFailure("configuration", gw_cfg.status());
   if (!master.ok()) return process::StartupFailure("master key", master.status());
+  if (!redis_cfg.ok()) return process::StartupFailure("Redis", redis_cfg.status());
 
   auto id_pool = db::Pool::Connect(store.database_url, store.db_pool_size, "identity");
   if (!id_pool.ok()) return process::StartupFailure("database", id_pool.status());
   auto ac_pool = db::Pool::Connect(store.database_url, store.db_pool_size, "access");
   if (!ac_pool.ok()) return process::StartupFailure("database", ac_pool.status());
+  const std::tuple<std::shared_ptr<db::Pool>, const char*, const std::vector<db::Migration>*> schemas[] = {
+      {*id_pool, "identity", &identity::Migrations()}, {*ac_pool, "access", &access::Migrations()}};
+  for (const auto& [pool, schema, m] : schemas) {
+    absl::Status st = migrate ? db::Migrate(*pool, schema, *m) : db::CheckCurrent(*pool, schema, *m);
+    if (!st.ok()) return process::StartupFailure(migrate ? "migrate" : "schema", st);
+    if (migrate) LogInfo("migrated", {{"schema", schema}});
+  }
   if (migrate) {
-    for (auto [pool, schema, m] : {std::make_tuple(*id_pool, "identity", &identity::Migrations()),
-                                   std::make_tuple(*ac_pool, "access", &access::Migrations())}) {
-      absl::Status st = db::Migrate(*pool, schema, *m);
-      if (!st.ok()) return process::StartupFailure("migrate", st);
-      LogInfo("migrated", {{"schema", schema}});
-    }
+    FlushLogs();
     return 0;
   }
-  for (auto [pool, schema, m] : {std::make_tuple(*id_pool, "identity", &identity::Migrations()),
-                                 std::make_tuple(*ac_pool, "access", &access::Migrations())}) {
-    if (absl::Status st = db::CheckCurrent(*pool, schema, *m); !st.ok())
-      return process::StartupFailure("schema", st);
-  }
-  auto redis_addr = cache::RedisAddress::Parse(store.redis_addr);
-  if (!redis_addr.ok()) return process::StartupFailure("CLOUDILLO_REDIS_ADDR", redis_addr.status());
-  auto redis = cache::Redis::Create(*redis_addr, 8);
+  if (absl::Status st = tls.Validate(); !st.ok()) return process::StartupFailure("internal TLS", st);
+  auto redis = cache::Redis::Create(*redis_cfg);
   auto registry = std::make_shared<prometheus::Registry>();
 
-  identity::IdentityService identity_service(*id_pool, redis, *master, Clock::Real());
-  identity::AdminService admin(*id_pool, redis, *master, Clock::Real(), id_cfg.admin_token);
-  access::AccessService access_service(*ac_pool, redis, *master, Clock::Real(), {ac_cfg.login_failure_delay});
+  rpc::WorkerPool workers({"services", proc.worker_threads, proc.worker_queue, 0, registry.get()});
+  rpc::WorkerPool password_workers({"password", ac_cfg.password_hash_slots, size_t(ac_cfg.password_hash_slots) * 2,
+                                    19, registry.get()});
+  identity::IdentityService identity_service(*id_pool, redis, *master, Clock::Real(), workers);
+  identity::AdminService admin(*id_pool, redis, *master, Clock::Real(), id_cfg.admin_token, workers);
+  access::AccessService access_service(*ac_pool, redis, *master, Clock::Real(), {ac_cfg.login_failure_delay},
+                                       workers, password_workers);
+  if (absl::Status st = access_service.Init(); !st.ok()) return process::StartupFailure("API key hashing key", st);
   rpc::RpcServer services(registry);
-  services.AddService(&identity_service);
-  services.AddService(&access_service);
-  if (auto st = services.Start(""); !st.ok()) return process::StartupFailure("gRPC", st.status());
+  services.AddService(identity_service.internal_service());
+  services.AddService(identity_service.edge_service());
+  services.AddService(access_service.internal_service());
+  services.AddService(access_service.edge_service());
+  if (auto st = services.Start("", nullptr); !st.ok()) return process::StartupFailure("gRPC", st.status());
   auto channel = services.InProcessChannel();
   admin.ConnectAccess(channel);
-  admin.OnProfileChange([&identity_service](int64_t tn) { identity_service.ForgetProfile(tn); });
+  admin.OnProfileChange([&identity_service](int64_t tn) { identity_service.profiles().Forget(tn); });
   access_service.ConnectIdentity(channel);
   rpc::RpcServer admin_server(registry);
   admin_server.AddService(&admin);
-  auto admin_port = admin_server.Start(id_cfg.admin_addr);
+  auto admin_port = admin_server.Start(
+      id_cfg.admin_addr,
+      rpc::ServerCredentials(tls, std::make_shared<rpc::AccessPolicy>(identity::AdminListenerPolicy())));
   if (!admin_port.ok()) return process::StartupFailure("admin gRPC", admin_port.status());
 
-  gateway::Backends backends;
-  backends.identity = cloudillo::v1::Identity::NewStub(channel);
-  backends.access = cloudillo::v1::Access::NewStub(channel);
+  gateway::GatewayBackends backends;
+  backends.directory.identity = cloudillo::v1::Identity::NewStub(channel);
+  backends.directory.access = cloudillo::v1::Access::NewStub(channel);
+  backends.channels = {{"identity", channel}, {"access", channel}};
   int http_port = gw_cfg->http_port, https_port = gw_cfg->https_port;
   gateway::Gateway gw(std::move(*gw_cfg), std::move(backends), redis, registry, Clock::Real());
   cache::Subscriber subscriber(
-      *redis_addr, {cache::kInvalidationChannel},
-      [&](const std::string&, const std::string& msg) { gw.directory().Invalidate(msg); },
-      [&] { gw.directory().Clear(); });
+      *redis_cfg, {cache::kInvalidationChannel},
+      [&](const std::string&, const std::string& msg) {
+        gw.OnInvalidation(msg);
+        identity_service.profiles().OnInvalidation(msg);
+      },
+      [&] {
+        gw.OnSubscriberReset();
+        identity_service.profiles().Clear();
+      });
   subscriber.Start();
+  gw.Start();
   auto http = http::HttpServer::Start(gw.ServerOptions(http_port, false));
   if (!http.ok()) return process::StartupFailure("HTTP listener", http.status());
   std::unique_ptr<http::HttpServer> https;
@@ -103,15 +124,15 @@ int main(int argc, char** argv) {
     if (!s.ok()) return process::StartupFailure("HTTPS listener", s.status());
     https = std::move(*s);
   }
-  std::atomic<bool> draining{false};
+  process::Readiness readiness(registry);
+  readiness.AddDependency("postgres", [&] { return (*id_pool)->Ping(); });
+  readiness.AddDependency("redis", [&] { return redis->Ping(); });
   auto ops_addr = process::SplitHostPort(proc.ops_addr);
   if (!ops_addr.ok()) return process::StartupFailure("CLOUDILLO_OPS_ADDR", ops_addr.status());
-  auto ops = http::StartOpsServer({ops_addr->first, ops_addr->second, registry, [&]() -> absl::Status {
-                                     if (draining) return absl::UnavailableError("draining");
-                                     if (auto st = (*id_pool)->Ping(); !st.ok()) return st;
-                                     return redis->Ping();
-                                   }});
+  auto ops = http::StartOpsServer({ops_addr->first, ops_addr->second, registry, [&] { return readiness.Status(); },
+                                   [&] { return readiness.Details(); }});
   if (!ops.ok()) return process::StartupFailure("ops endpoint", ops.status());
+  readiness.Start();
   LogInfo("started", {{"http_port", (*http)->port()},
                       {"https_port", https ? https->port() : 0},
                       {"admin_port", *admin_port},
@@ -119,13 +140,23 @@ int main(int argc, char** argv) {
 
   int sig = process::WaitForShutdownSignal();
   LogInfo("draining", {{"signal", sig}});
-  draining = true;
-  (*http)->Stop(proc.shutdown_grace);
-  if (https) https->Stop(proc.shutdown_grace);
+  readiness.SetDraining();
+  absl::SleepFor(proc.drain_delay);
+  (*http)->StopAccepting();
+  if (https) https->StopAccepting();
+  absl::Time deadline = absl::Now() + proc.shutdown_grace;
+  (*http)->AwaitIdle(deadline);
+  if (https) https->AwaitIdle(deadline);
+  (*http)->Stop(absl::ZeroDuration());
+  if (https) https->Stop(absl::ZeroDuration());
+  gw.Stop();
   subscriber.Stop();
-  admin_server.Shutdown(proc.shutdown_grace);
-  services.Shutdown(proc.shutdown_grace);
+  process::RunTogether({[&] { admin_server.Shutdown(proc.shutdown_grace); },
+                        [&] { services.Shutdown(proc.shutdown_grace); }});
+  workers.Shutdown();
+  password_workers.Shutdown();
   (*ops)->Stop(absl::Seconds(1));
   LogInfo("stopped");
+  FlushLogs();
   return 0;
 }

@@ -1,7 +1,7 @@
 // The identity service binary: `cloudillo-identity [migrate] [--flag=value ...]`.
 #include <prometheus/registry.h>
 
-#include "access_policy.h"
+#include "identity_policy.h"
 #include "admin_service.h"
 #include "cloudillo/cache/invalidation.h"
 #include "cloudillo/cache/redis.h"

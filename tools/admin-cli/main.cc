@@ -1,35 +1,53 @@
 // cloudillo-admin: the provider's command line for the admin gRPC API.
 //
-//   cloudillo-admin [--addr=host:port] [--token=T] COMMAND ARGS
-//     tenant create ID_TAG [--password=P] [--name=N] [--type=person|community] [--email=E]
+//   cloudillo-admin [--addr=HOST:PORT] [--token-file=F] [--ca=F --cert=F --key=F] COMMAND ARGS
+//     tenant create ID_TAG [--password-file=F | --password-stdin] [--name=N] [--type=person|community] [--email=E]
 //     tenant list
 //     tenant suspend|activate|delete ID_TAG
-//     tenant password ID_TAG PASSWORD
+//     tenant password ID_TAG (--password-file=F | --password-stdin)
 //     key rotate ID_TAG [--retire-days=N]
 //     secret rotate ID_TAG
+//     rotate-master-key
 //     ban lift ADDRESS
-// The address and token default to CLOUDILLO_ADMIN_ADDR and CLOUDILLO_ADMIN_TOKEN.
+//
+// The admin API requires mutual TLS with an `admin` certificate of the cluster CA
+// (CLOUDILLO_GRPC_CA, CLOUDILLO_GRPC_CERT, CLOUDILLO_GRPC_KEY, or the flags) and the
+// admin token (CLOUDILLO_ADMIN_TOKEN, CLOUDILLO_ADMIN_TOKEN_FILE or --token-file).
+// Secrets are never taken from the command line, where every user of the machine can
+// read them: tokens and passwords come from the environment, a file or stdin.
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
-#include "cloudillo/rpc/server.h"
+#include "cloudillo/rpc/channel.h"
+#include "cloudillo/rpc/cluster_tls.h"
 #include "cloudillo/v1/admin.grpc.pb.h"
 
 namespace {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: cloudillo-admin [--addr=HOST:PORT] [--token=T] COMMAND\n"
-               "  tenant create ID_TAG [--password=P] [--name=N] [--type=person|community] [--email=E]\n"
+               "usage: cloudillo-admin [--addr=HOST:PORT] [--token-file=F] [--ca=F --cert=F --key=F] COMMAND\n"
+               "  tenant create ID_TAG [--password-file=F | --password-stdin] [--name=N] [--type=person|community] "
+               "[--email=E]\n"
                "  tenant list\n"
                "  tenant suspend|activate|delete ID_TAG\n"
-               "  tenant password ID_TAG PASSWORD\n"
+               "  tenant password ID_TAG (--password-file=F | --password-stdin)\n"
                "  key rotate ID_TAG [--retire-days=N]\n"
                "  secret rotate ID_TAG\n"
-               "  ban lift ADDRESS\n");
+               "  rotate-master-key\n"
+               "  ban lift ADDRESS\n"
+               "TLS: CLOUDILLO_GRPC_CA/_CERT/_KEY (an `admin` certificate); token: CLOUDILLO_ADMIN_TOKEN(_FILE)\n");
+  return 2;
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
   return 2;
 }
 
@@ -44,6 +62,22 @@ void PrintTenant(const cloudillo::v1::Tenant& t) {
               t.status().c_str(), t.name().c_str(), t.created_at().c_str());
 }
 
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+// A secret from a file (trailing whitespace stripped); nullopt when unreadable.
+std::optional<std::string> ReadSecretFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -51,25 +85,69 @@ int main(int argc, char** argv) {
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a.rfind("--", 0) == 0 && a.find('=') != std::string::npos) {
-      opts[a.substr(2, a.find('=') - 2)] = a.substr(a.find('=') + 1);
+    if (a.rfind("--", 0) == 0) {
+      size_t eq = a.find('=');
+      opts[a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2)] =
+          eq == std::string::npos ? "" : a.substr(eq + 1);
     } else {
       args.push_back(a);
     }
   }
-  auto env = [](const char* n, const char* d) {
-    const char* v = std::getenv(n);
-    return std::string(v ? v : d);
-  };
-  std::string addr = opts.count("addr") ? opts["addr"] : env("CLOUDILLO_ADMIN_ADDR", "127.0.0.1:9100");
-  std::string token = opts.count("token") ? opts["token"] : env("CLOUDILLO_ADMIN_TOKEN", "");
-  if (args.size() < 2) return Usage();
-  auto stub = cloudillo::v1::Admin::NewStub(cloudillo::rpc::ConnectChannel(addr));
-  auto ctx = cloudillo::rpc::ContextWithDeadline(absl::Seconds(30));
+  for (const char* secret : {"token", "password", "admin-token"}) {
+    if (opts.count(secret)) {
+      return Fail(std::string("--") + secret +
+                  " is not accepted: a command line is visible to every user of the machine; use "
+                  "--token-file / CLOUDILLO_ADMIN_TOKEN(_FILE), or --password-file / --password-stdin");
+    }
+  }
+  auto opt = [&](const char* name, const char* env) { return opts.count(name) ? opts[name] : Env(env); };
+  std::string addr = opt("addr", "CLOUDILLO_ADMIN_ADDR");
+  if (addr.empty()) addr = "127.0.0.1:9100";
+
+  std::string token = Env("CLOUDILLO_ADMIN_TOKEN");
+  std::string token_file = opt("token-file", "CLOUDILLO_ADMIN_TOKEN_FILE");
+  if (token.empty() && !token_file.empty()) {
+    auto t = ReadSecretFile(token_file);
+    if (!t) return Fail("cannot read the token file '" + token_file + "'");
+    token = *t;
+  }
+  if (token.empty()) return Fail("no admin token: set CLOUDILLO_ADMIN_TOKEN or CLOUDILLO_ADMIN_TOKEN_FILE");
+
+  cloudillo::rpc::ClusterTls tls{opt("ca", "CLOUDILLO_GRPC_CA"), opt("cert", "CLOUDILLO_GRPC_CERT"),
+                                 opt("key", "CLOUDILLO_GRPC_KEY"), ""};
+  if (absl::Status st = tls.Validate(); !st.ok()) return Fail(std::string(st.message()));
+  if (args.empty()) return Usage();
+
+  auto stub = cloudillo::v1::Admin::NewStub(cloudillo::rpc::ConnectChannel(addr, &tls, "identity"));
+  auto ctx = cloudillo::rpc::ContextWithDeadline(absl::Minutes(5));
   ctx->AddMetadata("authorization", "Bearer " + token);
+  cloudillo::v1::Empty empty;
+
+  // A new password from a file or stdin (one line).
+  auto password = [&](bool required) -> std::optional<std::string> {
+    if (opts.count("password-file")) return ReadSecretFile(opts["password-file"]);
+    if (opts.count("password-stdin")) {
+      std::string line;
+      if (!std::getline(std::cin, line)) return std::nullopt;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      return line;
+    }
+    if (required) return std::nullopt;
+    return std::string();
+  };
+
+  if (args[0] == "rotate-master-key") {
+    cloudillo::v1::ResealReply out;
+    grpc::Status st = stub->RotateMasterKey(ctx.get(), empty, &out);
+    if (st.ok()) {
+      std::printf("resealed %lld, still under an older key %lld\n", (long long)out.resealed(),
+                  (long long)out.remaining());
+    }
+    return Report(st);
+  }
+  if (args.size() < 2) return Usage();
   const std::string& group = args[0];
   const std::string& cmd = args[1];
-  cloudillo::v1::Empty empty;
   if (group == "tenant" && cmd == "list") {
     cloudillo::v1::ListTenantsRequest req;
     req.set_limit(10000);
@@ -81,9 +159,11 @@ int main(int argc, char** argv) {
   if (args.size() < 3) return Usage();
   const std::string& target = args[2];
   if (group == "tenant" && cmd == "create") {
+    auto pw = password(false);
+    if (!pw) return Fail("cannot read the password");
     cloudillo::v1::CreateTenantRequest req;
     req.set_id_tag(target);
-    req.set_password(opts["password"]);
+    req.set_password(*pw);
     req.set_name(opts["name"]);
     req.set_type(opts["type"]);
     req.set_email(opts["email"]);
@@ -106,10 +186,13 @@ int main(int argc, char** argv) {
     req.set_id_tag(target);
     return Report(stub->DeleteTenant(ctx.get(), req, &empty));
   }
-  if (group == "tenant" && cmd == "password" && args.size() == 4) {
+  if (group == "tenant" && cmd == "password") {
+    if (args.size() > 3) return Fail("the password is read from --password-file or --password-stdin, not argv");
+    auto pw = password(true);
+    if (!pw) return Fail("give the new password with --password-file=F or --password-stdin");
     cloudillo::v1::SetPasswordAdminRequest req;
     req.set_id_tag(target);
-    req.set_password(args[3]);
+    req.set_password(*pw);
     return Report(stub->SetPassword(ctx.get(), req, &empty));
   }
   if (group == "key" && cmd == "rotate") {

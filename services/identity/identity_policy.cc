@@ -1,4 +1,4 @@
-#include "access_policy.h"
+#include "identity_policy.h"
 
 namespace cloudillo::identity {
 
