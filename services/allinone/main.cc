@@ -64,9 +64,8 @@ int main(int argc, char** argv) {
     if (absl::Status st = db::CheckCurrent(*pool, schema, *m); !st.ok())
       return process::StartupFailure("schema", st);
   }
-  auto redis_addr = cache::RedisAddress::Parse(store.redis_addr);
-  if (!redis_addr.ok()) return process::StartupFailure("CLOUDILLO_REDIS_ADDR", redis_addr.status());
-  auto redis = cache::Redis::Create(*redis_addr, 8);
+  if (!store.redis.ok()) return process::StartupFailure("Redis configuration", store.redis.status());
+  auto redis = cache::Redis::Create(*store.redis);
   auto registry = std::make_shared<prometheus::Registry>();
 
   identity::IdentityService identity_service(*id_pool, redis, *master, Clock::Real());
@@ -91,7 +90,7 @@ int main(int argc, char** argv) {
   int http_port = gw_cfg->http_port, https_port = gw_cfg->https_port;
   gateway::Gateway gw(std::move(*gw_cfg), std::move(backends), redis, registry, Clock::Real());
   cache::Subscriber subscriber(
-      *redis_addr, {cache::kInvalidationChannel},
+      *store.redis, {cache::kInvalidationChannel},
       [&](const std::string&, const std::string& msg) { gw.directory().Invalidate(msg); },
       [&] { gw.directory().Clear(); });
   subscriber.Start();

@@ -37,9 +37,8 @@ int main(int argc, char** argv) {
   }
   if (absl::Status st = src.Finish(); !st.ok()) return process::StartupFailure("configuration", st);
   if (!cfg.ok()) return process::StartupFailure("configuration", cfg.status());
-  auto redis_addr = cache::RedisAddress::Parse(cfg->redis_addr);
-  if (!redis_addr.ok()) return process::StartupFailure("CLOUDILLO_REDIS_ADDR", redis_addr.status());
-  auto redis = cache::Redis::Create(*redis_addr, 8);
+  cache::RedisConfig redis_config = cfg->redis;
+  auto redis = cache::Redis::Create(redis_config);
   auto registry = std::make_shared<prometheus::Registry>();
 
   auto identity_channel = rpc::ConnectChannel(cfg->identity_addr);
@@ -53,7 +52,7 @@ int main(int argc, char** argv) {
   int http_port = cfg->http_port, https_port = cfg->https_port;
   gateway::Gateway gw(std::move(*cfg), std::move(backends), redis, registry, Clock::Real());
   cache::Subscriber subscriber(
-      *redis_addr, {cache::kInvalidationChannel},
+      redis_config, {cache::kInvalidationChannel},
       [&](const std::string&, const std::string& msg) { gw.directory().Invalidate(msg); },
       [&] { gw.directory().Clear(); });
   subscriber.Start();

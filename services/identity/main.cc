@@ -44,9 +44,8 @@ int main(int argc, char** argv) {
   if (absl::Status st = db::CheckCurrent(**pool, "identity", identity::Migrations()); !st.ok()) {
     return process::StartupFailure("schema", st);
   }
-  auto redis_addr = cache::RedisAddress::Parse(store.redis_addr);
-  if (!redis_addr.ok()) return process::StartupFailure("CLOUDILLO_REDIS_ADDR", redis_addr.status());
-  auto redis = cache::Redis::Create(*redis_addr, 4);
+  if (!store.redis.ok()) return process::StartupFailure("Redis configuration", store.redis.status());
+  auto redis = cache::Redis::Create(*store.redis);
   auto registry = std::make_shared<prometheus::Registry>();
 
   identity::IdentityService service(*pool, redis, *master, Clock::Real());

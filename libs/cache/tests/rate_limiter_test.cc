@@ -12,7 +12,9 @@ using ::cloudillo::testing::IsOk;
 using ::cloudillo::testing::StatusIs;
 
 std::shared_ptr<Redis> TestRedis() {
-  return Redis::Create(*RedisAddress::Parse(cloudillo::testing::GetTestEnv().redis_addr), 2);
+  RedisConfig c;
+  c.addr = cloudillo::testing::GetTestEnv().redis_addr;
+  return Redis::Create(c);
 }
 
 TEST(ClientAddress, ParsesAndGroups) {
