@@ -84,8 +84,7 @@ AccessService::AccessService(std::shared_ptr<db::Pool> pool, std::shared_ptr<cac
       clock_(clock),
       options_(options),
       workers_(workers),
-      password_workers_(password_workers),
-      limiter_(redis_) {}
+      password_workers_(password_workers) {}
 
 // API keys are stored as an HMAC under a key of their own. It is kept sealed in the
 // database rather than derived from the master key, so rotating the master key
@@ -195,7 +194,7 @@ absl::StatusOr<std::string> AccessService::LoginJson(const cloudillo::v1::Reques
 
 absl::Status AccessService::FailLogin(const cloudillo::v1::RequestContext& ctx) {
   if (auto addr = cache::ClientAddress::Parse(ctx.client_ip()); addr.ok()) {
-    absl::Status st = limiter_.Penalize(*addr, cache::PenaltyReason::kAuthFailure);
+    absl::Status st = cache::Penalize(*redis_, *addr, cache::PenaltyReason::kAuthFailure);
     if (!st.ok()) LogWarn("penalty_not_recorded", {{"error", std::string(st.message())}});
   }
   // The delay is served by the gateway on a timer: no thread waits here or there.

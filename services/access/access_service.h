@@ -8,7 +8,7 @@
 
 #include <memory>
 
-#include "cloudillo/cache/rate_limiter.h"
+#include "cloudillo/cache/ban_list.h"
 #include "cloudillo/cache/redis.h"
 #include "cloudillo/core/clock.h"
 #include "cloudillo/crypto/access_token.h"
@@ -111,7 +111,6 @@ class AccessService final : public cloudillo::v1::Access::CallbackService,
   rpc::WorkerPool& workers_;
   rpc::WorkerPool& password_workers_;
   std::string api_key_hash_key_;  // set by Init()
-  cache::RateLimiter limiter_;
   std::unique_ptr<cloudillo::v1::Identity::Stub> identity_;
 };
 

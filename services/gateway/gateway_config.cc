@@ -80,13 +80,17 @@ absl::StatusOr<GatewayConfig> GatewayConfig::Load(ConfigSource& src) {
                        "folder with a build of the web client's shell (apps in apps/<name>/)");
   c.identity_addr = src.Str("CLOUDILLO_IDENTITY_ADDR", "127.0.0.1:9101", "identity gRPC address");
   c.access_addr = src.Str("CLOUDILLO_ACCESS_ADDR", "127.0.0.1:9102", "access gRPC address");
-  c.redis_addr = src.Str("CLOUDILLO_REDIS_ADDR", "127.0.0.1:6379", "Redis host:port");
   c.rpc_timeout_ms =
       int(src.Int("CLOUDILLO_RPC_TIMEOUT_MS", 10000, 100, 600000, "deadline of each backend call"));
   c.access_log = src.Bool("CLOUDILLO_ACCESS_LOG", true, "one JSON log line per request");
   c.rate_limit =
       src.Bool("CLOUDILLO_RATE_LIMIT", true, "per-IP and per-tenant rate limits (false logs a warning)");
   std::vector<std::string> errors;
+  if (auto redis = cache::RedisConfig::Load(src); redis.ok()) {
+    c.redis = *redis;
+  } else {
+    errors.push_back(std::string(redis.status().message()));
+  }
   for (const char* name : {"auth", "federation", "general", "search", "websocket", "dav"}) {
     std::string env = std::string("CLOUDILLO_RATE_") + name;
     for (auto& ch : env) ch = char(toupper(ch));

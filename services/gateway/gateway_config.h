@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "cloudillo/cache/local_limiter.h"
+#include "cloudillo/cache/redis.h"
 #include "cloudillo/core/config.h"
 
 namespace cloudillo::gateway {
@@ -30,7 +31,7 @@ struct GatewayConfig {
   size_t max_header_bytes = 16 * 1024;
   std::string web_root;
   std::string identity_addr, access_addr;
-  std::string redis_addr;
+  cache::RedisConfig redis;
   int rpc_timeout_ms = 10000;
   bool access_log = true;
   bool rate_limit = true;

@@ -20,16 +20,15 @@ int main(int argc, char** argv) {
   InitLogging("gateway");
   auto cfg = gateway::GatewayConfig::Load(src);
   auto tls = rpc::ClusterTls::Load(src);
-  auto redis_cfg = cache::RedisConfig::Load(src);
   if (src.help_requested()) {
     std::printf("cloudillo-gateway\n%s\n", src.HelpText().c_str());
     return 0;
   }
   if (absl::Status st = src.Finish(); !st.ok()) return process::StartupFailure("configuration", st);
   if (!cfg.ok()) return process::StartupFailure("configuration", cfg.status());
-  if (!redis_cfg.ok()) return process::StartupFailure("Redis", redis_cfg.status());
   if (absl::Status st = tls.Validate(); !st.ok()) return process::StartupFailure("internal TLS", st);
-  auto redis = cache::Redis::Create(*redis_cfg);
+  cache::RedisConfig redis_cfg = cfg->redis;
+  auto redis = cache::Redis::Create(redis_cfg);
   auto registry = std::make_shared<prometheus::Registry>();
 
   auto identity = rpc::ConnectChannel(cfg->identity_addr, &tls, "identity");
@@ -42,7 +41,7 @@ int main(int argc, char** argv) {
   int http_port = cfg->http_port, https_port = cfg->https_port;
   gateway::Gateway gw(std::move(*cfg), std::move(backends), redis, registry, Clock::Real());
   cache::Subscriber subscriber(
-      *redis_cfg, {cache::kInvalidationChannel},
+      redis_cfg, {cache::kInvalidationChannel},
       [&](const std::string&, const std::string& msg) { gw.OnInvalidation(msg); }, [&] { gw.OnSubscriberReset(); });
   subscriber.Start();
   gw.Start();

@@ -235,7 +235,7 @@ grpc::ServerUnaryReactor* AdminService::LiftBan(grpc::CallbackServerContext* ctx
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cache::ClientAddress addr, cache::ClientAddress::Parse(req->address()));
-    CL_RETURN_IF_ERROR(cache::RateLimiter(redis_).LiftBan(addr));
+    CL_RETURN_IF_ERROR(cache::LiftBan(*redis_, addr));
     LogInfo("ban_lifted", {{"address", req->address()}});
     return cloudillo::v1::Empty();
   });

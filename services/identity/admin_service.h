@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "cloudillo/cache/rate_limiter.h"
+#include "cloudillo/cache/ban_list.h"
 #include "cloudillo/cache/redis.h"
 #include "cloudillo/core/clock.h"
 #include "cloudillo/crypto/master_key.h"

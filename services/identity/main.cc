@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   auto cfg = identity::IdentityConfig::Load(src);
   auto master = process::LoadMasterKey(src);
   auto tls = rpc::ClusterTls::Load(src, !migrate);
-  auto redis_cfg = cache::RedisConfig::Load(src);
+  auto& redis_cfg = store.redis;
   if (src.help_requested()) {
     std::printf("cloudillo-identity [migrate]\n%s\n", src.HelpText().c_str());
     return 0;

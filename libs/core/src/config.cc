@@ -1,6 +1,8 @@
 #include "cloudillo/core/config.h"
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -99,10 +101,45 @@ bool ConfigSource::Bool(std::string_view name, bool def, std::string_view help) 
   return out;
 }
 
+std::string ConfigSource::Secret(std::string_view name, std::string_view help) {
+  std::string file_name = absl::StrCat(AV(name), "_FILE");
+  help_rows_.push_back(absl::StrCat(AV(name), " (secret: environment only; or ", file_name, " / --",
+                                    FlagNameFor(file_name), " naming a file): ", AV(help)));
+  std::string key(name);
+  if (used_flags_pending_.count(key)) {
+    used_.insert(key);  // one clear message instead of also "unknown flag"
+    errors_.push_back(
+        absl::StrCat(AV(name), " is a secret: set ", AV(name), " or ", file_name, ", never a flag"));
+    return "";
+  }
+  const std::string* value = Find(name);
+  const std::string* file = Find(file_name);
+  bool has_value = value && !value->empty(), has_file = file && !file->empty();
+  if (has_value && has_file) {
+    errors_.push_back(absl::StrCat("set only one of ", AV(name), " and ", file_name));
+    return "";
+  }
+  if (has_value) return *value;
+  if (!has_file) return "";
+  std::ifstream in(*file, std::ios::binary);
+  std::stringstream content;
+  if (!in || !(content << in.rdbuf())) {
+    // An empty file also lands here (nothing to copy): a secret file must hold a secret.
+    errors_.push_back(absl::StrCat(file_name, "='", *file, "' cannot be read or is empty"));
+    return "";
+  }
+  return std::string(absl::StripTrailingAsciiWhitespace(content.str()));
+}
+
 std::string ConfigSource::HelpText() const { return absl::StrJoin(help_rows_, "\n"); }
 
 absl::Status ConfigSource::Finish() const {
-  std::vector<std::string> problems = errors_;
+  std::vector<std::string> problems;
+  // Two components may read the same variables (the all-in-one binary): name each problem once.
+  std::set<std::string> seen;
+  for (const auto& e : errors_) {
+    if (seen.insert(e).second) problems.push_back(e);
+  }
   for (const auto& f : unknown_flags_) problems.push_back(absl::StrCat("unknown argument '", f, "'"));
   for (const auto& env : used_flags_pending_) {
     if (!used_.count(env)) problems.push_back(absl::StrCat("unknown flag --", FlagNameFor(env)));

@@ -20,7 +20,7 @@ StoreConfig LoadStoreConfig(ConfigSource& src) {
   c.database_url =
       src.Required("CLOUDILLO_DATABASE_URL", "PostgreSQL connection URL (postgresql://user@host:port/db)");
   c.db_pool_size = int(src.Int("CLOUDILLO_DB_POOL_SIZE", 16, 1, 512, "PostgreSQL connections per process"));
-  c.redis_addr = src.Str("CLOUDILLO_REDIS_ADDR", "127.0.0.1:6379", "Redis host:port");
+  c.redis = cache::RedisConfig::Load(src);
   return c;
 }
 

@@ -8,6 +8,9 @@
 //
 // A flag's name is the variable's name without `CLOUDILLO_`, lowercased, with `_`
 // turned into `-`: CLOUDILLO_HTTP_PORT <-> --http-port.
+//
+// Secrets (Secret()) come from the environment or from a file, never from a flag: a
+// command line is visible to every user of the machine (ps, /proc/<pid>/cmdline).
 #pragma once
 
 #include <cstdint>
@@ -31,6 +34,11 @@ class ConfigSource {
   std::string Required(std::string_view name, std::string_view help);
   int64_t Int(std::string_view name, int64_t def, int64_t min, int64_t max, std::string_view help);
   bool Bool(std::string_view name, bool def, std::string_view help);
+  // NAME, or else the contents of the file named by NAME_FILE (trailing whitespace
+  // stripped); "" when neither is set. A flag for NAME, both NAME and NAME_FILE, or an
+  // unreadable file are configuration errors; --name-file= flags are fine. The value
+  // never appears in an error or the help text.
+  std::string Secret(std::string_view name, std::string_view help);
 
   bool help_requested() const { return help_requested_; }
   std::string HelpText() const;

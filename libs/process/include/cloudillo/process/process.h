@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cloudillo/cache/redis.h"
 #include "cloudillo/core/config.h"
 #include "cloudillo/crypto/master_key.h"
 
@@ -19,7 +20,7 @@ namespace cloudillo::process {
 struct StoreConfig {
   std::string database_url;
   int db_pool_size = 8;
-  std::string redis_addr;
+  absl::StatusOr<cache::RedisConfig> redis = cache::RedisConfig();  // CLOUDILLO_REDIS_*
 };
 
 struct ProcessConfig {
