@@ -14,6 +14,7 @@
 #include "cloudillo/crypto/hash.h"
 #include "cloudillo/crypto/password.h"
 #include "cloudillo/rpc/api.h"
+#include "cloudillo/rpc/channel.h"
 #include "cloudillo/rpc/server.h"
 
 namespace cloudillo::access {

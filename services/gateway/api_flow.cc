@@ -10,7 +10,7 @@
 #include "envelope.h"
 #include "gateway.h"
 #include "grpc_bytes.h"
-#include "limits.h"
+#include "client_limits.h"
 #include "stream_bridge.h"
 
 namespace cloudillo::gateway {

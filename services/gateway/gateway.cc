@@ -8,7 +8,7 @@
 #include "cloudillo/core/id_tag.h"
 #include "cloudillo/core/log.h"
 #include "envelope.h"
-#include "limits.h"
+#include "client_limits.h"
 
 namespace cloudillo::gateway {
 namespace {

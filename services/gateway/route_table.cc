@@ -52,11 +52,12 @@ RouteTable::RouteTable(std::vector<Route> routes) : routes_(std::move(routes)) {
   for (const Route& r : routes_) {
     Compiled c;
     for (absl::string_view s : absl::StrSplit(r.pattern, '/')) {
-      if (s.size() > 2 && s.front() == '{' && s.back() == '}') {
-        c.segments.emplace_back();
+      bool param = s.size() > 2 && s.front() == '{' && s.back() == '}';
+      c.segments.emplace_back(param ? s.substr(1, s.size() - 2) : s);
+      c.is_param.push_back(param);
+      if (param) {
         c.param_names.emplace_back(s.substr(1, s.size() - 2));
       } else {
-        c.segments.emplace_back(s);
         ++c.literals;
       }
     }
@@ -89,11 +90,7 @@ RouteMatch RouteTable::Match(std::string_view method, std::string_view path) con
     if (c.segments.size() != segs.size()) continue;
     bool ok = true;
     for (size_t k = 0; k < segs.size() && ok; ++k) {
-      if (!c.segments[k].empty()) {
-        ok = c.segments[k] == segs[k];
-      } else {
-        ok = !segs[k].empty();
-      }
+      ok = c.is_param[k] ? !segs[k].empty() : c.segments[k] == segs[k];
     }
     if (!ok) continue;
     best.path_known = true;
@@ -102,7 +99,7 @@ RouteMatch RouteTable::Match(std::string_view method, std::string_view path) con
     std::map<std::string, std::string> params;
     size_t p = 0;
     for (size_t k = 0; k < segs.size() && ok; ++k) {
-      if (!c.segments[k].empty()) continue;
+      if (!c.is_param[k]) continue;
       auto decoded = PercentDecode(segs[k], false);
       if (!decoded) {
         ok = false;

@@ -66,7 +66,8 @@ class RouteTable {
 
  private:
   struct Compiled {
-    std::vector<std::string> segments;  // "" marks a parameter
+    std::vector<std::string> segments;
+    std::vector<bool> is_param;
     std::vector<std::string> param_names;
     int literals = 0;
   };

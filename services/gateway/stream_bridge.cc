@@ -3,8 +3,11 @@
 #include <mutex>
 #include <optional>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "api_flow.h"
 #include "envelope.h"
+#include "cloudillo/core/absl_compat.h"
 #include "grpc_bytes.h"
 
 namespace cloudillo::gateway {
@@ -161,7 +164,7 @@ class DownloadBridge final : public Bridge {
       std::optional<uint64_t> length;
       for (const auto& [k, v] : part.head().headers()) {
         uint64_t n = 0;
-        if (absl::EqualsIgnoreCase(k, "content-length") && absl::SimpleAtoi(v, &n)) {
+        if (absl::EqualsIgnoreCase(AV(k), "content-length") && absl::SimpleAtoi(AV(v), &n)) {
           length = n;
         } else {
           head.Set(k, v);
@@ -258,11 +261,13 @@ class SocketBridge final : public Bridge {
           self->PumpEnded(&self->client_done_);
           return self->StartRead(&self->in_);
         }
+        bool pump;
         {
           std::lock_guard<std::mutex> l(self->mu_);
           self->ws_ = ws;
+          pump = self->open_written_;  // else OnWriteDone of the open frame starts it
         }
-        self->ReadClient();
+        if (pump) self->ReadClient();
         self->StartRead(&self->in_);
       });
       return;
@@ -284,13 +289,19 @@ class SocketBridge final : public Bridge {
 
   // Client → service: the open frame, then one client message per write.
   void OnWriteDone(bool ok) override {
-    bool started;
+    if (!ok) return PumpEnded(&client_done_);
+    bool pump;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      started = ws_ != nullptr;
+      if (!open_written_) {
+        // The open frame: the client pump starts once the socket is accepted too.
+        open_written_ = true;
+        pump = ws_ != nullptr;
+      } else {
+        pump = !client_done_;  // a client message went out: read the next one
+      }
     }
-    if (!ok) return PumpEnded(&client_done_);
-    if (started) ReadClient();  // the open frame's completion is not a client message
+    if (pump) ReadClient();
   }
 
   void ReadClient() {
@@ -341,7 +352,7 @@ class SocketBridge final : public Bridge {
   }
 
   std::shared_ptr<http::WebSocket> ws_;
-  bool accepted_ = false, client_done_ = false, server_done_ = false, released_ = false;
+  bool accepted_ = false, open_written_ = false, client_done_ = false, server_done_ = false, released_ = false;
 };
 
 }  // namespace

@@ -26,8 +26,7 @@ struct IdentityConfig {
     c.grpc_listen =
         src.Str("CLOUDILLO_GRPC_LISTEN", "", "gRPC listen address (default: CLOUDILLO_IDENTITY_ADDR when it is an IP)");
     c.admin_addr = src.Str("CLOUDILLO_ADMIN_ADDR", "127.0.0.1:9100", "admin gRPC API listen address");
-    c.admin_token = src.Secret("CLOUDILLO_ADMIN_TOKEN", "bearer token for the admin API (tools/admin)");
-    if (c.admin_token.empty()) src.AddError("CLOUDILLO_ADMIN_TOKEN is required: bearer token for the admin API");
+    c.admin_token = src.RequiredSecret("CLOUDILLO_ADMIN_TOKEN", "bearer token for the admin API (cloudillo-admin)");
     c.access_addr = src.Str("CLOUDILLO_ACCESS_ADDR", "127.0.0.1:9102", "access gRPC address (host:port)");
     return c;
   }

@@ -11,7 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "cloudillo/rpc/server.h"
+#include "cloudillo/rpc/channel.h"
+#include "cloudillo/rpc/cluster_tls.h"
 #include "cloudillo/v1/identity.grpc.pb.h"
 
 int main(int argc, char** argv) {
@@ -43,8 +44,14 @@ int main(int argc, char** argv) {
   int threads = std::atoi(o["threads"].c_str());
   double seconds = std::atof(o["seconds"].c_str());
   bool full = o["method"] == "GetMeFull";
-  auto channel = cloudillo::rpc::ConnectChannel(o["addr"]);
-  auto stub = cloudillo::v1::Identity::NewStub(channel);
+  // The edge service admits only the gateway: the benchmark presents a gateway certificate.
+  cloudillo::rpc::ClusterTls tls{o["ca"], o["cert"], o["key"], ""};
+  if (absl::Status st = tls.Validate(); !st.ok()) {
+    std::fprintf(stderr, "TLS: %s\n", std::string(st.message()).c_str());
+    return 2;
+  }
+  auto channel = cloudillo::rpc::ConnectChannel(o["addr"], &tls, "identity");
+  auto stub = cloudillo::v1::IdentityEdge::NewStub(channel);
   std::atomic<bool> stop{false};
   std::atomic<int64_t> errors{0};
   std::vector<std::vector<double>> lat(threads);

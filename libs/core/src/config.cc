@@ -131,6 +131,15 @@ std::string ConfigSource::Secret(std::string_view name, std::string_view help) {
   return std::string(absl::StripTrailingAsciiWhitespace(content.str()));
 }
 
+std::string ConfigSource::RequiredSecret(std::string_view name, std::string_view help) {
+  size_t errors_before = errors_.size();
+  std::string v = Secret(name, help);
+  if (v.empty() && errors_.size() == errors_before) {
+    errors_.push_back(absl::StrCat(AV(name), " is required (or ", AV(name), "_FILE): ", AV(help)));
+  }
+  return v;
+}
+
 std::string ConfigSource::HelpText() const { return absl::StrJoin(help_rows_, "\n"); }
 
 absl::Status ConfigSource::Finish() const {

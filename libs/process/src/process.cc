@@ -17,8 +17,9 @@ namespace cloudillo::process {
 
 StoreConfig LoadStoreConfig(ConfigSource& src) {
   StoreConfig c;
-  c.database_url =
-      src.Required("CLOUDILLO_DATABASE_URL", "PostgreSQL connection URL (postgresql://user@host:port/db)");
+  // A URL may carry a password: a secret (environment or CLOUDILLO_DATABASE_URL_FILE).
+  c.database_url = src.RequiredSecret("CLOUDILLO_DATABASE_URL",
+                                      "PostgreSQL connection URL (postgresql://user[:password]@host:port/db)");
   c.db_pool_size = int(src.Int("CLOUDILLO_DB_POOL_SIZE", 16, 1, 512, "PostgreSQL connections per process"));
   c.redis = cache::RedisConfig::Load(src);
   return c;
@@ -47,20 +48,11 @@ ProcessConfig LoadProcessConfig(ConfigSource& src, const std::string& default_op
 }
 
 absl::StatusOr<crypto::MasterKey> LoadMasterKey(ConfigSource& src) {
-  std::string inline_key = src.Str("CLOUDILLO_MASTER_KEY", "",
-                                   "master keyring: `<version>:<base64 of 32 bytes>` entries (secret!)");
-  std::string file =
-      src.Str("CLOUDILLO_MASTER_KEY_FILE", "", "file holding the master keyring, one key a line");
-  std::string text = inline_key;
-  std::string from = "CLOUDILLO_MASTER_KEY";
-  if (text.empty() && !file.empty()) {
-    std::ifstream in(file);
-    if (!in) return absl::InvalidArgumentError("CLOUDILLO_MASTER_KEY_FILE '" + file + "' cannot be read");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-    from = "CLOUDILLO_MASTER_KEY_FILE '" + file + "'";
-  }
+  // A secret: from the environment or a file, never from a flag (ConfigSource::Secret).
+  std::string text = src.Secret("CLOUDILLO_MASTER_KEY",
+                                "master keyring: `<version>:<base64 of 32 bytes>` entries, one a line");
+  std::string file = src.Str("CLOUDILLO_MASTER_KEY_FILE", "", "file holding the master keyring, one key a line");
+  std::string from = file.empty() ? "CLOUDILLO_MASTER_KEY" : "CLOUDILLO_MASTER_KEY_FILE '" + file + "'";
   if (absl::StripAsciiWhitespace(text).empty()) {
     return absl::InvalidArgumentError(
         "no master key: set CLOUDILLO_MASTER_KEY or CLOUDILLO_MASTER_KEY_FILE (make one with `openssl rand "

@@ -1,5 +1,8 @@
 #include "route_table.h"
 
+#include "cloudillo/v1/access.pb.h"
+#include "cloudillo/v1/identity.pb.h"
+
 #include <google/protobuf/descriptor.h>
 #include <gtest/gtest.h>
 
@@ -8,50 +11,89 @@
 namespace cloudillo::gateway {
 namespace {
 
-TEST(RouteTable, EveryRoutedRpcExistsAndEveryApiRpcIsRouted) {
+const RouteTable& Table() { return RouteTable::Default(); }
+
+// Descriptors register when their generated file is linked: touch each one.
+void LinkDescriptors() {
+  (void)cloudillo::v1::Tenant::descriptor();
+  (void)cloudillo::v1::TokenSecrets::descriptor();
+  (void)cloudillo::v1::ApiRequest::descriptor();
+}
+
+// "/cloudillo.v1.IdentityEdge/GetMe" -> "cloudillo.v1.IdentityEdge.GetMe"
+std::string Dotted(const std::string& rpc) {
+  std::string s = rpc.substr(1);
+  s[s.find('/')] = '.';
+  return s;
+}
+
+TEST(RouteTable, EveryRoutedRpcExistsWithTheTypesOfItsKindAndEveryEdgeRpcIsRouted) {
+  LinkDescriptors();
   const auto* pool = google::protobuf::DescriptorPool::generated_pool();
   std::set<std::string> routed;
-  for (const Route& r : Routes()) {
-    const auto* m = pool->FindMethodByName(r.rpc);
+  for (const Route& r : Table().routes()) {
+    const auto* m = pool->FindMethodByName(Dotted(r.rpc));
     ASSERT_NE(m, nullptr) << r.rpc;
-    EXPECT_EQ(m->input_type()->full_name(), "cloudillo.v1.ApiRequest") << r.rpc;
-    routed.insert(r.rpc);
+    std::string in = m->input_type()->full_name(), out = m->output_type()->full_name();
+    switch (r.kind) {
+      case RouteKind::kUnary:
+        EXPECT_EQ(in, "cloudillo.v1.ApiRequest") << r.rpc;
+        EXPECT_EQ(out, "cloudillo.v1.ApiReply") << r.rpc;
+        EXPECT_FALSE(m->client_streaming() || m->server_streaming()) << r.rpc;
+        break;
+      case RouteKind::kUpload:
+        EXPECT_EQ(in, "cloudillo.v1.ApiUploadPart") << r.rpc;
+        EXPECT_TRUE(m->client_streaming() && !m->server_streaming()) << r.rpc;
+        break;
+      case RouteKind::kDownload:
+        EXPECT_EQ(out, "cloudillo.v1.ApiDownloadPart") << r.rpc;
+        EXPECT_TRUE(!m->client_streaming() && m->server_streaming()) << r.rpc;
+        break;
+      case RouteKind::kWebSocket:
+        EXPECT_EQ(in, "cloudillo.v1.SocketFrame") << r.rpc;
+        EXPECT_TRUE(m->client_streaming() && m->server_streaming()) << r.rpc;
+        break;
+    }
+    // Routes reach edge services only: internal ones are not for the public.
+    EXPECT_NE(std::string(r.rpc).find("Edge/"), std::string::npos) << r.rpc;
+    routed.insert(m->full_name());
   }
-  for (const char* service : {"cloudillo.v1.Identity", "cloudillo.v1.Access"}) {
+  for (const char* service : {"cloudillo.v1.IdentityEdge", "cloudillo.v1.AccessEdge"}) {
     const auto* s = pool->FindServiceByName(service);
     ASSERT_NE(s, nullptr);
     for (int i = 0; i < s->method_count(); ++i) {
-      const auto* m = s->method(i);
-      if (m->input_type()->full_name() == "cloudillo.v1.ApiRequest") {
-        EXPECT_TRUE(routed.count(m->full_name())) << m->full_name() << " has no route";
-      }
+      EXPECT_TRUE(routed.count(s->method(i)->full_name())) << s->method(i)->full_name() << " has no route";
     }
   }
 }
 
 TEST(RouteTable, MatchesLiteralsBeforeParamsAndDecodes) {
-  RouteMatch m = MatchRoute("GET", "/api/me/full");
+  RouteMatch m = Table().Match("GET", "/api/me/full");
   ASSERT_NE(m.route, nullptr);
-  EXPECT_STREQ(m.route->rpc, "cloudillo.v1.Identity.GetMeFull");
-  m = MatchRoute("GET", "/api/settings/ui.theme");
+  EXPECT_STREQ(m.route->rpc, "/cloudillo.v1.IdentityEdge/GetMeFull");
+  EXPECT_GE(m.index, 0);
+  m = Table().Match("GET", "/api/settings/ui.theme");
   ASSERT_NE(m.route, nullptr);
   EXPECT_EQ(m.params["name"], "ui.theme");
-  m = MatchRoute("GET", "/api/profiles/b%C3%BCcher.example");
+  m = Table().Match("GET", "/api/profiles/b%C3%BCcher.example");
   ASSERT_NE(m.route, nullptr);
   EXPECT_EQ(m.params["idTag"],
             "b\xc3\xbc"
             "cher.example");
 }
 
-TEST(RouteTable, WrongMethodAndUnknownPath) {
-  RouteMatch m = MatchRoute("DELETE", "/api/me");
+TEST(RouteTable, WrongMethodUnknownPathAndBadEscapes) {
+  RouteMatch m = Table().Match("DELETE", "/api/me");
   EXPECT_EQ(m.route, nullptr);
   EXPECT_TRUE(m.path_known);
-  m = MatchRoute("GET", "/api/nothing");
+  m = Table().Match("GET", "/api/nothing");
   EXPECT_EQ(m.route, nullptr);
   EXPECT_FALSE(m.path_known);
-  EXPECT_EQ(MatchRoute("GET", "/api/settings/%zz").route, nullptr);
-  EXPECT_EQ(MatchRoute("GET", "/api/settings/").route, nullptr);
+  m = Table().Match("GET", "/api/settings/%zz");
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_TRUE(m.bad_param);
+  EXPECT_EQ(Table().Match("GET", "/api/settings/").route, nullptr);
+  EXPECT_EQ(Table().Match("GET", "/" + std::string(100, 'a') + std::string(40, '/')).route, nullptr);
 }
 
 TEST(PercentDecode, HostileEscapes) {

@@ -16,7 +16,7 @@ using cloudillo::v1::ApiRequest;
 
 class IdentityTest : public cloudillo::testing::ServicesFixture {
  protected:
-  grpc::Status Call(grpc::Status (cloudillo::v1::Identity::Stub::*m)(grpc::ClientContext*, const ApiRequest&,
+  grpc::Status Call(grpc::Status (cloudillo::v1::IdentityEdge::Stub::*m)(grpc::ClientContext*, const ApiRequest&,
                                                                      ApiReply*),
                     const ApiRequest& req, ApiReply* out) {
     auto ctx = rpc::ContextWithDeadline(absl::Seconds(10));
@@ -59,7 +59,7 @@ TEST_F(IdentityTest, CreateTenantValidatesAndRejectsDuplicates) {
 TEST_F(IdentityTest, GetMePublishesKeyWithEtag) {
   cloudillo::v1::Tenant t = CreateTenant("alice.example.com");
   ApiReply reply;
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::GetMe, Request(t), &reply).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::GetMe, Request(t), &reply).ok());
   json data = json::parse(reply.data_json());
   EXPECT_EQ(data["idTag"], "alice.example.com");
   EXPECT_EQ(data["name"], "Name of alice.example.com");
@@ -78,21 +78,21 @@ TEST_F(IdentityTest, GetMePublishesKeyWithEtag) {
     ApiRequest cond = Request(t);
     (*cond.mutable_headers())["if-none-match"] = inm;
     ApiReply r304;
-    ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::GetMe, cond, &r304).ok());
+    ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::GetMe, cond, &r304).ok());
     EXPECT_EQ(r304.http_status(), 304) << inm;
     EXPECT_TRUE(r304.empty_body());
   }
   ApiRequest stale = Request(t);
   (*stale.mutable_headers())["if-none-match"] = "\"AAAAAAAAAAA\"";
   ApiReply fresh;
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::GetMe, stale, &fresh).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::GetMe, stale, &fresh).ok());
   EXPECT_EQ(fresh.http_status(), 0);
 }
 
 TEST_F(IdentityTest, RotationKeepsOldKeyUntilItExpires) {
   cloudillo::v1::Tenant t = CreateTenant("alice.example.com");
   ApiReply before;
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::GetMe, Request(t), &before).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::GetMe, Request(t), &before).ok());
   cloudillo::v1::RotateKeyRequest rot;
   rot.set_id_tag(t.id_tag());
   rot.set_retire_old_after_days(2);
@@ -102,7 +102,7 @@ TEST_F(IdentityTest, RotationKeepsOldKeyUntilItExpires) {
   EXPECT_EQ(info.key_id(), SigningKeys::KeyIdFor(clock_.Now(), 1));
   EXPECT_EQ(info.key_id().back(), 'b');
   ApiReply after;
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::GetMe, Request(t), &after).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::GetMe, Request(t), &after).ok());
   json keys = json::parse(after.data_json())["keys"];
   ASSERT_EQ(keys.size(), 2u);
   EXPECT_TRUE(keys[0].contains("expiresAt"));
@@ -114,7 +114,7 @@ TEST_F(IdentityTest, RotationKeepsOldKeyUntilItExpires) {
   EXPECT_EQ(signer->first, info.key_id());
   clock_.Advance(absl::Hours(49));
   ApiReply later;
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::GetMe, Request(t), &later).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::GetMe, Request(t), &later).ok());
   EXPECT_EQ(json::parse(later.data_json())["keys"].size(), 1u);
 }
 
@@ -123,34 +123,34 @@ TEST_F(IdentityTest, PatchMeMergesAndAnswersRawProfile) {
   ApiRequest req = OwnerRequest(t);
   req.set_body(R"({"name":"Alice B","x":{"bio":"hi","web":"w","web.vis":"F"}})");
   ApiReply reply;
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::PatchMe, req, &reply).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::PatchMe, req, &reply).ok());
   EXPECT_TRUE(reply.raw());
   json p = json::parse(reply.data_json())["profile"];
   EXPECT_EQ(p["name"], "Alice B");
   EXPECT_EQ(p["x"]["bio"], "hi");
   EXPECT_TRUE(p.contains("createdAt"));
   req.set_body(R"({"x":{"bio":null}})");
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::PatchMe, req, &reply).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::PatchMe, req, &reply).ok());
   EXPECT_FALSE(json::parse(reply.data_json())["profile"]["x"].contains("bio"));
 
   // A guest sees no non-public x entries and no markers; the owner sees all.
   ApiReply guest, owner;
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::GetMeFull, Request(t), &guest).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::GetMeFull, Request(t), &guest).ok());
   EXPECT_FALSE(json::parse(guest.data_json()).contains("x"));
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::GetMeFull, OwnerRequest(t), &owner).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::GetMeFull, OwnerRequest(t), &owner).ok());
   EXPECT_EQ(json::parse(owner.data_json())["x"]["web"], "w");
 
   for (std::string bad :
        std::vector<std::string>{"", "[]", "{\"name\":5}", "{\"x\":{\"k\":5}}", "{\"name\":\"\"}",
                                 "{\"x\":{\"k\":\"" + std::string(5000, 'v') + "\"}}"}) {
     req.set_body(bad);
-    grpc::Status st = Call(&cloudillo::v1::Identity::Stub::PatchMe, req, &reply);
+    grpc::Status st = Call(&cloudillo::v1::IdentityEdge::Stub::PatchMe, req, &reply);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
     EXPECT_EQ(Code(st), "E-VAL-INVALID");
   }
   ApiRequest guest_patch = Request(t);
   guest_patch.set_body(R"({"name":"Mallory"})");
-  EXPECT_EQ(Code(Call(&cloudillo::v1::Identity::Stub::PatchMe, guest_patch, &reply)), "E-AUTH-NOPERM");
+  EXPECT_EQ(Code(Call(&cloudillo::v1::IdentityEdge::Stub::PatchMe, guest_patch, &reply)), "E-AUTH-NOPERM");
 }
 
 TEST_F(IdentityTest, SettingsFollowAppendixB) {
@@ -158,30 +158,30 @@ TEST_F(IdentityTest, SettingsFollowAppendixB) {
   ApiRequest get = OwnerRequest(t);
   (*get.mutable_path())["name"] = "idp.enabled";
   ApiReply reply;
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::GetSetting, get, &reply).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::GetSetting, get, &reply).ok());
   EXPECT_EQ(
       reply.data_json(),
       R"({"key":"idp.enabled","value":false,"scope":"Tenant","permission":"Admin","description":"Enable Identity Provider functionality for this tenant"})");
 
   (*get.mutable_path())["name"] = "ui.theme";
-  EXPECT_EQ(Code(Call(&cloudillo::v1::Identity::Stub::GetSetting, get, &reply)), "E-CORE-NOTFOUND");
+  EXPECT_EQ(Code(Call(&cloudillo::v1::IdentityEdge::Stub::GetSetting, get, &reply)), "E-CORE-NOTFOUND");
   (*get.mutable_path())["name"] = "profile.lang";
-  EXPECT_EQ(Code(Call(&cloudillo::v1::Identity::Stub::GetSetting, get, &reply)), "E-SET-NOTFOUND");
+  EXPECT_EQ(Code(Call(&cloudillo::v1::IdentityEdge::Stub::GetSetting, get, &reply)), "E-SET-NOTFOUND");
   (*get.mutable_path())["name"] = "no.such.key";
-  EXPECT_EQ(Code(Call(&cloudillo::v1::Identity::Stub::GetSetting, get, &reply)), "E-CORE-NOTFOUND");
+  EXPECT_EQ(Code(Call(&cloudillo::v1::IdentityEdge::Stub::GetSetting, get, &reply)), "E-CORE-NOTFOUND");
 
   ApiRequest put = OwnerRequest(t);
   (*put.mutable_path())["name"] = "ui.theme";
   put.set_body(R"({"value":"glass"})");
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::PutSetting, put, &reply).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::PutSetting, put, &reply).ok());
   (*get.mutable_path())["name"] = "ui.theme";
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::GetSetting, get, &reply).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::GetSetting, get, &reply).ok());
   EXPECT_EQ(json::parse(reply.data_json())["key"], "ui.*");
   EXPECT_EQ(json::parse(reply.data_json())["value"], "glass");
 
   ApiRequest list = OwnerRequest(t);
   (*list.mutable_query())["prefix"] = "ui";
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::ListSettings, list, &reply).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::ListSettings, list, &reply).ok());
   json items = json::parse(reply.data_json());
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(items[0]["key"], "ui.theme");
@@ -189,23 +189,37 @@ TEST_F(IdentityTest, SettingsFollowAppendixB) {
 
   (*put.mutable_path())["name"] = "notify.push";
   put.set_body(R"({"value":"true"})");
-  grpc::Status st = Call(&cloudillo::v1::Identity::Stub::PutSetting, put, &reply);
+  grpc::Status st = Call(&cloudillo::v1::IdentityEdge::Stub::PutSetting, put, &reply);
   EXPECT_EQ(Code(st), "E-VAL-INVALID");
   EXPECT_EQ(st.error_message(), "Type mismatch for setting 'notify.push': expected bool, got string");
 
-  // An owner cannot write Admin or Global keys; SADM can, and secrets read as null.
+  // An owner cannot write Admin keys.
   (*put.mutable_path())["name"] = "idp.enabled";
   put.set_body(R"({"value":true})");
-  EXPECT_EQ(Code(Call(&cloudillo::v1::Identity::Stub::PutSetting, put, &reply)), "E-AUTH-NOPERM");
+  EXPECT_EQ(Code(Call(&cloudillo::v1::IdentityEdge::Stub::PutSetting, put, &reply)), "E-AUTH-NOPERM");
+  // Provider-wide keys (SMTP and every other email.* key) do not exist for tenants,
+  // not even for a token claiming the site-admin role: not readable, not listed, not writable.
   ApiRequest sadm = OwnerRequest(t);
   sadm.mutable_ctx()->set_roles(std::string(access::AccessService::OwnerRoles()) + ",SADM");
   (*sadm.mutable_path())["name"] = "email.smtp.password";
   sadm.set_body(R"({"value":"hunter2"})");
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::PutSetting, sadm, &reply).ok());
-  EXPECT_EQ(json::parse(reply.data_json())["value"], nullptr);
-  (*get.mutable_path())["name"] = "email.smtp.password";
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::GetSetting, get, &reply).ok());
-  EXPECT_EQ(json::parse(reply.data_json())["value"], nullptr);
+  EXPECT_EQ(Code(Call(&cloudillo::v1::IdentityEdge::Stub::PutSetting, sadm, &reply)), "E-AUTH-NOPERM");
+  for (const char* key : {"email.smtp.password", "email.smtp.host", "email.enabled", "server.registration_enabled"}) {
+    (*sadm.mutable_path())["name"] = key;
+    EXPECT_EQ(Code(Call(&cloudillo::v1::IdentityEdge::Stub::GetSetting, sadm, &reply)), "E-CORE-NOTFOUND") << key;
+  }
+  ApiRequest all = OwnerRequest(t);
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::ListSettings, all, &reply).ok());
+  for (const auto& item : json::parse(reply.data_json())) {
+    std::string key = item["key"];
+    EXPECT_NE(key.rfind("email.", 0), 0u) << key;
+    EXPECT_NE(item["scope"], "Global") << key;
+  }
+  (*all.mutable_query())["prefix"] = "email";
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::ListSettings, all, &reply).ok());
+  EXPECT_EQ(json::parse(reply.data_json()).size(), 0u);
+  (*all.mutable_query())["level"] = "global";
+  EXPECT_EQ(Code(Call(&cloudillo::v1::IdentityEdge::Stub::ListSettings, all, &reply)), "E-AUTH-NOPERM");
 
   // A visitor with only `public` may not read (§13.14).
   ApiRequest visitor = Request(t);
@@ -213,13 +227,13 @@ TEST_F(IdentityTest, SettingsFollowAppendixB) {
   visitor.mutable_ctx()->set_subject("bob.example.com");
   visitor.mutable_ctx()->set_roles("public");
   (*visitor.mutable_path())["name"] = "ui.theme";
-  EXPECT_EQ(Code(Call(&cloudillo::v1::Identity::Stub::GetSetting, visitor, &reply)), "E-AUTH-NOPERM");
+  EXPECT_EQ(Code(Call(&cloudillo::v1::IdentityEdge::Stub::GetSetting, visitor, &reply)), "E-AUTH-NOPERM");
 
   ApiRequest del = OwnerRequest(t);
   (*del.mutable_path())["name"] = "ui.theme";
-  EXPECT_EQ(Code(Call(&cloudillo::v1::Identity::Stub::DeleteSetting, del, &reply)), "E-VAL-INVALID");
+  EXPECT_EQ(Code(Call(&cloudillo::v1::IdentityEdge::Stub::DeleteSetting, del, &reply)), "E-VAL-INVALID");
   (*del.mutable_query())["level"] = "tenant";
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::DeleteSetting, del, &reply).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::DeleteSetting, del, &reply).ok());
   EXPECT_EQ(reply.http_status(), 204);
 }
 
@@ -230,12 +244,12 @@ TEST_F(IdentityTest, TenantsNeverSeeEachOthersData) {
   (*put.mutable_path())["name"] = "ui.theme";
   put.set_body(R"({"value":"glass"})");
   ApiReply reply;
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::PutSetting, put, &reply).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::PutSetting, put, &reply).ok());
   ApiRequest get = OwnerRequest(b);
   (*get.mutable_path())["name"] = "ui.theme";
-  EXPECT_EQ(Code(Call(&cloudillo::v1::Identity::Stub::GetSetting, get, &reply)), "E-CORE-NOTFOUND");
+  EXPECT_EQ(Code(Call(&cloudillo::v1::IdentityEdge::Stub::GetSetting, get, &reply)), "E-CORE-NOTFOUND");
   ApiReply me;
-  ASSERT_TRUE(Call(&cloudillo::v1::Identity::Stub::GetMe, Request(b), &me).ok());
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::GetMe, Request(b), &me).ok());
   EXPECT_EQ(json::parse(me.data_json())["idTag"], "bob.example.com");
 }
 

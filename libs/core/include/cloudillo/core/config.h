@@ -39,6 +39,8 @@ class ConfigSource {
   // unreadable file are configuration errors; --name-file= flags are fine. The value
   // never appears in an error or the help text.
   std::string Secret(std::string_view name, std::string_view help);
+  // Secret() that is a configuration error when unset.
+  std::string RequiredSecret(std::string_view name, std::string_view help);
 
   bool help_requested() const { return help_requested_; }
   std::string HelpText() const;
