@@ -288,6 +288,12 @@ void ApiFlow::CallBackend() {
     }
     return;
   }
+  // A GET the service marked reusable may be answered from memory (reply_cache.h).
+  if (ex_->request().method == "GET") {
+    cache_key_ = CacheKey();
+    if (auto hit = gw_.replies_.Find(cache_key_, tenant_.tn_id, absl::Now())) return Answer(FromApiReply(*hit, req_id_));
+    cache_generation_ = gw_.replies_.Generation();
+  }
   auto call = std::make_shared<UnaryCall>();
   call->ctx.set_deadline(deadline);
   call->request = ToBytes(api);
@@ -296,6 +302,29 @@ void ApiFlow::CallBackend() {
                   [self, call](grpc::Status st) {
                     self->Resume([self, call, st] { self->OnUnaryReply(st, call->reply); });
                   });
+}
+
+std::string ApiFlow::CacheKey() const {
+  const http::Request& req = ex_->request();
+  std::string key;
+  key.reserve(128 + req.query.size());
+  auto field = [&](std::string_view v) {
+    key += std::to_string(v.size());  // length-prefixed: no value can imitate a boundary
+    key += ':';
+    key += v;
+  };
+  field(std::to_string(match_.index));
+  field(std::to_string(tenant_.tn_id));
+  field(req.query);
+  field(req.Header("if-none-match"));
+  field(req.Header("accept-language"));
+  field(caller_.kind);
+  field(caller_.subject);
+  field(caller_.roles);
+  field(caller_.scope);
+  field(std::to_string(caller_.api_key_id));
+  field(caller_.has_sub ? "1" : "0");
+  return key;
 }
 
 void ApiFlow::OnUnaryReply(const grpc::Status& st, const grpc::ByteBuffer& reply) {
@@ -319,6 +348,11 @@ void ApiFlow::OnUnaryReply(const grpc::Status& st, const grpc::ByteBuffer& reply
   }
   cloudillo::v1::ApiReply parsed;
   if (!FromBytes(reply, &parsed)) return Answer(ErrorResponse(500, "E-CORE-INTERNAL", "Internal server error"));
+  if (!cache_key_.empty() && parsed.has_cache()) {
+    gw_.replies_.Store(cache_key_, tenant_.tn_id, parsed, cache_generation_, absl::Now());
+  } else if (ex_->request().method != "GET" && ex_->request().method != "HEAD") {
+    gw_.replies_.TenantChanged(tenant_.tn_id);  // a write went through: no stale reads here
+  }
   Answer(FromApiReply(parsed, req_id_));
 }
 

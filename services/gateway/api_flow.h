@@ -46,6 +46,7 @@ class ApiFlow : public std::enable_shared_from_this<ApiFlow> {
   void CallBackend();
   void OnUnaryReply(const grpc::Status& st, const grpc::ByteBuffer& reply);
   std::optional<http::Response> BuildApiRequest(cloudillo::v1::ApiRequest* api);
+  std::string CacheKey() const;
 
   // Runs `fn` on the request's strand, keeping this flow alive until then.
   void Resume(std::function<void()> fn);
@@ -63,6 +64,8 @@ class ApiFlow : public std::enable_shared_from_this<ApiFlow> {
   Bearer bearer_;
   Caller caller_;
   bool answered_ = false;
+  std::string cache_key_;  // set for GETs, which may be answered from the reply cache
+  uint64_t cache_generation_ = 0;
 };
 
 // The HTTP answer for a failed backend call: the service's wire code and status when

@@ -5,6 +5,9 @@
 #include "cloudillo/core/log.h"
 #include "cloudillo/core/random.h"
 
+#include <cstring>
+#include <random>
+
 namespace cloudillo::gateway {
 
 WireError WireErrorFor(grpc::StatusCode code) {
@@ -46,7 +49,23 @@ std::string RequestIdFor(const http::Request& req) {
   for (char c : given) {
     ok = ok && (isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
   }
-  return ok ? given : RandomAlnum(8);
+  if (ok) return given;
+  // Request ids only correlate log lines: a per-thread generator seeded from the
+  // kernel's randomness, without a system call per request.
+  static constexpr char kAlphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  thread_local std::mt19937_64 rng([] {
+    std::string seed = RandomBytes(8);
+    uint64_t v = 0;
+    std::memcpy(&v, seed.data(), 8);
+    return v;
+  }());
+  std::string id(8, '0');
+  uint64_t bits = rng();
+  for (char& c : id) {
+    c = kAlphabet[bits % 62];
+    bits /= 62;
+  }
+  return id;
 }
 
 http::Response ErrorResponse(int status, std::string_view code, std::string_view message,

@@ -73,11 +73,13 @@ grpc::GenericStub* Gateway::Stub(const std::string& backend) {
 void Gateway::OnInvalidation(const std::string& message) {
   directory_.Invalidate(message);
   limits_->OnInvalidation(message);
+  replies_.Invalidate(message);
 }
 
 void Gateway::OnSubscriberReset() {
   directory_.Clear();
   limits_->Clear();
+  replies_.Clear();
 }
 
 http::BodyPlan Gateway::PlanBody(const http::Request& head) const {

@@ -24,6 +24,7 @@
 #include "directory.h"
 #include "gateway_config.h"
 #include "metrics.h"
+#include "reply_cache.h"
 #include "route_table.h"
 #include "static_files.h"
 
@@ -84,6 +85,7 @@ class Gateway {
   std::unique_ptr<GatewayMetrics> metrics_;
   Directory directory_;
   std::unique_ptr<Limits> limits_;
+  ReplyCache replies_;
   std::unordered_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_;
   StaticFiles static_files_;
   rpc::WorkerPool disk_;  // reads of the web root, off the I/O threads

@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
+#include "cloudillo/cache/invalidation.h"
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/base64.h"
 #include "cloudillo/core/id_tag.h"
@@ -88,9 +89,24 @@ grpc::ServerUnaryReactor* IdentityService::GetMe(grpc::CallbackServerContext* ct
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoGetMe(*req); });
 }
 
+namespace {
+// The gateway may reuse these answers until the profile changes (ProfileCache::Forget
+// publishes the tag) or a published key expires, whichever comes first.
+void MarkReusable(const ProfileSnapshot& snap, absl::Time now, ApiReply* reply) {
+  absl::Duration age = absl::Seconds(60);
+  for (const auto& k : snap.keys) {
+    if (k.expires_at) age = std::min(age, *k.expires_at - now);
+  }
+  if (age <= absl::ZeroDuration()) return;
+  reply->mutable_cache()->set_max_age_ms(int32_t(absl::ToInt64Milliseconds(age)));
+  reply->mutable_cache()->set_tag(cache::ProfileInvalidation(snap.tenant.tn_id));
+}
+}  // namespace
+
 absl::StatusOr<ApiReply> IdentityService::DoGetMe(const ApiRequest& req) {
   CL_ASSIGN_OR_RETURN(auto snap, profiles_.Get(req.ctx().tn_id()));
   ApiReply reply;
+  MarkReusable(*snap, clock_.Now(), &reply);
   (*reply.mutable_headers())["ETag"] = "\"" + snap->me_etag + "\"";
   const std::string& inm = Header(req, "if-none-match");
   if (!inm.empty() && EtagMatches(inm, snap->me_etag)) {
@@ -112,6 +128,7 @@ grpc::ServerUnaryReactor* IdentityService::GetMeFull(grpc::CallbackServerContext
 absl::StatusOr<ApiReply> IdentityService::DoGetMeFull(const ApiRequest& req) {
   CL_ASSIGN_OR_RETURN(auto snap, profiles_.Get(req.ctx().tn_id()));
   ApiReply reply;
+  MarkReusable(*snap, clock_.Now(), &reply);
   reply.set_data_json(rpc::IsOwner(req.ctx()) ? snap->full_owner_json : snap->full_guest_json);
   return reply;
 }

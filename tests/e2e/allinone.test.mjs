@@ -21,7 +21,7 @@ test('login sequence, settings and metrics in one process', async () => {
   const put = await c.api(alice.idTag, 'PUT', '/api/settings/ui.theme', { token, body: { value: 'glass' } });
   assert.equal(put.status, 200);
   const m = await request(c.ports.opsG, 'localhost', 'GET', '/metrics');
-  assert.match(m.text, /cloudillo_grpc_server_calls_total\{code="0",method="\/cloudillo\.v1\.Access\/Login"\} 1/);
+  assert.match(m.text, /cloudillo_grpc_server_calls_total\{code="0",method="\/cloudillo\.v1\.AccessEdge\/Login"\} 1/);
   assert.match(m.text, /cloudillo_http_requests_total/);
   const codes = await c.stopServices();
   assert.deepEqual(codes, { allinone: 0 });

@@ -78,6 +78,10 @@ export class Cluster {
     this.adminToken = randomBytes(16).toString('hex');
     const [grpcI, grpcA, admin, http, opsG, opsI, opsA] = await Promise.all(Array.from({ length: 7 }, freePort));
     this.ports = { grpcI, grpcA, admin, http, opsG, opsI, opsA };
+    this.logDir = mkdtempSync(path.join(os.tmpdir(), 'cloudillo-e2e-'));
+    // The internal network's mutual TLS: one CA, a certificate per service identity.
+    this.certs = path.join(this.logDir, 'certs');
+    execFileSync(path.join(root, 'tools/cluster-certs'), [this.certs, 'gateway', 'identity', 'access', 'admin']);
     this.env = {
       PATH: process.env.PATH,
       CLOUDILLO_DATABASE_URL: t.CLOUDILLO_TEST_DATABASE_URL.replace(/\/[^/]*$/, `/${this.db}`),
@@ -93,9 +97,10 @@ export class Cluster {
       CLOUDILLO_TRUSTED_PROXIES: '127.0.0.1/32',
       CLOUDILLO_ACCESS_LOG: 'false',
       CLOUDILLO_SHUTDOWN_GRACE_SECONDS: '2',
+      CLOUDILLO_DRAIN_DELAY_SECONDS: '0',
+      CLOUDILLO_GRPC_CA: path.join(this.certs, 'ca.crt'),
       ...this.extraEnv,
     };
-    this.logDir = mkdtempSync(path.join(os.tmpdir(), 'cloudillo-e2e-'));
     const migrators = this.allInOne ? ['allinone'] : ['identity', 'access'];
     for (const svc of migrators) {
       execFileSync(path.join(build, `services/${svc}/cloudillo-${svc}`), ['migrate'], { env: this.env, stdio: 'ignore' });
@@ -109,15 +114,31 @@ export class Cluster {
       this.spawn('allinone', [`--ops-addr=127.0.0.1:${opsG}`]);
     } else {
       this.spawn('identity', [`--grpc-listen=127.0.0.1:${grpcI}`, `--ops-addr=127.0.0.1:${opsI}`]);
-    this.spawn('access', [`--grpc-listen=127.0.0.1:${this.ports.grpcA}`, `--ops-addr=127.0.0.1:${opsA}`]);
-    this.spawn('gateway', [`--ops-addr=127.0.0.1:${opsG}`]);
+      this.spawn('access', [`--grpc-listen=127.0.0.1:${this.ports.grpcA}`, `--ops-addr=127.0.0.1:${opsA}`]);
+      this.spawn('gateway', [`--ops-addr=127.0.0.1:${opsG}`]);
     }
-    for (let i = 0; i < 150; i++) {
-      const r = await request(opsG, 'localhost', 'GET', '/readyz').catch(() => null);
-      if (r && r.status === 200) return;
-      await sleep(100);
+    // Each process reports itself ready; the gateway does not wait for its backends.
+    const ops = this.allInOne ? [opsG] : [opsG, opsI, opsA];
+    for (const port of ops) {
+      let ready = false;
+      for (let i = 0; i < 150 && !ready; i++) {
+        const r = await request(port, 'localhost', 'GET', '/readyz').catch(() => null);
+        ready = r && r.status === 200;
+        if (!ready) await sleep(100);
+      }
+      if (!ready) throw new Error(`cluster not ready; logs in ${this.logDir}`);
     }
-    throw new Error(`cluster not ready; logs in ${this.logDir}`);
+  }
+
+  // The environment of one process: its own certificate (the all-in-one binary
+  // serves the admin API under identity's name).
+  envFor(name) {
+    const cert = name === 'allinone' ? 'identity' : name;
+    return {
+      ...this.env,
+      CLOUDILLO_GRPC_CERT: path.join(this.certs, `${cert}.crt`),
+      CLOUDILLO_GRPC_KEY: path.join(this.certs, `${cert}.key`),
+    };
   }
 
   spawn(name, args) {
@@ -126,7 +147,7 @@ export class Cluster {
     // Logs go straight to a file: a pipe would fill while the test blocks in a
     // synchronous call (the admin CLI) and stall the service on its next log line.
     const fd = openSync(log, 'a');
-    const p = spawn(bin, args, { env: this.env, stdio: ['ignore', 'ignore', fd] });
+    const p = spawn(bin, args, { env: this.envFor(name), stdio: ['ignore', 'ignore', fd] });
     closeSync(fd);
     p.on('exit', (code, signal) => { this.exitCodes[name] = signal ? signal : code; });
     this.procs[name] = p;
@@ -156,13 +177,25 @@ export class Cluster {
     } catch { /* best effort */ }
   }
 
+  // The admin CLI as an operator runs it: an `admin` certificate, the token from the
+  // environment, secrets on stdin.
   admin(...args) {
-    return execFileSync(path.join(build, 'tools/admin-cli/cloudillo-admin'),
-      [`--addr=127.0.0.1:${this.ports.admin}`, `--token=${this.adminToken}`, ...args], { encoding: 'utf8' });
+    const input = args.length && typeof args[args.length - 1] === 'object' ? args.pop().stdin : undefined;
+    return execFileSync(path.join(build, 'tools/admin-cli/cloudillo-admin'), [`--addr=127.0.0.1:${this.ports.admin}`, ...args], {
+      encoding: 'utf8',
+      input,
+      env: {
+        PATH: process.env.PATH,
+        CLOUDILLO_ADMIN_TOKEN: this.adminToken,
+        CLOUDILLO_GRPC_CA: path.join(this.certs, 'ca.crt'),
+        CLOUDILLO_GRPC_CERT: path.join(this.certs, 'admin.crt'),
+        CLOUDILLO_GRPC_KEY: path.join(this.certs, 'admin.key'),
+      },
+    });
   }
 
   createTenant(idTag, password = 'password123') {
-    const line = this.admin('tenant', 'create', idTag, `--password=${password}`, `--name=Name ${idTag}`).trim();
+    const line = this.admin('tenant', 'create', idTag, '--password-stdin', `--name=Name ${idTag}`, { stdin: `${password}\n` }).trim();
     return { tnId: Number(line.split('\t')[0]), idTag, password };
   }
 

@@ -23,7 +23,7 @@ test('every process serves /metrics, /healthz and /readyz', async () => {
   assert.match(gw.text, /cloudillo_http_request_duration_seconds_bucket/);
   assert.match(gw.text, /cloudillo_http_in_flight/);
   const id = await request(c.ports.opsI, 'localhost', 'GET', '/metrics');
-  assert.match(id.text, /cloudillo_grpc_server_calls_total\{code="0",method="\/cloudillo\.v1\.Identity\/GetMe"\}/);
+  assert.match(id.text, /cloudillo_grpc_server_calls_total\{code="0",method="\/cloudillo\.v1\.IdentityEdge\/GetMe"\}/);
 });
 
 test('rate limits answer 429 with the reference body and headers', async () => {

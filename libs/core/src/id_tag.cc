@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -56,7 +57,28 @@ absl::StatusOr<std::string> IdTagToAscii(std::string_view id_tag) {
   return ascii;
 }
 
+namespace {
+// Plain ASCII LDH names without punycode labels are their own canonical form once
+// lowercased: no need for libidn2's UTS-46 pass, which every request's Host would pay.
+std::optional<std::string> AsciiFastPath(std::string_view name) {
+  if (name.empty() || name.size() > 253) return std::nullopt;
+  std::string out(name);
+  size_t start = 0;
+  for (;;) {
+    size_t dot = out.find('.', start);
+    std::string_view label = std::string_view(out).substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!IsLdhLabel(label)) return std::nullopt;
+    if (label.size() >= 4 && absl::StartsWithIgnoreCase(AV(label), "xn--")) return std::nullopt;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  absl::AsciiStrToLower(&out);
+  return out;
+}
+}  // namespace
+
 absl::StatusOr<std::string> CanonicalIdTag(std::string_view name) {
+  if (auto fast = AsciiFastPath(name)) return *std::move(fast);
   auto ascii = IdTagToAscii(name);
   if (!ascii.ok()) return ascii.status();
   char* out = nullptr;

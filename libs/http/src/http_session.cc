@@ -2,8 +2,10 @@
 // request_head.h), reads or streams bodies, hands an Exchange to the handler and
 // writes whatever answer the handler gives, from whichever thread it gives it.
 //
-// Every member of a session runs on the connection's strand; ExchangeImpl methods
-// post there. A session owns at most one exchange at a time (no pipelined
+// Every member of a session runs on the connection's thread; ExchangeImpl methods
+// dispatch there (inline when already on it, which is the common case: the handler
+// usually answers from the thread that parsed the request, so answering costs no
+// queueing and no wake-up of another thread). A session owns at most one exchange at a time (no pipelined
 // concurrency: a second pipelined request is read after the first is answered).
 #include <deque>
 #include <optional>
@@ -300,18 +302,18 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     head_request_ = head_parser_->get().method() == bhttp::verb::head;
     Request head = HeadOf(*head_parser_, ip_, tls_);
     if (head.websocket_upgrade) return Dispatch(std::move(head));
+    auto declared = head_parser_->content_length();
+    bool has_body = head_parser_->chunked() || (declared && *declared > 0);
+    if (!has_body) return Dispatch(std::move(head));
     BodyPlan plan;
     bool planned = false;
     CallGuarded(
         "body_plan", [&] { plan = opts().body_plan(head); planned = true; }, [] {});
     if (!planned) return Fail(500, "internal error");
     plan.limit = std::min(plan.limit, opts().max_body_limit);
-    auto declared = head_parser_->content_length();
     if (declared && *declared > plan.limit) {
       return Fail(413, "request body larger than " + std::to_string(plan.limit) + " bytes");
     }
-    bool has_body = head_parser_->chunked() || (declared && *declared > 0);
-    if (!has_body) return Dispatch(std::move(head));
     if (plan.stream) {
       stream_parser_.emplace(std::move(*head_parser_));
       stream_parser_->body_limit(plan.limit);
@@ -467,7 +469,7 @@ void ExchangeImpl<Stream>::Guarded(const char* where, const std::function<void()
 
 template <class Stream>
 void ExchangeImpl<Stream>::Respond(Response response) {
-  net::post(session_->executor(), [self = this->shared_from_this(), r = std::move(response)]() mutable {
+  net::dispatch(session_->executor(), [self = this->shared_from_this(), r = std::move(response)]() mutable {
     if (self->answered) return;
     self->answered = true;
     self->session_->WriteResponse(std::move(r));
@@ -476,7 +478,7 @@ void ExchangeImpl<Stream>::Respond(Response response) {
 
 template <class Stream>
 void ExchangeImpl<Stream>::ReadBody(std::function<void(absl::StatusOr<std::string>)> done) {
-  net::post(session_->executor(), [self = this->shared_from_this(), done = std::move(done)]() mutable {
+  net::dispatch(session_->executor(), [self = this->shared_from_this(), done = std::move(done)]() mutable {
     self->session_->ReadBodyChunk([self, done = std::move(done)](absl::StatusOr<std::string> chunk) {
       self->Guarded("read_body", [&] { done(std::move(chunk)); });
     });
@@ -485,7 +487,7 @@ void ExchangeImpl<Stream>::ReadBody(std::function<void(absl::StatusOr<std::strin
 
 template <class Stream>
 void ExchangeImpl<Stream>::StartResponse(Response head, std::optional<uint64_t> content_length) {
-  net::post(session_->executor(), [self = this->shared_from_this(), h = std::move(head), content_length]() mutable {
+  net::dispatch(session_->executor(), [self = this->shared_from_this(), h = std::move(head), content_length]() mutable {
     if (self->answered) return;
     self->answered = true;
     self->session_->StartStreamedResponse(std::move(h), content_length);
@@ -494,7 +496,7 @@ void ExchangeImpl<Stream>::StartResponse(Response head, std::optional<uint64_t> 
 
 template <class Stream>
 void ExchangeImpl<Stream>::WriteBody(std::string chunk, std::function<void(absl::Status)> done) {
-  net::post(session_->executor(),
+  net::dispatch(session_->executor(),
             [self = this->shared_from_this(), c = std::move(chunk), done = std::move(done)]() mutable {
               self->session_->WriteChunk(std::move(c), [self, done = std::move(done)](absl::Status st) {
                 self->Guarded("write_body", [&] { done(st); });
@@ -504,12 +506,12 @@ void ExchangeImpl<Stream>::WriteBody(std::string chunk, std::function<void(absl:
 
 template <class Stream>
 void ExchangeImpl<Stream>::FinishResponse() {
-  net::post(session_->executor(), [self = this->shared_from_this()] { self->session_->FinishStreamedResponse(); });
+  net::dispatch(session_->executor(), [self = this->shared_from_this()] { self->session_->FinishStreamedResponse(); });
 }
 
 template <class Stream>
 void ExchangeImpl<Stream>::Abort() {
-  net::post(session_->executor(), [self = this->shared_from_this()] {
+  net::dispatch(session_->executor(), [self = this->shared_from_this()] {
     self->answered = true;
     self->session_->AbortAnswer();
   });
@@ -517,7 +519,7 @@ void ExchangeImpl<Stream>::Abort() {
 
 template <class Stream>
 void ExchangeImpl<Stream>::AcceptWebSocket(std::function<void(std::shared_ptr<WebSocket>)> accepted) {
-  net::post(session_->executor(), [self = this->shared_from_this(), accepted = std::move(accepted)]() mutable {
+  net::dispatch(session_->executor(), [self = this->shared_from_this(), accepted = std::move(accepted)]() mutable {
     if (self->answered || !self->request_.websocket_upgrade) return;
     self->answered = true;
     self->session_->Upgrade(std::move(accepted));

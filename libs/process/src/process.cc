@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/numbers.h"
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/log.h"
@@ -107,6 +108,7 @@ bool TakeMigrateCommand(int& argc, char**& argv) {
 }
 
 void BlockShutdownSignals() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);

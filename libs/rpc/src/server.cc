@@ -8,6 +8,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <shared_mutex>
@@ -53,8 +54,9 @@ class RpcMetrics {
                        .Add({})) {}
 
   struct Handles {
+    std::string label;
     prometheus::Histogram* latency;
-    prometheus::Counter* by_code[17];
+    std::atomic<prometheus::Counter*> by_code[17] = {};  // made on first use of a code
   };
 
   Handles& For(const char* method) {
@@ -70,10 +72,23 @@ class RpcMetrics {
     auto& slot = handles_[label == "other" ? "other" : key];
     if (!slot) {
       slot = std::make_unique<Handles>();
+      slot->label = label;
       slot->latency = &latency_.Add({{"method", label}}, LatencyBuckets());
-      for (int c = 0; c < 17; ++c) slot->by_code[c] = &calls_.Add({{"method", label}, {"code", std::to_string(c)}});
     }
     return *slot;
+  }
+
+  prometheus::Counter& Calls(Handles& h, int code) {
+    if (code < 0 || code >= 17) code = 2;  // UNKNOWN
+    prometheus::Counter* c = h.by_code[code].load(std::memory_order_acquire);
+    if (c) return *c;
+    std::unique_lock lock(mu_);
+    c = h.by_code[code].load();
+    if (!c) {
+      c = &calls_.Add({{"method", h.label}, {"code", std::to_string(code)}});
+      h.by_code[code].store(c, std::memory_order_release);
+    }
+    return *c;
   }
 
   prometheus::Gauge& in_flight() { return in_flight_; }
@@ -103,8 +118,7 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(H::POST_RECV_CLOSE) && started_) {
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
       auto& h = m_->For(info_->method());
-      int code = int(code_);
-      h.by_code[code >= 0 && code < 17 ? code : 2]->Increment();
+      m_->Calls(h, int(code_)).Increment();
       h.latency->Observe(secs);
       m_->in_flight().Decrement();
       started_ = false;

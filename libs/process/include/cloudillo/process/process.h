@@ -52,6 +52,8 @@ bool TakeMigrateCommand(int& argc, char**& argv);
 
 // Blocks SIGTERM/SIGINT in the calling thread and all threads it starts later, so
 // call this first in main(); WaitForShutdownSignal() then returns on either signal.
+// It also switches off Abseil's mutex deadlock detection, which Debian's Abseil
+// leaves on and which gRPC's mutexes pay for on every lock (several per call).
 void BlockShutdownSignals();
 int WaitForShutdownSignal();
 
