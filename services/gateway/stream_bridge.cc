@@ -298,7 +298,7 @@ class SocketBridge final : public Bridge {
         open_written_ = true;
         pump = ws_ != nullptr;
       } else {
-        pump = !client_done_;  // a client message went out: read the next one
+        pump = !client_closing_;  // a client message went out: read the next one
       }
     }
     if (pump) ReadClient();
@@ -311,6 +311,11 @@ class SocketBridge final : public Bridge {
       if (!m.ok()) {
         frame.mutable_close()->set_code(self->ws_->peer_close_code());
         self->out_ = ToBytes(frame);
+        {
+          // Before the write: its completion must not start another read.
+          std::lock_guard<std::mutex> lock(self->mu_);
+          self->client_closing_ = true;
+        }
         self->StartWriteLast(&self->out_, grpc::WriteOptions());
         return self->PumpEnded(&self->client_done_);
       }
@@ -352,7 +357,8 @@ class SocketBridge final : public Bridge {
   }
 
   std::shared_ptr<http::WebSocket> ws_;
-  bool accepted_ = false, open_written_ = false, client_done_ = false, server_done_ = false, released_ = false;
+  bool accepted_ = false, open_written_ = false, client_closing_ = false, client_done_ = false,
+       server_done_ = false, released_ = false;
 };
 
 }  // namespace
