@@ -69,6 +69,35 @@ test('an API key cannot manage API keys', async () => {
   assert.equal(r.status, 403);
 });
 
+test('a token minted from an API key can do no more than the key', async () => {
+  const keys = async (t) => (await c.api(alice.idTag, 'GET', '/api/auth/api-keys', { token: t })).status;
+  const k = (await c.api(alice.idTag, 'POST', '/api/auth/api-keys', { token, body: { name: 'robot' } })).json.data.plaintextKey;
+  // Through ?apiKey=: the token names its key and keeps away from key management.
+  const viaQuery = (await c.api(alice.idTag, 'GET', `/api/auth/access-token?apiKey=${k}`)).json.data.token;
+  assert.equal(typeof decodeJwt(viaQuery).payload.ak, 'number');
+  assert.equal(await keys(viaQuery), 403);
+  assert.equal((await c.api(alice.idTag, 'POST', '/api/auth/api-keys', { token: viaQuery, body: {} })).status, 403);
+  // Re-minting it keeps the origin too.
+  const again = (await c.api(alice.idTag, 'GET', '/api/auth/access-token', { token: viaQuery })).json.data.token;
+  assert.equal(decodeJwt(again).payload.ak, decodeJwt(viaQuery).payload.ak);
+  assert.equal(await keys(again), 403);
+  // Through login-init with the key as bearer: the same.
+  const init = await c.api(alice.idTag, 'POST', '/api/auth/login-init', { token: k, body: {} });
+  assert.equal(init.json.data.status, 'authenticated');
+  const viaInit = init.json.data.login.token;
+  assert.equal(typeof decodeJwt(viaInit).payload.ak, 'number');
+  assert.equal(await keys(viaInit), 403);
+  // A scoped key's token keeps the scope and cannot widen it.
+  const scoped = (await c.api(alice.idTag, 'POST', '/api/auth/api-keys', { token, body: { scopes: 'file:f9~x:R' } })).json.data.plaintextKey;
+  const wider = await c.api(alice.idTag, 'GET', `/api/auth/access-token?apiKey=${scoped}&scope=file:f8~y:W`);
+  assert.equal(wider.status, 403);
+  const st = (await c.api(alice.idTag, 'GET', `/api/auth/access-token?apiKey=${scoped}`)).json.data.token;
+  assert.equal(decodeJwt(st).payload.scope, 'file:f9~x:R');
+  assert.equal((await c.api(alice.idTag, 'GET', '/api/settings', { token: st })).status, 403);
+  // The owner's own session still manages keys.
+  assert.equal(await keys(token), 200);
+});
+
 test('logout deletes the remembered key; the password can be changed', async () => {
   const k = (await c.api(alice.idTag, 'POST', '/api/auth/api-keys', { token, body: {} })).json.data.plaintextKey;
   const out = await c.api(alice.idTag, 'POST', '/api/auth/logout', { token, body: { apiKey: k } });

@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import net from 'node:net';
-import { Cluster, b64url } from './cluster.mjs';
+import { Cluster, b64url, request } from './cluster.mjs';
 
 const c = new Cluster({ CLOUDILLO_MAX_BODY_BYTES: '65536' });
 let alice, token;
@@ -115,4 +115,58 @@ test('raw protocol garbage gets 400 and the server keeps serving', async () => {
     assert.match(out, /^HTTP\/1\.1 4(00|31)/);
   }
   assert.equal((await c.api(alice.idTag, 'GET', '/api/me')).status, 200);
+});
+
+// Sends raw bytes on one connection and collects the answer until the server closes.
+function raw(bytes) {
+  return new Promise((resolve) => {
+    const s = net.connect(c.ports.http, '127.0.0.1', () => s.write(bytes));
+    let o = '';
+    s.on('data', (d) => { o += d; });
+    s.on('end', () => resolve(o));
+    s.on('error', () => resolve(o));
+    setTimeout(() => { s.destroy(); resolve(o); }, 3000);
+  });
+}
+
+test('ambiguous framing is refused and nothing smuggled behind it is served (RFC 9112)', async () => {
+  const host = `cl-o.${alice.idTag}`;
+  const smuggled = `GET /api/me HTTP/1.1\r\nHost: ${host}\r\nX-Request-ID: smuggled\r\n\r\n`;
+  const heads = [
+    `GET /api/me HTTP/1.1\r\nHost: ${host}\r\nHost: cl-o.other.test\r\n\r\n`,
+    `POST /api/auth/login HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: xchunked\r\nContent-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n`,
+    `POST /api/auth/login HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    `POST /api/auth/login HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    `GET /api/me HTTP/1.1\r\nHost: ${host}\r\nX-Folded: a\r\n b\r\n\r\n`,
+  ];
+  for (const head of heads) {
+    const out = await raw(head + smuggled);
+    assert.match(out, /^HTTP\/1\.1 400/, head);
+    assert.match(out, /"E-VAL-INVALID"/);
+    assert.equal(out.split('HTTP/1.1 ').length - 1, 1, `a second answer came back for: ${head}`);
+    assert.doesNotMatch(out, /smuggled/);
+  }
+  let many = `GET /api/me HTTP/1.1\r\nHost: ${host}\r\n`;
+  for (let i = 0; i < 1000; i++) many += `X-${i}: v\r\n`;
+  assert.match(await raw(`${many}\r\n`), /^HTTP\/1\.1 431/);
+});
+
+test('hostile methods, paths and hosts add no metric series', async () => {
+  const series = async () => (await request(c.ports.opsG, 'localhost', 'GET', '/metrics')).text
+    .split('\n').filter((l) => l.startsWith('cloudillo_http')).length;
+  const flood = async (n) => {
+    for (let i = 0; i < n; i++) {
+      const tag = `${n}x${i}`;
+      await raw(`M${'E'.repeat(200 + i)}${tag} /x${tag} HTTP/1.1\r\nHost: cl-o.${alice.idTag}\r\n\r\n`);
+      await c.api(alice.idTag, 'GET', `/api/zz${tag}/${tag}`);
+      await c.api('x', 'GET', `/${tag}`, { host: `cl-o.made-up-${tag}.test` });
+      await c.api('x', 'GET', `/${tag}`, { host: `bad_${tag}!` });
+    }
+  };
+  await flood(3);  // every kind once: its series exist now
+  const before = await series();
+  await flood(40);
+  assert.equal(await series(), before);
+  const text = (await request(c.ports.opsG, 'localhost', 'GET', '/metrics')).text;
+  assert.doesNotMatch(text, /EEEE|zz40x|made-up/);
 });

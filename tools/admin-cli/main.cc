@@ -2,6 +2,7 @@
 //
 //   cloudillo-admin [--addr=HOST:PORT] [--token-file=F] [--ca=F --cert=F --key=F] COMMAND ARGS
 //     tenant create ID_TAG [--password-file=F | --password-stdin] [--name=N] [--type=person|community] [--email=E]
+//     tenant create-many FILE    (one ID_TAG a line, no password; for tests and benchmarks)
 //     tenant list
 //     tenant suspend|activate|delete ID_TAG
 //     tenant password ID_TAG (--password-file=F | --password-stdin)
@@ -36,6 +37,7 @@ int Usage() {
                "usage: cloudillo-admin [--addr=HOST:PORT] [--token-file=F] [--ca=F --cert=F --key=F] COMMAND\n"
                "  tenant create ID_TAG [--password-file=F | --password-stdin] [--name=N] [--type=person|community] "
                "[--email=E]\n"
+               "  tenant create-many FILE   (one ID_TAG a line; no passwords)\n"
                "  tenant list\n"
                "  tenant suspend|activate|delete ID_TAG\n"
                "  tenant password ID_TAG (--password-file=F | --password-stdin)\n"
@@ -172,6 +174,23 @@ int main(int argc, char** argv) {
     grpc::Status st = stub->CreateTenant(ctx.get(), req, &t);
     if (st.ok()) PrintTenant(t);
     return Report(st);
+  }
+  if (group == "tenant" && cmd == "create-many") {
+    std::ifstream in(target);
+    if (!in) return Fail("cannot read '" + target + "'");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      cloudillo::v1::CreateTenantRequest req;
+      req.set_id_tag(line);
+      cloudillo::v1::Tenant t;
+      auto call = cloudillo::rpc::ContextWithDeadline(absl::Seconds(30));
+      call->AddMetadata("authorization", "Bearer " + token);
+      grpc::Status st = stub->CreateTenant(call.get(), req, &t);
+      if (!st.ok()) return Report(st);
+      PrintTenant(t);
+    }
+    return 0;
   }
   if (group == "tenant" && (cmd == "suspend" || cmd == "activate")) {
     cloudillo::v1::SetTenantStatusRequest req;

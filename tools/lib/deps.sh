@@ -10,7 +10,7 @@ TEST_PACKAGES="clang libclang-rt-14-dev"
 # Node may come from elsewhere than Debian (its npm then conflicts with Debian's): only
 # install Debian's when the command is missing.
 TEST_COMMANDS="node:nodejs npm:npm"
-BENCH_PACKAGES="wrk"
+BENCH_PACKAGES="wrk nginx-light"
 
 # ensure_packages PKG...: apt-get installs the ones dpkg does not know as installed.
 ensure_packages() {

@@ -1,86 +1,260 @@
-// Driver of tools/bench: starts a split cluster (rate limiting and access logs off),
-// creates tenants, mints owner tokens, and measures with wrk:
-//   GET /api/me/full with the owner's bearer (authenticated, DESIGN "Benchmarked route")
-//   GET /api/me (public key publication)
-// for 1 and for N tenants, at full load and at half of it, plus the same identity
-// call over gRPC directly (grpc_bench) for comparison.
-import { spawnSync, execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+// Driver of `tools/bench rest`. The authenticated GET /api/me/full through a split
+// cluster in its default configuration (rate limits and access log on, PostgreSQL with
+// fsync; only the limits' numbers raised so that one load generator's address is not
+// refused), side by side in the same run with nginx answering a fixed 300-byte JSON
+// from one worker (its access log on too).
+//
+// CPU per request is the growth of utime+stime (/proc/<pid>/stat) of every server
+// process (gateway, identity, access, Redis, every PostgreSQL process; nginx's master
+// and worker) divided by the requests answered. wrk shares the machine and is not
+// counted.
+//
+//   BENCH_SECONDS=10 BENCH_CONNECTIONS=32 BENCH_TENANTS=10000 tools/bench rest
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { Cluster } from '../../tests/e2e/cluster.mjs';
+import { Cluster, freePort } from '../../tests/e2e/cluster.mjs';
 
-const tenantsWanted = Number(process.env.BENCH_TENANTS || 1000);
 const seconds = Number(process.env.BENCH_SECONDS || 10);
-const connections = Number(process.env.BENCH_CONNECTIONS || 64);
+const connections = Number(process.env.BENCH_CONNECTIONS || 32);
+const manyTenants = Number(process.env.BENCH_TENANTS || 10000);
 const build = process.env.CLOUDILLO_BUILD_DIR;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...a) => console.error(...a);
 
-const c = new Cluster({ CLOUDILLO_RATE_LIMIT: 'false', CLOUDILLO_ACCESS_LOG: 'false', CLOUDILLO_LOG_LEVEL: 'warn' });
-await c.start();
-try {
-  console.error(`creating ${tenantsWanted} tenants…`);
-  const tenants = [];
-  for (let i = 0; i < tenantsWanted; i++) {
-    const line = c.admin('tenant', 'create', `t${i}.bench.test`).trim();
-    tenants.push({ tnId: Number(line.split('\t')[0]), idTag: `t${i}.bench.test` });
+// --- CPU accounting ----------------------------------------------------------------------
+
+const tick = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');  // after "(comm) "
+    return (Number(fields[11]) + Number(fields[12])) / tick;  // utime, stime
+  } catch {
+    return 0;  // the process ended: its last reading stands
   }
-  // Owner tokens minted with each tenant's own secret.
-  const secrets = c.tokenSecrets();
-  const exp = Math.floor(Date.now() / 1000) + 7200;
-  for (const t of tenants) {
-    t.token = c.mintToken(t.tnId, { exp, iss: t.idTag, r: 'public,follower,supporter,contributor,moderator,leader', sub: t.idTag }, secrets);
+}
+
+function childrenOf(ppid) {
+  const out = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === ppid) out.push(Number(d));
+    } catch { /* gone */ }
   }
-  const results = [];
-  const wrk = (name, list, urlPath, auth, rate) => {
-    const script = path.join(c.logDir, `wrk-${results.length}.lua`);
-    const delayMs = rate ? (connections * 1000) / rate : 0;
-    writeFileSync(script, `
-local hosts = {${list.map((t) => `"cl-o.${t.idTag}"`).join(',')}}
-local tokens = {${list.map((t) => `"${auth ? t.token : ''}"`).join(',')}}
-local i = 0
+  return out;
+}
+
+// name -> pids, read again at every measurement (PostgreSQL starts backends).
+function serverProcesses(cluster, env) {
+  const dir = env.CLOUDILLO_TEST_DIR;
+  const postmaster = Number(readFileSync(path.join(dir, 'pg/postmaster.pid'), 'utf8').split('\n')[0]);
+  const redis = Number(readFileSync(path.join(dir, 'redis/redis.pid'), 'utf8').trim());
+  return {
+    gateway: [cluster.procs.gateway.pid],
+    identity: [cluster.procs.identity.pid],
+    access: [cluster.procs.access.pid],
+    redis: [redis],
+    postgres: [postmaster, ...childrenOf(postmaster)],
+  };
+}
+
+function snapshot(procs) {
+  const out = {};
+  for (const [name, pids] of Object.entries(procs)) out[name] = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+  return out;
+}
+
+// --- load ---------------------------------------------------------------------------------
+
+// wrk over `targets` ({host, token}), paced to `rate` requests/s when given: the
+// arguments to run it with, and the parser of what it prints.
+function wrkArgs(port, urlPath, targets, { rate, secs = seconds, conns = connections } = {}) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-wrk-'));
+  const script = path.join(dir, 'load.lua');
+  const delayMs = rate ? (conns * 1000) / rate : 0;
+  writeFileSync(script, `
+local hosts = {${targets.map((t) => `"${t.host}"`).join(',')}}
+local tokens = {${targets.map((t) => `"${t.token || ''}"`).join(',')}}
+local counter = 0
+setup = function(thread) thread:set("id", counter); counter = counter + 1 end
+init = function() n = tonumber(wrk.thread:get("id")) * 7919 end
 request = function()
-  i = i + 1
-  local k = (i % #hosts) + 1
+  n = n + 1
+  local k = (n % #hosts) + 1
   local h = { Host = hosts[k] }
   if tokens[k] ~= "" then h["Authorization"] = "Bearer " .. tokens[k] end
   return wrk.format("GET", "${urlPath}", h)
 end
 ${rate ? `delay = function() return ${delayMs.toFixed(3)} end` : ''}
-response = function(status, headers, body)
-  if status ~= 200 then wrk.thread:set("bad", (wrk.thread:get("bad") or 0) + 1) end
-end
+bad = 0
+response = function(status) if status ~= 200 then bad = bad + 1 end end
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.0f p50=%.3f p90=%.3f p99=%.3f errors=%d non200=%d\\n",
+  io.write(string.format("RESULT n=%d rps=%.1f p50=%.3f p90=%.3f p99=%.3f errors=%d\\n", summary.requests,
     summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(90) / 1000,
     latency:percentile(99) / 1000, summary.errors.status + summary.errors.connect + summary.errors.read +
-    summary.errors.write + summary.errors.timeout, 0))
+    summary.errors.write + summary.errors.timeout))
 end
 `);
-    const out = execFileSync('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, '-s', script, `http://127.0.0.1:${c.ports.http}`], { encoding: 'utf8' });
-    const m = out.match(/RESULT rps=(\d+) p50=([\d.]+) p90=([\d.]+) p99=([\d.]+) errors=(\d+)/);
-    const r = { name, rps: Number(m[1]), p50: Number(m[2]), p90: Number(m[3]), p99: Number(m[4]), errors: Number(m[5]) };
-    results.push(r);
-    console.error(JSON.stringify(r));
-    return r;
-  };
-  for (const [label, list] of [['1 tenant', tenants.slice(0, 1)], [`${tenants.length} tenants`, tenants]]) {
-    const full = wrk(`me/full, ${label}, max`, list, '/api/me/full', true);
-    wrk(`me/full, ${label}, half load`, list, '/api/me/full', true, full.rps / 2);
-    wrk(`me (public), ${label}, max`, list, '/api/me', false);
+  return ['-t2', `-c${conns}`, `-d${secs}s`, '-s', script, `http://127.0.0.1:${port}`];
+}
+
+function wrkResult(out) {
+  const m = out.match(/RESULT n=(\d+) rps=([\d.]+) p50=([\d.]+) p90=([\d.]+) p99=([\d.]+) errors=(\d+)/);
+  if (!m) throw new Error(`wrk printed no result:\n${out}`);
+  return { n: Number(m[1]), rps: Number(m[2]), p50: Number(m[3]), p90: Number(m[4]), p99: Number(m[5]), errors: Number(m[6]) };
+}
+
+function wrk(...a) {
+  return wrkResult(execFileSync('wrk', wrkArgs(...a), { encoding: 'utf8' }));
+}
+
+// The same without blocking Node's event loop (the password storm runs on it).
+function wrkAsync(...a) {
+  return new Promise((resolve, reject) => {
+    execFile('wrk', wrkArgs(...a), { encoding: 'utf8' }, (err, out) => (err ? reject(err) : resolve(wrkResult(out))));
+  });
+}
+
+async function measure(name, procs, run) {
+  const before = snapshot(procs);
+  const r = await run();
+  const after = snapshot(procs);
+  const cpu = {};
+  let total = 0;
+  for (const k of Object.keys(after)) {
+    cpu[k] = ((after[k] - before[k]) * 1e6) / Math.max(1, r.n);
+    total += cpu[k];
   }
-  for (const [label, list] of [['1 tenant', tenants.slice(0, 1)], [`${tenants.length} tenants`, tenants]]) {
-    const r = spawnSync(path.join(build, 'tools/bench-cli/grpc_bench'), [`--addr=127.0.0.1:${c.ports.grpcI}`,
-      `--tenants=${list.map((t) => `${t.tnId}:${t.idTag}`).join(',')}`, `--threads=${connections}`, `--seconds=${seconds}`], { encoding: 'utf8' });
-    const m = r.stdout.match(/rps=(\d+) p50_ms=([\d.]+) p90_ms=([\d.]+) p99_ms=([\d.]+)/);
-    const res = { name: `gRPC Identity.GetMeFull direct, ${label}`, rps: Number(m[1]), p50: Number(m[2]), p90: Number(m[3]), p99: Number(m[4]), errors: /errors=0/.test(r.stdout) ? 0 : 1 };
-    results.push(res);
-    console.error(JSON.stringify(res));
+  const row = { name, ...r, cpuUs: total, cpu };
+  log(JSON.stringify(row));
+  return row;
+}
+
+// --- nginx ---------------------------------------------------------------------------------
+
+const kJson = JSON.stringify({ data: { idTag: 'demo.localhost', name: 'Demo', type: 'person', keys: [{ keyId: '261130', publicKey: 'MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAExHPMnSnndjeQb/Y+eOpu1iOvMOgEdTpjsZP8R55N7o6fo0CIs5Wk9pNu+8tccoU2' }] }, time: '2026-11-30T10:41:22Z', reqId: 'vC737f2u' }).slice(0, 300);
+
+async function startNginx() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-nginx-'));
+  const port = await freePort();
+  writeFileSync(path.join(dir, 'nginx.conf'), `
+worker_processes 1;
+daemon on;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 4096; }
+http {
+  access_log ${dir}/access.log;
+  server {
+    listen 127.0.0.1:${port};
+    location / { default_type application/json; return 200 '${kJson}'; }
   }
-  const cpu = (os.cpus()[0] || {}).model || 'unknown';
-  console.log(`machine: ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB; wrk -t2 -c${connections} -d${seconds}s on the same machine`);
-  console.log('| scenario | requests/s | p50 ms | p90 ms | p99 ms | errors |');
-  console.log('|---|---|---|---|---|---|');
-  for (const r of results) console.log(`| ${r.name} | ${r.rps} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.errors} |`);
+}
+`);
+  execFileSync('nginx', ['-c', path.join(dir, 'nginx.conf')]);
+  await sleep(300);
+  const master = Number(readFileSync(path.join(dir, 'nginx.pid'), 'utf8').trim());
+  return { port, dir, procs: { nginx: [master, ...childrenOf(master)] }, stop: () => spawnSync('nginx', ['-c', path.join(dir, 'nginx.conf'), '-s', 'stop']) };
+}
+
+// --- the storm of wrong passwords ------------------------------------------------------------
+
+// Keeps `concurrency` wrong-password logins in flight against `tenant` until stopped,
+// each from its own address so that bans and per-address limits do not cut it short.
+function passwordStorm(cluster, tenant, concurrency) {
+  let running = true, sent = 0;
+  const statuses = {};
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const one = (i) => new Promise((resolve) => {
+    const body = JSON.stringify({ idTag: tenant.idTag, password: `wrong-${sent}` });
+    const req = http.request({ host: '127.0.0.1', port: cluster.ports.http, method: 'POST', path: '/api/auth/login', agent,
+      headers: { Host: `cl-o.${tenant.idTag}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body),
+        'X-Forwarded-For': `10.${(sent >> 16) & 255}.${(sent >> 8) & 255}.${sent & 255}` } }, (res) => {
+      res.resume();
+      res.on('end', () => { statuses[res.statusCode] = (statuses[res.statusCode] || 0) + 1; resolve(); });
+    });
+    sent++;
+    req.on('error', () => resolve());
+    req.end(body);
+  });
+  const loops = Array.from({ length: concurrency }, async (_, i) => { while (running) await one(i); });
+  return { stop: async () => { running = false; await Promise.all(loops); agent.destroy(); return { sent, statuses }; } };
+}
+
+// --- main ------------------------------------------------------------------------------------
+
+const high = '100000000/100000000,1000000000/1000000000,100000000/100000000,1000000000/1000000000';
+const c = new Cluster({
+  CLOUDILLO_ACCESS_LOG: 'true',
+  CLOUDILLO_RATE_GENERAL: high,
+  CLOUDILLO_RATE_AUTH: high,
+  CLOUDILLO_RATE_TENANT: '100000000/100000000',
+  CLOUDILLO_LOGIN_FAILURE_DELAY_MS: '1000',  // the default (the test harness shortens it)
+  CLOUDILLO_LOG_LEVEL: 'info',
+});
+await c.start();
+const env = Object.fromEntries(readFileSync(process.env.CLOUDILLO_TEST_ENV_FILE, 'utf8').split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+const nginx = await startNginx();
+const rows = [];
+try {
+  log(`creating ${manyTenants} tenants…`);
+  const list = path.join(c.logDir, 'tenants.txt');
+  writeFileSync(list, Array.from({ length: manyTenants }, (_, i) => `t${i}.bench.test`).join('\n'));
+  const created = c.admin('tenant', 'create-many', list).trim().split('\n').map((l) => l.split('\t'));
+  const secrets = c.tokenSecrets();
+  const exp = Math.floor(Date.now() / 1000) + 7200;
+  const tenants = created.map(([tn, idTag]) => ({
+    host: `cl-o.${idTag}`, idTag, tnId: Number(tn),
+    token: c.mintToken(Number(tn), { exp, iss: idTag, r: 'public,follower,supporter,contributor,moderator,leader', sub: idTag }, secrets),
+  }));
+  const procs = serverProcesses(c, env);
+  const one = tenants.slice(0, 1);
+
+  rows.push(await measure('nginx, fixed 300-byte JSON, max', nginx.procs, () => wrk(nginx.port, '/', [{ host: 'localhost' }])));
+  wrk(c.ports.http, '/api/me/full', one, { secs: 3 });  // warm-up
+  const max1 = await measure('GET /api/me/full, 1 tenant, max', procs, () => wrk(c.ports.http, '/api/me/full', one));
+  rows.push(max1);
+  rows.push(await measure('GET /api/me/full, 1 tenant, half of max', procs, () => wrk(c.ports.http, '/api/me/full', one, { rate: max1.rps / 2 })));
+  log('warming every tenant…');
+  wrk(c.ports.http, '/api/me/full', tenants, { secs: Math.max(5, Math.ceil(manyTenants / 2000)) });
+  const maxN = await measure(`GET /api/me/full, ${manyTenants} tenants, max`, procs, () => wrk(c.ports.http, '/api/me/full', tenants));
+  rows.push(maxN);
+  rows.push(await measure(`GET /api/me/full, ${manyTenants} tenants, half of max`, procs, () => wrk(c.ports.http, '/api/me/full', tenants, { rate: maxN.rps / 2 })));
+  rows.push(await measure('nginx, fixed 300-byte JSON, max (again)', nginx.procs, () => wrk(nginx.port, '/', [{ host: 'localhost' }])));
+
+  // Another tenant's latency while 200 wrong-password logins are in flight.
+  const victim = tenants.slice(1, 2), target = tenants[2];
+  const paced = { rate: 1000, conns: 8 };
+  rows.push(await measure('GET /api/me/full, other tenant, 1000/s, quiet', procs, () => wrk(c.ports.http, '/api/me/full', victim, paced)));
+  const storm = passwordStorm(c, target, 200);
+  await sleep(1000);
+  rows.push(await measure('GET /api/me/full, other tenant, 1000/s, 200 wrong-password logins in flight', procs,
+    () => wrkAsync(c.ports.http, '/api/me/full', victim, paced)));
+  const result = await storm.stop();
+  log(`storm: ${result.sent} logins, statuses ${JSON.stringify(result.statuses)}`);
+  rows[rows.length - 1].storm = result;
 } finally {
+  nginx.stop();
   await c.stop();
+}
+
+const ngx = rows.filter((r) => r.name.startsWith('nginx'));
+const ngxCpu = ngx.reduce((s, r) => s + r.cpuUs, 0) / ngx.length;
+const cpuModel = (os.cpus()[0] || {}).model || 'unknown';
+console.log(`machine: ${os.cpus().length} cores (${cpuModel}), ${Math.round(os.totalmem() / 2 ** 30)} GiB; ` +
+  `wrk -t2 -c${connections} -d${seconds}s on the same machine; nginx CPU/request ${ngxCpu.toFixed(1)} µs (mean of two runs)`);
+console.log('| scenario | requests/s | p50 ms | p99 ms | errors | CPU µs/request (× nginx) | gateway | identity | access | Redis | PostgreSQL |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  const c = r.cpu;
+  const parts = r.name.startsWith('nginx') ? ['', '', '', '', ''] :
+    [c.gateway, c.identity, c.access, c.redis, c.postgres].map((v) => v.toFixed(1));
+  console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.cpuUs.toFixed(1)} (${(r.cpuUs / ngxCpu).toFixed(1)}×) | ${parts.join(' | ')} |`);
 }
