@@ -183,6 +183,7 @@ export class Cluster {
     const input = args.length && typeof args[args.length - 1] === 'object' ? args.pop().stdin : undefined;
     return execFileSync(path.join(build, 'tools/admin-cli/cloudillo-admin'), [`--addr=127.0.0.1:${this.ports.admin}`, ...args], {
       encoding: 'utf8',
+      maxBuffer: 1 << 28,
       input,
       env: {
         PATH: process.env.PATH,
@@ -217,7 +218,7 @@ export class Cluster {
   tokenSecrets(tnId) {
     const where = tnId === undefined ? '' : ` AND tn_id = ${Number(tnId)}`;
     const rows = execFileSync('psql', ['-tA', '-F', '|', this.env.CLOUDILLO_DATABASE_URL, '-c',
-      `SELECT tn_id, kid, sealed_secret FROM access.token_secrets WHERE expires_at IS NULL${where}`], { encoding: 'utf8' }).trim();
+      `SELECT tn_id, kid, sealed_secret FROM access.token_secrets WHERE expires_at IS NULL${where}`], { encoding: 'utf8', maxBuffer: 1 << 28 }).trim();
     const out = new Map();
     for (const row of rows.split('\n').filter(Boolean)) {
       const [tn, kid, sealedB64] = row.split('|');

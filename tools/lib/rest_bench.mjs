@@ -83,8 +83,9 @@ function wrkArgs(port, urlPath, targets, { rate, secs = seconds, conns = connect
 local hosts = {${targets.map((t) => `"${t.host}"`).join(',')}}
 local tokens = {${targets.map((t) => `"${t.token || ''}"`).join(',')}}
 local counter = 0
-setup = function(thread) thread:set("id", counter); counter = counter + 1 end
-init = function() n = tonumber(wrk.thread:get("id")) * 7919 end
+local threads = {}
+setup = function(thread) thread:set("id", counter); counter = counter + 1; table.insert(threads, thread) end
+init = function() n = tonumber(wrk.thread:get("id")) * 7919; s429 = 0; s4xx = 0; s5xx = 0 end
 request = function()
   n = n + 1
   local k = (n % #hosts) + 1
@@ -93,22 +94,27 @@ request = function()
   return wrk.format("GET", "${urlPath}", h)
 end
 ${rate ? `delay = function() return ${delayMs.toFixed(3)} end` : ''}
-bad = 0
-response = function(status) if status ~= 200 then bad = bad + 1 end end
+response = function(status)
+  if status == 429 then s429 = s429 + 1 elseif status >= 500 then s5xx = s5xx + 1 elseif status >= 400 then s4xx = s4xx + 1 end
+end
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT n=%d rps=%.1f p50=%.3f p90=%.3f p99=%.3f errors=%d\\n", summary.requests,
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(90) / 1000,
-    latency:percentile(99) / 1000, summary.errors.status + summary.errors.connect + summary.errors.read +
-    summary.errors.write + summary.errors.timeout))
+  local a, b, c = 0, 0, 0
+  for _, t in ipairs(threads) do a = a + t:get("s429"); b = b + t:get("s4xx"); c = c + t:get("s5xx") end
+  io.write(string.format("RESULT n=%d rps=%.1f p50=%.3f p90=%.3f p99=%.3f errors=%d socket=%d s429=%d s4xx=%d s5xx=%d\\n",
+    summary.requests, summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(90) / 1000, latency:percentile(99) / 1000, summary.errors.status + summary.errors.connect +
+    summary.errors.read + summary.errors.write + summary.errors.timeout, summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout, a, b, c))
 end
 `);
   return ['-t2', `-c${conns}`, `-d${secs}s`, '-s', script, `http://127.0.0.1:${port}`];
 }
 
 function wrkResult(out) {
-  const m = out.match(/RESULT n=(\d+) rps=([\d.]+) p50=([\d.]+) p90=([\d.]+) p99=([\d.]+) errors=(\d+)/);
+  const m = out.match(/RESULT n=(\d+) rps=([\d.]+) p50=([\d.]+) p90=([\d.]+) p99=([\d.]+) errors=(\d+) socket=(\d+) s429=(\d+) s4xx=(\d+) s5xx=(\d+)/);
   if (!m) throw new Error(`wrk printed no result:\n${out}`);
-  return { n: Number(m[1]), rps: Number(m[2]), p50: Number(m[3]), p90: Number(m[4]), p99: Number(m[5]), errors: Number(m[6]) };
+  return { n: Number(m[1]), rps: Number(m[2]), p50: Number(m[3]), p90: Number(m[4]), p99: Number(m[5]), errors: Number(m[6]),
+    detail: { socket: Number(m[7]), s429: Number(m[8]), s4xx: Number(m[9]), s5xx: Number(m[10]) } };
 }
 
 function wrk(...a) {
@@ -195,6 +201,8 @@ const c = new Cluster({
   CLOUDILLO_ACCESS_LOG: 'true',
   CLOUDILLO_RATE_GENERAL: high,
   CLOUDILLO_RATE_AUTH: high,
+  CLOUDILLO_RATE_LOOKUP: high,
+  CLOUDILLO_RATE_ANONYMOUS: high,
   CLOUDILLO_RATE_TENANT: '100000000/100000000',
   CLOUDILLO_LOGIN_FAILURE_DELAY_MS: '1000',  // the default (the test harness shortens it)
   CLOUDILLO_LOG_LEVEL: 'info',
