@@ -78,7 +78,7 @@ AuthResult AuthenticateJwt(const Secrets& secrets, const TenantInfo& tenant, con
   *unknown_kid = false;
   auto claims = crypto::VerifyAccessToken(bearer.value, tenant.id_tag, now,
                                           [&](std::string_view kid) -> std::optional<std::string> {
-                                            for (const auto& s : secrets) {
+                                            for (const auto& s : *secrets) {
                                               if (s.kid == kid) return s.secret;
                                             }
                                             *unknown_kid = true;
@@ -97,7 +97,8 @@ AuthResult AuthenticateJwt(const Secrets& secrets, const TenantInfo& tenant, con
 
 AuthResult AuthenticateApiKey(const std::optional<ApiKeyInfo>& key, const TenantInfo& tenant,
                               const http::Request& req, absl::Time now) {
-  if (!key || key->tn_id != tenant.tn_id || (key->expires_at != 0 && key->expires_at <= absl::ToUnixSeconds(now))) {
+  if (!key || key->tn_id != tenant.tn_id ||
+      (key->expires_at != 0 && key->expires_at <= absl::ToUnixSeconds(now))) {
     return {{}, AuthProblem::kBadKey, "invalid API key"};
   }
   Caller c;

@@ -119,14 +119,17 @@ struct Directory::State : std::enable_shared_from_this<Directory::State> {
   absl::Duration rpc_timeout;
   const Clock& clock;
   AsyncCache<std::string, std::optional<TenantInfo>> tenants{
-      kTenantCapacity, kUnknownTenantCapacity, [](const std::optional<TenantInfo>& t) { return !t.has_value(); }};
+      kTenantCapacity, kUnknownTenantCapacity,
+      [](const std::optional<TenantInfo>& t) { return !t.has_value(); }};
   AsyncCache<int64_t, Secrets> secrets{kSecretsCapacity, 1, [](const Secrets&) { return false; }};
   AsyncCache<std::string, std::optional<ApiKeyInfo>> api_keys{
-      kApiKeyCapacity, kInvalidKeyCapacity, [](const std::optional<ApiKeyInfo>& k) { return !k.has_value(); }};
+      kApiKeyCapacity, kInvalidKeyCapacity,
+      [](const std::optional<ApiKeyInfo>& k) { return !k.has_value(); }};
   std::mutex refresh_mu;
   cache::LruMap<int64_t, absl::Time> last_forced{kSecretsCapacity};
 
-  State(DirectoryBackends b, absl::Duration t, const Clock& c) : backends(std::move(b)), rpc_timeout(t), clock(c) {}
+  State(DirectoryBackends b, absl::Duration t, const Clock& c)
+      : backends(std::move(b)), rpc_timeout(t), clock(c) {}
 
   void SetDeadline(grpc::ClientContext& ctx) const {
     ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(rpc_timeout));
@@ -141,14 +144,14 @@ struct Directory::State : std::enable_shared_from_this<Directory::State> {
       self->backends.access->async()->GetTokenSecrets(
           &call->ctx, &call->req, &call->resp, [self, call, complete, now](grpc::Status st) {
             if (!st.ok()) return complete(absl::UnavailableError("access: " + st.error_message()), now);
-            Secrets value;
+            auto value = std::make_shared<std::vector<SecretInfo>>();
             absl::Time expires = now + kSecretsTtl;
             for (const auto& s : call->resp.secrets()) {
-              value.push_back({s.kid(), s.secret()});
+              value->push_back({s.kid(), s.secret()});
               // A rotated secret must vanish from the cache when it stops being valid.
               if (s.expires_at() != 0) expires = std::min(expires, absl::FromUnixSeconds(s.expires_at()));
             }
-            complete(std::move(value), expires);
+            complete(Secrets(std::move(value)), expires);
           });
     });
   }
@@ -174,8 +177,9 @@ void Directory::FetchTenant(const std::string& id_tag, Done<std::optional<Tenant
         &call->ctx, &call->req, &call->resp, [s, call, complete, now](grpc::Status st) {
           if (st.ok()) {
             const auto& t = call->resp;
-            return complete(std::optional<TenantInfo>(TenantInfo{t.tn_id(), t.id_tag(), t.status() == "active"}),
-                            now + kTenantTtl);
+            return complete(
+                std::optional<TenantInfo>(TenantInfo{t.tn_id(), t.id_tag(), t.status() == "active"}),
+                now + kTenantTtl);
           }
           if (st.error_code() == grpc::StatusCode::NOT_FOUND) {
             return complete(std::optional<TenantInfo>(), now + kUnknownTenantTtl);
@@ -189,7 +193,9 @@ std::optional<Secrets> Directory::TrySecrets(int64_t tn_id) {
   return state_->secrets.Lookup(tn_id, state_->clock.Now());
 }
 
-void Directory::FetchSecrets(int64_t tn_id, Done<Secrets> done) { state_->StartSecretsFetch(tn_id, std::move(done)); }
+void Directory::FetchSecrets(int64_t tn_id, Done<Secrets> done) {
+  state_->StartSecretsFetch(tn_id, std::move(done));
+}
 
 bool Directory::RefreshSecrets(int64_t tn_id, Done<Secrets> done) {
   absl::Time now = state_->clock.Now();
@@ -256,7 +262,8 @@ void Directory::Invalidate(const std::string& message) {
     state_->secrets.Invalidate([tn_id](int64_t k) { return k == tn_id; });
   } else if (kind == "apikeys") {
     std::string prefix = key + ":";
-    state_->api_keys.Invalidate([&](const std::string& k) { return k.compare(0, prefix.size(), prefix) == 0; });
+    state_->api_keys.Invalidate(
+        [&](const std::string& k) { return k.compare(0, prefix.size(), prefix) == 0; });
   }
 }
 

@@ -41,7 +41,8 @@ struct TenantInfo {
 struct SecretInfo {
   std::string kid, secret;
 };
-using Secrets = std::vector<SecretInfo>;
+// Shared and immutable: a cache hit hands out a reference, not a copy of the strings.
+using Secrets = std::shared_ptr<const std::vector<SecretInfo>>;
 
 struct ApiKeyInfo {
   int64_t tn_id = 0;

@@ -8,13 +8,22 @@ bool ReplyCache::Stale(const std::string& tag, int64_t tn_id, uint64_t since) {
   return since < cleared_at_ || (tagged && *tagged > since) || (changed && *changed > since);
 }
 
-std::optional<cloudillo::v1::ApiReply> ReplyCache::Find(const std::string& key, int64_t tn_id, absl::Time now) {
+std::shared_ptr<const cloudillo::v1::ApiReply> ReplyCache::Find(const std::string& key, int64_t tn_id,
+                                                                absl::Time now) {
   std::lock_guard<std::mutex> lock(mu_);
   Entry* e = entries_.Find(key);
-  if (!e) return std::nullopt;
-  if (e->expires <= now || e->tn_id != tn_id || Stale(e->tag, e->tn_id, e->stored_at)) {
+  if (!e) return nullptr;
+  if (e->expires <= now || e->tn_id != tn_id) {
     entries_.Erase(key);
-    return std::nullopt;
+    return nullptr;
+  }
+  // Nothing was invalidated since the entry was last found fresh: no lookups needed.
+  if (e->checked_at != generation_) {
+    if (Stale(e->tag, e->tn_id, e->checked_at)) {
+      entries_.Erase(key);
+      return nullptr;
+    }
+    e->checked_at = generation_;  // any later invalidation has a larger generation
   }
   return e->reply;
 }
@@ -31,21 +40,28 @@ void ReplyCache::Store(const std::string& key, int64_t tn_id, const cloudillo::v
   std::lock_guard<std::mutex> lock(mu_);
   // Invalidated after the call began: the reply may predate the change.
   if (Stale(policy.tag(), tn_id, generation)) return;
-  Entry e{reply, policy.tag(), now + std::min(kMaxAge, absl::Milliseconds(policy.max_age_ms())), tn_id,
-          generation_};
-  e.reply.clear_cache();
-  entries_.Put(key, std::move(e));
+  auto kept = std::make_shared<cloudillo::v1::ApiReply>(reply);
+  kept->clear_cache();
+  entries_.Put(key,
+               Entry{std::move(kept), policy.tag(),
+                     now + std::min(kMaxAge, absl::Milliseconds(policy.max_age_ms())), tn_id, generation_});
 }
 
 void ReplyCache::Invalidate(const std::string& tag) {
   std::lock_guard<std::mutex> lock(mu_);
   ++generation_;
+  // Forgetting the oldest record would let an entry it invalidated live on: treat
+  // everything cached so far as stale instead (entries go when next found).
+  if (invalidated_.size() == invalidated_.capacity() && !invalidated_.Find(tag)) cleared_at_ = generation_;
   invalidated_.Put(tag, generation_);
 }
 
 void ReplyCache::TenantChanged(int64_t tn_id) {
   std::lock_guard<std::mutex> lock(mu_);
   ++generation_;
+  if (tenant_changed_.size() == tenant_changed_.capacity() && !tenant_changed_.Find(tn_id)) {
+    cleared_at_ = generation_;
+  }
   tenant_changed_.Put(tn_id, generation_);
 }
 

@@ -11,8 +11,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -26,7 +26,8 @@ class ReplyCache {
   static constexpr size_t kCapacity = 50000;
   static constexpr absl::Duration kMaxAge = absl::Minutes(5);
 
-  std::optional<cloudillo::v1::ApiReply> Find(const std::string& key, int64_t tn_id, absl::Time now);
+  // Shared and immutable: a hit is not a copy of the body.
+  std::shared_ptr<const cloudillo::v1::ApiReply> Find(const std::string& key, int64_t tn_id, absl::Time now);
   // The generation to hand back to Store: taken before the backend call.
   uint64_t Generation() const;
   void Store(const std::string& key, int64_t tn_id, const cloudillo::v1::ApiReply& reply, uint64_t generation,
@@ -41,11 +42,11 @@ class ReplyCache {
 
  private:
   struct Entry {
-    cloudillo::v1::ApiReply reply;
+    std::shared_ptr<const cloudillo::v1::ApiReply> reply;
     std::string tag;
     absl::Time expires;
     int64_t tn_id;
-    uint64_t stored_at;  // generation when stored
+    uint64_t checked_at;  // generation at which it was last known fresh
   };
   bool Stale(const std::string& tag, int64_t tn_id, uint64_t since);
   mutable std::mutex mu_;
@@ -56,7 +57,9 @@ class ReplyCache {
   cache::LruMap<std::string, uint64_t> invalidated_{kCapacity};
   cache::LruMap<int64_t, uint64_t> tenant_changed_{kCapacity};
   uint64_t generation_ = 0;
-  uint64_t cleared_at_ = 0;  // replies from calls begun before a Clear are not kept
+  // Entries last known fresh before it are stale: set by a Clear, or when an
+  // invalidation record had to be forgotten to stay bounded.
+  uint64_t cleared_at_ = 0;
 };
 
 }  // namespace cloudillo::gateway

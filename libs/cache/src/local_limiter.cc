@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -37,11 +38,15 @@ return out
 )lua";
 
 int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
-int64_t IntervalUs(const Tier& t) { return int64_t(std::llround(1e6 / t.per_second)); }
+// At least 1 µs: a zero interval would leave a cell no tolerance at all, so any
+// request that read the clock a moment before another was admitted was refused.
+// Cells therefore admit at most a million units per second, far beyond any limit.
+int64_t IntervalUs(const Tier& t) { return std::max<int64_t>(1, std::llround(1e6 / t.per_second)); }
 
 }  // namespace
 
@@ -102,11 +107,13 @@ Decision LocalLimiter::CheckKey(const std::string& key, Tier tier, const char* l
 }
 
 Decision LocalLimiter::Check(const Request* reqs, size_t n) {
-  int64_t now = NowUs();
   std::array<Cell*, 4> cells{};
   std::array<int64_t, 4> new_tats{};
   State& s = *state_;
   std::lock_guard<std::mutex> lock(s.mu);
+  // Read under the lock: a reading taken before waiting for it could lie behind a
+  // cell another thread just moved, and be refused for the wait alone.
+  int64_t now = NowUs();
   for (size_t i = 0; i < n; ++i) {
     const Request& r = reqs[i];
     if (r.tier.per_second <= 0) continue;
@@ -136,9 +143,13 @@ Decision LocalLimiter::Check(const Request* reqs, size_t n) {
     if (!c) continue;
     c->tat_us = new_tats[i];
     ++c->pending;
-    if (redis_ && !c->queued) {
+    if (!redis_ || c->queued) continue;
+    if (c->pending >= std::max(1, c->burst / 16)) {
       c->queued = true;
       s.dirty.push_back(reqs[i].key);
+    } else if (c->lazy_round != s.round) {
+      c->lazy_round = s.round;
+      s.lazy.push_back(reqs[i].key);
     }
   }
   return Decision{};
@@ -163,18 +174,32 @@ void LocalLimiter::Run() {
   std::unique_lock<std::mutex> lock(run_mu_);
   while (!stop_) {
     lock.unlock();
-    SyncNow();
+    Sync(false);
     lock.lock();
     run_cv_.wait_for(lock, absl::ToChronoMicroseconds(options_.sync_interval), [&] { return stop_; });
   }
 }
 
-void LocalLimiter::SyncNow() {
+void LocalLimiter::SyncNow() { Sync(true); }
+
+void LocalLimiter::Sync(bool everything) {
   if (!redis_) return;
   std::vector<std::string> keys, args;
   State& s = *state_;
   {
     std::lock_guard<std::mutex> lock(s.mu);
+    int64_t now = NowUs();
+    if (everything || now - s.round_started_us >= absl::ToInt64Microseconds(options_.lazy_interval)) {
+      s.round_started_us = now;
+      ++s.round;
+      for (std::string& key : s.lazy) {
+        Cell* c = s.cells.Find(key);
+        if (!c || c->pending == 0 || c->queued) continue;  // forgotten, or sent meanwhile
+        c->queued = true;
+        s.dirty.push_back(std::move(key));
+      }
+      s.lazy.clear();
+    }
     size_t take = std::min(s.dirty.size(), options_.max_batch);
     for (size_t i = 0; i < take; ++i) {
       std::string& key = s.dirty[s.dirty.size() - 1 - i];
@@ -197,7 +222,8 @@ void LocalLimiter::SyncNow() {
                       });
 }
 
-void LocalLimiter::OnSynced(State& s, const std::vector<std::string>& keys, const absl::StatusOr<Reply>& reply) {
+void LocalLimiter::OnSynced(State& s, const std::vector<std::string>& keys,
+                            const absl::StatusOr<Reply>& reply) {
   // Without Redis the local view simply stands (limits fail towards per-replica ones).
   if (!reply.ok() || reply->type != Reply::Type::kArray || reply->elements.size() != keys.size()) return;
   int64_t now = NowUs();

@@ -96,6 +96,30 @@ TEST(LocalLimiter, ReplicasShareOneBudgetThroughRedis) {
       std::chrono::milliseconds(2000)));
 }
 
+// A few units against a large burst wait for the end of the round; a sixteenth of the
+// burst is reported at the next batch. Either way every unit reaches Redis.
+TEST(LocalLimiter, SmallSpendingIsReportedAtTheRoundsEnd) {
+  auto redis = TestRedis();
+  LocalLimiter rl(redis, {.lazy_interval = absl::Milliseconds(1500)});
+  rl.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the first round has begun
+  const std::string lazy = "lazy-" + RandomAlnum(8), urgent = "urgent-" + RandomAlnum(8);
+  const Tier tier{1, 1600};  // a sixteenth: 100 units
+  auto stored = [&](const std::string& key) {
+    auto r = redis->Command({"EXISTS", "rl:key:" + key});
+    return r.ok() && r->integer == 1;
+  };
+  for (int i = 0; i < 99; ++i) ASSERT_TRUE(rl.CheckKey(lazy, tier, "tenant").allowed);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(rl.CheckKey(urgent, tier, "tenant").allowed);
+  EXPECT_TRUE(Eventually([&] { return stored(urgent); }, std::chrono::milliseconds(500)));
+  EXPECT_FALSE(stored(lazy));
+  EXPECT_TRUE(Eventually([&] { return stored(lazy); }, std::chrono::milliseconds(3000)));
+  auto pttl = redis->Command({"PTTL", "rl:key:" + lazy});
+  ASSERT_THAT(pttl, IsOk());
+  EXPECT_GT(pttl->integer, 98 * 1000);  // 99 units of one second each, less the time since
+  rl.Stop();
+}
+
 TEST(LocalLimiter, WithoutRedisLimitsStillHoldPerReplica) {
   RedisConfig c;
   c.addr = "127.0.0.1:1";
@@ -109,6 +133,27 @@ TEST(LocalLimiter, WithoutRedisLimitsStillHoldPerReplica) {
   rl.Stop();
 }
 
+// A limit far above the load refuses nothing, however many threads race for one cell
+// while batches reconcile it (a rate above 10^6/s once rounded the interval to zero,
+// and a thread that read the clock before another moved the cell was refused).
+TEST(LocalLimiter, ALimitFarAboveTheLoadRefusesNothingUnderContention) {
+  LocalLimiter rl(TestRedis(), {});
+  rl.Start();
+  const std::string key = "high-" + cloudillo::RandomAlnum(8);
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50000; ++i) {
+        if (!rl.CheckKey(key, Tier{1e8, 100000000}, "tenant").allowed) refused++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  rl.Stop();
+  EXPECT_EQ(refused.load(), 0);
+}
+
 TEST(BanList, PenaltiesBanAndThePublishedEventReachesTheList) {
   auto redis = TestRedis();
   std::string net = "192.0." + std::to_string(1 + static_cast<unsigned char>(RandomBytes(1)[0]) % 200);
@@ -119,7 +164,8 @@ TEST(BanList, PenaltiesBanAndThePublishedEventReachesTheList) {
   EXPECT_EQ(bans.Check(addr, [&] { ++ready; }).kind, BanList::State::kUnknown);
   ASSERT_TRUE(Eventually([&] { return ready == 1; }, std::chrono::milliseconds(2000)));
   EXPECT_EQ(bans.Check(addr, nullptr).kind, BanList::State::kClear);
-  for (int i = 0; i < 3; ++i) ASSERT_THAT(Penalize(*redis, addr, PenaltyReason::kTokenVerificationFailure), IsOk());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_THAT(Penalize(*redis, addr, PenaltyReason::kTokenVerificationFailure), IsOk());
   // Cached as clear until told otherwise; the published invalidation is what tells it.
   EXPECT_EQ(bans.Check(addr, nullptr).kind, BanList::State::kClear);
   bans.OnInvalidation(BanInvalidation(addr.individual));

@@ -41,5 +41,23 @@ TEST(LruMap, AFloodOfNewKeysNeverGrowsPastCapacity) {
   EXPECT_EQ(m.Find(0), nullptr);
 }
 
+// The promise behind skipping moves for recent entries: whatever is found again before
+// three quarters of the capacity in new keys went by is never evicted.
+TEST(LruMap, EntriesInUseSurviveAStreamOfNewKeys) {
+  LruMap<int, int> m(100);
+  for (int hot = 0; hot < 20; ++hot) m.Put(hot, hot);
+  for (int round = 1; round <= 10000; ++round) {
+    m.Put(1000000 + round, round);  // a stream of one-off keys
+    if (round % 50 != 0) continue;  // 50 new keys between visits: fewer than 75
+    for (int hot = 0; hot < 20; ++hot) {
+      int* v = m.Find(hot);
+      ASSERT_NE(v, nullptr) << "key " << hot << " evicted in round " << round;
+      EXPECT_EQ(*v, hot);
+    }
+  }
+  EXPECT_EQ(m.size(), 100u);
+  EXPECT_EQ(m.Find(1000000 + 9900), nullptr);  // one-off keys do go
+}
+
 }  // namespace
 }  // namespace cloudillo::cache

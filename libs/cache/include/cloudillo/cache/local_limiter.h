@@ -8,10 +8,14 @@
 //
 // Every `sync_interval` the units each replica admitted are sent to Redis in one
 // script call that adds them to the shared cells and returns each cell's state, which
-// replaces the local view. So every replica learns what all others admitted within one
-// interval: long-run rates hold exactly across replicas, and a burst can overshoot by
-// at most what the other replicas admit in one interval (plus one burst per replica
-// when it first sees a key). Without Redis the limits are per replica.
+// replaces the local view. A cell whose unsent units are fewer than a sixteenth of its
+// burst waits for the next `lazy_interval` instead: with thousands of tenants each
+// sending a few requests a second, reporting every unit within 20 ms cost Redis more
+// than the requests themselves, and units that small change no decision. So long-run
+// rates hold exactly across replicas, and a burst can overshoot by at most what the
+// other replicas admit in one interval plus a sixteenth of a burst each (plus one
+// burst per replica when it first sees a key). Cells with bursts under 32 (the auth
+// bucket) are always reported at once. Without Redis the limits are per replica.
 //
 // Memory is bounded: at most `capacity` cells (least recently used forgotten first).
 // Thread-safe; Check*() never block on I/O.
@@ -66,6 +70,7 @@ class LocalLimiter {
     size_t capacity = 200000;
     absl::Duration sync_interval = absl::Milliseconds(20);
     size_t max_batch = 2000;  // cells per Redis call
+    absl::Duration lazy_interval = absl::Seconds(2);
   };
 
   // `redis` may be null: limits are then this process's alone.
@@ -80,7 +85,7 @@ class LocalLimiter {
   // batches; the batches themselves are asynchronous).
   void Start();
   void Stop();
-  // One reconciliation now (tests).
+  // One reconciliation now of every cell with unsent units (tests).
   void SyncNow();
 
  private:
@@ -93,19 +98,25 @@ class LocalLimiter {
     int64_t tat_us = 0;  // theoretical arrival time on this process's steady clock
     int64_t interval_us = 0;
     int burst = 1;
-    int64_t pending = 0;  // units admitted here since the last batch was sent
-    bool queued = false;  // in dirty_
+    int64_t pending = 0;      // units admitted here since the last batch was sent
+    bool queued = false;      // in `dirty`
+    uint64_t lazy_round = 0;  // the round whose `lazy` list holds it
   };
   // Shared with batches in flight, whose answers may arrive after the limiter is gone.
   struct State {
     explicit State(size_t capacity) : cells(capacity) {}
     std::mutex mu;
     LruMap<std::string, Cell> cells;
-    std::vector<std::string> dirty;  // keys with units not yet sent
+    std::vector<std::string> dirty;  // keys to send in the next batch
+    std::vector<std::string> lazy;   // keys with a few units, sent at the round's end
+    uint64_t round = 1;
+    int64_t round_started_us = 0;
   };
   Decision Check(const Request* reqs, size_t n);
   void Run();
-  static void OnSynced(State& state, const std::vector<std::string>& keys, const absl::StatusOr<Reply>& reply);
+  void Sync(bool everything);
+  static void OnSynced(State& state, const std::vector<std::string>& keys,
+                       const absl::StatusOr<Reply>& reply);
 
   std::shared_ptr<Redis> redis_;
   Options options_;
