@@ -3,6 +3,7 @@
 #include <grpcpp/generic/generic_stub.h>
 
 #include "absl/strings/str_split.h"
+#include "client_limits.h"
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/log.h"
 #include "cloudillo/core/utf8.h"
@@ -10,7 +11,6 @@
 #include "envelope.h"
 #include "gateway.h"
 #include "grpc_bytes.h"
-#include "client_limits.h"
 #include "stream_bridge.h"
 
 namespace cloudillo::gateway {
@@ -19,7 +19,9 @@ namespace {
 http::Response Forbidden() {
   return ErrorResponse(403, "E-AUTH-NOPERM", "You do not have permission to access this resource");
 }
-http::Response Unavailable() { return ErrorResponse(503, "E-SYS-UNAVAIL", "Service temporarily unavailable"); }
+http::Response Unavailable() {
+  return ErrorResponse(503, "E-SYS-UNAVAIL", "Service temporarily unavailable");
+}
 
 // Query parameters, decoded; a malformed escape is an error (400).
 std::optional<std::map<std::string, std::string>> ParseQuery(const std::string& query) {
@@ -75,10 +77,12 @@ void ApiFlow::Answer(http::Response res) {
   if (answered_) return;
   answered_ = true;
   DecorateApiResponse(res, ex_->request(), req_id_, match_.path_known);
-  int route = match_.route ? match_.index
-                           : GatewayMetrics::SpecialRoute(match_.path_known ? GatewayMetrics::kMethodNotAllowed
-                                                                             : GatewayMetrics::kUnrouted);
-  gw_.Complete(ex_, std::move(res), route, req_id_, tenant_.id_tag.empty() ? id_tag_ : tenant_.id_tag, start_);
+  int route = match_.route
+                  ? match_.index
+                  : GatewayMetrics::SpecialRoute(match_.path_known ? GatewayMetrics::kMethodNotAllowed
+                                                                   : GatewayMetrics::kUnrouted);
+  gw_.Complete(ex_, std::move(res), route, req_id_, tenant_.id_tag.empty() ? id_tag_ : tenant_.id_tag,
+               start_);
 }
 
 void ApiFlow::Start() {
@@ -90,8 +94,8 @@ void ApiFlow::Start() {
     answered_ = true;
     http::Response res = PreflightResponse(req, req_id_);
     DecorateApiResponse(res, req, req_id_);
-    return gw_.Complete(ex_, std::move(res), GatewayMetrics::SpecialRoute(GatewayMetrics::kPreflight), req_id_, "",
-                        start_);
+    return gw_.Complete(ex_, std::move(res), GatewayMetrics::SpecialRoute(GatewayMetrics::kPreflight),
+                        req_id_, "", start_);
   }
   if (!match_.route) {
     if (match_.bad_param) return Answer(ErrorResponse(400, "E-VAL-INVALID", "Malformed path parameter"));
@@ -114,7 +118,8 @@ void ApiFlow::CheckAddress() {
   if (addr_) {
     http::Response denial;
     auto self = shared_from_this();
-    switch (gw_.limits_->CheckAddress(*match_.route, *addr_, &denial, [self] { self->Resume([self] { self->CheckAddress(); }); })) {
+    switch (gw_.limits_->CheckAddress(*match_.route, *addr_, &denial,
+                                      [self] { self->Resume([self] { self->CheckAddress(); }); })) {
       case Limits::Verdict::kPending:
         return;
       case Limits::Verdict::kDenied:
@@ -151,7 +156,8 @@ void ApiFlow::OnTenant(absl::StatusOr<std::optional<TenantInfo>> tenant) {
 void ApiFlow::Authenticate() {
   if (match_.route->auth == AuthMode::kIgnore) return Authenticated({{}, AuthProblem::kMissing, ""});
   bearer_ = ExtractBearer(ex_->request());
-  if (bearer_.kind == Bearer::kNone) return Authenticated({{}, AuthProblem::kMissing, "authentication required"});
+  if (bearer_.kind == Bearer::kNone)
+    return Authenticated({{}, AuthProblem::kMissing, "authentication required"});
   auto self = shared_from_this();
   if (bearer_.kind == Bearer::kApiKey) {
     if (auto hit = gw_.directory_.TryApiKey(tenant_.tn_id, bearer_.value)) {
@@ -178,7 +184,8 @@ void ApiFlow::Authenticate() {
 }
 
 void ApiFlow::OnSecrets(absl::StatusOr<Secrets> secrets, bool refreshed) {
-  if (!secrets.ok()) return Authenticated({{}, AuthProblem::kUnavailable, std::string(secrets.status().message())});
+  if (!secrets.ok())
+    return Authenticated({{}, AuthProblem::kUnavailable, std::string(secrets.status().message())});
   bool unknown_kid = false;
   AuthResult auth = AuthenticateJwt(*secrets, tenant_, bearer_, ex_->request(), absl::Now(), &unknown_kid);
   if (unknown_kid && !refreshed) {
@@ -211,7 +218,8 @@ void ApiFlow::Authenticated(AuthResult auth) {
     if (auto limited = gw_.limits_->ChargeAnonymous(*addr_)) return Answer(std::move(*limited));
   }
   if (route.auth == AuthMode::kRequired) {
-    if (auth.problem == AuthProblem::kBadToken) return Answer(ErrorResponse(401, "E-AUTH-UNAUTH", "Unauthorized"));
+    if (auth.problem == AuthProblem::kBadToken)
+      return Answer(ErrorResponse(401, "E-AUTH-UNAUTH", "Unauthorized"));
     return Answer(Forbidden());
   }
   CallBackend();
@@ -241,7 +249,8 @@ std::optional<http::Response> ApiFlow::BuildApiRequest(cloudillo::v1::ApiRequest
   auto query = ParseQuery(req.query);
   if (!query) return ErrorResponse(400, "E-VAL-INVALID", "Malformed query string");
   for (auto& [k, v] : *query) {
-    if (!IsValidUtf8(k) || !IsValidUtf8(v)) return ErrorResponse(400, "E-VAL-INVALID", "Query is not valid UTF-8");
+    if (!IsValidUtf8(k) || !IsValidUtf8(v))
+      return ErrorResponse(400, "E-VAL-INVALID", "Query is not valid UTF-8");
     (*api->mutable_query())[k] = v;
   }
   if (match_.route->kind == RouteKind::kUnary && !req.body.empty()) {
@@ -259,6 +268,15 @@ std::optional<http::Response> ApiFlow::BuildApiRequest(cloudillo::v1::ApiRequest
 
 void ApiFlow::CallBackend() {
   const Route& route = *match_.route;
+  // A GET the service marked reusable may be answered from memory (reply_cache.h),
+  // before building the call: only a request that once passed every check below with
+  // the same key put the entry there.
+  if (route.kind == RouteKind::kUnary && ex_->request().method == "GET" && ex_->request().body.empty()) {
+    cache_key_ = CacheKey();
+    if (auto hit = gw_.replies_.Find(cache_key_, tenant_.tn_id, absl::Now()))
+      return Answer(FromApiReply(*hit, req_id_));
+    cache_generation_ = gw_.replies_.Generation();
+  }
   cloudillo::v1::ApiRequest api;
   if (auto bad = BuildApiRequest(&api)) return Answer(std::move(*bad));
   grpc::GenericStub* stub = gw_.Stub(route.backend);
@@ -267,14 +285,19 @@ void ApiFlow::CallBackend() {
   if (route.kind != RouteKind::kUnary) {
     answered_ = true;  // the bridge answers from here on
     auto self = shared_from_this();
-    StreamTarget target{ex_, stub, route.rpc, req_id_, deadline,
+    StreamTarget target{ex_,
+                        stub,
+                        route.rpc,
+                        req_id_,
+                        deadline,
                         [self](http::Response res) {
                           self->answered_ = false;
                           self->Answer(std::move(res));
                         },
                         [self](int status) {
                           self->gw_.Record(self->ex_->request(), http::Response{status, {}, "", ""},
-                                           self->match_.index, self->req_id_, self->tenant_.id_tag, self->start_);
+                                           self->match_.index, self->req_id_, self->tenant_.id_tag,
+                                           self->start_);
                         }};
     switch (route.kind) {
       case RouteKind::kUpload:
@@ -287,12 +310,6 @@ void ApiFlow::CallBackend() {
         break;
     }
     return;
-  }
-  // A GET the service marked reusable may be answered from memory (reply_cache.h).
-  if (ex_->request().method == "GET") {
-    cache_key_ = CacheKey();
-    if (auto hit = gw_.replies_.Find(cache_key_, tenant_.tn_id, absl::Now())) return Answer(FromApiReply(*hit, req_id_));
-    cache_generation_ = gw_.replies_.Generation();
   }
   auto call = std::make_shared<UnaryCall>();
   call->ctx.set_deadline(deadline);
@@ -315,6 +332,7 @@ std::string ApiFlow::CacheKey() const {
   };
   field(std::to_string(match_.index));
   field(std::to_string(tenant_.tn_id));
+  field(req.path);  // the route's parameters
   field(req.query);
   field(req.Header("if-none-match"));
   field(req.Header("accept-language"));
@@ -347,7 +365,8 @@ void ApiFlow::OnUnaryReply(const grpc::Status& st, const grpc::ByteBuffer& reply
     return Answer(std::move(res));
   }
   cloudillo::v1::ApiReply parsed;
-  if (!FromBytes(reply, &parsed)) return Answer(ErrorResponse(500, "E-CORE-INTERNAL", "Internal server error"));
+  if (!FromBytes(reply, &parsed))
+    return Answer(ErrorResponse(500, "E-CORE-INTERNAL", "Internal server error"));
   if (!cache_key_.empty() && parsed.has_cache()) {
     gw_.replies_.Store(cache_key_, tenant_.tn_id, parsed, cache_generation_, absl::Now());
   } else if (ex_->request().method != "GET" && ex_->request().method != "HEAD") {

@@ -41,7 +41,8 @@ const std::string& Header(const ApiRequest& req, const std::string& name) {
 }  // namespace
 
 IdentityService::IdentityService(std::shared_ptr<db::Pool> pool, std::shared_ptr<cache::Redis> redis,
-                                 const crypto::MasterKey& master, const Clock& clock, rpc::WorkerPool& workers)
+                                 const crypto::MasterKey& master, const Clock& clock,
+                                 rpc::WorkerPool& workers)
     : pool_(std::move(pool)),
       redis_(std::move(redis)),
       clock_(clock),
@@ -50,8 +51,8 @@ IdentityService::IdentityService(std::shared_ptr<db::Pool> pool, std::shared_ptr
       profiles_(*pool_, keys_, clock_, redis_) {}
 
 grpc::ServerUnaryReactor* IdentityService::ResolveTenant(grpc::CallbackServerContext* ctx,
-                                            const cloudillo::v1::ResolveTenantRequest* req,
-                                            cloudillo::v1::Tenant* out) {
+                                                         const cloudillo::v1::ResolveTenantRequest* req,
+                                                         cloudillo::v1::Tenant* out) {
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Tenant> {
     CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("SELECT tn_id, id_tag, type, status, name FROM tenants "
                                                    "WHERE id_tag = $1",
@@ -67,8 +68,9 @@ grpc::ServerUnaryReactor* IdentityService::ResolveTenant(grpc::CallbackServerCon
   });
 }
 
-grpc::ServerUnaryReactor* IdentityService::GetLoginProfile(grpc::CallbackServerContext* ctx, const cloudillo::v1::TenantRef* req,
-                                              cloudillo::v1::LoginProfile* out) {
+grpc::ServerUnaryReactor* IdentityService::GetLoginProfile(grpc::CallbackServerContext* ctx,
+                                                           const cloudillo::v1::TenantRef* req,
+                                                           cloudillo::v1::LoginProfile* out) {
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::LoginProfile> {
     CL_ASSIGN_OR_RETURN(auto snap, profiles_.Get(req->tn_id()));
     const TenantRow& t = snap->tenant;
@@ -85,15 +87,18 @@ grpc::ServerUnaryReactor* IdentityService::GetLoginProfile(grpc::CallbackServerC
 // query, nothing to wait for), and on a worker when it has to be loaded.
 grpc::ServerUnaryReactor* IdentityService::GetMe(grpc::CallbackServerContext* ctx, const ApiRequest* req,
                                                  ApiReply* out) {
-  if (profiles_.Cached(req->ctx().tn_id())) return rpc::ServeInline(ctx, out, [this, req] { return DoGetMe(*req); });
+  if (profiles_.Cached(req->ctx().tn_id()))
+    return rpc::ServeInline(ctx, out, [this, req] { return DoGetMe(*req); });
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoGetMe(*req); });
 }
 
 namespace {
 // The gateway may reuse these answers until the profile changes (ProfileCache::Forget
-// publishes the tag) or a published key expires, whichever comes first.
+// publishes the tag) or a published key expires, whichever comes first. The age is a
+// safety net behind the published invalidation, so it is long: 4 to 5 minutes, spread
+// by tenant so that tenants cached together are not all fetched again in one second.
 void MarkReusable(const ProfileSnapshot& snap, absl::Time now, ApiReply* reply) {
-  absl::Duration age = absl::Seconds(60);
+  absl::Duration age = absl::Seconds(240) + absl::Milliseconds(uint64_t(snap.tenant.tn_id) * 7919 % 60000);
   for (const auto& k : snap.keys) {
     if (k.expires_at) age = std::min(age, *k.expires_at - now);
   }
@@ -133,7 +138,8 @@ absl::StatusOr<ApiReply> IdentityService::DoGetMeFull(const ApiRequest& req) {
   return reply;
 }
 
-grpc::ServerUnaryReactor* IdentityService::PatchMe(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* IdentityService::PatchMe(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                   ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoPatchMe(*req); });
 }
 
@@ -190,13 +196,15 @@ absl::StatusOr<ApiReply> IdentityService::DoPatchMe(const ApiRequest& req) {
   return reply;
 }
 
-grpc::ServerUnaryReactor* IdentityService::GetAppDomain(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* IdentityService::GetAppDomain(grpc::CallbackServerContext* ctx,
+                                                        const ApiRequest* req, ApiReply* out) {
   return rpc::ServeInline(ctx, out, [req]() -> absl::StatusOr<ApiReply> {
     return rpc::Data(json{{"appDomain", req->ctx().id_tag()}});
   });
 }
 
-grpc::ServerUnaryReactor* IdentityService::ListProfiles(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* IdentityService::ListProfiles(grpc::CallbackServerContext* ctx,
+                                                        const ApiRequest* req, ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoListProfiles(*req); });
 }
 
@@ -276,7 +284,8 @@ absl::StatusOr<ApiReply> IdentityService::DoListProfiles(const ApiRequest& req) 
   return reply;
 }
 
-grpc::ServerUnaryReactor* IdentityService::GetProfile(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* IdentityService::GetProfile(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                      ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoGetProfile(*req); });
 }
 

@@ -77,6 +77,8 @@ class FakeAccess final : public cloudillo::v1::Access::CallbackService {
   std::atomic<int> fetches{0};
 };
 
+std::atomic<int> cached_calls{0};
+
 // Every edge method and the test streams, by method name.
 class FakeEdge final : public grpc::CallbackGenericService {
  public:
@@ -95,13 +97,25 @@ class FakeEdge final : public grpc::CallbackGenericService {
       ApiRequest req;
       Parse(in_, &req);
       if (method_ == "/test.Echo/Download") return Download();
+      if (method_ == "/test.Echo/Cached") {
+        // A reply the gateway may keep until tag "profile:7" is published.
+        ApiReply reply;
+        reply.set_data_json(json{{"name", req.path().at("name")}, {"call", ++cached_calls}}.dump());
+        reply.mutable_cache()->set_max_age_ms(60000);
+        reply.mutable_cache()->set_tag("profile:7");
+        return Reply(reply, true);
+      }
       if (method_ == "/cloudillo.v1.AccessEdge/Login") {
-        return Finish(rpc::ToGrpcStatus(rpc::WithAnswerDelay(
-            rpc::ApiError(absl::StatusCode::kPermissionDenied, "E-AUTH-NOPERM", "no"), absl::Milliseconds(400))));
+        return Finish(rpc::ToGrpcStatus(
+            rpc::WithAnswerDelay(rpc::ApiError(absl::StatusCode::kPermissionDenied, "E-AUTH-NOPERM", "no"),
+                                 absl::Milliseconds(400))));
       }
       const auto& c = req.ctx();
-      json data = {{"method", method_},       {"tn", c.tn_id()},          {"subject", c.subject()},
-                   {"auth", c.auth_kind()},   {"authenticated", c.authenticated()}};
+      json data = {{"method", method_},
+                   {"tn", c.tn_id()},
+                   {"subject", c.subject()},
+                   {"auth", c.auth_kind()},
+                   {"authenticated", c.authenticated()}};
       ApiReply reply;
       reply.set_data_json(data.dump());
       Reply(reply, true);
@@ -188,7 +202,8 @@ std::vector<Route> TestRoutes() {
   return {
       {"GET", "/api/me/full", AuthMode::kOptional, "general", false, "identity",
        "/cloudillo.v1.IdentityEdge/GetMeFull"},
-      {"POST", "/api/auth/login", AuthMode::kIgnore, "auth", true, "access", "/cloudillo.v1.AccessEdge/Login"},
+      {"POST", "/api/auth/login", AuthMode::kIgnore, "auth", true, "access",
+       "/cloudillo.v1.AccessEdge/Login"},
       {"GET", "/api/settings", AuthMode::kRequired, nullptr, false, "identity",
        "/cloudillo.v1.IdentityEdge/ListSettings"},
       {"POST", "/api/test/upload", AuthMode::kRequired, nullptr, false, "test", "/test.Echo/Upload",
@@ -198,6 +213,8 @@ std::vector<Route> TestRoutes() {
       {"GET", "/ws/test", AuthMode::kOptional, "websocket", false, "test", "/test.Echo/Socket",
        RouteKind::kWebSocket},
       {"GET", "/api/nowhere", AuthMode::kOptional, "general", false, "missing", "/x.Y/Z"},
+      {"GET", "/api/test/cached/{name}", AuthMode::kOptional, "general", false, "test", "/test.Echo/Cached"},
+      {"POST", "/api/test/cached/{name}", AuthMode::kRequired, nullptr, false, "test", "/test.Echo/Write"},
   };
 }
 
@@ -241,7 +258,8 @@ class GatewayFlowTest : public ::testing::Test {
     if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   }
 
-  std::string Token(const std::string& kid, const std::string& secret, std::optional<int64_t> ak = std::nullopt) {
+  std::string Token(const std::string& kid, const std::string& secret,
+                    std::optional<int64_t> ak = std::nullopt) {
     crypto::AccessClaims c;
     c.iss = kTenant;
     c.sub = kTenant;
@@ -260,8 +278,10 @@ class GatewayFlowTest : public ::testing::Test {
     boost::asio::io_context ioc;
     tcp::socket s(ioc);
     s.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(http_->port())});
-    std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n" + extra;
-    if (!body.empty()) req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    std::string req =
+        method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n" + extra;
+    if (!body.empty())
+      req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
     req += "\r\n" + body;
     boost::asio::write(s, boost::asio::buffer(req));
     std::string out;
@@ -332,7 +352,8 @@ TEST_F(GatewayFlowTest, ConcurrentMissesShareOneLookup) {
   identity_.resolve_delay_ms = 150;
   std::vector<std::future<int>> calls;
   for (int i = 0; i < 20; ++i) {
-    calls.push_back(std::async(std::launch::async, [&] { return Get("/api/me/full", "cl-o.slow.test").status; }));
+    calls.push_back(
+        std::async(std::launch::async, [&] { return Get("/api/me/full", "cl-o.slow.test").status; }));
   }
   for (auto& c : calls) EXPECT_EQ(c.get(), 200);
   EXPECT_EQ(identity_.resolves.load(), 1);
@@ -352,18 +373,22 @@ TEST_F(GatewayFlowTest, AnInvalidationDuringALookupIsNotLost) {
 }
 
 TEST_F(GatewayFlowTest, AnUnknownKidRefreshesTheSecretsOnce) {
-  EXPECT_EQ(Get("/api/settings", std::string("cl-o.") + kTenant, Bearer(Token("k1", "secret-one"))).status, 200);
+  EXPECT_EQ(Get("/api/settings", std::string("cl-o.") + kTenant, Bearer(Token("k1", "secret-one"))).status,
+            200);
   int before = access_.fetches.load();
   {
     std::lock_guard<std::mutex> lock(access_.mu);
     access_.secrets["k2"] = "secret-two";  // rotated on another replica: no invalidation seen here
   }
-  EXPECT_EQ(Get("/api/settings", std::string("cl-o.") + kTenant, Bearer(Token("k2", "secret-two"))).status, 200);
+  EXPECT_EQ(Get("/api/settings", std::string("cl-o.") + kTenant, Bearer(Token("k2", "secret-two"))).status,
+            200);
   EXPECT_EQ(access_.fetches.load(), before + 1);
   // Made-up kids cannot make us fetch again and again.
   for (int i = 0; i < 5; ++i) {
-    EXPECT_EQ(Get("/api/settings", std::string("cl-o.") + kTenant, Bearer(Token("x" + std::to_string(i), "s"))).status,
-              401);
+    EXPECT_EQ(
+        Get("/api/settings", std::string("cl-o.") + kTenant, Bearer(Token("x" + std::to_string(i), "s")))
+            .status,
+        401);
   }
   EXPECT_LE(access_.fetches.load(), before + 2);
 }
@@ -371,9 +396,11 @@ TEST_F(GatewayFlowTest, AnUnknownKidRefreshesTheSecretsOnce) {
 TEST_F(GatewayFlowTest, StrangersCannotSpendATenantsBudget) {
   TearDown();
   Start([](GatewayConfig& c) { c.tenant_limit = {1, 5}; });
-  for (int i = 0; i < 30; ++i) EXPECT_EQ(Get("/api/settings").status, 403);  // anonymous: the tenant pays nothing
+  for (int i = 0; i < 30; ++i)
+    EXPECT_EQ(Get("/api/settings").status, 403);  // anonymous: the tenant pays nothing
   std::string owner = Bearer(Token("k1", "secret-one"));
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(Get("/api/settings", std::string("cl-o.") + kTenant, owner).status, 200);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(Get("/api/settings", std::string("cl-o.") + kTenant, owner).status, 200);
   Answer limited = Get("/api/settings", std::string("cl-o.") + kTenant, owner);
   EXPECT_EQ(limited.status, 429);
   EXPECT_NE(limited.body.find("\"level\":\"tenant\""), std::string::npos) << limited.body;
@@ -390,7 +417,8 @@ TEST_F(GatewayFlowTest, AnonymousRequestsAndLookupsAreLimitedPerAddress) {
   EXPECT_GE(limited, 2);
   // Made-up hosts each cost a lookup; the address runs out of them.
   int refused = 0, looked_up = identity_.resolves.load();
-  for (int i = 0; i < 10; ++i) refused += Get("/api/me/full", "cl-o.made-up-" + std::to_string(i) + ".test").status == 429;
+  for (int i = 0; i < 10; ++i)
+    refused += Get("/api/me/full", "cl-o.made-up-" + std::to_string(i) + ".test").status == 429;
   EXPECT_GE(refused, 6);
   EXPECT_LE(identity_.resolves.load() - looked_up, 4);
 }
@@ -419,7 +447,8 @@ TEST_F(GatewayFlowTest, UploadsStreamThroughTheBackend) {
 }
 
 TEST_F(GatewayFlowTest, UploadsPastTheRouteLimitAre413) {
-  std::string extra = Bearer(Token("k1", "secret-one")) + "Content-Length: " + std::to_string(5 << 20) + "\r\n";
+  std::string extra =
+      Bearer(Token("k1", "secret-one")) + "Content-Length: " + std::to_string(5 << 20) + "\r\n";
   Answer a = Get("/api/test/upload", std::string("cl-o.") + kTenant, extra, "POST");
   EXPECT_EQ(a.status, 413);
 }
@@ -434,7 +463,8 @@ TEST_F(GatewayFlowTest, DownloadsStreamFromTheBackend) {
 TEST_F(GatewayFlowTest, WebSocketsBridgeToABidirectionalStream) {
   boost::asio::io_context ioc;
   beast::websocket::stream<tcp::socket> ws(ioc);
-  ws.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(http_->port())});
+  ws.next_layer().connect(
+      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(http_->port())});
   ws.handshake(std::string("cl-o.") + kTenant, "/ws/test");
   beast::flat_buffer buf;
   for (const char* m : {"one", "two"}) {
@@ -460,13 +490,42 @@ TEST_F(GatewayFlowTest, WebSocketsBridgeToABidirectionalStream) {
   EXPECT_EQ(Get("/ws/test").status, 400);
 }
 
+// Replies a service marked reusable are answered from memory per path, query and
+// caller, and dropped when their tag is published or the tenant writes through here.
+TEST_F(GatewayFlowTest, ReusableRepliesAreKeptUntilInvalidated) {
+  const std::string host = std::string("cl-o.") + kTenant, bearer = Bearer(Token("k1", "secret-one"));
+  auto call = [&](const std::string& path, const std::string& extra = "") {
+    Answer a = Get(path, host, extra);
+    EXPECT_EQ(a.status, 200) << path << a.body;
+    json j = json::parse(a.body, nullptr, false);
+    return j.is_discarded()
+               ? std::string("?")
+               : j["data"]["name"].get<std::string>() + "#" + std::to_string(j["data"]["call"].get<int>());
+  };
+  int base = cached_calls.load();
+  auto n = [&](int k) { return "#" + std::to_string(base + k); };
+  EXPECT_EQ(call("/api/test/cached/a"), "a" + n(1));
+  EXPECT_EQ(call("/api/test/cached/a"), "a" + n(1));  // from memory
+  EXPECT_EQ(call("/api/test/cached/b"), "b" + n(2));  // another path is another reply
+  EXPECT_EQ(call("/api/test/cached/a?x=1"), "a" + n(3));
+  EXPECT_EQ(call("/api/test/cached/a", bearer), "a" + n(4));  // another caller
+  EXPECT_EQ(call("/api/test/cached/a", bearer), "a" + n(4));
+  gw_->OnInvalidation("profile:7");
+  EXPECT_EQ(call("/api/test/cached/a"), "a" + n(5));
+  EXPECT_EQ(call("/api/test/cached/a"), "a" + n(5));
+  EXPECT_EQ(Get("/api/test/cached/a", host, bearer, "POST", "{}").status, 200);  // a write of the tenant
+  EXPECT_EQ(call("/api/test/cached/a"), "a" + n(6));
+}
+
 TEST_F(GatewayFlowTest, AMissingBackendIs503) { EXPECT_EQ(Get("/api/nowhere").status, 503); }
 
 TEST_F(GatewayFlowTest, HostileMethodsPathsAndHostsAddNoSeries) {
   auto series = [&] {
     std::string text = prometheus::TextSerializer().Serialize(registry_->Collect());
     size_t n = 0;
-    for (size_t p = text.find("\ncloudillo_http"); p != std::string::npos; p = text.find("\ncloudillo_http", p + 1)) ++n;
+    for (size_t p = text.find("\ncloudillo_http"); p != std::string::npos;
+         p = text.find("\ncloudillo_http", p + 1))
+      ++n;
     return n;
   };
   // Warm up one of each kind, then flood with variations of the same kinds.

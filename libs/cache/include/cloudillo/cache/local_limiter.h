@@ -70,7 +70,7 @@ class LocalLimiter {
     size_t capacity = 200000;
     absl::Duration sync_interval = absl::Milliseconds(20);
     size_t max_batch = 2000;  // cells per Redis call
-    absl::Duration lazy_interval = absl::Seconds(2);
+    absl::Duration lazy_interval = absl::Seconds(5);
   };
 
   // `redis` may be null: limits are then this process's alone.

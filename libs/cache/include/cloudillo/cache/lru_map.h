@@ -14,7 +14,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <unordered_map>
 #include <utility>
 
@@ -24,75 +23,94 @@ template <class K, class V, class Hash = std::hash<K>>
 class LruMap {
  public:
   explicit LruMap(size_t capacity) : capacity_(capacity < 1 ? 1 : capacity) {}
+  // Slots point at each other and at their keys inside the map's nodes.
+  LruMap(const LruMap&) = delete;
+  LruMap& operator=(const LruMap&) = delete;
 
   V* Find(const K& key) {
     auto it = index_.find(key);
     if (it == index_.end()) return nullptr;
-    Node& node = *it->second;
-    if (clock_ - node.stamp >= capacity_ / 4) Refresh(it->second);
-    return &node.value;
+    Slot& slot = it->second;
+    if (clock_ - slot.stamp >= capacity_ / 4) MoveToFront(&slot);
+    return &slot.value;
   }
 
   // Inserts or replaces; returns the stored value.
   V& Put(const K& key, V value) {
-    auto it = index_.find(key);
-    if (it != index_.end()) {
-      it->second->value = std::move(value);
-      Refresh(it->second);
-      return it->second->value;
+    auto [it, inserted] = index_.try_emplace(key);
+    Slot& slot = it->second;
+    slot.value = std::move(value);
+    if (inserted) {
+      slot.key = &it->first;
+      Link(&slot);
+    } else {
+      MoveToFront(&slot);
     }
-    order_.push_front(Node{key, std::move(value), ++clock_});
-    index_.emplace(key, order_.begin());
-    if (index_.size() > capacity_) {
-      index_.erase(order_.back().key);
-      order_.pop_back();
-    }
-    return order_.front().value;
+    if (index_.size() > capacity_) Remove(tail_);
+    return slot.value;
   }
 
   bool Erase(const K& key) {
     auto it = index_.find(key);
     if (it == index_.end()) return false;
-    order_.erase(it->second);
+    Unlink(&it->second);
     index_.erase(it);
     return true;
   }
 
   template <class Pred>
   void EraseIf(Pred pred) {
-    for (auto it = order_.begin(); it != order_.end();) {
-      if (pred(it->key, it->value)) {
-        index_.erase(it->key);
-        it = order_.erase(it);
-      } else {
-        ++it;
-      }
+    for (Slot* slot = head_; slot != nullptr;) {
+      Slot* next = slot->next;
+      if (pred(*slot->key, slot->value)) Remove(slot);
+      slot = next;
     }
   }
 
   void Clear() {
     index_.clear();
-    order_.clear();
+    head_ = tail_ = nullptr;
   }
   size_t size() const { return index_.size(); }
   size_t capacity() const { return capacity_; }
 
  private:
-  struct Node {
-    K key;
-    V value;
-    uint64_t stamp;  // clock_ when last put in front
+  // The recency list runs through the map's own nodes (which never move), so a lookup
+  // touches one node, not a map node and a list node.
+  struct Slot {
+    V value{};
+    uint64_t stamp = 0;  // clock_ when last put in front
+    Slot* prev = nullptr;
+    Slot* next = nullptr;
+    const K* key = nullptr;
   };
-  using Order = std::list<Node>;
-  void Refresh(typename Order::iterator node) {
-    node->stamp = ++clock_;
-    order_.splice(order_.begin(), order_, node);
+
+  void Link(Slot* slot) {
+    slot->stamp = ++clock_;
+    slot->prev = nullptr;
+    slot->next = head_;
+    if (head_) head_->prev = slot;
+    head_ = slot;
+    if (!tail_) tail_ = slot;
+  }
+  void Unlink(Slot* slot) {
+    (slot->prev ? slot->prev->next : head_) = slot->next;
+    (slot->next ? slot->next->prev : tail_) = slot->prev;
+  }
+  void MoveToFront(Slot* slot) {
+    Unlink(slot);
+    Link(slot);
+  }
+  void Remove(Slot* slot) {
+    Unlink(slot);
+    index_.erase(*slot->key);
   }
 
   size_t capacity_;
-  uint64_t clock_ = 0;  // counts moves to the front
-  Order order_;         // most recent first
-  std::unordered_map<K, typename Order::iterator, Hash> index_;
+  uint64_t clock_ = 0;    // counts moves to the front
+  Slot* head_ = nullptr;  // most recent
+  Slot* tail_ = nullptr;  // least recent
+  std::unordered_map<K, Slot, Hash> index_;
 };
 
 }  // namespace cloudillo::cache
