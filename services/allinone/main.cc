@@ -19,8 +19,8 @@
 #include "cloudillo/rpc/cluster_tls.h"
 #include "cloudillo/rpc/server.h"
 #include "gateway.h"
-#include "identity_policy.h"
 #include "identity_config.h"
+#include "identity_policy.h"
 #include "identity_service.h"
 
 namespace cloudillo::identity {
@@ -74,13 +74,14 @@ int main(int argc, char** argv) {
   auto registry = std::make_shared<prometheus::Registry>();
 
   rpc::WorkerPool workers({"services", proc.worker_threads, proc.worker_queue, 0, registry.get()});
-  rpc::WorkerPool password_workers({"password", ac_cfg.password_hash_slots, size_t(ac_cfg.password_hash_slots) * 2,
-                                    19, registry.get()});
+  rpc::WorkerPool password_workers(
+      {"password", ac_cfg.password_hash_slots, size_t(ac_cfg.password_hash_slots) * 2, 19, registry.get()});
   identity::IdentityService identity_service(*id_pool, redis, *master, Clock::Real(), workers);
   identity::AdminService admin(*id_pool, redis, *master, Clock::Real(), id_cfg.admin_token, workers);
   access::AccessService access_service(*ac_pool, redis, *master, Clock::Real(), {ac_cfg.login_failure_delay},
                                        workers, password_workers);
-  if (absl::Status st = access_service.Init(); !st.ok()) return process::StartupFailure("API key hashing key", st);
+  if (absl::Status st = access_service.Init(); !st.ok())
+    return process::StartupFailure("API key hashing key", st);
   rpc::RpcServer services(registry);
   services.AddService(identity_service.internal_service());
   services.AddService(identity_service.edge_service());
@@ -129,8 +130,8 @@ int main(int argc, char** argv) {
   readiness.AddDependency("redis", [&] { return redis->Ping(); });
   auto ops_addr = process::SplitHostPort(proc.ops_addr);
   if (!ops_addr.ok()) return process::StartupFailure("CLOUDILLO_OPS_ADDR", ops_addr.status());
-  auto ops = http::StartOpsServer({ops_addr->first, ops_addr->second, registry, [&] { return readiness.Status(); },
-                                   [&] { return readiness.Details(); }});
+  auto ops = http::StartOpsServer({ops_addr->first, ops_addr->second, registry,
+                                   [&] { return readiness.Status(); }, [&] { return readiness.Details(); }});
   if (!ops.ok()) return process::StartupFailure("ops endpoint", ops.status());
   readiness.Start();
   LogInfo("started", {{"http_port", (*http)->port()},
@@ -142,17 +143,11 @@ int main(int argc, char** argv) {
   LogInfo("draining", {{"signal", sig}});
   readiness.SetDraining();
   absl::SleepFor(proc.drain_delay);
-  (*http)->StopAccepting();
-  if (https) https->StopAccepting();
-  absl::Time deadline = absl::Now() + proc.shutdown_grace;
-  (*http)->AwaitIdle(deadline);
-  if (https) https->AwaitIdle(deadline);
-  (*http)->Stop(absl::ZeroDuration());
-  if (https) https->Stop(absl::ZeroDuration());
+  http::StopTogether({http->get(), https.get()}, proc.shutdown_grace);
   gw.Stop();
   subscriber.Stop();
-  process::RunTogether({[&] { admin_server.Shutdown(proc.shutdown_grace); },
-                        [&] { services.Shutdown(proc.shutdown_grace); }});
+  process::RunTogether(
+      {[&] { admin_server.Shutdown(proc.shutdown_grace); }, [&] { services.Shutdown(proc.shutdown_grace); }});
   workers.Shutdown();
   password_workers.Shutdown();
   (*ops)->Stop(absl::Seconds(1));

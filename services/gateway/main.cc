@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
   gateway::Gateway gw(std::move(*cfg), std::move(backends), redis, registry, Clock::Real());
   cache::Subscriber subscriber(
       redis_cfg, {cache::kInvalidationChannel},
-      [&](const std::string&, const std::string& msg) { gw.OnInvalidation(msg); }, [&] { gw.OnSubscriberReset(); });
+      [&](const std::string&, const std::string& msg) { gw.OnInvalidation(msg); },
+      [&] { gw.OnSubscriberReset(); });
   subscriber.Start();
   gw.Start();
 
@@ -58,8 +59,8 @@ int main(int argc, char** argv) {
   readiness.AddDependency("redis", [&] { return redis->Ping(); });
   auto ops_addr = process::SplitHostPort(proc.ops_addr);
   if (!ops_addr.ok()) return process::StartupFailure("CLOUDILLO_OPS_ADDR", ops_addr.status());
-  auto ops = http::StartOpsServer({ops_addr->first, ops_addr->second, registry, [&] { return readiness.Status(); },
-                                   [&] { return readiness.Details(); }});
+  auto ops = http::StartOpsServer({ops_addr->first, ops_addr->second, registry,
+                                   [&] { return readiness.Status(); }, [&] { return readiness.Details(); }});
   if (!ops.ok()) return process::StartupFailure("ops endpoint", ops.status());
   readiness.Start();
   LogInfo("started", {{"http_port", (*http)->port()},
@@ -73,13 +74,7 @@ int main(int argc, char** argv) {
   // once and in-flight requests get the grace period.
   readiness.SetDraining();
   absl::SleepFor(proc.drain_delay);
-  (*http)->StopAccepting();
-  if (https) https->StopAccepting();
-  absl::Time deadline = absl::Now() + proc.shutdown_grace;
-  (*http)->AwaitIdle(deadline);
-  if (https) https->AwaitIdle(deadline);
-  (*http)->Stop(absl::ZeroDuration());
-  if (https) https->Stop(absl::ZeroDuration());
+  http::StopTogether({http->get(), https.get()}, proc.shutdown_grace);
   gw.Stop();
   subscriber.Stop();
   (*ops)->Stop(absl::Seconds(1));

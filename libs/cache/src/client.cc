@@ -50,15 +50,9 @@ std::string Sha1Hex(const std::string& text) {
 class ClientCore {
  public:
   explicit ClientCore(RedisConfig config) : config_(std::move(config)), work_(io_.get_executor()) {
-    if (config_.tls) {
-      auto ctx = internal::MakeTlsContext(config_);
-      if (ctx.ok()) {
-        tls_ = *ctx;
-      } else {
-        setup_error_ = ctx.status();
-      }
-    }
-    if (absl::Status st = config_.Validate(); !st.ok()) setup_error_ = st;
+    internal::ClientSetup setup = internal::PrepareClient(config_);
+    tls_ = std::move(setup.tls);
+    setup_error_ = std::move(setup.error);
   }
 
   asio::io_context& io() { return io_; }

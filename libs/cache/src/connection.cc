@@ -59,6 +59,20 @@ absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const RedisCo
   return ctx;
 }
 
+ClientSetup PrepareClient(const RedisConfig& config) {
+  ClientSetup setup;
+  if (config.tls) {
+    auto ctx = MakeTlsContext(config);
+    if (ctx.ok()) {
+      setup.tls = *ctx;
+    } else {
+      setup.error = ctx.status();
+    }
+  }
+  if (absl::Status st = config.Validate(); !st.ok()) setup.error = st;
+  return setup;
+}
+
 Connection::Connection(asio::io_context& io, tcp::socket socket, std::unique_ptr<TlsStream> tls,
                        std::string peer, absl::Duration command_timeout)
     : socket_(std::move(socket)),

@@ -46,6 +46,14 @@ struct TlsSettings {
 // the system's CAs), the client certificate when set. InvalidArgument naming a bad file.
 absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const RedisConfig& config);
 
+// What a client of `config` connects with: its TLS context (null without TLS), or the
+// reason it cannot connect at all (a bad configuration), reported on every command.
+struct ClientSetup {
+  std::shared_ptr<asio::ssl::context> tls;
+  absl::Status error;
+};
+ClientSetup PrepareClient(const RedisConfig& config);
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using PushHandler = std::function<void(absl::StatusOr<Reply>)>;

@@ -37,6 +37,9 @@ end
 return out
 )lua";
 
+// Cells handled per hold of the lock by the reconciliation (see Sync).
+constexpr size_t kSlice = 256;
+
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -184,29 +187,39 @@ void LocalLimiter::SyncNow() { Sync(true); }
 
 void LocalLimiter::Sync(bool everything) {
   if (!redis_) return;
-  std::vector<std::string> keys, args;
   State& s = *state_;
+  std::vector<std::string> lazy;
   {
     std::lock_guard<std::mutex> lock(s.mu);
     int64_t now = NowUs();
     if (everything || now - s.round_started_us >= absl::ToInt64Microseconds(options_.lazy_interval)) {
       s.round_started_us = now;
       ++s.round;
-      for (std::string& key : s.lazy) {
-        Cell* c = s.cells.Find(key);
-        if (!c || c->pending == 0 || c->queued) continue;  // forgotten, or sent meanwhile
-        c->queued = true;
-        s.dirty.push_back(std::move(key));
-      }
-      s.lazy.clear();
+      lazy.swap(s.lazy);
     }
-    size_t take = std::min(s.dirty.size(), options_.max_batch);
+  }
+  // Tens of thousands of cells may end a round: work through them a slice at a time, so
+  // that a request's Check() never waits for more than one slice.
+  for (size_t start = 0; start < lazy.size(); start += kSlice) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (size_t i = start; i < std::min(lazy.size(), start + kSlice); ++i) {
+      Cell* c = s.cells.Find(lazy[i]);
+      if (!c || c->pending == 0 || c->queued) continue;  // forgotten, or sent meanwhile
+      c->queued = true;
+      s.dirty.push_back(std::move(lazy[i]));
+    }
+  }
+  std::vector<std::string> keys, args;
+  while (keys.size() < options_.max_batch) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    size_t take = std::min({s.dirty.size(), kSlice, options_.max_batch - keys.size()});
+    if (take == 0) break;
     for (size_t i = 0; i < take; ++i) {
       std::string& key = s.dirty[s.dirty.size() - 1 - i];
       Cell* c = s.cells.Find(key);
       if (!c) continue;  // forgotten meanwhile
       c->queued = false;
-      keys.push_back(key);
+      keys.push_back(std::move(key));
       args.push_back(std::to_string(c->interval_us));
       args.push_back(std::to_string(c->burst));
       args.push_back(std::to_string(c->pending));
@@ -226,13 +239,15 @@ void LocalLimiter::OnSynced(State& s, const std::vector<std::string>& keys,
                             const absl::StatusOr<Reply>& reply) {
   // Without Redis the local view simply stands (limits fail towards per-replica ones).
   if (!reply.ok() || reply->type != Reply::Type::kArray || reply->elements.size() != keys.size()) return;
-  int64_t now = NowUs();
-  std::lock_guard<std::mutex> lock(s.mu);
-  for (size_t i = 0; i < keys.size(); ++i) {
-    Cell* c = s.cells.Find(keys[i]);
-    if (!c) continue;
-    // What every replica admitted, plus what this one admitted since the batch left.
-    c->tat_us = now + reply->elements[i].integer + c->pending * c->interval_us;
+  for (size_t start = 0; start < keys.size(); start += kSlice) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    int64_t now = NowUs();
+    for (size_t i = start; i < std::min(keys.size(), start + kSlice); ++i) {
+      Cell* c = s.cells.Find(keys[i]);
+      if (!c) continue;
+      // What every replica admitted, plus what this one admitted since the batch left.
+      c->tat_us = now + reply->elements[i].integer + c->pending * c->interval_us;
+    }
   }
 }
 

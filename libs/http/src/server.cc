@@ -37,14 +37,16 @@ using namespace internal;
 class ServerImpl final : public HttpServer, public ServerContext {
  public:
   explicit ServerImpl(ServerOptions o)
-      : opts_(std::move(o)), contexts_(MakeContexts(opts_.threads)), acceptor_(*contexts_[0]),
+      : opts_(std::move(o)),
+        contexts_(MakeContexts(opts_.threads)),
+        acceptor_(*contexts_[0]),
         ssl_ctx_(ssl::context::tls_server) {}
 
   absl::Status Init() {
     if (!opts_.tls_cert_file.empty()) {
       beast::error_code ec;
-      ssl_ctx_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                           ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+      ssl_ctx_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                           ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
       ssl_ctx_.use_certificate_chain_file(opts_.tls_cert_file, ec);
       if (!ec) ssl_ctx_.use_private_key_file(opts_.tls_key_file, ssl::context::pem, ec);
       if (ec) return absl::InvalidArgumentError("TLS certificate/key unusable: " + ec.message());
@@ -59,8 +61,8 @@ class ServerImpl final : public HttpServer, public ServerContext {
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
     if (ec) {
-      return absl::UnavailableError("cannot listen on " + opts_.address + ":" + std::to_string(opts_.port) + ": " +
-                                    ec.message());
+      return absl::UnavailableError("cannot listen on " + opts_.address + ":" + std::to_string(opts_.port) +
+                                    ": " + ec.message());
     }
     port_ = acceptor_.local_endpoint().port();
     Accept();
@@ -87,7 +89,8 @@ class ServerImpl final : public HttpServer, public ServerContext {
   }
 
   bool AwaitIdle(absl::Time deadline) override {
-    while (in_flight_ > 0 && absl::Now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    while (in_flight_ > 0 && absl::Now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     return in_flight_ == 0;
   }
 
@@ -172,7 +175,8 @@ class ServerImpl final : public HttpServer, public ServerContext {
       std::string ip;
       if (!ec2) {
         auto a = remote.address();
-        if (a.is_v6() && a.to_v6().is_v4_mapped()) a = net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6());
+        if (a.is_v6() && a.to_v6().is_v4_mapped())
+          a = net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6());
         ip = a.to_string();
       }
       socket.set_option(tcp::no_delay(true), ec2);
@@ -218,6 +222,19 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(ServerOptions opti
   absl::Status st = server->Init();
   if (!st.ok()) return st;
   return std::unique_ptr<HttpServer>(std::move(server));
+}
+
+void StopTogether(std::initializer_list<HttpServer*> servers, absl::Duration grace) {
+  for (HttpServer* s : servers) {
+    if (s) s->StopAccepting();
+  }
+  absl::Time deadline = absl::Now() + grace;
+  for (HttpServer* s : servers) {
+    if (s) s->AwaitIdle(deadline);
+  }
+  for (HttpServer* s : servers) {
+    if (s) s->Stop(absl::ZeroDuration());
+  }
 }
 
 }  // namespace cloudillo::http

@@ -273,17 +273,12 @@ class GatewayFlowTest : public ::testing::Test {
     int status = 0;
     std::string head, body;
   };
-  Answer Get(const std::string& path, const std::string& host = std::string("cl-o.") + kTenant,
-             const std::string& extra = "", const std::string& method = "GET", const std::string& body = "") {
+  // Sends raw bytes on a new connection and returns everything until the server closes.
+  std::string RoundTrip(const std::string& raw) {
     boost::asio::io_context ioc;
     tcp::socket s(ioc);
     s.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(http_->port())});
-    std::string req =
-        method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n" + extra;
-    if (!body.empty())
-      req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-    req += "\r\n" + body;
-    boost::asio::write(s, boost::asio::buffer(req));
+    boost::asio::write(s, boost::asio::buffer(raw));
     std::string out;
     beast::error_code ec;
     char buf[8192];
@@ -292,6 +287,16 @@ class GatewayFlowTest : public ::testing::Test {
       if (ec) break;
       out.append(buf, n);
     }
+    return out;
+  }
+  Answer Get(const std::string& path, const std::string& host = std::string("cl-o.") + kTenant,
+             const std::string& extra = "", const std::string& method = "GET", const std::string& body = "") {
+    std::string req =
+        method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n" + extra;
+    if (!body.empty())
+      req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    req += "\r\n" + body;
+    std::string out = RoundTrip(req);
     Answer a;
     size_t sp = out.find(' ');
     if (sp != std::string::npos) a.status = std::atoi(out.c_str() + sp + 1);
@@ -428,20 +433,8 @@ TEST_F(GatewayFlowTest, UploadsStreamThroughTheBackend) {
   for (int i = 0; i < 40; ++i) chunked += "10000\r\n" + std::string(0x10000, 'u') + "\r\n";
   chunked += "0\r\n\r\n";
   std::string extra = Bearer(Token("k1", "secret-one")) + "Transfer-Encoding: chunked\r\n";
-  boost::asio::io_context ioc;
-  tcp::socket s(ioc);
-  s.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(http_->port())});
-  std::string req = std::string("POST /api/test/upload HTTP/1.1\r\nHost: cl-o.") + kTenant +
-                    "\r\nConnection: close\r\n" + extra + "\r\n" + chunked;
-  boost::asio::write(s, boost::asio::buffer(req));
-  std::string out;
-  beast::error_code ec;
-  char buf[8192];
-  for (;;) {
-    size_t n = s.read_some(boost::asio::buffer(buf), ec);
-    if (ec) break;
-    out.append(buf, n);
-  }
+  std::string out = RoundTrip(std::string("POST /api/test/upload HTTP/1.1\r\nHost: cl-o.") + kTenant +
+                              "\r\nConnection: close\r\n" + extra + "\r\n" + chunked);
   EXPECT_NE(out.find("\"bytes\":2621440"), std::string::npos) << out.substr(0, 400);
   EXPECT_NE(out.find(std::string("\"head\":\"") + kTenant), std::string::npos);
 }

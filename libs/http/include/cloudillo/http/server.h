@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -162,5 +163,10 @@ class HttpServer {
   virtual int64_t in_flight() const = 0;
   virtual int64_t connections() const = 0;
 };
+
+// Stops several servers as one (HTTP and HTTPS of one process): every listener closes
+// first, then all share one grace period for the requests in flight. Null entries are
+// skipped.
+void StopTogether(std::initializer_list<HttpServer*> servers, absl::Duration grace);
 
 }  // namespace cloudillo::http
