@@ -13,6 +13,7 @@
 #include "cloudillo/crypto/hash.h"
 #include "cloudillo/db/sql_text.h"
 #include "cloudillo/rpc/api.h"
+#include "profile_sections.h"
 
 namespace cloudillo::identity {
 namespace {
@@ -123,18 +124,59 @@ absl::StatusOr<ApiReply> IdentityService::DoGetMe(const ApiRequest& req) {
   return reply;
 }
 
+namespace {
+// The caller's standing as far as the token tells. A scoped token that names the tenant
+// without being its owner (a share link, a key's token) reads as a guest; another scoped
+// token keeps its identity's relationships but not its roles (PROTOCOL D.14).
+Viewer ViewerOf(const cloudillo::v1::RequestContext& ctx) {
+  Viewer v;
+  if (!ctx.authenticated()) return v;
+  if (rpc::IsOwner(ctx)) return Viewer{.owner = true, .authenticated = true};
+  if (!ctx.scope().empty() && ctx.subject() == ctx.id_tag()) return v;
+  v.authenticated = true;
+  if (ctx.scope().empty()) v.role = HighestCommunityRole(ctx.roles());
+  return v;
+}
+
+// Whether the answer needs the caller's follow and connection state (a query).
+bool NeedsRelationship(const ProfileSnapshot& snap, const Viewer& v) {
+  return snap.relationship_markers && v.authenticated && !v.owner && v.role == 0;
+}
+}  // namespace
+
 grpc::ServerUnaryReactor* IdentityService::GetMeFull(grpc::CallbackServerContext* ctx, const ApiRequest* req,
                                                      ApiReply* out) {
-  if (profiles_.Cached(req->ctx().tn_id()))
+  auto snap = profiles_.Cached(req->ctx().tn_id());
+  if (snap && !NeedsRelationship(*snap, ViewerOf(req->ctx())))
     return rpc::ServeInline(ctx, out, [this, req] { return DoGetMeFull(*req); });
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoGetMeFull(*req); });
 }
 
 absl::StatusOr<ApiReply> IdentityService::DoGetMeFull(const ApiRequest& req) {
   CL_ASSIGN_OR_RETURN(auto snap, profiles_.Get(req.ctx().tn_id()));
+  Viewer viewer = ViewerOf(req.ctx());
   ApiReply reply;
+  // Reused per caller (the gateway keys on subject, roles and scope). A change of the
+  // caller's follow or connection state must publish `profile:<tn>` like a profile
+  // change does, or the reply would outlive it.
   MarkReusable(*snap, clock_.Now(), &reply);
-  reply.set_data_json(rpc::IsOwner(req.ctx()) ? snap->full_owner_json : snap->full_guest_json);
+  if (viewer.owner) {
+    reply.set_data_json(snap->full_owner_json);
+  } else if (!viewer.authenticated) {
+    reply.set_data_json(snap->full_public_json);
+  } else {
+    auto caller = CanonicalIdTag(req.ctx().subject());
+    if (NeedsRelationship(*snap, viewer) && caller.ok()) {
+      CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("SELECT follower, connected FROM profiles "
+                                                     "WHERE tn_id = $1 AND id_tag = $2",
+                                                     {db::P(req.ctx().tn_id()), db::P(*caller)}));
+      if (!r.empty()) {
+        viewer.follower = r.rows[0].Bool(0);
+        viewer.connected = r.rows[0].Bool(1);
+      }
+    }
+    reply.set_data_json(FullJsonFor(*snap, viewer));
+  }
   return reply;
 }
 

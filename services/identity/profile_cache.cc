@@ -8,6 +8,7 @@
 #include "cloudillo/core/status_macros.h"
 #include "cloudillo/crypto/hash.h"
 #include "cloudillo/rpc/api.h"
+#include "profile_sections.h"
 
 namespace cloudillo::identity {
 namespace {
@@ -27,31 +28,20 @@ ojson KeysJson(const std::vector<PublicKeyInfo>& keys) {
   return arr;
 }
 
-// The `x` map a caller may see: the owner sees everything; others see entries whose
-// `<key>.vis` marker is absent or "P" (public), and no markers.
-json VisibleX(const json& x, bool owner) {
-  if (owner) return x;
-  json out = json::object();
-  for (auto it = x.begin(); it != x.end(); ++it) {
-    const std::string& k = it.key();
-    if (k.size() > 4 && k.compare(k.size() - 4, 4, ".vis") == 0) continue;
-    auto vis = x.find(k + ".vis");
-    if (vis != x.end() && !(vis->is_string() && vis->get<std::string>() == "P")) continue;
-    out[k] = it.value();
-  }
-  return out;
-}
-
-std::string FullJson(const TenantRow& t, const std::vector<PublicKeyInfo>& keys, bool owner) {
+std::string FullJson(const TenantRow& t, const std::vector<PublicKeyInfo>& keys, const Viewer& viewer) {
   ojson p = ProfileHead(t);
   if (!t.cover_pic.empty()) p["coverPic"] = t.cover_pic;
   p["keys"] = KeysJson(keys);
-  json x = VisibleX(t.x, owner);
+  json x = VisibleSections(t.x, viewer);
   if (!x.empty()) p["x"] = x;
   return p.dump();
 }
 
 }  // namespace
+
+std::string FullJsonFor(const ProfileSnapshot& snap, const Viewer& viewer) {
+  return FullJson(snap.tenant, snap.keys, viewer);
+}
 
 absl::StatusOr<TenantRow> LoadTenant(db::Pool& pool, int64_t tn_id) {
   CL_ASSIGN_OR_RETURN(db::Result r,
@@ -109,8 +99,9 @@ absl::StatusOr<std::shared_ptr<const ProfileSnapshot>> ProfileCache::Get(int64_t
   base["keys"] = KeysJson(snap->keys);
   snap->me_json = base.dump();
   snap->me_etag = Base64UrlEncode(crypto::Sha256(snap->me_json).substr(0, 8));
-  snap->full_owner_json = FullJson(snap->tenant, snap->keys, true);
-  snap->full_guest_json = FullJson(snap->tenant, snap->keys, false);
+  snap->full_owner_json = FullJson(snap->tenant, snap->keys, Viewer{.owner = true});
+  snap->full_public_json = FullJson(snap->tenant, snap->keys, Viewer{});
+  snap->relationship_markers = DependsOnRelationship(snap->tenant.x);
   snap->fetched = now;
   std::lock_guard<std::mutex> lock(mu_);
   if (generation == generation_) entries_.Put(tn_id, Entry{snap});
@@ -127,7 +118,8 @@ void ProfileCache::Forget(int64_t tn_id) {
   Drop(tn_id);
   if (!redis_) return;
   absl::Status st = redis_->Publish(cache::kInvalidationChannel, cache::ProfileInvalidation(tn_id));
-  if (!st.ok()) LogWarn("invalidation_publish_failed", {{"tn_id", tn_id}, {"error", std::string(st.message())}});
+  if (!st.ok())
+    LogWarn("invalidation_publish_failed", {{"tn_id", tn_id}, {"error", std::string(st.message())}});
 }
 
 void ProfileCache::OnInvalidation(const std::string& message) {

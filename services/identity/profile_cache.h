@@ -31,6 +31,8 @@ struct TenantRow {
   nlohmann::json x = nlohmann::json::object();
 };
 
+struct Viewer;
+
 // PermissionDenied for an unknown tenant (PROTOCOL §9.1).
 absl::StatusOr<TenantRow> LoadTenant(db::Pool& pool, int64_t tn_id);
 
@@ -41,17 +43,23 @@ nlohmann::ordered_json ProfileHead(const TenantRow& t);
 struct ProfileSnapshot {
   TenantRow tenant;
   std::vector<PublicKeyInfo> keys;
-  std::string me_json, me_etag;             // GET /api/me data and its ETag (PROTOCOL E15)
-  std::string full_owner_json, full_guest_json;  // GET /api/me/full data by viewer
+  std::string me_json, me_etag;       // GET /api/me data and its ETag (PROTOCOL E15)
+  std::string full_owner_json;        // GET /api/me/full data for the owner
+  std::string full_public_json;       // ... for an anonymous caller
+  bool relationship_markers = false;  // some section is for followers or connections
   absl::Time fetched;
 };
+
+// GET /api/me/full data as `viewer` sees it (profile_sections.h).
+std::string FullJsonFor(const ProfileSnapshot& snap, const Viewer& viewer);
 
 class ProfileCache {
  public:
   static constexpr absl::Duration kTtl = absl::Minutes(5);
   static constexpr size_t kCapacity = 100000;
 
-  ProfileCache(db::Pool& pool, const SigningKeys& keys, const Clock& clock, std::shared_ptr<cache::Redis> redis);
+  ProfileCache(db::Pool& pool, const SigningKeys& keys, const Clock& clock,
+               std::shared_ptr<cache::Redis> redis);
 
   // Never blocks: the live snapshot, or nullptr.
   std::shared_ptr<const ProfileSnapshot> Cached(int64_t tn_id);

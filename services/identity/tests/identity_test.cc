@@ -16,8 +16,8 @@ using cloudillo::v1::ApiRequest;
 
 class IdentityTest : public cloudillo::testing::ServicesFixture {
  protected:
-  grpc::Status Call(grpc::Status (cloudillo::v1::IdentityEdge::Stub::*m)(grpc::ClientContext*, const ApiRequest&,
-                                                                     ApiReply*),
+  grpc::Status Call(grpc::Status (cloudillo::v1::IdentityEdge::Stub::*m)(grpc::ClientContext*,
+                                                                         const ApiRequest&, ApiReply*),
                     const ApiRequest& req, ApiReply* out) {
     auto ctx = rpc::ContextWithDeadline(absl::Seconds(10));
     return (identity_stub_.get()->*m)(ctx.get(), req, out);
@@ -153,6 +153,54 @@ TEST_F(IdentityTest, PatchMeMergesAndAnswersRawProfile) {
   EXPECT_EQ(Code(Call(&cloudillo::v1::IdentityEdge::Stub::PatchMe, guest_patch, &reply)), "E-AUTH-NOPERM");
 }
 
+// PROTOCOL D.14: each standing sees the sections its word allows, relationships read
+// from the tenant's profiles, roles from the token.
+TEST_F(IdentityTest, ProfileSectionsFollowTheCallersStanding) {
+  cloudillo::v1::Tenant t = CreateTenant("alice.example.com");
+  ApiRequest patch = OwnerRequest(t);
+  patch.set_body(R"({"x":{"sections":"about,fol,con,sup,odd","about":"a","fol":"f","fol.vis":"follower",
+    "con":"c","con.vis":"connected","sup":"s","sup.vis":"supporter","odd":"o","odd.vis":"F"}})");
+  ApiReply reply;
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::PatchMe, patch, &reply).ok());
+  for (auto [who, follower, connected] :
+       {std::tuple{"bob.example.com", true, false}, std::tuple{"carol.example.com", false, true}}) {
+    ASSERT_TRUE(
+        pool_
+            ->Query(
+                "INSERT INTO profiles (tn_id, id_tag, name, follower, connected) VALUES ($1, $2, $2, $3, $4)",
+                {db::P(t.tn_id()), db::P(who), db::P(follower), db::P(connected)})
+            .ok());
+  }
+  auto as = [&](const std::string& subject, const std::string& roles) {
+    ApiRequest r = Request(t);
+    r.mutable_ctx()->set_authenticated(true);
+    r.mutable_ctx()->set_subject(subject);
+    r.mutable_ctx()->set_roles(roles);
+    r.mutable_ctx()->set_auth_kind("token");
+    return r;
+  };
+  auto sees = [&](const ApiRequest& r) {
+    ApiReply out;
+    EXPECT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::GetMeFull, r, &out).ok());
+    json p = json::parse(out.data_json());
+    return p.contains("x") ? p["x"].value("sections", std::string("(none)")) : std::string("(no x)");
+  };
+  EXPECT_EQ(sees(Request(t)), "about");
+  EXPECT_EQ(sees(as("dave.example.com", "public")), "about");
+  EXPECT_EQ(sees(as("bob.example.com", "public,follower")), "about,fol");
+  EXPECT_EQ(sees(as("Carol.Example.com", "public")), "about,fol,con");
+  EXPECT_EQ(sees(as("erin.example.com", "public,follower,supporter")), "about,fol,con,sup");
+  EXPECT_EQ(sees(OwnerRequest(t)), "about,fol,con,sup,odd");
+  // A scoped token keeps its identity's relationships but not its roles.
+  ApiRequest scoped = as("erin.example.com", "supporter");
+  scoped.mutable_ctx()->set_scope("file:f1:R");
+  EXPECT_EQ(sees(scoped), "about");
+  // A hidden section leaves no marker behind.
+  ApiReply guest;
+  ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::GetMeFull, Request(t), &guest).ok());
+  EXPECT_EQ(json::parse(guest.data_json())["x"], (json{{"about", "a"}, {"sections", "about"}}));
+}
+
 TEST_F(IdentityTest, SettingsFollowAppendixB) {
   cloudillo::v1::Tenant t = CreateTenant("alice.example.com");
   ApiRequest get = OwnerRequest(t);
@@ -204,9 +252,11 @@ TEST_F(IdentityTest, SettingsFollowAppendixB) {
   (*sadm.mutable_path())["name"] = "email.smtp.password";
   sadm.set_body(R"({"value":"hunter2"})");
   EXPECT_EQ(Code(Call(&cloudillo::v1::IdentityEdge::Stub::PutSetting, sadm, &reply)), "E-AUTH-NOPERM");
-  for (const char* key : {"email.smtp.password", "email.smtp.host", "email.enabled", "server.registration_enabled"}) {
+  for (const char* key :
+       {"email.smtp.password", "email.smtp.host", "email.enabled", "server.registration_enabled"}) {
     (*sadm.mutable_path())["name"] = key;
-    EXPECT_EQ(Code(Call(&cloudillo::v1::IdentityEdge::Stub::GetSetting, sadm, &reply)), "E-CORE-NOTFOUND") << key;
+    EXPECT_EQ(Code(Call(&cloudillo::v1::IdentityEdge::Stub::GetSetting, sadm, &reply)), "E-CORE-NOTFOUND")
+        << key;
   }
   ApiRequest all = OwnerRequest(t);
   ASSERT_TRUE(Call(&cloudillo::v1::IdentityEdge::Stub::ListSettings, all, &reply).ok());
