@@ -16,4 +16,7 @@ pkg_check_modules(ARGON2 REQUIRED IMPORTED_TARGET libargon2)
 pkg_check_modules(IDN2 REQUIRED IMPORTED_TARGET libidn2)
 pkg_check_modules(NETTLE REQUIRED IMPORTED_TARGET nettle hogweed)
 find_library(XCRYPT_LIB crypt REQUIRED)
+find_package(ZLIB REQUIRED)
+# Brotli is optional: responses fall back to gzip without it.
+pkg_check_modules(BROTLI IMPORTED_TARGET libbrotlienc libbrotlidec)
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)

@@ -4,11 +4,12 @@
 
 #include "absl/strings/str_split.h"
 #include "api_flow.h"
+#include "client_limits.h"
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/id_tag.h"
 #include "cloudillo/core/log.h"
+#include "cloudillo/http/content_coding.h"
 #include "envelope.h"
-#include "client_limits.h"
 
 namespace cloudillo::gateway {
 namespace {
@@ -128,7 +129,8 @@ std::string Gateway::ClientIp(const http::Request& req) const {
   for (const auto& net : config_.trusted_proxies) {
     if (!net.Contains(req.client_ip)) continue;
     // Behind a trusted proxy the nearest untrusted hop of X-Forwarded-For is the client.
-    std::vector<std::string> hops = absl::StrSplit(AV(req.Header("x-forwarded-for")), ',', absl::SkipWhitespace());
+    std::vector<std::string> hops =
+        absl::StrSplit(AV(req.Header("x-forwarded-for")), ',', absl::SkipWhitespace());
     for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
       std::string hop(SV(absl::StripAsciiWhitespace(*it)));
       bool trusted = false;
@@ -154,7 +156,8 @@ void Gateway::Handle(std::shared_ptr<http::Exchange> ex) {
     case ParsedHost::Kind::kInvalidApi: {
       http::Response res = ErrorResponse(400, "E-VAL-INVALID", "Invalid tenant in Host");
       DecorateApiResponse(res, req, req_id);
-      return Complete(ex, std::move(res), GatewayMetrics::SpecialRoute(GatewayMetrics::kBadHost), req_id, "", start);
+      return Complete(ex, std::move(res), GatewayMetrics::SpecialRoute(GatewayMetrics::kBadHost), req_id, "",
+                      start);
     }
     case ParsedHost::Kind::kInvalid:
       return Complete(ex, ErrorResponse(400, "E-VAL-INVALID", "Invalid or missing Host header"),
@@ -164,12 +167,15 @@ void Gateway::Handle(std::shared_ptr<http::Exchange> ex) {
 
 void Gateway::Complete(const std::shared_ptr<http::Exchange>& ex, http::Response res, int route,
                        const std::string& req_id, const std::string& tenant, absl::Time start) {
+  // Every answer's one exit: compressed here when the client takes it (static files
+  // arrive already encoded and are left alone).
+  http::CompressResponse(ex->request().Header("accept-encoding"), res);
   Record(ex->request(), res, route, req_id, tenant, start);
   ex->Respond(std::move(res));
 }
 
-void Gateway::Record(const http::Request& req, const http::Response& res, int route, const std::string& req_id,
-                     const std::string& tenant, absl::Time start) {
+void Gateway::Record(const http::Request& req, const http::Response& res, int route,
+                     const std::string& req_id, const std::string& tenant, absl::Time start) {
   double secs = absl::ToDoubleSeconds(absl::Now() - start);
   metrics_->Request(route, req.method, res.status, secs);
   if (res.status >= 400) metrics_->Error(res.error_code.empty() ? "none" : res.error_code);
@@ -209,7 +215,8 @@ void Gateway::HandleApp(const std::shared_ptr<http::Exchange>& ex, const std::st
       if (!origin.empty()) res.Set("Access-Control-Allow-Credentials", "true");
       res.Set("Vary", "origin");
       res.Set("Cache-Control", "no-store, no-cache");
-      Complete(ex, std::move(res), GatewayMetrics::SpecialRoute(GatewayMetrics::kWellKnown), req_id, "", start);
+      Complete(ex, std::move(res), GatewayMetrics::SpecialRoute(GatewayMetrics::kWellKnown), req_id, "",
+               start);
     };
     if (auto hit = directory_.TryTenant(host_id_tag)) return answer(*hit);
     auto addr = cache::ClientAddress::Parse(ClientIp(req));
@@ -218,21 +225,24 @@ void Gateway::HandleApp(const std::shared_ptr<http::Exchange>& ex, const std::st
         return Complete(ex, std::move(*limited), app_route, req_id, "", start);
       }
     }
-    return directory_.FetchTenant(host_id_tag, [ex, answer](auto tenant) { ex->Post([answer, tenant] { answer(tenant); }); });
+    return directory_.FetchTenant(
+        host_id_tag, [ex, answer](auto tenant) { ex->Post([answer, tenant] { answer(tenant); }); });
   }
   if (req.method != "GET" && req.method != "HEAD") {
-    return Complete(ex, ErrorResponse(405, "E-VAL-INVALID", "Method not allowed here"), app_route, req_id, "", start);
+    return Complete(ex, ErrorResponse(405, "E-VAL-INVALID", "Method not allowed here"), app_route, req_id, "",
+                    start);
   }
   if (req.path.rfind("/api/", 0) == 0 || req.path == "/api" || req.path.rfind("/ws/", 0) == 0) {
     return Complete(ex, ErrorResponse(404, "E-CORE-NOTFOUND", "Not found"), app_route, req_id, "", start);
   }
   auto serve = [this, ex, req_id, start, app_route](absl::StatusOr<std::optional<TenantInfo>> tenant) {
     if (!tenant.ok()) {
-      return Complete(ex, ErrorResponse(503, "E-SYS-UNAVAIL", "Service temporarily unavailable"), app_route, req_id,
-                      "", start);
+      return Complete(ex, ErrorResponse(503, "E-SYS-UNAVAIL", "Service temporarily unavailable"), app_route,
+                      req_id, "", start);
     }
     if (!tenant->has_value()) {
-      return Complete(ex, ErrorResponse(404, "E-CORE-NOTFOUND", "Unknown host"), app_route, req_id, "", start);
+      return Complete(ex, ErrorResponse(404, "E-CORE-NOTFOUND", "Unknown host"), app_route, req_id, "",
+                      start);
     }
     // The web root is on disk: read it on the disk pool, never on an I/O thread.
     bool queued = disk_.TrySubmit([this, ex, req_id, start, app_route] {
@@ -246,16 +256,18 @@ void Gateway::HandleApp(const std::shared_ptr<http::Exchange>& ex, const std::st
       Complete(ex, std::move(*file), app_route, req_id, "", start);
     });
     if (!queued) {
-      Complete(ex, ErrorResponse(503, "E-SYS-UNAVAIL", "Service temporarily unavailable"), app_route, req_id, "",
-               start);
+      Complete(ex, ErrorResponse(503, "E-SYS-UNAVAIL", "Service temporarily unavailable"), app_route, req_id,
+               "", start);
     }
   };
   if (auto hit = directory_.TryTenant(host_id_tag)) return serve(*hit);
   auto addr = cache::ClientAddress::Parse(ClientIp(req));
   if (addr.ok()) {
-    if (auto limited = limits_->ChargeLookup(*addr)) return Complete(ex, std::move(*limited), app_route, req_id, "", start);
+    if (auto limited = limits_->ChargeLookup(*addr))
+      return Complete(ex, std::move(*limited), app_route, req_id, "", start);
   }
-  directory_.FetchTenant(host_id_tag, [ex, serve](auto tenant) { ex->Post([serve, tenant] { serve(tenant); }); });
+  directory_.FetchTenant(host_id_tag,
+                         [ex, serve](auto tenant) { ex->Post([serve, tenant] { serve(tenant); }); });
 }
 
 }  // namespace cloudillo::gateway

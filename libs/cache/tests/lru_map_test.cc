@@ -19,6 +19,23 @@ TEST(LruMap, EvictsTheLeastRecentlyUsed) {
   EXPECT_EQ(m.size(), 2u);
 }
 
+TEST(LruMap, OldestIsTheNextToGo) {
+  LruMap<int, int> m(2);
+  EXPECT_EQ(m.Oldest(), nullptr);
+  m.EraseOldest();  // nothing to do
+  m.Put(1, 10);
+  m.Put(2, 20);
+  EXPECT_EQ(*m.Oldest(), 10);
+  m.EraseOldest();
+  EXPECT_EQ(m.Find(1), nullptr);
+  EXPECT_EQ(*m.Oldest(), 20);
+  m.EraseOldest();
+  EXPECT_EQ(m.size(), 0u);
+  EXPECT_EQ(m.Oldest(), nullptr);
+  m.Put(3, 30);  // the list is whole again after emptying
+  EXPECT_EQ(*m.Oldest(), 30);
+}
+
 TEST(LruMap, ReplaceEraseAndEraseIf) {
   LruMap<int, int> m(10);
   for (int i = 0; i < 5; ++i) m.Put(i, i);

@@ -1,18 +1,21 @@
 // libFuzzer target for reading an HTTP/1.1 request head exactly as the server does:
 // Beast's parser under the server's limits, fed in small steps, with the obsolete
 // line folding scan and the RFC 9112 framing checks of request_head.h; then the
-// body under a per-route limit, as the server continues after the head.
+// body under a per-route limit, as the server continues after the head. Also the
+// Accept-Encoding negotiation over the same bytes.
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstddef>
 #include <cstdint>
 
 #include "../src/request_head.h"
+#include "cloudillo/http/content_coding.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace http = boost::beast::http;
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
   (void)cloudillo::http::internal::ParseHeadForTest(bytes, 16 * 1024, 100);
+  (void)cloudillo::http::NegotiateCoding(bytes);  // Accept-Encoding as any header value
 
   cloudillo::http::internal::HeadParser head;
   head.header_limit(16 * 1024);

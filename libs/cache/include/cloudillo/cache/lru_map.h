@@ -67,6 +67,13 @@ class LruMap {
     }
   }
 
+  // The least recently used entry's value (nullptr when empty), and its removal: for
+  // owners that bound something besides the count (bytes).
+  V* Oldest() { return tail_ ? &tail_->value : nullptr; }
+  void EraseOldest() {
+    if (tail_) Remove(tail_);
+  }
+
   void Clear() {
     index_.clear();
     head_ = tail_ = nullptr;
