@@ -78,3 +78,70 @@ test('every truncation of a real update is an error', async () => {
     assert.ok(line.startsWith('err'), `truncated at ${n}: ${line}`);
   }
 });
+
+// Hand-made inputs: where yjs throws we must answer an error, elsewhere the same bytes.
+async function agree(what, cmd, args, oracle) {
+  let expected;
+  try {
+    expected = oracle();
+  } catch (e) {
+    expected = e;
+  }
+  const line = await call(cmd, ...args);
+  if (expected instanceof Error) {
+    assert.ok(line.startsWith('err'), `${what}: yjs throws "${expected.message}", we answer ${line}`);
+  } else {
+    assert.ok(line.startsWith('ok'), `${what}: yjs answers, we say ${line}`);
+    same(Buffer.from(line.slice(3), 'base64'), expected, what);
+  }
+}
+const bytes = (...parts) => new Uint8Array(parts.flat());
+// A varUint of `value` (< 128) padded with zero payloads to `n` bytes.
+const padded = (value, n) => [0x80 | value, ...Array(n - 2).fill(0x80), 0];
+const hi = (() => {
+  const d = new Y.Doc();
+  d.clientID = 1;
+  d.getText('t').insert(0, 'hi');
+  return Y.encodeStateAsUpdate(d);
+})();
+const bye = (() => {
+  const d = new Y.Doc();
+  d.clientID = 2;
+  d.getArray('a').insert(0, [1, 'bye']);
+  return Y.encodeStateAsUpdate(d);
+})();
+
+test('varints are read as lib0 reads them', async () => {
+  const max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+  const cases = {
+    'client count padded to 12 bytes': bytes(padded(1, 12), [...hi.slice(1)]),
+    'client count padded to 147 bytes': bytes(padded(1, 147), [...hi.slice(1)]),
+    'client 2^53 - 1 in nine bytes': bytes([1, 1], max, [0x8f, 0, 0, 0, 1, 0]),
+    'client beyond 2^53 - 1 after a continuation': bytes([1, 1], max, [0xff, 0x7f, 0, 0, 1, 0]),
+    'truncated varint': bytes([1, 0x81]),
+    'varInt in any out of range': bytes([1, 1, 1, 0, 8, 1, 1, 0x74, 1, 125], Array(9).fill(0xff), [1, 0]),
+    'string length padded': bytes([1, 1, 1, 0, 4, 1, 1, 0x74], padded(2, 9), [0x68, 0x69, 0]),
+  };
+  // Where lib0 hands yjs NaN or a number rounded beyond 2^53 - 1, yjs goes on with it
+  // (a NaN client count reads no block, a client id is rounded): we refuse those.
+  const refused = {
+    'client count padded to 148 bytes (NaN)': bytes(padded(1, 148), [...hi.slice(1)]),
+    'client beyond 2^53 - 1 in the last byte': bytes([1, 1], max, [0x1f, 0, 0, 1, 0]),
+  };
+  for (const [what, u] of Object.entries(refused)) {
+    assert.doesNotThrow(() => Y.mergeUpdates([u, bye]), what);
+    for (const line of [await call('merge', u, bye), await call('validate', u)]) {
+      assert.match(line, /^err .*beyond 2\^53 - 1/, what);
+    }
+  }
+  // yjs re-encodes `any` values it read (a padded varInt comes out short), we copy
+  // them: accepted alike, but merged bytes differ.
+  const padAny = bytes([1, 1, 1, 0, 8, 1, 1, 0x74, 1, 125, 0x85], Array(10).fill(0x80), [0, 0]);
+  Y.applyUpdate(new Y.Doc(), padAny);
+  assert.equal(await call('validate', padAny), 'ok');
+  for (const [what, u] of Object.entries(cases)) {
+    await agree(`${what}: merge`, 'merge', [u, bye], () => Y.mergeUpdates([u, bye]));
+    await agree(`${what}: diff`, 'diff', [u, bytes([0])], () => Y.diffUpdate(u, bytes([0])));
+    await agree(`${what}: state vector`, 'sv', [u], () => Y.encodeStateVectorFromUpdate(u));
+  }
+});

@@ -11,6 +11,13 @@ namespace {
 using ::cloudillo::testing::IsOk;
 using ::cloudillo::testing::StatusIs;
 
+// InvalidArgument, and the message names the reason.
+MATCHER_P(InvalidWith, text, "is InvalidArgument mentioning " + ::testing::PrintToString(text)) {
+  const absl::Status& s = ::cloudillo::testing::GetStatus(arg);
+  *result_listener << "status: " << s;
+  return s.code() == absl::StatusCode::kInvalidArgument && s.message().find(text) != std::string::npos;
+}
+
 std::string B(std::initializer_list<int> bytes) {
   std::string s;
   for (int b : bytes) s += char(b);
@@ -21,6 +28,7 @@ std::string B(std::initializer_list<int> bytes) {
 const std::string kInsertHi = B({1, 1, 1, 0, 4, 1, 1, 't', 2, 'h', 'i', 0});
 // client 1 appends 'x' after 'hi' (origin 1:1), and deletes clock 0
 const std::string kAppendX = B({1, 1, 1, 2, 0x84, 1, 1, 1, 'x', 1, 1, 1, 0, 1});
+constexpr uint64_t lib0_max_safe = (uint64_t{1} << 53) - 1;
 
 TEST(Decode, KnownUpdate) {
   auto u = DecodeUpdate(kInsertHi);
@@ -118,6 +126,48 @@ TEST(Hostile, ClientIdsAtTheLimits) {
   EXPECT_EQ(EncodeUpdate(*u), max_client);
   std::string zero_client = B({1, 1, 0, 0, 0, 1, 0});
   EXPECT_THAT(DecodeUpdate(zero_client), IsOk());
+}
+
+// lib0's readVarUint has no length limit: zero padding is read as long as the
+// multiplier stays finite (147 bytes), and it throws only when a continuation byte
+// follows a value beyond 2^53 - 1.
+std::string Overlong(int value, int bytes) {
+  std::string s(1, char(0x80 | value));
+  s.append(bytes - 2, char(0x80));
+  return s + char(0);
+}
+
+TEST(Varints, OverlongEncodingsReadAsLib0DoesAndWriteCanonically) {
+  // kInsertHi with its client count padded to 12 bytes.
+  std::string padded = Overlong(1, 12) + kInsertHi.substr(1);
+  auto u = DecodeUpdate(padded);
+  ASSERT_THAT(u, IsOk());
+  EXPECT_EQ(EncodeUpdate(*u), kInsertHi);
+  EXPECT_EQ(*MergeUpdates({padded, kAppendX}), *MergeUpdates({kInsertHi, kAppendX}));
+  EXPECT_THAT(DecodeUpdate(Overlong(1, 147) + kInsertHi.substr(1)), IsOk());
+  // The 148th byte multiplies by Infinity: lib0 returns NaN, which no answer could match.
+  EXPECT_THAT(DecodeUpdate(Overlong(1, 148) + kInsertHi.substr(1)), InvalidWith("beyond 2^53 - 1"));
+  // 2^53 - 1 in nine bytes (the eighth only continues).
+  std::string max_client = B({1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x8f, 0, 0, 0, 1, 0});
+  ASSERT_THAT(DecodeUpdate(max_client), IsOk());
+  EXPECT_EQ(DecodeUpdate(max_client)->structs[0].id.client, lib0_max_safe);
+}
+
+TEST(Varints, Lib0ErrorsAreKept) {
+  // A continuation byte after 2^56 - 1: lib0 throws "Integer out of Range".
+  EXPECT_THAT(DecodeUpdate(B({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f})),
+              InvalidWith("integer out of range"));
+  // A last byte beyond 2^53 - 1: lib0 returns a rounded number.
+  EXPECT_THAT(DecodeUpdate(B({1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0, 0, 1, 0})),
+              InvalidWith("beyond 2^53 - 1"));
+  EXPECT_THAT(DecodeUpdate(B({1, 0x81})), InvalidWith("unexpected end of array"));
+  // readVarInt inside `any`: padded is fine, a continuation beyond 2^53 - 1 is not.
+  std::string any_int = B({1,    1,    1,    0,    8,    1,    1,    't',  1,    125, 0x85, 0x80,
+                           0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0,   0});
+  EXPECT_THAT(DecodeUpdate(any_int), IsOk());
+  std::string any_range =
+      B({1, 1, 1, 0, 8, 1, 1, 't', 1, 125, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 0});
+  EXPECT_THAT(DecodeUpdate(any_range), InvalidWith("integer out of range"));
 }
 
 TEST(Hostile, LimitsAreEnforced) {
