@@ -145,3 +145,26 @@ test('varints are read as lib0 reads them', async () => {
     await agree(`${what}: state vector`, 'sv', [u], () => Y.encodeStateVectorFromUpdate(u));
   }
 });
+
+test('state vectors are read as yjs reads them', async () => {
+  const max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+  const inf = [...Array(147).fill(0x80), 1];
+  const svs = {
+    'clock 2^54 (rounded)': bytes([1, 1], max, [0x1f]),
+    'clock 2^53 - 1': bytes([1, 1], max, [0x0f]),
+    'clock Infinity': bytes([1, 1], inf),
+    'clock NaN': bytes([1, 1], padded(0, 148)),
+    'client beyond 2^53 - 1': bytes([1], max, [0x1f, 5]),
+    'client 2 at 31, client 1 at 1': bytes([2, 2, 0x1f], [1, 1]),
+    'count NaN': bytes(padded(0, 148), [1, 1, 5]),
+    'count Infinity': bytes(inf, [1, 1, 5]),
+    'clock out of range': bytes([1, 1], max, [0xff, 0x80, 0]),
+    'later entry wins': bytes([2, 1, 5, 1, 1]),
+    'trailing bytes': bytes([1, 1, 1, 7, 7]),
+    'padded clock': bytes([1, 1], padded(1, 30)),
+  };
+  const merged = Y.mergeUpdates([hi, bye]);
+  for (const [what, sv] of Object.entries(svs)) {
+    await agree(`${what}: diff`, 'diff', [merged, sv], () => Y.diffUpdate(merged, sv));
+  }
+});

@@ -403,23 +403,38 @@ absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& up
 }
 
 absl::StatusOr<StateVector> DecodeStateVector(std::string_view bytes) {
+  // Yjs' readStateVector: lib0 numbers into a Map, later entries winning; bytes after
+  // the last entry are never looked at.
   lib0::Reader r(bytes);
+  auto bad = [&r] { return absl::InvalidArgumentError(std::string("invalid state vector: ") + r.error()); };
   uint64_t n;
-  if (!r.VarUint(&n) || n > r.remaining()) return absl::InvalidArgumentError("invalid state vector");
+  lib0::VarKind n_kind;
+  if (!r.VarUintAny(&n, &n_kind)) return bad();
+  // `i < NaN` never holds; any other count beyond the bytes runs out of them.
+  if (n_kind == lib0::VarKind::kNaN) n = 0;
+  if (n_kind == lib0::VarKind::kBeyond || n > r.remaining()) {
+    return absl::InvalidArgumentError("invalid state vector: unexpected end of array");
+  }
   StateVector sv;
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t client, clock;
-    if (!r.VarUint(&client) || !r.VarUint(&clock)) return absl::InvalidArgumentError("invalid state vector");
+    lib0::VarKind client_kind, clock_kind;
+    if (!r.VarUintAny(&client, &client_kind) || !r.VarUintAny(&clock, &clock_kind)) return bad();
+    // A client Yjs reads as NaN or beyond 2^53 - 1 matches no struct of a valid update.
+    if (client_kind != lib0::VarKind::kSafe) continue;
+    // diffUpdate looks clocks up as `state.get(client) || 0`: NaN counts as 0, and a
+    // clock beyond every valid one leaves nothing of that client missing.
+    if (clock_kind == lib0::VarKind::kNaN) clock = 0;
+    if (clock_kind == lib0::VarKind::kBeyond) clock = kClockBeyondAll;
     bool replaced = false;
     for (auto& e : sv) {
       if (e.first == client) {
-        e.second = clock;  // a Map: later entries win
+        e.second = clock;
         replaced = true;
       }
     }
     if (!replaced) sv.emplace_back(client, clock);
   }
-  if (!r.done()) return absl::InvalidArgumentError("invalid state vector: trailing bytes");
   return sv;
 }
 

@@ -170,6 +170,31 @@ TEST(Varints, Lib0ErrorsAreKept) {
   EXPECT_THAT(DecodeUpdate(any_range), InvalidWith("integer out of range"));
 }
 
+TEST(StateVectors, ReadAsYjsReadsThem) {
+  // Clock 2^54 (a rounded lib0 number): nothing of client 1 is missing.
+  std::string beyond = B({1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f});
+  EXPECT_THAT(DecodeStateVector(beyond),
+              ::cloudillo::testing::IsOkAndHolds(StateVector{{1, kClockBeyondAll}}));
+  EXPECT_THAT(DiffUpdate(kInsertHi, beyond), ::cloudillo::testing::IsOkAndHolds(B({0, 0})));
+  // Infinity (a non-zero 148th byte) likewise; NaN (a zero one) counts as clock 0.
+  std::string inf = B({1, 1}) + Overlong(0, 147) + char(1);
+  inf[2 + 146] = char(0x80);
+  EXPECT_THAT(DiffUpdate(kInsertHi, inf), ::cloudillo::testing::IsOkAndHolds(B({0, 0})));
+  EXPECT_THAT(DiffUpdate(kInsertHi, B({1, 1}) + Overlong(0, 148)),
+              ::cloudillo::testing::IsOkAndHolds(kInsertHi));
+  // A client beyond 2^53 - 1 matches nothing; a NaN count reads no entry.
+  EXPECT_THAT(DiffUpdate(kInsertHi, B({1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 5})),
+              ::cloudillo::testing::IsOkAndHolds(kInsertHi));
+  EXPECT_THAT(DiffUpdate(kInsertHi, Overlong(0, 148) + B({1, 1, 5})),
+              ::cloudillo::testing::IsOkAndHolds(kInsertHi));
+  // Bytes after the last entry are ignored, as Yjs' readStateVector never looks.
+  EXPECT_THAT(DiffUpdate(kInsertHi, B({1, 1, 1, 7, 7})),
+              ::cloudillo::testing::IsOkAndHolds(B({1, 1, 1, 1, 0x84, 1, 0, 1, 'i', 0})));
+  EXPECT_THAT(DiffUpdate(kInsertHi, B({1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x80, 0})),
+              InvalidWith("integer out of range"));
+  EXPECT_THAT(DiffUpdate(kInsertHi, ""), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST(Hostile, LimitsAreEnforced) {
   Limits l;
   l.max_update_bytes = 4;

@@ -110,6 +110,11 @@ absl::StatusOr<std::string> DiffUpdate(std::string_view update, std::string_view
 // Y.encodeStateVectorFromUpdate
 absl::StatusOr<std::string> StateVectorFromUpdate(std::string_view update, const Limits& limits = {});
 
+// Reads a state vector as Yjs does (bytes after the last entry are ignored). Clocks
+// lib0 reads as numbers beyond 2^53 - 1 become kClockBeyondAll, clocks it reads as NaN
+// become 0 (diffUpdate's `|| 0`), and entries whose client is not a safe integer are
+// dropped (no valid update has such a client).
+inline constexpr uint64_t kClockBeyondAll = ~uint64_t{0};
 absl::StatusOr<StateVector> DecodeStateVector(std::string_view bytes);
 std::string EncodeStateVector(const StateVector& sv);
 
