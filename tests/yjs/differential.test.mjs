@@ -168,3 +168,38 @@ test('state vectors are read as yjs reads them', async () => {
     await agree(`${what}: diff`, 'diff', [merged, sv], () => Y.diffUpdate(merged, sv));
   }
 });
+
+test('subdocument options: refused exactly where yjs throws', async () => {
+  // A ContentDoc (ref 9) in map 'm' with guid 'g', then the options as a lib0 `any`.
+  const doc = (opts) => bytes([1, 1, 1, 0, 9, 1, 1, 0x6d, 1, 0x67], opts, [0]);
+  const str = (t) => [t.length, ...Buffer.from(t)];
+  const values = {
+    undefined: [127],
+    null: [126],
+    number: [125, 5],
+    float: [124, 0x3f, 0xc0, 0, 0],
+    bigint: [122, 0, 0, 0, 0, 0, 0, 0, 5],
+    false: [121],
+    true: [120],
+    string: [119, ...str('ab')],
+    array: [117, 2, 125, 1, 126],
+    bytes: [116, 1, 1],
+    'empty object': [118, 0],
+    'object with meta': [118, 1, ...str('meta'), 118, 1, ...str('a'), 125, 1],
+    'gc off, autoLoad, meta': [118, 3, ...str('gc'), 121, ...str('autoLoad'), 120, ...str('meta'), 119, ...str('x')],
+  };
+  for (const [what, opts] of Object.entries(values)) {
+    const u = doc(opts);
+    let throws = false;
+    try {
+      Y.applyUpdate(new Y.Doc(), u);
+    } catch {
+      throws = true;
+    }
+    const line = await call('validate', u);
+    if (throws) assert.match(line, /^err .*subdocument options/, what);
+    else assert.equal(line, 'ok', what);
+    await agree(`${what}: merge`, 'merge', [u, bye], () => Y.mergeUpdates([u, bye]));
+    await agree(`${what}: diff`, 'diff', [u, bytes([0])], () => Y.diffUpdate(u, bytes([0])));
+  }
+});

@@ -27,6 +27,8 @@ bool ReadString(Reader& r, std::string* out) {
   return true;
 }
 
+constexpr char kAnyUndefined = 127, kAnyNull = 126, kAnyObject = 118;
+
 // Skips one lib0 `any` value, bounded in depth; true when well-formed.
 bool SkipAny(Reader& r, int depth) {
   if (depth <= 0) return false;
@@ -127,6 +129,10 @@ absl::Status ReadContent(Reader& r, uint8_t ref, const Limits& limits, Content* 
       c->kind = ContentKind::kDoc;
       if (!ReadString(r, &c->text) || !ReadAnyRaw(r, limits.max_any_depth, &c->text2))
         return Bad("doc content", r);
+      // Yjs' readContentDoc reads `opts.shouldLoad` of the decoded options, which
+      // throws for null and undefined only: no client could apply such an update.
+      if (c->text2[0] == kAnyNull || c->text2[0] == kAnyUndefined)
+        return Bad("subdocument options are null or undefined, not an object");
       return absl::OkStatus();
     default:
       return Bad("unknown content kind " + std::to_string(ref), r);
@@ -298,7 +304,7 @@ std::string_view Utf16Suffix(std::string_view utf8, uint64_t offset, std::string
   return utf8.substr(i);
 }
 
-void WriteContent(std::string& out, const Content& c, uint64_t offset) {
+void WriteContent(std::string& out, const Content& c, uint64_t offset, bool keep_read_bytes) {
   switch (c.kind) {
     case ContentKind::kDeleted:
       lib0::WriteVarUint(out, c.deleted_len - offset);
@@ -334,7 +340,13 @@ void WriteContent(std::string& out, const Content& c, uint64_t offset) {
       break;
     case ContentKind::kDoc:
       lib0::WriteVarString(out, c.text);
-      out += c.text2;
+      // Yjs writes the options it derived from the subdocument (gc, autoLoad, meta),
+      // not the ones it read; options that are not an object contribute none of them.
+      // Objects are kept as read, which is what Yjs writes for the options it produces.
+      if (!keep_read_bytes && c.text2[0] != kAnyObject)
+        out += std::string{kAnyObject, 0};
+      else
+        out += c.text2;
       break;
   }
 }
@@ -377,7 +389,7 @@ void WriteStruct(std::string& out, const Struct& s, uint64_t offset, bool keep_r
     }
     if (s.parent_sub) lib0::WriteVarString(out, *s.parent_sub);
   }
-  WriteContent(out, s.content, offset);
+  WriteContent(out, s.content, offset, keep_read_flags);
 }
 
 std::string EncodeDeleteSet(const DeleteSet& ds) {

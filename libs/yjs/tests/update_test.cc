@@ -195,6 +195,27 @@ TEST(StateVectors, ReadAsYjsReadsThem) {
   EXPECT_THAT(DiffUpdate(kInsertHi, ""), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(Subdocuments, OptionsMustNotBeNullOrUndefined) {
+  // A ContentDoc (ref 9) in map 'm' with guid "g", then its options as an `any`.
+  auto doc = [](std::string opts) { return B({1, 1, 1, 0, 9, 1, 1, 'm', 1, 'g'}) + opts + char(0); };
+  // readContentDoc reads `opts.shouldLoad`, which throws for these two only.
+  for (int tag : {126, 127}) {
+    EXPECT_THAT(DecodeUpdate(doc(B({tag}))), InvalidWith("subdocument options")) << tag;
+    EXPECT_THAT(MergeUpdates({doc(B({tag})), kInsertHi}), InvalidWith("subdocument options")) << tag;
+  }
+  // Anything else is applied; Yjs then writes the options it derived, none from a
+  // non-object, so merges and diffs write an empty object.
+  const std::string empty_object = B({118, 0});
+  for (const std::string& opts :
+       {B({125, 5}), B({120}), B({119, 2, 'a', 'b'}), B({117, 1, 126}), B({116, 0})}) {
+    ASSERT_THAT(DecodeUpdate(doc(opts)), IsOk());
+    EXPECT_EQ(EncodeUpdate(*DecodeUpdate(doc(opts))), doc(opts));
+    EXPECT_THAT(DiffUpdate(doc(opts), B({0})), ::cloudillo::testing::IsOkAndHolds(doc(empty_object)));
+  }
+  const std::string meta = B({118, 1, 4, 'm', 'e', 't', 'a', 119, 1, 'x'});
+  EXPECT_THAT(DiffUpdate(doc(meta), B({0})), ::cloudillo::testing::IsOkAndHolds(doc(meta)));
+}
+
 TEST(Hostile, LimitsAreEnforced) {
   Limits l;
   l.max_update_bytes = 4;

@@ -9,7 +9,8 @@
 //
 // Errors: every function taking bytes returns InvalidArgument for input that is not a
 // valid update (truncated varints, lengths past the end, unknown struct or content
-// kinds, invalid UTF-8, zero-length structs, clocks beyond 2^53) and
+// kinds, invalid UTF-8, zero-length structs, clocks beyond 2^53, varints lib0 reads
+// as NaN or beyond 2^53 - 1, subdocuments whose options are null or undefined) and
 // ResourceExhausted when a configured limit is exceeded. Nothing here allocates more
 // than a small multiple of the input size, recurses without bound, or loops beyond
 // the input. Thread-compatible: no shared state.
