@@ -24,7 +24,8 @@ after(() => cli.stdin.end());
 function call(cmd, ...args) {
   return new Promise((resolve) => {
     pending.push(resolve);
-    cli.stdin.write(`${cmd} ${args.map((a) => Buffer.from(a).toString('base64')).join(' ')}\n`);
+    // One space before each argument: an empty update is an empty field.
+    cli.stdin.write(`${[cmd, ...args.map((a) => Buffer.from(a).toString('base64'))].join(' ')}\n`);
   });
 }
 async function ours(cmd, ...args) {
@@ -202,4 +203,22 @@ test('subdocument options: refused exactly where yjs throws', async () => {
     await agree(`${what}: merge`, 'merge', [u, bye], () => Y.mergeUpdates([u, bye]));
     await agree(`${what}: diff`, 'diff', [u, bytes([0])], () => Y.diffUpdate(u, bytes([0])));
   }
+});
+
+test('zero-length updates and state vectors', async () => {
+  const empty = new Uint8Array(0);
+  await agree('diff of an empty update', 'diff', [empty, bytes([0])], () => Y.diffUpdate(empty, bytes([0])));
+  await agree('diff against an empty state vector', 'diff', [hi, empty], () => Y.diffUpdate(hi, empty));
+  await agree('diff of nothing against nothing', 'diff', [empty, empty], () => Y.diffUpdate(empty, empty));
+  await agree('state vector of an empty update', 'sv', [empty], () => Y.encodeStateVectorFromUpdate(empty));
+  await agree('merge of none', 'merge', [], () => Y.mergeUpdates([]));
+  await agree('merge of two empty updates', 'merge', [empty, empty], () => Y.mergeUpdates([empty, empty]));
+  await agree('merge of an empty update and one', 'merge', [empty, hi], () => Y.mergeUpdates([empty, hi]));
+  await agree('merge of one and an empty update', 'merge', [hi, empty], () => Y.mergeUpdates([hi, empty]));
+  assert.throws(() => Y.applyUpdate(new Y.Doc(), empty));
+  assert.match(await call('validate', empty), /^err .*unexpected end of array/);
+  // yjs hands back a lone update without reading it, an empty one too; we validate it.
+  same(Y.mergeUpdates([empty]), empty, 'yjs: merge of one empty update');
+  assert.match(await call('merge', empty), /^err /);
+  same(await ours('merge', hi), hi, 'merge of one update');
 });

@@ -216,6 +216,20 @@ TEST(Subdocuments, OptionsMustNotBeNullOrUndefined) {
   EXPECT_THAT(DiffUpdate(doc(meta), B({0})), ::cloudillo::testing::IsOkAndHolds(doc(meta)));
 }
 
+TEST(Empty, ZeroLengthInputsFailAsInYjs) {
+  // lib0 throws "Unexpected end of array" reading the first count of each.
+  EXPECT_THAT(DecodeUpdate(""), InvalidWith("unexpected end of array"));
+  EXPECT_THAT(DiffUpdate("", B({0})), InvalidWith("unexpected end of array"));
+  EXPECT_THAT(DiffUpdate(kInsertHi, ""), InvalidWith("unexpected end of array"));
+  EXPECT_THAT(StateVectorFromUpdate(""), InvalidWith("unexpected end of array"));
+  EXPECT_THAT(MergeUpdates({"", kInsertHi}), InvalidWith("unexpected end of array"));
+  EXPECT_THAT(MergeUpdates({kInsertHi, ""}), InvalidWith("unexpected end of array"));
+  // Y.mergeUpdates([]) is an update without structs or deletions.
+  EXPECT_THAT(MergeUpdates({}), ::cloudillo::testing::IsOkAndHolds(B({0, 0})));
+  // Y.mergeUpdates([u]) returns u unread; we validate it.
+  EXPECT_THAT(MergeUpdates({""}), InvalidWith("unexpected end of array"));
+}
+
 TEST(Hostile, LimitsAreEnforced) {
   Limits l;
   l.max_update_bytes = 4;

@@ -1,5 +1,6 @@
 // yjs-cli: the codec behind a line protocol, for the differential test against the
-// `yjs` package and for the benchmark. One command per line, base64 arguments:
+// `yjs` package and for the benchmark. One command per line, base64 arguments each
+// after one space (an empty argument is an empty field; `merge` alone merges none):
 //   merge U1 U2 …      -> ok MERGED          (Y.mergeUpdates)
 //   diff U SV          -> ok DIFF            (Y.diffUpdate)
 //   sv U               -> ok STATE_VECTOR    (Y.encodeStateVectorFromUpdate)
@@ -101,17 +102,20 @@ int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
   std::string line;
   while (std::getline(std::cin, line)) {
-    std::istringstream words(line);
-    std::string cmd, w;
-    words >> cmd;
+    // Fields are separated by single spaces so that an empty field is an empty
+    // argument (a zero-length update or state vector encodes to no base64 at all).
+    size_t space = line.find(' ');
+    std::string cmd = line.substr(0, space);
     std::vector<std::string> args;
     bool bad = false;
-    while (words >> w) {
-      auto d = Base64Decode(w);
+    while (space != std::string::npos) {
+      size_t next = line.find(' ', space + 1);
+      auto d = Base64Decode(std::string_view(line).substr(space + 1, next - space - 1));
       if (!d.ok())
         bad = true;
       else
         args.push_back(*std::move(d));
+      space = next;
     }
     std::string out;
     if (bad) {
