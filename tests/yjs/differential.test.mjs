@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import * as Y from 'yjs';
-import { generateHistory } from './history.mjs';
+import { generateHistory, rng } from './history.mjs';
 
 const build = process.env.CLOUDILLO_BUILD_DIR || path.resolve(new URL('../../build', import.meta.url).pathname);
 const SEEDS = Number(process.env.YJS_SEEDS || 2000);
@@ -221,4 +221,31 @@ test('zero-length updates and state vectors', async () => {
   same(Y.mergeUpdates([empty]), empty, 'yjs: merge of one empty update');
   assert.match(await call('merge', empty), /^err /);
   same(await ours('merge', hi), hi, 'merge of one update');
+});
+
+test('many tiny updates merged in one call', async () => {
+  // Two clients typing into one text, every keystroke an update, delivered shuffled.
+  const log = [];
+  const docs = [1, 2].map((id) => {
+    const d = new Y.Doc();
+    d.clientID = id;
+    d.on('update', (u) => log.push(u));
+    return d;
+  });
+  const r = rng(99);
+  for (let i = 0; i < 1500; i++) {
+    const d = docs[i % 2];
+    const t = d.getText('t');
+    if (t.length > 3 && r() < 0.2) t.delete(Math.floor(r() * t.length), 1);
+    else t.insert(Math.floor(r() * (t.length + 1)), 'abc'[i % 3]);
+    if (r() < 0.1) Y.applyUpdate(docs[1 - (i % 2)], Y.encodeStateAsUpdate(d));
+  }
+  const shuffled = log.slice().sort(() => r() - 0.5);
+  const merged = await ours('merge', ...shuffled);
+  same(merged, Y.mergeUpdates(shuffled), 'one call, against yjs');
+  const chunks = [];
+  for (let i = 0; i < shuffled.length; i += 100) chunks.push(await ours('merge', ...shuffled.slice(i, i + 100)));
+  const chunked = await ours('merge', ...chunks);
+  same(chunked, Y.mergeUpdates(chunks), 'merge of chunks, against yjs');
+  same(chunked, merged, 'merge of chunks, against one call');
 });
