@@ -38,7 +38,8 @@ class StructStream {
 absl::Status DecodeStructs(lib0::Reader& r, const Limits& limits, std::vector<Struct>* out);
 absl::Status DecodeDeleteSet(lib0::Reader& r, const Limits& limits, DeleteSet* ds);
 // Item.write(encoder, offset) / GC.write / Skip.write. `keep_read_flags` re-emits an
-// info bit 6 that was read without a parent sub (Yjs' own writers drop it).
+// info bit 6 that was read without a parent sub and subdocument options as read (Yjs'
+// own writers drop the bit and write the options they derived).
 void WriteStruct(std::string& out, const Struct& s, uint64_t offset, bool keep_read_flags);
 // The part of `utf8` after `offset` UTF-16 code units (String content slicing).
 std::string_view Utf16Suffix(std::string_view utf8, uint64_t offset, std::string* scratch);

@@ -15,6 +15,10 @@ using lib0::Reader;
 absl::Status Bad(const std::string& what) {
   return absl::InvalidArgumentError("invalid Yjs update: " + what);
 }
+// With the reader's reason (lib0's words where lib0 would throw as well).
+absl::Status Bad(const std::string& what, const Reader& r) {
+  return Bad(*r.error() ? what + ": " + r.error() : what);
+}
 
 bool ReadString(Reader& r, std::string* out) {
   std::string_view v;
@@ -22,6 +26,8 @@ bool ReadString(Reader& r, std::string* out) {
   out->assign(v);
   return true;
 }
+
+constexpr char kAnyUndefined = 127, kAnyNull = 126, kAnyObject = 118;
 
 // Skips one lib0 `any` value, bounded in depth; true when well-formed.
 bool SkipAny(Reader& r, int depth) {
@@ -84,48 +90,52 @@ absl::Status ReadContent(Reader& r, uint8_t ref, const Limits& limits, Content* 
   switch (ref) {
     case 1:
       c->kind = ContentKind::kDeleted;
-      if (!r.VarUint(&c->deleted_len)) return Bad("deleted length");
+      if (!r.VarUint(&c->deleted_len)) return Bad("deleted length", r);
       return absl::OkStatus();
     case 2:
     case 8:
       c->kind = ref == 2 ? ContentKind::kJson : ContentKind::kAny;
-      if (!r.VarUint(&n) || n > r.remaining()) return Bad("content element count");
+      if (!r.VarUint(&n) || n > r.remaining()) return Bad("content element count", r);
       c->parts.resize(n);
       for (auto& p : c->parts) {
         bool ok = ref == 2 ? ReadJson(r, &p, true) : ReadAnyRaw(r, limits.max_any_depth, &p);
-        if (!ok) return Bad(ref == 2 ? "JSON content" : "any content");
+        if (!ok) return Bad(ref == 2 ? "JSON content" : "any content", r);
       }
       return absl::OkStatus();
     case 3:
       c->kind = ContentKind::kBinary;
-      if (!r.VarBytes(&v)) return Bad("binary content");
+      if (!r.VarBytes(&v)) return Bad("binary content", r);
       c->text.assign(v);
       return absl::OkStatus();
     case 4:
       c->kind = ContentKind::kString;
-      if (!ReadString(r, &c->text)) return Bad("string content");
+      if (!ReadString(r, &c->text)) return Bad("string content", r);
       c->utf16_len = Utf16Length(c->text);
       return absl::OkStatus();
     case 5:
       c->kind = ContentKind::kEmbed;
-      if (!ReadJson(r, &c->text, false)) return Bad("embed content");
+      if (!ReadJson(r, &c->text, false)) return Bad("embed content", r);
       return absl::OkStatus();
     case 6:
       c->kind = ContentKind::kFormat;
-      if (!ReadString(r, &c->text) || !ReadJson(r, &c->text2, false)) return Bad("format content");
+      if (!ReadString(r, &c->text) || !ReadJson(r, &c->text2, false)) return Bad("format content", r);
       return absl::OkStatus();
     case 7:
       c->kind = ContentKind::kType;
-      if (!r.VarUint(&c->type_ref) || c->type_ref > 6) return Bad("type reference");
-      if ((c->type_ref == 3 || c->type_ref == 5) && !ReadString(r, &c->text)) return Bad("type name");
+      if (!r.VarUint(&c->type_ref) || c->type_ref > 6) return Bad("type reference", r);
+      if ((c->type_ref == 3 || c->type_ref == 5) && !ReadString(r, &c->text)) return Bad("type name", r);
       return absl::OkStatus();
     case 9:
       c->kind = ContentKind::kDoc;
       if (!ReadString(r, &c->text) || !ReadAnyRaw(r, limits.max_any_depth, &c->text2))
-        return Bad("doc content");
+        return Bad("doc content", r);
+      // Yjs' readContentDoc reads `opts.shouldLoad` of the decoded options, which
+      // throws for null and undefined only: no client could apply such an update.
+      if (c->text2[0] == kAnyNull || c->text2[0] == kAnyUndefined)
+        return Bad("subdocument options are null or undefined, not an object");
       return absl::OkStatus();
     default:
-      return Bad("unknown content kind " + std::to_string(ref));
+      return Bad("unknown content kind " + std::to_string(ref), r);
   }
 }
 
@@ -159,22 +169,22 @@ bool StructStream::Next(Struct* s) {
   if (!status_.ok()) return false;
   if (!started_) {
     started_ = true;
-    if (!r_.VarUint(&blocks_left_) || blocks_left_ > r_.remaining()) return Fail(Bad("client count"));
+    if (!r_.VarUint(&blocks_left_) || blocks_left_ > r_.remaining()) return Fail(Bad("client count", r_));
   }
   while (structs_left_ == 0) {
     if (blocks_left_ == 0) return false;
     --blocks_left_;
     if (!r_.VarUint(&structs_left_) || !r_.VarUint(&client_) || !r_.VarUint(&clock_)) {
-      return Fail(Bad("client block header"));
+      return Fail(Bad("client block header", r_));
     }
-    if (structs_left_ > r_.remaining()) return Fail(Bad("struct count past the end"));
+    if (structs_left_ > r_.remaining()) return Fail(Bad("struct count past the end", r_));
   }
   --structs_left_;
   if (++structs_read_ > limits_.max_structs) {
     return Fail(absl::ResourceExhaustedError("Yjs update has too many structs"));
   }
   uint8_t info;
-  if (!r_.Byte(&info)) return Fail(Bad("truncated struct"));
+  if (!r_.Byte(&info)) return Fail(Bad("truncated struct", r_));
   s->id = {client_, clock_};
   s->origin.reset();
   s->right_origin.reset();
@@ -183,36 +193,36 @@ bool StructStream::Next(Struct* s) {
   s->parent_sub_flag = false;
   if (info == 10) {
     s->kind = StructKind::kSkip;
-    if (!r_.VarUint(&s->length)) return Fail(Bad("skip length"));
+    if (!r_.VarUint(&s->length)) return Fail(Bad("skip length", r_));
   } else if ((info & 0x1f) == 0) {
     s->kind = StructKind::kGC;
-    if (!r_.VarUint(&s->length)) return Fail(Bad("gc length"));
+    if (!r_.VarUint(&s->length)) return Fail(Bad("gc length", r_));
   } else {
     s->kind = StructKind::kItem;
     bool cant_copy_parent = (info & 0xc0) == 0;
     if (info & 0x80) {
       Id o;
-      if (!ReadId(r_, &o)) return Fail(Bad("origin"));
+      if (!ReadId(r_, &o)) return Fail(Bad("origin", r_));
       s->origin = o;
     }
     if (info & 0x40) {
       Id o;
-      if (!ReadId(r_, &o)) return Fail(Bad("right origin"));
+      if (!ReadId(r_, &o)) return Fail(Bad("right origin", r_));
       s->right_origin = o;
     }
     if (cant_copy_parent) {
       uint64_t is_key;
-      if (!r_.VarUint(&is_key)) return Fail(Bad("parent info"));
+      if (!r_.VarUint(&is_key)) return Fail(Bad("parent info", r_));
       if (is_key == 1) {
         s->parent.kind = Parent::Kind::kKey;
-        if (!ReadString(r_, &s->parent.key)) return Fail(Bad("parent key"));
+        if (!ReadString(r_, &s->parent.key)) return Fail(Bad("parent key", r_));
       } else {
         s->parent.kind = Parent::Kind::kId;
-        if (!ReadId(r_, &s->parent.id)) return Fail(Bad("parent id"));
+        if (!ReadId(r_, &s->parent.id)) return Fail(Bad("parent id", r_));
       }
       if (info & 0x20) {
         std::string sub;
-        if (!ReadString(r_, &sub)) return Fail(Bad("parent sub"));
+        if (!ReadString(r_, &sub)) return Fail(Bad("parent sub", r_));
         s->parent_sub = std::move(sub);
       }
     }
@@ -220,8 +230,8 @@ bool StructStream::Next(Struct* s) {
     if (auto st = ReadContent(r_, info & 0x1f, limits_, &s->content); !st.ok()) return Fail(st);
     s->length = s->content.Length();
   }
-  if (s->length == 0) return Fail(Bad("zero-length struct"));
-  if (clock_ > lib0::kMaxSafeInteger - s->length) return Fail(Bad("clock out of range"));
+  if (s->length == 0) return Fail(Bad("zero-length struct", r_));
+  if (clock_ > lib0::kMaxSafeInteger - s->length) return Fail(Bad("clock out of range", r_));
   clock_ += s->length;
   return true;
 }
@@ -235,11 +245,11 @@ absl::Status DecodeStructs(Reader& r, const Limits& limits, std::vector<Struct>*
 
 absl::Status DecodeDeleteSet(Reader& r, const Limits& limits, DeleteSet* ds) {
   uint64_t clients;
-  if (!r.VarUint(&clients) || clients > r.remaining()) return Bad("delete set client count");
+  if (!r.VarUint(&clients) || clients > r.remaining()) return Bad("delete set client count", r);
   size_t ranges = 0;
   for (uint64_t i = 0; i < clients; ++i) {
     uint64_t client, n;
-    if (!r.VarUint(&client) || !r.VarUint(&n) || n > r.remaining()) return Bad("delete set entry");
+    if (!r.VarUint(&client) || !r.VarUint(&n) || n > r.remaining()) return Bad("delete set entry", r);
     ranges += n;
     if (ranges > limits.max_delete_ranges) return absl::ResourceExhaustedError("Yjs delete set too large");
     if (n == 0) continue;  // Yjs adds no entry for a client without deletions
@@ -250,8 +260,8 @@ absl::Status DecodeDeleteSet(Reader& r, const Limits& limits, DeleteSet* ds) {
     if (!target) target = &ds->emplace_back(client, std::vector<DeleteRange>()).second;
     for (uint64_t k = 0; k < n; ++k) {
       DeleteRange d;
-      if (!r.VarUint(&d.clock) || !r.VarUint(&d.len)) return Bad("delete range");
-      if (d.clock > lib0::kMaxSafeInteger - d.len) return Bad("delete range out of range");
+      if (!r.VarUint(&d.clock) || !r.VarUint(&d.len)) return Bad("delete range", r);
+      if (d.clock > lib0::kMaxSafeInteger - d.len) return Bad("delete range out of range", r);
       target->push_back(d);
     }
   }
@@ -294,7 +304,7 @@ std::string_view Utf16Suffix(std::string_view utf8, uint64_t offset, std::string
   return utf8.substr(i);
 }
 
-void WriteContent(std::string& out, const Content& c, uint64_t offset) {
+void WriteContent(std::string& out, const Content& c, uint64_t offset, bool keep_read_bytes) {
   switch (c.kind) {
     case ContentKind::kDeleted:
       lib0::WriteVarUint(out, c.deleted_len - offset);
@@ -330,7 +340,13 @@ void WriteContent(std::string& out, const Content& c, uint64_t offset) {
       break;
     case ContentKind::kDoc:
       lib0::WriteVarString(out, c.text);
-      out += c.text2;
+      // Yjs writes the options it derived from the subdocument (gc, autoLoad, meta),
+      // not the ones it read; options that are not an object contribute none of them.
+      // Objects are kept as read, which is what Yjs writes for the options it produces.
+      if (!keep_read_bytes && c.text2[0] != kAnyObject)
+        out += std::string{kAnyObject, 0};
+      else
+        out += c.text2;
       break;
   }
 }
@@ -373,7 +389,7 @@ void WriteStruct(std::string& out, const Struct& s, uint64_t offset, bool keep_r
     }
     if (s.parent_sub) lib0::WriteVarString(out, *s.parent_sub);
   }
-  WriteContent(out, s.content, offset);
+  WriteContent(out, s.content, offset, keep_read_flags);
 }
 
 std::string EncodeDeleteSet(const DeleteSet& ds) {

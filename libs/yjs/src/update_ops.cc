@@ -2,8 +2,8 @@
 // encodeStateVectorFromUpdate, and the delete-set helpers, reproduced step by step so
 // that the bytes are the same. Comments name the Yjs function each piece mirrors.
 #include <algorithm>
-#include <map>
 #include <memory>
+#include <unordered_map>
 
 #include "cloudillo/yjs/update.h"
 #include "codec_internal.h"
@@ -271,17 +271,22 @@ absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& up
   readers.reserve(updates.size());
   for (auto u : updates) readers.push_back(std::make_unique<LazyReader>(u, limits, true));
 
-  // `order` is lazyStructDecoders after its filter and sort. Only the first decoder
-  // moves per round, so with a consistent comparison the re-sort is: drop it if empty,
-  // else re-insert it before every decoder with an equal key (where a stable sort
-  // leaves it). While two heads tie as GC and Item at one id (where Yjs' comparator is
-  // inconsistent) the whole array goes through V8's algorithm instead.
-  std::vector<LazyReader*> order;
-  for (auto& r : readers) {
-    if (r->curr()) order.push_back(r.get());
-  }
+  // lazyStructDecoders after its filter and sort, which Yjs redoes every round. Only
+  // the first decoder moves per round and Array.prototype.sort is stable, so with a
+  // consistent comparison the moved decoder lands before every decoder with an equal
+  // key. A heap ordered by (YjsCompare, tie) reproduces that in O(log n) a round: ties
+  // start as input positions and each re-inserted decoder gets one below all others.
+  // While two heads tie as GC and Item at one id (where Yjs' comparator is
+  // inconsistent) the decoders sit in an array that goes through V8's algorithm.
   auto key_of = [](const Struct& s) { return std::make_pair(s.id.client, s.id.clock); };
-  std::map<std::pair<uint64_t, uint64_t>, std::pair<size_t, size_t>> heads;  // key -> (#GC, #Item)
+  struct KeyHash {
+    size_t operator()(const std::pair<uint64_t, uint64_t>& k) const {
+      return std::hash<uint64_t>()(k.first * 0x9e3779b97f4a7c15ull ^ k.second);
+    }
+  };
+  std::unordered_map<std::pair<uint64_t, uint64_t>, std::pair<size_t, size_t>, KeyHash>
+      heads;  // key -> (#GC, #Item)
+  heads.reserve(updates.size());
   size_t ties = 0;
   auto track = [&](const Struct* s, int delta) {
     if (!s || s->kind == StructKind::kSkip) return;
@@ -292,37 +297,94 @@ absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& up
     ties += after - before;
     if (h.first == 0 && h.second == 0) heads.erase(key_of(*s));
   };
-  for (auto* r : order) track(r->curr(), 1);
+  // The head's key is copied in: comparisons then stay within the heap's memory
+  // instead of visiting two decoders each (heads of the decoders in the heap never move).
+  struct Entry {
+    uint64_t client, clock;
+    int64_t tie;
+    LazyReader* r;
+  };
+  auto entry = [](LazyReader* r, int64_t tie) {
+    const Struct& s = *r->curr();
+    return Entry{s.id.client, s.id.clock, tie, r};
+  };
+  // YjsCompare, with `tie` breaking equality: heads at one id are of one kind here
+  // (skips are filtered, GC/Item ties send the decoders to V8 mode).
+  auto comes_first = [](const Entry& a, const Entry& b) {
+    if (a.client != b.client) return a.client > b.client;
+    if (a.clock != b.clock) return a.clock < b.clock;
+    return a.tie < b.tie;
+  };
+  // std::*_heap keep the greatest in front; ours is the one Yjs puts first.
+  auto heap_cmp = [&](const Entry& a, const Entry& b) { return comes_first(b, a); };
   auto js_cmp = [](LazyReader* a, LazyReader* b) { return YjsCompare(*a->curr(), *b->curr()); };
-  V8Sort(order, js_cmp);
-  auto resort = [&](const Struct* moved_from) {
-    LazyReader* first = order.front();
+  std::vector<Entry> heap;
+  std::vector<LazyReader*> order;  // in V8 mode, with the first decoder still at index 0
+  bool v8_mode = false;
+  int64_t next_tie = -1;
+  for (auto& r : readers) {
+    if (r->curr()) order.push_back(r.get());
+  }
+  for (auto* r : order) track(r->curr(), 1);
+  auto to_heap = [&] {
+    heap.clear();
+    for (size_t i = 0; i < order.size(); ++i) heap.push_back(entry(order[i], int64_t(i)));
+    std::make_heap(heap.begin(), heap.end(), heap_cmp);
+    order.clear();
+    v8_mode = false;
+  };
+  if (ties > 0) {
+    V8Sort(order, js_cmp);
+    v8_mode = true;
+  } else {
+    to_heap();
+  }
+  // Puts the first decoder, whose head moved from `moved_from`, back into Yjs' order.
+  auto reorder = [&](LazyReader* first, const Struct* moved_from) {
     track(moved_from, -1);
     track(first->curr(), 1);
     if (ties > 0) {
+      if (!v8_mode) {
+        // The others are in the order Yjs has them, behind the first.
+        std::sort(heap.begin(), heap.end(), comes_first);
+        order.clear();
+        order.push_back(first);
+        for (const Entry& e : heap) order.push_back(e.r);
+        heap.clear();
+        v8_mode = true;
+      }
       if (!first->curr()) order.erase(order.begin());
       V8Sort(order, js_cmp);
       return;
     }
-    order.erase(order.begin());
+    if (v8_mode) {
+      // A stable sort of the array: positions break equal keys.
+      if (!first->curr()) order.erase(order.begin());
+      to_heap();
+      return;
+    }
     if (!first->curr()) return;
-    auto pos = std::lower_bound(order.begin(), order.end(), first, [](LazyReader* a, LazyReader* b) {
-      // Without GC/Item ties YjsCompare is a strict weak order.
-      return YjsCompare(*a->curr(), *b->curr()) < 0;
-    });
-    order.insert(pos, first);
+    heap.push_back(entry(first, next_tie--));
+    std::push_heap(heap.begin(), heap.end(), heap_cmp);
+  };
+  auto take_first = [&]() -> LazyReader* {
+    if (v8_mode) return order.empty() ? nullptr : order.front();
+    if (heap.empty()) return nullptr;
+    std::pop_heap(heap.begin(), heap.end(), heap_cmp);
+    LazyReader* r = heap.back().r;
+    heap.pop_back();
+    return r;
   };
 
   LazyWriter writer;
   std::optional<Struct> cw;  // currWrite (its offset is always 0 in mergeUpdates)
   // The head of the first decoder when a round starts (its key moves during the round).
   std::optional<Struct> round_head;
-  bool first_round = true;
+  LazyReader* dec = nullptr;
   while (true) {
-    if (!first_round) resort(round_head ? &*round_head : nullptr);
-    first_round = false;
-    if (order.empty()) break;
-    LazyReader* dec = order.front();
+    if (dec) reorder(dec, round_head ? &*round_head : nullptr);
+    dec = take_first();
+    if (!dec) break;
     round_head.emplace();
     round_head->kind = dec->curr()->kind;
     round_head->id = dec->curr()->id;
@@ -403,23 +465,38 @@ absl::StatusOr<std::string> MergeUpdates(const std::vector<std::string_view>& up
 }
 
 absl::StatusOr<StateVector> DecodeStateVector(std::string_view bytes) {
+  // Yjs' readStateVector: lib0 numbers into a Map, later entries winning; bytes after
+  // the last entry are never looked at.
   lib0::Reader r(bytes);
+  auto bad = [&r] { return absl::InvalidArgumentError(std::string("invalid state vector: ") + r.error()); };
   uint64_t n;
-  if (!r.VarUint(&n) || n > r.remaining()) return absl::InvalidArgumentError("invalid state vector");
+  lib0::VarKind n_kind;
+  if (!r.VarUintAny(&n, &n_kind)) return bad();
+  // `i < NaN` never holds; any other count beyond the bytes runs out of them.
+  if (n_kind == lib0::VarKind::kNaN) n = 0;
+  if (n_kind == lib0::VarKind::kBeyond || n > r.remaining()) {
+    return absl::InvalidArgumentError("invalid state vector: unexpected end of array");
+  }
   StateVector sv;
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t client, clock;
-    if (!r.VarUint(&client) || !r.VarUint(&clock)) return absl::InvalidArgumentError("invalid state vector");
+    lib0::VarKind client_kind, clock_kind;
+    if (!r.VarUintAny(&client, &client_kind) || !r.VarUintAny(&clock, &clock_kind)) return bad();
+    // A client Yjs reads as NaN or beyond 2^53 - 1 matches no struct of a valid update.
+    if (client_kind != lib0::VarKind::kSafe) continue;
+    // diffUpdate looks clocks up as `state.get(client) || 0`: NaN counts as 0, and a
+    // clock beyond every valid one leaves nothing of that client missing.
+    if (clock_kind == lib0::VarKind::kNaN) clock = 0;
+    if (clock_kind == lib0::VarKind::kBeyond) clock = kClockBeyondAll;
     bool replaced = false;
     for (auto& e : sv) {
       if (e.first == client) {
-        e.second = clock;  // a Map: later entries win
+        e.second = clock;
         replaced = true;
       }
     }
     if (!replaced) sv.emplace_back(client, clock);
   }
-  if (!r.done()) return absl::InvalidArgumentError("invalid state vector: trailing bytes");
   return sv;
 }
 

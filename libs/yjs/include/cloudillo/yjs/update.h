@@ -9,7 +9,8 @@
 //
 // Errors: every function taking bytes returns InvalidArgument for input that is not a
 // valid update (truncated varints, lengths past the end, unknown struct or content
-// kinds, invalid UTF-8, zero-length structs, clocks beyond 2^53) and
+// kinds, invalid UTF-8, zero-length structs, clocks beyond 2^53, varints lib0 reads
+// as NaN or beyond 2^53 - 1, subdocuments whose options are null or undefined) and
 // ResourceExhausted when a configured limit is exceeded. Nothing here allocates more
 // than a small multiple of the input size, recurses without bound, or loops beyond
 // the input. Thread-compatible: no shared state.
@@ -110,6 +111,11 @@ absl::StatusOr<std::string> DiffUpdate(std::string_view update, std::string_view
 // Y.encodeStateVectorFromUpdate
 absl::StatusOr<std::string> StateVectorFromUpdate(std::string_view update, const Limits& limits = {});
 
+// Reads a state vector as Yjs does (bytes after the last entry are ignored). Clocks
+// lib0 reads as numbers beyond 2^53 - 1 become kClockBeyondAll, clocks it reads as NaN
+// become 0 (diffUpdate's `|| 0`), and entries whose client is not a safe integer are
+// dropped (no valid update has such a client).
+inline constexpr uint64_t kClockBeyondAll = ~uint64_t{0};
 absl::StatusOr<StateVector> DecodeStateVector(std::string_view bytes);
 std::string EncodeStateVector(const StateVector& sv);
 
