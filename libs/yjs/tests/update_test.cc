@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <random>
 
 #include "cloudillo/testing/status_matchers.h"
@@ -267,13 +266,9 @@ TEST(Merge, ManyUpdatesInOneCallAsInChunks) {
   std::shuffle(updates.begin(), updates.end(), rng);
   std::vector<std::string_view> all(updates.begin(), updates.end());
 
-  auto t0 = std::chrono::steady_clock::now();
+  // Its speed is measured by `tools/bench yjs` (one call against chunks), not here.
   auto one_call = MergeUpdates(all);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_THAT(one_call, IsOk());
-  // About 0.7 s in Release with a heap; re-sorting all decoders every round (as Yjs
-  // does) takes minutes, and re-inserting into a sorted array took 3 s.
-  EXPECT_LT(seconds, 2.5);
 
   std::vector<std::string> chunks;
   for (size_t i = 0; i < kN; i += 1000) {
