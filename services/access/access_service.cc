@@ -166,13 +166,18 @@ absl::StatusOr<std::string> AccessService::MintToken(int64_t tn_id, crypto::Acce
 
 // The login object of Appendix C.3 for the tenant owner, or for an API key of the
 // owner (then the token keeps the key's scope and origin).
-absl::StatusOr<std::string> AccessService::LoginJson(const cloudillo::v1::RequestContext& ctx) {
+absl::StatusOr<cloudillo::v1::LoginProfile> AccessService::LoginProfileOf(int64_t tn_id) {
   if (!identity_) return absl::UnavailableError("identity service not connected");
   cloudillo::v1::TenantRef ref;
-  ref.set_tn_id(ctx.tn_id());
+  ref.set_tn_id(tn_id);
   cloudillo::v1::LoginProfile profile;
   auto call = rpc::ContextWithDeadline(absl::Seconds(5));
   CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(identity_->GetLoginProfile(call.get(), ref, &profile)));
+  return profile;
+}
+
+absl::StatusOr<std::string> AccessService::LoginJson(const cloudillo::v1::RequestContext& ctx) {
+  CL_ASSIGN_OR_RETURN(cloudillo::v1::LoginProfile profile, LoginProfileOf(ctx.tn_id()));
   crypto::AccessClaims claims;
   claims.iss = ctx.id_tag();
   claims.sub = ctx.id_tag();
@@ -204,8 +209,9 @@ absl::Status AccessService::FailLogin(const cloudillo::v1::RequestContext& ctx) 
 
 // --- internal RPCs -----------------------------------------------------------------
 
-grpc::ServerUnaryReactor* AccessService::GetTokenSecrets(grpc::CallbackServerContext* ctx, const cloudillo::v1::TenantRef* req,
-                                            cloudillo::v1::TokenSecrets* out) {
+grpc::ServerUnaryReactor* AccessService::GetTokenSecrets(grpc::CallbackServerContext* ctx,
+                                                         const cloudillo::v1::TenantRef* req,
+                                                         cloudillo::v1::TokenSecrets* out) {
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::TokenSecrets> {
     CL_ASSIGN_OR_RETURN(
         db::Result r,
@@ -230,7 +236,8 @@ grpc::ServerUnaryReactor* AccessService::ResolveApiKey(grpc::CallbackServerConte
   return rpc::Serve(ctx, out, workers_, [=, this] { return LookUpApiKey(req->tn_id(), req->key()); });
 }
 
-absl::StatusOr<cloudillo::v1::ApiKeyIdentity> AccessService::LookUpApiKey(int64_t tn_id, const std::string& key) {
+absl::StatusOr<cloudillo::v1::ApiKeyIdentity> AccessService::LookUpApiKey(int64_t tn_id,
+                                                                          const std::string& key) {
   CL_ASSIGN_OR_RETURN(db::Result r,
                       pool_->Query("SELECT k.key_id, k.tn_id, c.id_tag, coalesce(k.scopes, ''), "
                                    "coalesce(extract(epoch FROM k.expires_at)::bigint, 0) "
@@ -251,8 +258,9 @@ absl::StatusOr<cloudillo::v1::ApiKeyIdentity> AccessService::LookUpApiKey(int64_
   return id;
 }
 
-grpc::ServerUnaryReactor* AccessService::SetupTenant(grpc::CallbackServerContext* ctx, const cloudillo::v1::SetupTenantRequest* req,
-                                        cloudillo::v1::Empty* out) {
+grpc::ServerUnaryReactor* AccessService::SetupTenant(grpc::CallbackServerContext* ctx,
+                                                     const cloudillo::v1::SetupTenantRequest* req,
+                                                     cloudillo::v1::Empty* out) {
   return rpc::Serve(ctx, out, password_workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     std::optional<std::string> hash;
     if (!req->password().empty()) {
@@ -269,8 +277,9 @@ grpc::ServerUnaryReactor* AccessService::SetupTenant(grpc::CallbackServerContext
   });
 }
 
-grpc::ServerUnaryReactor* AccessService::SetPassword(grpc::CallbackServerContext* ctx, const cloudillo::v1::SetPasswordRequest* req,
-                                        cloudillo::v1::Empty* out) {
+grpc::ServerUnaryReactor* AccessService::SetPassword(grpc::CallbackServerContext* ctx,
+                                                     const cloudillo::v1::SetPasswordRequest* req,
+                                                     cloudillo::v1::Empty* out) {
   return rpc::Serve(ctx, out, password_workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     if (req->password().size() < 8)
       return absl::InvalidArgumentError("password must be at least 8 characters");
@@ -284,8 +293,9 @@ grpc::ServerUnaryReactor* AccessService::SetPassword(grpc::CallbackServerContext
   });
 }
 
-grpc::ServerUnaryReactor* AccessService::RotateTokenSecret(grpc::CallbackServerContext* ctx, const cloudillo::v1::TenantRef* req,
-                                              cloudillo::v1::Empty* out) {
+grpc::ServerUnaryReactor* AccessService::RotateTokenSecret(grpc::CallbackServerContext* ctx,
+                                                           const cloudillo::v1::TenantRef* req,
+                                                           cloudillo::v1::Empty* out) {
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(pool_->Transact([&](db::Tx& tx) -> absl::Status {
       CL_ASSIGN_OR_RETURN(db::Result r, tx.Query("SELECT 1 FROM credentials WHERE tn_id = $1 FOR UPDATE",
@@ -299,8 +309,9 @@ grpc::ServerUnaryReactor* AccessService::RotateTokenSecret(grpc::CallbackServerC
   });
 }
 
-grpc::ServerUnaryReactor* AccessService::DeleteTenantCredentials(grpc::CallbackServerContext* ctx, const cloudillo::v1::TenantRef* req,
-                                                    cloudillo::v1::Empty* out) {
+grpc::ServerUnaryReactor* AccessService::DeleteTenantCredentials(grpc::CallbackServerContext* ctx,
+                                                                 const cloudillo::v1::TenantRef* req,
+                                                                 cloudillo::v1::Empty* out) {
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(
         pool_->Query("DELETE FROM credentials WHERE tn_id = $1", {db::P(req->tn_id())}).status());
@@ -310,7 +321,8 @@ grpc::ServerUnaryReactor* AccessService::DeleteTenantCredentials(grpc::CallbackS
   });
 }
 
-grpc::ServerUnaryReactor* AccessService::ResealSecrets(grpc::CallbackServerContext* ctx, const cloudillo::v1::Empty*,
+grpc::ServerUnaryReactor* AccessService::ResealSecrets(grpc::CallbackServerContext* ctx,
+                                                       const cloudillo::v1::Empty*,
                                                        cloudillo::v1::ResealReply* out) {
   return rpc::Serve(ctx, out, workers_, [this]() -> absl::StatusOr<cloudillo::v1::ResealReply> {
     cloudillo::v1::ResealReply reply;
@@ -323,7 +335,8 @@ grpc::ServerUnaryReactor* AccessService::ResealSecrets(grpc::CallbackServerConte
         auto sealed = Base64Decode(stored);
         if (!sealed.ok() || !master_.NeedsReseal(*sealed)) continue;
         auto plain = master_.Open(*sealed, aad(row));
-        auto again = plain.ok() ? master_.Seal(*plain, aad(row)) : absl::StatusOr<std::string>(plain.status());
+        auto again =
+            plain.ok() ? master_.Seal(*plain, aad(row)) : absl::StatusOr<std::string>(plain.status());
         std::vector<db::Param> params;
         for (size_t i = 0; i + 1 < row.size(); ++i) params.push_back(db::P(row.Str(i)));
         params.push_back(db::P(stored));
@@ -350,7 +363,8 @@ grpc::ServerUnaryReactor* AccessService::ResealSecrets(grpc::CallbackServerConte
 
 // --- REST ----------------------------------------------------------------------------
 
-grpc::ServerUnaryReactor* AccessService::LoginInit(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* AccessService::LoginInit(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                   ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoLoginInit(*req); });
 }
 
@@ -372,10 +386,13 @@ absl::StatusOr<ApiReply> AccessService::DoLoginInit(const ApiRequest& req) {
   data["status"] = "unauthenticated";
   data["qrLogin"] = {{"sessionId", session}, {"secret", secret}};
   data["webAuthn"] = nullptr;  // required, nullable: no passkeys yet (Appendix C.2)
+  CL_ASSIGN_OR_RETURN(cloudillo::v1::LoginProfile profile, LoginProfileOf(ctx.tn_id()));
+  if (!profile.masked_email().empty()) data["maskedEmail"] = profile.masked_email();
   return rpc::Data(data);
 }
 
-grpc::ServerUnaryReactor* AccessService::Login(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* AccessService::Login(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                               ApiReply* out) {
   return rpc::Serve(ctx, out, password_workers_, [this, req] { return DoLogin(*req); });
 }
 
@@ -409,7 +426,8 @@ absl::StatusOr<ApiReply> AccessService::DoLogin(const ApiRequest& req) {
   return reply;
 }
 
-grpc::ServerUnaryReactor* AccessService::LoginToken(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* AccessService::LoginToken(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                    ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoLoginToken(*req); });
 }
 
@@ -424,7 +442,8 @@ absl::StatusOr<ApiReply> AccessService::DoLoginToken(const ApiRequest& req) {
   return reply;
 }
 
-grpc::ServerUnaryReactor* AccessService::Logout(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* AccessService::Logout(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoLogout(*req); });
 }
 
@@ -441,7 +460,8 @@ absl::StatusOr<ApiReply> AccessService::DoLogout(const ApiRequest& req) {
   return reply;
 }
 
-grpc::ServerUnaryReactor* AccessService::ChangePassword(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* AccessService::ChangePassword(grpc::CallbackServerContext* ctx,
+                                                        const ApiRequest* req, ApiReply* out) {
   return rpc::Serve(ctx, out, password_workers_, [this, req] { return DoChangePassword(*req); });
 }
 
@@ -471,7 +491,8 @@ absl::StatusOr<ApiReply> AccessService::DoChangePassword(const ApiRequest& req) 
   return reply;
 }
 
-grpc::ServerUnaryReactor* AccessService::AccessToken(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* AccessService::AccessToken(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                     ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoAccessToken(*req); });
 }
 
@@ -593,7 +614,8 @@ absl::StatusOr<int64_t> KeyIdParam(const ApiRequest& req) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* AccessService::ListApiKeys(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* AccessService::ListApiKeys(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                     ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoListApiKeys(*req); });
 }
 
@@ -609,7 +631,8 @@ absl::StatusOr<ApiReply> AccessService::DoListApiKeys(const ApiRequest& req) {
   return reply;
 }
 
-grpc::ServerUnaryReactor* AccessService::CreateApiKey(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* AccessService::CreateApiKey(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                      ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoCreateApiKey(*req); });
 }
 
@@ -641,7 +664,8 @@ absl::StatusOr<ApiReply> AccessService::DoCreateApiKey(const ApiRequest& req) {
   return reply;
 }
 
-grpc::ServerUnaryReactor* AccessService::GetApiKey(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* AccessService::GetApiKey(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                   ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoGetApiKey(*req); });
 }
 
@@ -657,7 +681,8 @@ absl::StatusOr<ApiReply> AccessService::DoGetApiKey(const ApiRequest& req) {
   return reply;
 }
 
-grpc::ServerUnaryReactor* AccessService::PatchApiKey(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* AccessService::PatchApiKey(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                     ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoPatchApiKey(*req); });
 }
 
@@ -689,7 +714,8 @@ absl::StatusOr<ApiReply> AccessService::DoPatchApiKey(const ApiRequest& req) {
   return reply;
 }
 
-grpc::ServerUnaryReactor* AccessService::DeleteApiKey(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* AccessService::DeleteApiKey(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                      ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoDeleteApiKey(*req); });
 }
 

@@ -45,17 +45,21 @@ class AccessService final : public cloudillo::v1::Access::CallbackService,
   grpc::Service* edge_service() { return static_cast<cloudillo::v1::AccessEdge::CallbackService*>(this); }
 
   grpc::ServerUnaryReactor* GetTokenSecrets(grpc::CallbackServerContext*, const cloudillo::v1::TenantRef*,
-                               cloudillo::v1::TokenSecrets*) override;
-  grpc::ServerUnaryReactor* ResolveApiKey(grpc::CallbackServerContext*, const cloudillo::v1::ResolveApiKeyRequest*,
-                             cloudillo::v1::ApiKeyIdentity*) override;
-  grpc::ServerUnaryReactor* SetupTenant(grpc::CallbackServerContext*, const cloudillo::v1::SetupTenantRequest*,
-                           cloudillo::v1::Empty*) override;
-  grpc::ServerUnaryReactor* SetPassword(grpc::CallbackServerContext*, const cloudillo::v1::SetPasswordRequest*,
-                           cloudillo::v1::Empty*) override;
+                                            cloudillo::v1::TokenSecrets*) override;
+  grpc::ServerUnaryReactor* ResolveApiKey(grpc::CallbackServerContext*,
+                                          const cloudillo::v1::ResolveApiKeyRequest*,
+                                          cloudillo::v1::ApiKeyIdentity*) override;
+  grpc::ServerUnaryReactor* SetupTenant(grpc::CallbackServerContext*,
+                                        const cloudillo::v1::SetupTenantRequest*,
+                                        cloudillo::v1::Empty*) override;
+  grpc::ServerUnaryReactor* SetPassword(grpc::CallbackServerContext*,
+                                        const cloudillo::v1::SetPasswordRequest*,
+                                        cloudillo::v1::Empty*) override;
   grpc::ServerUnaryReactor* RotateTokenSecret(grpc::CallbackServerContext*, const cloudillo::v1::TenantRef*,
-                                 cloudillo::v1::Empty*) override;
-  grpc::ServerUnaryReactor* DeleteTenantCredentials(grpc::CallbackServerContext*, const cloudillo::v1::TenantRef*,
-                                       cloudillo::v1::Empty*) override;
+                                              cloudillo::v1::Empty*) override;
+  grpc::ServerUnaryReactor* DeleteTenantCredentials(grpc::CallbackServerContext*,
+                                                    const cloudillo::v1::TenantRef*,
+                                                    cloudillo::v1::Empty*) override;
   grpc::ServerUnaryReactor* ResealSecrets(grpc::CallbackServerContext*, const cloudillo::v1::Empty*,
                                           cloudillo::v1::ResealReply*) override;
 
@@ -63,7 +67,8 @@ class AccessService final : public cloudillo::v1::Access::CallbackService,
   grpc::ServerUnaryReactor* Login(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* LoginToken(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* Logout(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::ServerUnaryReactor* ChangePassword(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* ChangePassword(grpc::CallbackServerContext*, const ApiRequest*,
+                                           ApiReply*) override;
   grpc::ServerUnaryReactor* AccessToken(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* ListApiKeys(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* CreateApiKey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
@@ -92,6 +97,7 @@ class AccessService final : public cloudillo::v1::Access::CallbackService,
   void Publish(const std::string& message);
 
   absl::StatusOr<ApiReply> DoLoginInit(const ApiRequest& req);
+  absl::StatusOr<cloudillo::v1::LoginProfile> LoginProfileOf(int64_t tn_id);
   absl::StatusOr<ApiReply> DoLogin(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoLoginToken(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoLogout(const ApiRequest& req);

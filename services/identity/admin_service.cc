@@ -75,8 +75,8 @@ void AdminService::PublishTenantChange(const std::string& id_tag, int64_t tn_id)
 }
 
 grpc::ServerUnaryReactor* AdminService::CreateTenant(grpc::CallbackServerContext* ctx,
-                                        const cloudillo::v1::CreateTenantRequest* req,
-                                        cloudillo::v1::Tenant* out) {
+                                                     const cloudillo::v1::CreateTenantRequest* req,
+                                                     cloudillo::v1::Tenant* out) {
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Tenant> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     auto id_tag = CanonicalIdTag(req->id_tag());
@@ -121,8 +121,9 @@ grpc::ServerUnaryReactor* AdminService::CreateTenant(grpc::CallbackServerContext
   });
 }
 
-grpc::ServerUnaryReactor* AdminService::ListTenants(grpc::CallbackServerContext* ctx, const cloudillo::v1::ListTenantsRequest* req,
-                                       cloudillo::v1::ListTenantsReply* out) {
+grpc::ServerUnaryReactor* AdminService::ListTenants(grpc::CallbackServerContext* ctx,
+                                                    const cloudillo::v1::ListTenantsRequest* req,
+                                                    cloudillo::v1::ListTenantsReply* out) {
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::ListTenantsReply> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     int limit = req->limit() <= 0 || req->limit() > 10000 ? 1000 : req->limit();
@@ -137,8 +138,8 @@ grpc::ServerUnaryReactor* AdminService::ListTenants(grpc::CallbackServerContext*
 }
 
 grpc::ServerUnaryReactor* AdminService::SetTenantStatus(grpc::CallbackServerContext* ctx,
-                                           const cloudillo::v1::SetTenantStatusRequest* req,
-                                           cloudillo::v1::Tenant* out) {
+                                                        const cloudillo::v1::SetTenantStatusRequest* req,
+                                                        cloudillo::v1::Tenant* out) {
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Tenant> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     if (req->status() != "active" && req->status() != "suspended") {
@@ -156,8 +157,9 @@ grpc::ServerUnaryReactor* AdminService::SetTenantStatus(grpc::CallbackServerCont
   });
 }
 
-grpc::ServerUnaryReactor* AdminService::DeleteTenant(grpc::CallbackServerContext* ctx, const cloudillo::v1::TenantByIdTag* req,
-                                        cloudillo::v1::Empty* out) {
+grpc::ServerUnaryReactor* AdminService::DeleteTenant(grpc::CallbackServerContext* ctx,
+                                                     const cloudillo::v1::TenantByIdTag* req,
+                                                     cloudillo::v1::Empty* out) {
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
@@ -179,8 +181,8 @@ grpc::ServerUnaryReactor* AdminService::DeleteTenant(grpc::CallbackServerContext
 }
 
 grpc::ServerUnaryReactor* AdminService::RotateSigningKey(grpc::CallbackServerContext* ctx,
-                                            const cloudillo::v1::RotateKeyRequest* req,
-                                            cloudillo::v1::SigningKeyInfo* out) {
+                                                         const cloudillo::v1::RotateKeyRequest* req,
+                                                         cloudillo::v1::SigningKeyInfo* out) {
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::SigningKeyInfo> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
@@ -197,8 +199,8 @@ grpc::ServerUnaryReactor* AdminService::RotateSigningKey(grpc::CallbackServerCon
 }
 
 grpc::ServerUnaryReactor* AdminService::RotateTokenSecret(grpc::CallbackServerContext* ctx,
-                                             const cloudillo::v1::TenantByIdTag* req,
-                                             cloudillo::v1::Empty* out) {
+                                                          const cloudillo::v1::TenantByIdTag* req,
+                                                          cloudillo::v1::Empty* out) {
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
@@ -214,8 +216,8 @@ grpc::ServerUnaryReactor* AdminService::RotateTokenSecret(grpc::CallbackServerCo
 }
 
 grpc::ServerUnaryReactor* AdminService::SetPassword(grpc::CallbackServerContext* ctx,
-                                       const cloudillo::v1::SetPasswordAdminRequest* req,
-                                       cloudillo::v1::Empty* out) {
+                                                    const cloudillo::v1::SetPasswordAdminRequest* req,
+                                                    cloudillo::v1::Empty* out) {
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
@@ -230,8 +232,9 @@ grpc::ServerUnaryReactor* AdminService::SetPassword(grpc::CallbackServerContext*
   });
 }
 
-grpc::ServerUnaryReactor* AdminService::LiftBan(grpc::CallbackServerContext* ctx, const cloudillo::v1::LiftBanRequest* req,
-                                   cloudillo::v1::Empty* out) {
+grpc::ServerUnaryReactor* AdminService::LiftBan(grpc::CallbackServerContext* ctx,
+                                                const cloudillo::v1::LiftBanRequest* req,
+                                                cloudillo::v1::Empty* out) {
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cache::ClientAddress addr, cache::ClientAddress::Parse(req->address()));
@@ -241,7 +244,8 @@ grpc::ServerUnaryReactor* AdminService::LiftBan(grpc::CallbackServerContext* ctx
   });
 }
 
-grpc::ServerUnaryReactor* AdminService::RotateMasterKey(grpc::CallbackServerContext* ctx, const cloudillo::v1::Empty*,
+grpc::ServerUnaryReactor* AdminService::RotateMasterKey(grpc::CallbackServerContext* ctx,
+                                                        const cloudillo::v1::Empty*,
                                                         cloudillo::v1::ResealReply* out) {
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::ResealReply> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
@@ -249,7 +253,8 @@ grpc::ServerUnaryReactor* AdminService::RotateMasterKey(grpc::CallbackServerCont
     CL_ASSIGN_OR_RETURN(cloudillo::v1::ResealReply reply, keys_.Reseal(*pool_));
     cloudillo::v1::ResealReply access;
     auto call = rpc::ContextWithDeadline(absl::Minutes(5));
-    CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(access_->ResealSecrets(call.get(), cloudillo::v1::Empty(), &access)));
+    CL_RETURN_IF_ERROR(
+        rpc::FromGrpcStatus(access_->ResealSecrets(call.get(), cloudillo::v1::Empty(), &access)));
     reply.set_resealed(reply.resealed() + access.resealed());
     reply.set_remaining(reply.remaining() + access.remaining());
     LogInfo("master_key_rotated", {{"resealed", reply.resealed()}, {"remaining", reply.remaining()}});

@@ -13,6 +13,7 @@
 #include "cloudillo/crypto/hash.h"
 #include "cloudillo/db/sql_text.h"
 #include "cloudillo/rpc/api.h"
+#include "masked_email.h"
 #include "profile_sections.h"
 
 namespace cloudillo::identity {
@@ -80,6 +81,7 @@ grpc::ServerUnaryReactor* IdentityService::GetLoginProfile(grpc::CallbackServerC
     p.set_id_tag(t.id_tag);
     p.set_name(t.name.empty() ? t.id_tag : t.name);
     p.set_profile_pic(t.profile_pic);
+    if (auto masked = MaskEmail(t.email)) p.set_masked_email(*masked);
     return p;
   });
 }

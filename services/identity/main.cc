@@ -1,7 +1,6 @@
 // The identity service binary: `cloudillo-identity [migrate] [--flag=value ...]`.
 #include <prometheus/registry.h>
 
-#include "identity_policy.h"
 #include "admin_service.h"
 #include "cloudillo/cache/invalidation.h"
 #include "cloudillo/cache/redis.h"
@@ -14,6 +13,7 @@
 #include "cloudillo/rpc/cluster_tls.h"
 #include "cloudillo/rpc/server.h"
 #include "identity_config.h"
+#include "identity_policy.h"
 #include "identity_service.h"
 
 namespace cloudillo::identity {
@@ -74,8 +74,8 @@ int main(int argc, char** argv) {
   rpc::RpcServer server(registry);
   server.AddService(service.internal_service());
   server.AddService(service.edge_service());
-  auto port = server.Start(*listen, rpc::ServerCredentials(tls, std::make_shared<rpc::AccessPolicy>(
-                                                                     identity::ListenerPolicy())));
+  auto port = server.Start(
+      *listen, rpc::ServerCredentials(tls, std::make_shared<rpc::AccessPolicy>(identity::ListenerPolicy())));
   if (!port.ok()) return process::StartupFailure("gRPC", port.status());
   rpc::RpcServer admin_server(registry);
   admin_server.AddService(&admin);
@@ -89,19 +89,21 @@ int main(int argc, char** argv) {
   readiness.AddDependency("redis", [&] { return redis->Ping(); });
   auto ops_addr = process::SplitHostPort(proc.ops_addr);
   if (!ops_addr.ok()) return process::StartupFailure("CLOUDILLO_OPS_ADDR", ops_addr.status());
-  auto ops = http::StartOpsServer({ops_addr->first, ops_addr->second, registry, [&] { return readiness.Status(); },
-                                   [&] { return readiness.Details(); }});
+  auto ops = http::StartOpsServer({ops_addr->first, ops_addr->second, registry,
+                                   [&] { return readiness.Status(); }, [&] { return readiness.Details(); }});
   if (!ops.ok()) return process::StartupFailure("ops endpoint", ops.status());
   readiness.Start();
-  LogInfo("started", {{"grpc", *listen}, {"admin_port", *admin_port}, {"ops_port", (*ops)->port()},
+  LogInfo("started", {{"grpc", *listen},
+                      {"admin_port", *admin_port},
+                      {"ops_port", (*ops)->port()},
                       {"identity", tls.identity}});
 
   int sig = process::WaitForShutdownSignal();
   LogInfo("draining", {{"signal", sig}});
   readiness.SetDraining();
   absl::SleepFor(proc.drain_delay);
-  process::RunTogether({[&] { admin_server.Shutdown(proc.shutdown_grace); },
-                        [&] { server.Shutdown(proc.shutdown_grace); }});
+  process::RunTogether(
+      {[&] { admin_server.Shutdown(proc.shutdown_grace); }, [&] { server.Shutdown(proc.shutdown_grace); }});
   workers.Shutdown();
   subscriber.Stop();
   (*ops)->Stop(absl::Seconds(1));

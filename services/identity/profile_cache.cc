@@ -47,12 +47,13 @@ absl::StatusOr<TenantRow> LoadTenant(db::Pool& pool, int64_t tn_id) {
   CL_ASSIGN_OR_RETURN(db::Result r,
                       pool.Query("SELECT tn_id, id_tag, type, status, name, coalesce(profile_pic, ''), "
                                  "coalesce(cover_pic, ''), x::text, "
-                                 "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-                                 "FROM tenants WHERE tn_id = $1",
+                                 "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+                                 "coalesce(email, '') FROM tenants WHERE tn_id = $1",
                                  {db::P(tn_id)}));
   if (r.empty()) return rpc::Forbidden();
   const auto& row = r.rows[0];
   TenantRow t{row.Int(0), row.Str(1), row.Str(2), row.Str(3), row.Str(4), row.Str(5), row.Str(6), row.Str(8)};
+  t.email = row.Str(9);
   t.x = json::parse(row.Str(7), nullptr, false);
   if (!t.x.is_object()) t.x = json::object();
   return t;

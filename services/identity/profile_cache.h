@@ -28,6 +28,7 @@ namespace cloudillo::identity {
 struct TenantRow {
   int64_t tn_id = 0;
   std::string id_tag, type, status, name, profile_pic, cover_pic, created_at;
+  std::string email;  // never rendered into a profile; login-init shows it masked
   nlohmann::json x = nlohmann::json::object();
 };
 

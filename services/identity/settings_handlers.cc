@@ -129,7 +129,8 @@ const std::string& NameParam(const ApiRequest& req) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* IdentityService::GetSetting(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* IdentityService::GetSetting(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                      ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoGetSetting(*req); });
 }
 
@@ -161,7 +162,8 @@ absl::StatusOr<ApiReply> IdentityService::DoGetSetting(const ApiRequest& req) {
   return rpc::Data(Item(*def, def->key, *value));
 }
 
-grpc::ServerUnaryReactor* IdentityService::ListSettings(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* IdentityService::ListSettings(grpc::CallbackServerContext* ctx,
+                                                        const ApiRequest* req, ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoListSettings(*req); });
 }
 
@@ -190,10 +192,11 @@ absl::StatusOr<ApiReply> IdentityService::DoListSettings(const ApiRequest& req) 
       likes.push_back(db::EscapeLike(SV(absl::StripAsciiWhitespace(p))) + ".%");
     }
     std::string arr = db::TextArrayLiteral(likes);
-    CL_ASSIGN_OR_RETURN(db::Result r,
-                        pool_->Query("SELECT key, value FROM settings WHERE tn_id = $1 AND key LIKE ANY($2::text[]) "
-                                     "ORDER BY key",
-                                     {db::P(tn_id), db::P(arr)}));
+    CL_ASSIGN_OR_RETURN(
+        db::Result r,
+        pool_->Query("SELECT key, value FROM settings WHERE tn_id = $1 AND key LIKE ANY($2::text[]) "
+                     "ORDER BY key",
+                     {db::P(tn_id), db::P(arr)}));
     for (const auto& row : r.rows) {
       const SettingDef* def = FindSetting(row.Str(0));
       if (!def || ProviderWide(*def)) continue;
@@ -209,7 +212,8 @@ absl::StatusOr<ApiReply> IdentityService::DoListSettings(const ApiRequest& req) 
   return reply;
 }
 
-grpc::ServerUnaryReactor* IdentityService::PutSetting(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* IdentityService::PutSetting(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                      ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoPutSetting(*req); });
 }
 
@@ -242,7 +246,8 @@ absl::StatusOr<ApiReply> IdentityService::DoPutSetting(const ApiRequest& req) {
   return rpc::Data(Item(*def, def->key, *v));
 }
 
-grpc::ServerUnaryReactor* IdentityService::DeleteSetting(grpc::CallbackServerContext* ctx, const ApiRequest* req, ApiReply* out) {
+grpc::ServerUnaryReactor* IdentityService::DeleteSetting(grpc::CallbackServerContext* ctx,
+                                                         const ApiRequest* req, ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoDeleteSetting(*req); });
 }
 
@@ -255,10 +260,9 @@ absl::StatusOr<ApiReply> IdentityService::DoDeleteSetting(const ApiRequest& req)
   if (level != "tenant" && level != "global") return rpc::BadRequest("level must be tenant or global");
   if (level == "global" || !CanWrite(*def, req.ctx())) return rpc::Forbidden();
   CL_ASSIGN_OR_RETURN(int64_t tn_id, TargetTenant(*pool_, req));
-  CL_RETURN_IF_ERROR(pool_
-                         ->Query("DELETE FROM settings WHERE tn_id = $1 AND key = $2",
-                                 {db::P(tn_id), db::P(name)})
-                         .status());
+  CL_RETURN_IF_ERROR(
+      pool_->Query("DELETE FROM settings WHERE tn_id = $1 AND key = $2", {db::P(tn_id), db::P(name)})
+          .status());
   return rpc::NoContent();
 }
 

@@ -95,9 +95,10 @@ absl::StatusOr<cloudillo::v1::ResealReply> SigningKeys::Reseal(db::Pool& pool) c
     // Compare-and-set: a key rotated meanwhile keeps its new value.
     auto updated =
         resealed.ok()
-            ? pool.Query("UPDATE signing_keys SET sealed_private_key = $4 WHERE tn_id = $1 AND key_id = $2 "
-                         "AND sealed_private_key = $3",
-                         {db::P(row.Int(0)), db::P(row.Str(1)), db::P(row.Str(2)), db::P(Base64Encode(*resealed))})
+            ? pool.Query(
+                  "UPDATE signing_keys SET sealed_private_key = $4 WHERE tn_id = $1 AND key_id = $2 "
+                  "AND sealed_private_key = $3",
+                  {db::P(row.Int(0)), db::P(row.Str(1)), db::P(row.Str(2)), db::P(Base64Encode(*resealed))})
             : absl::StatusOr<db::Result>(resealed.status());
     if (updated.ok() && updated->affected == 1) {
       reply.set_resealed(reply.resealed() + 1);

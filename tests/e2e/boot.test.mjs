@@ -31,8 +31,17 @@ test('login-init without a token offers QR login and a null webAuthn', async () 
   assert.match(r.json.data.qrLogin.secret, /^[A-Za-z0-9_-]{43}$/);
   assert.ok('webAuthn' in r.json.data);
   assert.equal(r.json.data.webAuthn, null);
+  assert.ok(!('maskedEmail' in r.json.data), 'no email, no hint');
   assert.match(r.json.time, ISO);
   assert.equal(r.json.reqId, r.headers['x-request-id']);
+});
+
+test('login-init shows a tenant with an email its masked hint', async () => {
+  c.admin('tenant', 'create', 'mailer.example.test', '--email=mary.smith@example.org', '--password-stdin', { stdin: 'password123\n' });
+  const r = await c.api('mailer.example.test', 'POST', '/api/auth/login-init', { body: {} });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.data.maskedEmail, 'm***@e***.org');
+  assert.ok(!r.text.includes('mary.smith'));
 });
 
 test('login returns the exact login object and a token bound to the tenant', async () => {
