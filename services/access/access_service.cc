@@ -376,15 +376,10 @@ absl::StatusOr<ApiReply> AccessService::DoLoginInit(const ApiRequest& req) {
     r.set_data_json("{\"status\":\"authenticated\",\"login\":" + login + "}");
     return r;
   }
-  std::string session = Base64UrlEncode(RandomBytes(16));
-  std::string secret = Base64UrlEncode(RandomBytes(32));
-  auto stored = redis_->Command({"SET", "qr:" + std::to_string(ctx.tn_id()) + ":" + session,
-                                 Base64UrlEncode(crypto::Sha256(secret)), "EX", "300"});
-  if (!stored.ok())
-    return rpc::ApiError(absl::StatusCode::kUnavailable, "E-SYS-UNAVAIL", "login sessions unavailable");
+  CL_ASSIGN_OR_RETURN(json qr, CreateQrSession(ctx));
   ojson data;
   data["status"] = "unauthenticated";
-  data["qrLogin"] = {{"sessionId", session}, {"secret", secret}};
+  data["qrLogin"] = qr;
   data["webAuthn"] = nullptr;  // required, nullable: no passkeys yet (Appendix C.2)
   CL_ASSIGN_OR_RETURN(cloudillo::v1::LoginProfile profile, LoginProfileOf(ctx.tn_id()));
   if (!profile.masked_email().empty()) data["maskedEmail"] = profile.masked_email();

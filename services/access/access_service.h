@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "cloudillo/cache/ban_list.h"
 #include "cloudillo/cache/redis.h"
@@ -64,6 +65,13 @@ class AccessService final : public cloudillo::v1::Access::CallbackService,
                                           cloudillo::v1::ResealReply*) override;
 
   grpc::ServerUnaryReactor* LoginInit(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* QrLoginInit(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* QrLoginStatus(grpc::CallbackServerContext*, const ApiRequest*,
+                                          ApiReply*) override;
+  grpc::ServerUnaryReactor* QrLoginDetails(grpc::CallbackServerContext*, const ApiRequest*,
+                                           ApiReply*) override;
+  grpc::ServerUnaryReactor* QrLoginRespond(grpc::CallbackServerContext*, const ApiRequest*,
+                                           ApiReply*) override;
   grpc::ServerUnaryReactor* Login(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* LoginToken(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* Logout(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
@@ -97,6 +105,12 @@ class AccessService final : public cloudillo::v1::Access::CallbackService,
   void Publish(const std::string& message);
 
   absl::StatusOr<ApiReply> DoLoginInit(const ApiRequest& req);
+  // QR login (qr_login.cc).
+  absl::StatusOr<nlohmann::json> CreateQrSession(const cloudillo::v1::RequestContext& ctx);
+  absl::StatusOr<ApiReply> DoQrLoginInit(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoQrLoginStatus(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoQrLoginDetails(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoQrLoginRespond(const ApiRequest& req);
   absl::StatusOr<cloudillo::v1::LoginProfile> LoginProfileOf(int64_t tn_id);
   absl::StatusOr<ApiReply> DoLogin(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoLoginToken(const ApiRequest& req);

@@ -2,6 +2,8 @@
 
 #include <grpcpp/generic/generic_stub.h>
 
+#include <atomic>
+
 #include "absl/strings/str_split.h"
 #include "client_limits.h"
 #include "cloudillo/core/absl_compat.h"
@@ -260,7 +262,8 @@ std::optional<http::Response> ApiFlow::BuildApiRequest(cloudillo::v1::ApiRequest
     }
     api->set_body(req.body);
   }
-  for (const char* h : {"if-none-match", "accept-language", "content-type", "range", "if-range"}) {
+  for (const char* h :
+       {"if-none-match", "accept-language", "content-type", "range", "if-range", "x-qr-secret"}) {
     if (const std::string& v = req.Header(h); !v.empty()) (*api->mutable_headers())[h] = v;
   }
   return std::nullopt;
@@ -321,6 +324,28 @@ void ApiFlow::CallBackend() {
                   });
 }
 
+// A provisional answer (a long-poll): hold the request, without a thread, until the
+// tag is woken from any replica or the wait is over, then ask the service once more
+// and answer with that. False when too many requests are held: the provisional answer
+// goes out at once and the client simply polls again.
+bool ApiFlow::Hold(const cloudillo::v1::WaitPolicy& wait) {
+  waited_ = true;
+  auto self = shared_from_this();
+  auto settled = std::make_shared<std::atomic<bool>>(false);
+  std::string tag = wait.tag();
+  uint64_t id = gw_.waiters_.Add(tag, [self, settled] {
+    if (!settled->exchange(true)) self->Resume([self] { self->CallBackend(); });
+  });
+  if (id == 0) return false;
+  ex_->PostAfter(absl::Milliseconds(std::min(wait.max_wait_ms(), Gateway::kMaxWaitMs)),
+                 [self, settled, tag, id] {
+                   if (settled->exchange(true)) return;
+                   self->gw_.waiters_.Cancel(tag, id);
+                   self->CallBackend();
+                 });
+  return true;
+}
+
 std::string ApiFlow::CacheKey() const {
   const http::Request& req = ex_->request();
   std::string key;
@@ -367,6 +392,10 @@ void ApiFlow::OnUnaryReply(const grpc::Status& st, const grpc::ByteBuffer& reply
   cloudillo::v1::ApiReply parsed;
   if (!FromBytes(reply, &parsed))
     return Answer(ErrorResponse(500, "E-CORE-INTERNAL", "Internal server error"));
+  if (parsed.has_wait() && !waited_ && !parsed.wait().tag().empty() && parsed.wait().max_wait_ms() > 0 &&
+      Hold(parsed.wait())) {
+    return;
+  }
   if (!cache_key_.empty() && parsed.has_cache()) {
     gw_.replies_.Store(cache_key_, tenant_.tn_id, parsed, cache_generation_, absl::Now());
   } else if (ex_->request().method != "GET" && ex_->request().method != "HEAD") {

@@ -32,7 +32,8 @@ class Gateway;
 
 class ApiFlow : public std::enable_shared_from_this<ApiFlow> {
  public:
-  ApiFlow(Gateway& gw, std::shared_ptr<http::Exchange> ex, std::string id_tag, std::string req_id, absl::Time start);
+  ApiFlow(Gateway& gw, std::shared_ptr<http::Exchange> ex, std::string id_tag, std::string req_id,
+          absl::Time start);
   void Start();
 
  private:
@@ -45,6 +46,7 @@ class ApiFlow : public std::enable_shared_from_this<ApiFlow> {
   void Authenticated(AuthResult auth);
   void CallBackend();
   void OnUnaryReply(const grpc::Status& st, const grpc::ByteBuffer& reply);
+  bool Hold(const cloudillo::v1::WaitPolicy& wait);
   std::optional<http::Response> BuildApiRequest(cloudillo::v1::ApiRequest* api);
   std::string CacheKey() const;
 
@@ -64,6 +66,7 @@ class ApiFlow : public std::enable_shared_from_this<ApiFlow> {
   Bearer bearer_;
   Caller caller_;
   bool answered_ = false;
+  bool waited_ = false;    // a long-poll is held at most once
   std::string cache_key_;  // set for GETs, which may be answered from the reply cache
   uint64_t cache_generation_ = 0;
 };

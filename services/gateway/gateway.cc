@@ -5,6 +5,7 @@
 #include "absl/strings/str_split.h"
 #include "api_flow.h"
 #include "client_limits.h"
+#include "cloudillo/cache/invalidation.h"
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/id_tag.h"
 #include "cloudillo/core/log.h"
@@ -72,6 +73,9 @@ grpc::GenericStub* Gateway::Stub(const std::string& backend) {
 }
 
 void Gateway::OnInvalidation(const std::string& message) {
+  if (message.rfind(cache::kWakePrefix, 0) == 0) {
+    return waiters_.Notify(message.substr(sizeof(cache::kWakePrefix) - 1));
+  }
   directory_.Invalidate(message);
   limits_->OnInvalidation(message);
   replies_.Invalidate(message);
@@ -81,6 +85,7 @@ void Gateway::OnSubscriberReset() {
   directory_.Clear();
   limits_->Clear();
   replies_.Clear();
+  waiters_.NotifyAll();
 }
 
 http::BodyPlan Gateway::PlanBody(const http::Request& head) const {

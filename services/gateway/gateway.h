@@ -11,11 +11,11 @@
 // after authentication (api_flow.cc).
 #pragma once
 
+#include <grpcpp/generic/generic_stub.h>
+
 #include <memory>
 #include <string>
 #include <unordered_map>
-
-#include <grpcpp/generic/generic_stub.h>
 
 #include "cloudillo/cache/redis.h"
 #include "cloudillo/core/clock.h"
@@ -27,6 +27,7 @@
 #include "reply_cache.h"
 #include "route_table.h"
 #include "static_files.h"
+#include "waiters.h"
 
 namespace prometheus {
 class Registry;
@@ -48,6 +49,10 @@ struct GatewayBackends {
 
 class Gateway {
  public:
+  // Long-polls held at once; beyond, a poll is answered with its provisional reply.
+  static constexpr size_t kMaxWaiters = 10000;
+  static constexpr int kMaxWaitMs = 30000;
+
   Gateway(GatewayConfig config, GatewayBackends backends, std::shared_ptr<cache::Redis> redis,
           std::shared_ptr<prometheus::Registry> registry, const Clock& clock,
           const RouteTable& routes = RouteTable::Default());
@@ -71,8 +76,8 @@ class Gateway {
   void HandleApp(const std::shared_ptr<http::Exchange>& ex, const std::string& host_id_tag,
                  const std::string& req_id, absl::Time start);
   // Counts, logs and sends an answer; Record only counts and logs one a stream sent.
-  void Complete(const std::shared_ptr<http::Exchange>& ex, http::Response res, int route, const std::string& req_id,
-                const std::string& tenant, absl::Time start);
+  void Complete(const std::shared_ptr<http::Exchange>& ex, http::Response res, int route,
+                const std::string& req_id, const std::string& tenant, absl::Time start);
   void Record(const http::Request& req, const http::Response& res, int route, const std::string& req_id,
               const std::string& tenant, absl::Time start);
   std::string ClientIp(const http::Request& req) const;
@@ -86,6 +91,7 @@ class Gateway {
   Directory directory_;
   std::unique_ptr<Limits> limits_;
   ReplyCache replies_;
+  Waiters waiters_{kMaxWaiters};  // long-polls held for a wake-up (WaitPolicy)
   std::unordered_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_;
   StaticFiles static_files_;
   rpc::WorkerPool disk_;  // reads of the web root, off the I/O threads

@@ -27,6 +27,10 @@ std::vector<Route> Build() {
       {"GET", "/api/auth/api-keys/{keyId}", kRequired, nullptr, false, ACCESS(GetApiKey)},
       {"PATCH", "/api/auth/api-keys/{keyId}", kRequired, nullptr, false, ACCESS(PatchApiKey)},
       {"DELETE", "/api/auth/api-keys/{keyId}", kRequired, nullptr, false, ACCESS(DeleteApiKey)},
+      {"POST", "/api/auth/qr-login/init", kIgnore, "auth", true, ACCESS(QrLoginInit)},
+      {"GET", "/api/auth/qr-login/{id}/status", kIgnore, "auth", true, ACCESS(QrLoginStatus)},
+      {"GET", "/api/auth/qr-login/{id}/details", kRequired, nullptr, false, ACCESS(QrLoginDetails)},
+      {"POST", "/api/auth/qr-login/{id}/respond", kRequired, nullptr, false, ACCESS(QrLoginRespond)},
       // Own profile (PROTOCOL §1.4, Appendix C.7)
       {"GET", "/api/me", kIgnore, "general", true, IDENTITY(GetMe)},
       {"GET", "/api/me/full", kOptional, "general", false, IDENTITY(GetMeFull)},

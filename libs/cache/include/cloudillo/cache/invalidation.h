@@ -21,4 +21,13 @@ inline std::string BanInvalidation(const std::string& address_key) { return "ban
 // Every cached API key of a tenant (deletion, change).
 inline std::string ApiKeysInvalidation(int64_t tn_id) { return "apikeys:" + std::to_string(tn_id); }
 
+// Not an invalidation: wakes the requests a gateway holds for `tag` (WaitPolicy in
+// common.proto), e.g. a QR login's status poll once the session was answered.
+inline constexpr char kWakePrefix[] = "wake:";
+inline std::string WakeMessage(const std::string& tag) { return kWakePrefix + tag; }
+// A QR login session of a tenant.
+inline std::string QrSessionTag(int64_t tn_id, const std::string& session) {
+  return "qr:" + std::to_string(tn_id) + ":" + session;
+}
+
 }  // namespace cloudillo::cache
