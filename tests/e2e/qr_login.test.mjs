@@ -4,8 +4,9 @@
 // polls occupy no gateway thread.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { Cluster } from './cluster.mjs';
+import { execFileSync, spawn } from 'node:child_process';
+import path from 'node:path';
+import { Cluster, freePort, request } from './cluster.mjs';
 
 const c = new Cluster();
 let alice, bob, aliceToken, bobToken;
@@ -109,4 +110,31 @@ test('held polls hold no thread: other requests pass while 40 wait', async () =>
   assert.ok(Date.now() - started < 1500, `answered in ${Date.now() - started} ms while polls were held`);
   const done = await Promise.all(held);
   for (const r of done) assert.equal(r.json.data.status, 'pending');
+});
+
+test('a poll held by one gateway replica wakes when another carries the approval', async () => {
+  const port = await freePort();
+  const ops = await freePort();
+  const bin = path.join(process.env.CLOUDILLO_BUILD_DIR || 'build', 'services/gateway/cloudillo-gateway');
+  const second = spawn(bin, [`--ops-addr=127.0.0.1:${ops}`], {
+    env: { ...c.envFor('gateway'), CLOUDILLO_HTTP_PORT: String(port) }, stdio: 'ignore' });
+  try {
+    let ready = false;
+    for (let i = 0; i < 100 && !ready; i++) {
+      ready = (await request(ops, 'localhost', 'GET', '/readyz').catch(() => ({}))).status === 200;
+      if (!ready) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(ready, 'second gateway ready');
+    const s = await init();
+    const started = Date.now();
+    const waiting = request(port, `cl-o.${alice.idTag}`, 'GET', `/api/auth/qr-login/${s.sessionId}/status?timeout=25`,
+      { headers: { 'X-QR-Secret': s.secret, 'X-Forwarded-For': c.clientIp } });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await respond(s, true)).status, 200);  // through the first gateway
+    const r = await waiting;
+    assert.equal(r.json.data.status, 'approved');
+    assert.ok(Date.now() - started < 10000, 'woken by the approval, not by its timeout');
+  } finally {
+    second.kill('SIGTERM');
+  }
 });
