@@ -29,7 +29,7 @@ for (const name of ['automerge-paper', 'seph-blog1']) {
     const mb = r.input_bytes / 2 ** 20;
     console.log(`| ${name} | ${r.updates} | ${mb.toFixed(1)} | ${impl === 'cpp' ? 'libs/yjs (C++)' : `yjs ${JSON.parse(readFileSync(path.resolve(here, '../node_modules/yjs/package.json'))).version} (Node ${process.version})`} | ${r.merge_s.toFixed(3)} | ${(mb / r.merge_s).toFixed(1)} | ${Math.round(r.updates / r.merge_s)} | ${r.diff_s.toFixed(3)} | ${(r.maxrss_kb / 1024).toFixed(0)} |`);
   }
-  ratios.push(`${name}: libs/yjs merging all ${res.cpp.updates} updates in one call ${res.cpp.one_call_merge_s.toFixed(3)} s vs ${res.cpp.merge_s.toFixed(3)} s in chunks of 64; bytes identical: ${res.cpp.one_call_identical === 1}`);
+  ratios.push(`${name}: libs/yjs merging all ${res.cpp.updates} updates in one call ${res.cpp.one_call_merge_s.toFixed(3)} s vs ${res.cpp.merge_s.toFixed(3)} s in chunks of 64 (peak RSS ${(res.cpp.one_call_maxrss_kb / 1024).toFixed(0)} MB with it); bytes identical: ${res.cpp.one_call_identical === 1}`);
   ratios.push(`${name}: merge ${(res.js.merge_s / res.cpp.merge_s).toFixed(1)}x, diff ${(res.js.diff_s / res.cpp.diff_s).toFixed(1)}x faster, peak memory ${(res.js.maxrss_kb / res.cpp.maxrss_kb).toFixed(1)}x lower; merged bytes identical: ${identical}`);
 }
 console.log('');
