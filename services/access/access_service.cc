@@ -371,7 +371,7 @@ absl::StatusOr<ApiReply> AccessService::DoLoginInit(const ApiRequest& req) {
   ojson data;
   data["status"] = "unauthenticated";
   data["qrLogin"] = {{"sessionId", session}, {"secret", secret}};
-  data["webAuthn"] = nullptr;  // required, nullable: no passkeys yet (Appendix C.2)
+  data["webAuthn"] = PasskeyLoginOfferOrNull(ctx);  // required, nullable (Appendix C.2)
   return rpc::Data(data);
 }
 
