@@ -68,7 +68,7 @@ class Reader {
           if (!key.ok()) return key.status();
           auto val = Item(depth + 1);
           if (!val.ok()) return val.status();
-          v.map.emplace_back(std::move(*key), std::move(*val));
+          v.map.push_back(CborMapEntry{std::move(*key), std::move(*val)});
         }
         return v;
       }

@@ -38,7 +38,7 @@ CborValue Text(std::string t) {
   c.type = CborValue::Type::kText;
   return c;
 }
-CborValue Map(std::vector<std::pair<CborValue, CborValue>> m) {
+CborValue Map(std::vector<crypto::CborMapEntry> m) {
   CborValue c;
   c.type = CborValue::Type::kMap;
   c.map = std::move(m);
@@ -352,13 +352,13 @@ TEST(WebAuthnCounter, Rules) {
 TEST(WebAuthnCose, RefusesBadKeys) {
   Authenticator ec(kEs256);
   CborValue c = ec.Cose();
-  c.map[1].second = Int(kRs256);  // alg does not match kty
+  c.map[1].value = Int(kRs256);  // alg does not match kty
   EXPECT_FALSE(PublicKeyFromCose(c).ok());
   c = ec.Cose();
-  c.map[3].second.bytes[31] ^= 1;  // x moved off the curve
+  c.map[3].value.bytes[31] ^= 1;  // x moved off the curve
   EXPECT_FALSE(PublicKeyFromCose(c).ok());
   c = ec.Cose();
-  c.map[2].second = Int(2);  // P-384 curve id
+  c.map[2].value = Int(2);  // P-384 curve id
   EXPECT_FALSE(PublicKeyFromCose(c).ok());
   EXPECT_FALSE(PublicKeyFromCose(Int(1)).ok());
   EXPECT_FALSE(PublicKeyFromCose(Map({})).ok());

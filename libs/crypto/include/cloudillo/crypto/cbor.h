@@ -16,12 +16,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 
 namespace cloudillo::crypto {
+
+struct CborMapEntry;
 
 struct CborValue {
   enum class Type {
@@ -38,10 +39,10 @@ struct CborValue {
     kFloat
   };
   Type type = Type::kNull;
-  uint64_t number = 0;           // kUnsigned: the value; kNegative: -1 - value; kFloat: raw bits
-  std::string bytes;             // kBytes, kText
-  std::vector<CborValue> items;  // kArray
-  std::vector<std::pair<CborValue, CborValue>> map;  // kMap, in input order
+  uint64_t number = 0;            // kUnsigned: the value; kNegative: -1 - value; kFloat: raw bits
+  std::string bytes;              // kBytes, kText
+  std::vector<CborValue> items;   // kArray
+  std::vector<CborMapEntry> map;  // kMap, in input order (a vector may hold an incomplete type)
 
   // The integer value of kUnsigned or kNegative when it fits in int64_t.
   std::optional<int64_t> AsInt() const;
@@ -52,6 +53,11 @@ struct CborValue {
   bool IsBytes() const { return type == Type::kBytes; }
   bool IsText() const { return type == Type::kText; }
   bool IsMap() const { return type == Type::kMap; }
+};
+
+struct CborMapEntry {
+  CborValue key;
+  CborValue value;
 };
 
 struct CborLimits {
