@@ -380,7 +380,7 @@ absl::StatusOr<ApiReply> AccessService::DoLoginInit(const ApiRequest& req) {
   ojson data;
   data["status"] = "unauthenticated";
   data["qrLogin"] = qr;
-  data["webAuthn"] = nullptr;  // required, nullable: no passkeys yet (Appendix C.2)
+  data["webAuthn"] = PasskeyLoginOfferOrNull(ctx);  // required, nullable (Appendix C.2)
   CL_ASSIGN_OR_RETURN(cloudillo::v1::LoginProfile profile, LoginProfileOf(ctx.tn_id()));
   if (!profile.masked_email().empty()) data["maskedEmail"] = profile.masked_email();
   return rpc::Data(data);

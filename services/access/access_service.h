@@ -9,6 +9,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "cloudillo/cache/ban_list.h"
 #include "cloudillo/cache/redis.h"
 #include "cloudillo/core/clock.h"
@@ -83,6 +85,13 @@ class AccessService final : public cloudillo::v1::Access::CallbackService,
   grpc::ServerUnaryReactor* GetApiKey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* PatchApiKey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* DeleteApiKey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  // Passkeys (PROTOCOL §3.7): passkey_handlers.cc.
+  grpc::ServerUnaryReactor* PasskeyRegChallenge(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* RegisterPasskey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* ListPasskeys(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* DeletePasskey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* PasskeyLoginChallenge(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* PasskeyLogin(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
 
   // The roles a tenant's owner holds (PROTOCOL §3.1).
   static const char* OwnerRoles();
@@ -122,6 +131,24 @@ class AccessService final : public cloudillo::v1::Access::CallbackService,
   absl::StatusOr<ApiReply> DoGetApiKey(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoPatchApiKey(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoDeleteApiKey(const ApiRequest& req);
+
+  // Passkeys (passkey_handlers.cc). The challenge token is an HS256 JWT under a key
+  // derived for this purpose alone, so it can never pass as an access token.
+  std::string ChallengeKey() const;
+  absl::StatusOr<std::string> MintChallenge(const cloudillo::v1::RequestContext& ctx, const char* purpose,
+                                            std::string* challenge);
+  absl::StatusOr<std::string> OpenChallenge(const cloudillo::v1::RequestContext& ctx, const char* purpose,
+                                            const std::string& token);
+  // `{options, token}` for a passkey login, or null when the tenant has no passkeys.
+  absl::StatusOr<nlohmann::ordered_json> PasskeyLoginOffer(const cloudillo::v1::RequestContext& ctx);
+  // The same for login-init, where a failure must not break the boot: null then.
+  nlohmann::ordered_json PasskeyLoginOfferOrNull(const cloudillo::v1::RequestContext& ctx);
+  absl::StatusOr<ApiReply> DoPasskeyRegChallenge(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoRegisterPasskey(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoListPasskeys(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoDeletePasskey(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoPasskeyLoginChallenge(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoPasskeyLogin(const ApiRequest& req);
 
   std::shared_ptr<db::Pool> pool_;
   std::shared_ptr<cache::Redis> redis_;

@@ -31,6 +31,13 @@ std::vector<Route> Build() {
       {"GET", "/api/auth/qr-login/{id}/status", kIgnore, "auth", true, ACCESS(QrLoginStatus)},
       {"GET", "/api/auth/qr-login/{id}/details", kRequired, nullptr, false, ACCESS(QrLoginDetails)},
       {"POST", "/api/auth/qr-login/{id}/respond", kRequired, nullptr, false, ACCESS(QrLoginRespond)},
+      // Passkeys (PROTOCOL §3.7): enrolment is the owner's, login is public on the auth bucket.
+      {"GET", "/api/auth/wa/reg", kRequired, nullptr, false, ACCESS(ListPasskeys)},
+      {"POST", "/api/auth/wa/reg", kRequired, nullptr, false, ACCESS(RegisterPasskey)},
+      {"GET", "/api/auth/wa/reg/challenge", kRequired, nullptr, false, ACCESS(PasskeyRegChallenge)},
+      {"DELETE", "/api/auth/wa/reg/{keyId}", kRequired, nullptr, false, ACCESS(DeletePasskey)},
+      {"GET", "/api/auth/wa/login/challenge", kIgnore, "auth", true, ACCESS(PasskeyLoginChallenge)},
+      {"POST", "/api/auth/wa/login", kIgnore, "auth", true, ACCESS(PasskeyLogin)},
       // Own profile (PROTOCOL §1.4, Appendix C.7)
       {"GET", "/api/me", kIgnore, "general", true, IDENTITY(GetMe)},
       {"GET", "/api/me/full", kOptional, "general", false, IDENTITY(GetMeFull)},
