@@ -9,8 +9,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include "cloudillo/cache/ban_list.h"
 #include "cloudillo/cache/redis.h"
 #include "cloudillo/core/clock.h"
@@ -86,11 +84,15 @@ class AccessService final : public cloudillo::v1::Access::CallbackService,
   grpc::ServerUnaryReactor* PatchApiKey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* DeleteApiKey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   // Passkeys (PROTOCOL §3.7): passkey_handlers.cc.
-  grpc::ServerUnaryReactor* PasskeyRegChallenge(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::ServerUnaryReactor* RegisterPasskey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* PasskeyRegChallenge(grpc::CallbackServerContext*, const ApiRequest*,
+                                                ApiReply*) override;
+  grpc::ServerUnaryReactor* RegisterPasskey(grpc::CallbackServerContext*, const ApiRequest*,
+                                            ApiReply*) override;
   grpc::ServerUnaryReactor* ListPasskeys(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::ServerUnaryReactor* DeletePasskey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::ServerUnaryReactor* PasskeyLoginChallenge(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* DeletePasskey(grpc::CallbackServerContext*, const ApiRequest*,
+                                          ApiReply*) override;
+  grpc::ServerUnaryReactor* PasskeyLoginChallenge(grpc::CallbackServerContext*, const ApiRequest*,
+                                                  ApiReply*) override;
   grpc::ServerUnaryReactor* PasskeyLogin(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
 
   // The roles a tenant's owner holds (PROTOCOL §3.1).

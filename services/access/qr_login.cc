@@ -182,18 +182,18 @@ grpc::ServerUnaryReactor* AccessService::QrLoginInit(grpc::CallbackServerContext
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoQrLoginInit(*req); });
 }
 
-grpc::ServerUnaryReactor* AccessService::QrLoginStatus(grpc::CallbackServerContext* ctx, const ApiRequest* req,
-                                                       ApiReply* out) {
+grpc::ServerUnaryReactor* AccessService::QrLoginStatus(grpc::CallbackServerContext* ctx,
+                                                       const ApiRequest* req, ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoQrLoginStatus(*req); });
 }
 
-grpc::ServerUnaryReactor* AccessService::QrLoginDetails(grpc::CallbackServerContext* ctx, const ApiRequest* req,
-                                                        ApiReply* out) {
+grpc::ServerUnaryReactor* AccessService::QrLoginDetails(grpc::CallbackServerContext* ctx,
+                                                        const ApiRequest* req, ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoQrLoginDetails(*req); });
 }
 
-grpc::ServerUnaryReactor* AccessService::QrLoginRespond(grpc::CallbackServerContext* ctx, const ApiRequest* req,
-                                                        ApiReply* out) {
+grpc::ServerUnaryReactor* AccessService::QrLoginRespond(grpc::CallbackServerContext* ctx,
+                                                        const ApiRequest* req, ApiReply* out) {
   return rpc::Serve(ctx, out, workers_, [this, req] { return DoQrLoginRespond(*req); });
 }
 
