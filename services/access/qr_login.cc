@@ -56,12 +56,6 @@ return 1
 
 std::string SecretHash(std::string_view secret) { return Base64UrlEncode(crypto::Sha256(secret)); }
 
-const std::string& PathParam(const ApiRequest& req, const std::string& name) {
-  static const std::string kEmpty;
-  auto it = req.path().find(name);
-  return it == req.path().end() ? kEmpty : it->second;
-}
-
 absl::Status Unavailable() {
   return rpc::ApiError(absl::StatusCode::kUnavailable, "E-SYS-UNAVAIL", "login sessions unavailable");
 }
@@ -102,7 +96,7 @@ absl::StatusOr<ApiReply> AccessService::DoQrLoginStatus(const ApiRequest& req) {
   auto secret = req.headers().find("x-qr-secret");
   if (secret == req.headers().end() || secret->second.empty())
     return rpc::Unauthorized("X-QR-Secret is required");
-  std::string key = cache::QrSessionTag(req.ctx().tn_id(), PathParam(req, "id"));
+  std::string key = cache::QrSessionTag(req.ctx().tn_id(), rpc::PathParam(req, "id"));
   auto got = redis_->Command({"HMGET", key, "secret", "status"});
   if (!got.ok() || got->type != cache::Reply::Type::kArray || got->elements.size() != 2) return Unavailable();
   const cache::Reply& stored = got->elements[0];
@@ -142,8 +136,8 @@ absl::StatusOr<ApiReply> AccessService::DoQrLoginStatus(const ApiRequest& req) {
 
 absl::StatusOr<ApiReply> AccessService::DoQrLoginDetails(const ApiRequest& req) {
   if (!rpc::IsOwner(req.ctx())) return rpc::Forbidden();
-  auto got =
-      redis_->Command({"HMGET", cache::QrSessionTag(req.ctx().tn_id(), PathParam(req, "id")), "ua", "ip"});
+  auto got = redis_->Command(
+      {"HMGET", cache::QrSessionTag(req.ctx().tn_id(), rpc::PathParam(req, "id")), "ua", "ip"});
   if (!got.ok() || got->type != cache::Reply::Type::kArray || got->elements.size() != 2) return Unavailable();
   if (got->elements[1].type != cache::Reply::Type::kString) return rpc::NotFoundError();
   return rpc::Data(
@@ -157,7 +151,7 @@ absl::StatusOr<ApiReply> AccessService::DoQrLoginRespond(const ApiRequest& req) 
   auto approved = body.find("approved");
   if (approved == body.end() || !approved->is_boolean())
     return rpc::BadRequest("body must be {\"approved\": boolean}");
-  std::string key = cache::QrSessionTag(ctx.tn_id(), PathParam(req, "id"));
+  std::string key = cache::QrSessionTag(ctx.tn_id(), rpc::PathParam(req, "id"));
   auto status = redis_->Command({"HGET", key, "status"});
   if (!status.ok()) return Unavailable();
   if (status->type != cache::Reply::Type::kString) return rpc::NotFoundError();
@@ -172,10 +166,6 @@ absl::StatusOr<ApiReply> AccessService::DoQrLoginRespond(const ApiRequest& req) 
   Publish(cache::WakeMessage(key));
   return rpc::Data(json{{"status", approved->get<bool>() ? "approved" : "denied"}});
 }
-
-}  // namespace cloudillo::access
-
-namespace cloudillo::access {
 
 grpc::ServerUnaryReactor* AccessService::QrLoginInit(grpc::CallbackServerContext* ctx, const ApiRequest* req,
                                                      ApiReply* out) {

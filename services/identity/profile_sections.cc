@@ -1,14 +1,18 @@
 #include "profile_sections.h"
 
-#include <algorithm>
 #include <set>
 #include <string>
+
+#include "cloudillo/core/list_items.h"
+#include "cloudillo/rpc/api.h"
 
 namespace cloudillo::identity {
 namespace {
 
 using json = nlohmann::json;
 constexpr std::string_view kVisSuffix = ".vis";
+// Community roles from the lowest (level 1) to the highest (level 4).
+constexpr std::string_view kCommunityRoles[] = {"supporter", "contributor", "moderator", "leader"};
 
 // The field a marker key gates, or empty when `key` is no marker.
 std::string_view GatedField(std::string_view key) {
@@ -21,34 +25,21 @@ std::string_view MarkerWord(const json& value) {
   return value.is_string() ? std::string_view(value.get_ref<const std::string&>()) : std::string_view("\x01");
 }
 
-// Calls `fn` with each comma-separated item of `list`, trimmed of spaces.
-template <class Fn>
-void ForEachItem(std::string_view list, Fn fn) {
-  while (true) {
-    size_t comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    fn(item);
-    if (comma == std::string_view::npos) return;
-    list.remove_prefix(comma + 1);
-  }
-}
-
 }  // namespace
 
 int CommunityRoleLevel(std::string_view word) {
-  if (word == "supporter") return 1;
-  if (word == "contributor") return 2;
-  if (word == "moderator") return 3;
-  if (word == "leader") return 4;
+  for (int level = 1; level <= 4; ++level) {
+    if (word == kCommunityRoles[level - 1]) return level;
+  }
   return 0;
 }
 
 int HighestCommunityRole(std::string_view roles) {
-  int best = 0;
-  ForEachItem(roles, [&](std::string_view r) { best = std::max(best, CommunityRoleLevel(r)); });
-  return best;
+  // The token's role list is read as every other check reads it (rpc::HasRole).
+  for (int level = 4; level >= 1; --level) {
+    if (rpc::HasRole(roles, kCommunityRoles[level - 1])) return level;
+  }
+  return 0;
 }
 
 bool MaySee(const Viewer& viewer, std::string_view marker) {
@@ -87,7 +78,7 @@ json VisibleSections(const json& x, const Viewer& viewer) {
     const std::string& key = it.key();
     if (key == "sections" && it.value().is_string()) {
       std::string kept;
-      ForEachItem(it.value().get_ref<const std::string&>(), [&](std::string_view name) {
+      ForEachListItem(it.value().get_ref<const std::string&>(), ',', [&](std::string_view name) {
         if (name.empty() || hidden.count(name)) return;
         if (!kept.empty()) kept += ',';
         kept += name;

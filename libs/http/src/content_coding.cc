@@ -5,18 +5,14 @@
 #include <algorithm>
 #include <cctype>
 
+#include "cloudillo/core/list_items.h"
+
 #ifdef CLOUDILLO_WITH_BROTLI
 #include <brotli/encode.h>
 #endif
 
 namespace cloudillo::http {
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool EqualsNoCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -39,17 +35,6 @@ int ParseQ(std::string_view v) {
   }
   if (whole == 1 && frac != 0) return -1;
   return whole * 1000 + frac;
-}
-
-// Calls `fn(item)` for each comma-separated item of `list`.
-template <class Fn>
-void ForEachItem(std::string_view list, char sep, Fn fn) {
-  while (true) {
-    size_t at = list.find(sep);
-    fn(Trim(list.substr(0, at)));
-    if (at == std::string_view::npos) return;
-    list.remove_prefix(at + 1);
-  }
 }
 
 const std::string* FindHeader(const Response& res, std::string_view name) {
@@ -122,12 +107,12 @@ const char* CodingName(ContentCoding coding) {
 ContentCoding NegotiateCoding(std::string_view accept_encoding, Preference preference) {
   // q in thousandths; -1: not named.
   int gzip = -1, br = -1, star = -1;
-  ForEachItem(accept_encoding, ',', [&](std::string_view item) {
+  ForEachListItem(accept_encoding, ',', [&](std::string_view item) {
     if (item.empty()) return;
     std::string_view name;
     int q = 1000;
     bool first = true;
-    ForEachItem(item, ';', [&](std::string_view part) {
+    ForEachListItem(item, ';', [&](std::string_view part) {
       if (first) {
         name = part;
         first = false;
@@ -135,8 +120,8 @@ ContentCoding NegotiateCoding(std::string_view accept_encoding, Preference prefe
       }
       if (q < 0) return;
       size_t eq = part.find('=');
-      if (eq != std::string_view::npos && EqualsNoCase(Trim(part.substr(0, eq)), "q")) {
-        q = ParseQ(Trim(part.substr(eq + 1)));
+      if (eq != std::string_view::npos && EqualsNoCase(TrimSpaces(part.substr(0, eq)), "q")) {
+        q = ParseQ(TrimSpaces(part.substr(eq + 1)));
       }
     });
     if (q < 0) return;  // a malformed weight: the element counts for nothing
@@ -173,7 +158,7 @@ absl::StatusOr<std::string> Encode(ContentCoding coding, std::string_view body, 
 }
 
 bool CompressibleType(std::string_view content_type) {
-  std::string_view type = Trim(content_type.substr(0, content_type.find(';')));
+  std::string_view type = TrimSpaces(content_type.substr(0, content_type.find(';')));
   auto starts = [&](std::string_view p) {
     return type.size() >= p.size() && EqualsNoCase(type.substr(0, p.size()), p);
   };
@@ -191,8 +176,9 @@ void CompressResponse(std::string_view accept_encoding, Response& res) {
   // The answer depends on Accept-Encoding from here on, compressed or not.
   if (std::string* vary = FindHeader(res, "vary")) {
     bool named = false;
-    ForEachItem(*vary, ',',
-                [&](std::string_view v) { named = named || EqualsNoCase(v, "accept-encoding") || v == "*"; });
+    ForEachListItem(*vary, ',', [&](std::string_view v) {
+      named = named || EqualsNoCase(v, "accept-encoding") || v == "*";
+    });
     if (!named) *vary += ", accept-encoding";
   } else {
     res.Set("Vary", "accept-encoding");

@@ -112,4 +112,10 @@ const std::string& QueryParam(const cloudillo::v1::ApiRequest& req, const std::s
   return it == req.query().end() ? kEmpty : it->second;
 }
 
+const std::string& PathParam(const cloudillo::v1::ApiRequest& req, const std::string& name) {
+  static const std::string kEmpty;
+  auto it = req.path().find(name);
+  return it == req.path().end() ? kEmpty : it->second;
+}
+
 }  // namespace cloudillo::rpc

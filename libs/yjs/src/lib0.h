@@ -40,21 +40,7 @@ class Reader {
     for (int i = 0;; ++i) {
       uint8_t b;
       if (!Byte(&b)) return false;
-      uint64_t payload = b & 0x7f;
-      bool beyond = false;
-      if (nan) {
-        // NaN absorbs everything and never compares greater than MAX_SAFE_INTEGER.
-      } else if (i >= kInfiniteMultiplierAt) {
-        // 0 * Infinity is NaN; anything else makes the sum Infinity.
-        (payload == 0 ? nan : beyond) = true;
-      } else if (payload != 0) {
-        if (7 * i >= 53) {
-          beyond = true;
-        } else {
-          num += payload << (7 * i);
-          beyond = num > kMaxSafeInteger;
-        }
-      }
+      bool beyond = AddPayload(b & 0x7f, i, 7 * i, &num, &nan);
       if (b < 0x80) {
         *kind = nan ? VarKind::kNaN : beyond ? VarKind::kBeyond : VarKind::kSafe;
         *out = *kind == VarKind::kSafe ? num : 0;
@@ -80,19 +66,7 @@ class Reader {
     bool nan = false;
     for (int i = 1; b >= 0x80; ++i) {
       if (!Byte(&b)) return false;
-      uint64_t payload = b & 0x7f;
-      bool beyond = false;
-      if (nan) {
-      } else if (i >= kInfiniteMultiplierAt) {
-        (payload == 0 ? nan : beyond) = true;
-      } else if (payload != 0) {
-        if (7 * i - 1 >= 53) {
-          beyond = true;
-        } else {
-          num += payload << (7 * i - 1);
-          beyond = num > kMaxSafeInteger;
-        }
-      }
+      bool beyond = AddPayload(b & 0x7f, i, 7 * i - 1, &num, &nan);
       if (b >= 0x80 && beyond) return Fail(kRange);
     }
     return true;
@@ -112,6 +86,22 @@ class Reader {
   // From this byte on the multiplier is Infinity: 128^147 = 2^1029 for readVarUint,
   // 64 * 128^146 = 2^1028 for readVarInt.
   static constexpr int kInfiniteMultiplierAt = 147;
+
+  // Byte `index` of a lib0 varint adds `payload` times 2^shift to the sum, in lib0's
+  // double arithmetic: true when this byte takes the sum beyond 2^53 - 1 (rounded or
+  // Infinity). A NaN sum absorbs everything and never compares greater than
+  // MAX_SAFE_INTEGER; 0 * Infinity is NaN, anything else times Infinity is Infinity.
+  static bool AddPayload(uint64_t payload, int index, int shift, uint64_t* num, bool* nan) {
+    if (*nan) return false;
+    if (index >= kInfiniteMultiplierAt) {
+      if (payload == 0) *nan = true;
+      return payload != 0;
+    }
+    if (payload == 0) return false;
+    if (shift >= 53) return true;
+    *num += payload << shift;
+    return *num > kMaxSafeInteger;
+  }
   static constexpr const char* kEnd = "unexpected end of array";
   static constexpr const char* kRange = "integer out of range";
   static constexpr const char* kUnsafe = "integer beyond 2^53 - 1";

@@ -47,5 +47,7 @@ bool IsOwner(const cloudillo::v1::RequestContext& ctx);
 
 // The query parameter or "".
 const std::string& QueryParam(const cloudillo::v1::ApiRequest& req, const std::string& name);
+// The routed path parameter or "".
+const std::string& PathParam(const cloudillo::v1::ApiRequest& req, const std::string& name);
 
 }  // namespace cloudillo::rpc
