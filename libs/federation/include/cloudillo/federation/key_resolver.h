@@ -1,0 +1,50 @@
+// Issuer keys for verifying action tokens (PROTOCOL §1.5, E2, E12).
+//
+// Key(iss, key_id, iat) answers from an in-process LRU, then Redis
+// ("fedkey:<iss>:<keyId>", shared by every tenant and replica), then fetches
+// `GET https://cl-o.<iss>/api/me` without auth, requires `idTag == iss`, and caches every
+// listed key. A failure is cached too (Redis and process): a missing key, 404, 401/403 or
+// an unparsable body for 1 h, a network error or timeout for 5 min; while cached, Key()
+// answers Unavailable at once without fetching. `expiresAt` is honoured only for tokens
+// issued after it (rotation-safe, E12). Refetch(iss, key_id) after a signature failure
+// fetches again unless the last fetch of that issuer was under a minute ago, and reports
+// whether the key changed.
+//
+// Status codes (every key-fetch failure is 503 to a caller, E2 recommend):
+//   Unavailable      any fetch failure, cached failure, Redis down with no fetch possible
+//   Unauthenticated  the issuer answered but does not list key_id (also cached)
+//   InvalidArgument  iss not canonical
+// Blocking: worker threads only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "cloudillo/crypto/p384.h"
+
+namespace cloudillo::cache {
+class Redis;
+}
+
+namespace cloudillo::federation {
+
+class Client;
+
+class KeyResolver {
+ public:
+  struct Options {
+    size_t max_entries = 10000;  // process LRU of keys and of failures, each
+  };
+  static std::shared_ptr<KeyResolver> Create(std::shared_ptr<Client> client, std::shared_ptr<cache::Redis> redis,
+                                             Options options);
+  virtual ~KeyResolver() = default;
+
+  virtual absl::StatusOr<crypto::P384PublicKey> Key(std::string_view iss, std::string_view key_id, int64_t iat) = 0;
+  // True when a fresh fetch returned a different key for (iss, key_id).
+  virtual absl::StatusOr<bool> Refetch(std::string_view iss, std::string_view key_id) = 0;
+};
+
+}  // namespace cloudillo::federation
