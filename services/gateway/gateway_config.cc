@@ -80,6 +80,7 @@ absl::StatusOr<GatewayConfig> GatewayConfig::Load(ConfigSource& src) {
                        "folder with a build of the web client's shell (apps in apps/<name>/)");
   c.identity_addr = src.Str("CLOUDILLO_IDENTITY_ADDR", "127.0.0.1:9101", "identity gRPC address");
   c.access_addr = src.Str("CLOUDILLO_ACCESS_ADDR", "127.0.0.1:9102", "access gRPC address");
+  c.action_addr = src.Str("CLOUDILLO_ACTION_ADDR", "127.0.0.1:9103", "action gRPC address");
   c.rpc_timeout_ms =
       int(src.Int("CLOUDILLO_RPC_TIMEOUT_MS", 10000, 100, 600000, "deadline of each backend call"));
   c.access_log = src.Bool("CLOUDILLO_ACCESS_LOG", true, "one JSON log line per request");

@@ -30,7 +30,7 @@ struct GatewayConfig {
   size_t max_body_bytes = 1 << 20;
   size_t max_header_bytes = 16 * 1024;
   std::string web_root;
-  std::string identity_addr, access_addr;
+  std::string identity_addr, access_addr, action_addr;
   cache::RedisConfig redis;
   int rpc_timeout_ms = 10000;
   bool access_log = true;

@@ -33,10 +33,11 @@ int main(int argc, char** argv) {
 
   auto identity = rpc::ConnectChannel(cfg->identity_addr, &tls, "identity");
   auto access = rpc::ConnectChannel(cfg->access_addr, &tls, "access");
+  auto action = rpc::ConnectChannel(cfg->action_addr, &tls, "action");
   gateway::GatewayBackends backends;
   backends.directory.identity = cloudillo::v1::Identity::NewStub(identity);
   backends.directory.access = cloudillo::v1::Access::NewStub(access);
-  backends.channels = {{"identity", identity}, {"access", access}};
+  backends.channels = {{"identity", identity}, {"access", access}, {"action", action}};
 
   int http_port = cfg->http_port, https_port = cfg->https_port;
   gateway::Gateway gw(std::move(*cfg), std::move(backends), redis, registry, Clock::Real());

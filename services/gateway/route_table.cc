@@ -12,6 +12,7 @@ constexpr auto kRequired = AuthMode::kRequired;
 
 #define IDENTITY(M) "identity", "/cloudillo.v1.IdentityEdge/" #M
 #define ACCESS(M) "access", "/cloudillo.v1.AccessEdge/" #M
+#define ACTION(M) "action", "/cloudillo.v1.ActionEdge/" #M
 
 std::vector<Route> Build() {
   return {
@@ -51,11 +52,25 @@ std::vector<Route> Build() {
       {"GET", "/api/settings/{name}", kRequired, nullptr, false, IDENTITY(GetSetting)},
       {"PUT", "/api/settings/{name}", kRequired, nullptr, false, IDENTITY(PutSetting)},
       {"DELETE", "/api/settings/{name}", kRequired, nullptr, false, IDENTITY(DeleteSetting)},
+      // Actions (PROTOCOL §8 Actions, Appendix C.11): listing is public, visibility-filtered.
+      {"GET", "/api/actions", kOptional, "general", false, ACTION(ListActions)},
+      {"POST", "/api/actions", kRequired, nullptr, false, ACTION(CreateAction)},
+      {"GET", "/api/actions/{id}", kOptional, "general", false, ACTION(GetAction)},
+      {"DELETE", "/api/actions/{id}", kRequired, nullptr, false, ACTION(DeleteAction)},
+      {"POST", "/api/actions/{id}/accept", kRequired, nullptr, false, ACTION(AcceptAction)},
+      {"POST", "/api/actions/{id}/reject", kRequired, nullptr, false, ACTION(RejectAction)},
+      {"POST", "/api/actions/{id}/dismiss", kRequired, nullptr, false, ACTION(DismissAction)},
+      // Federation (PROTOCOL §2.8, §2.10): no auth header; 16 MiB bodies (§2.8).
+      {"POST", "/api/inbox", kIgnore, "federation", true, ACTION(Inbox), RouteKind::kUnary, 16 << 20},
+      {"POST", "/api/inbox/sync", kIgnore, "federation", true, ACTION(InboxSync), RouteKind::kUnary,
+       16 << 20},
+      {"GET", "/api/outbox", kOptional, "federation", true, ACTION(Outbox)},
   };
 }
 
 #undef IDENTITY
 #undef ACCESS
+#undef ACTION
 
 }  // namespace
 

@@ -8,7 +8,11 @@ rpc::AccessPolicy ListenerPolicy() {
   p.Allow("/cloudillo.v1.IdentityEdge/", {"gateway"});
   p.Allow("/cloudillo.v1.Identity/ResolveTenant", {"gateway"});
   p.Allow("/cloudillo.v1.Identity/GetLoginProfile", {"access"});
-  p.Allow("/grpc.health.v1.Health/", {"gateway", "access", "admin"});
+  for (const char* m :
+       {"SignAction", "GetRelationships", "UpdateRelationship", "ListFollowers", "GetTenantSettings"}) {
+    p.Allow(std::string("/cloudillo.v1.Identity/") + m, {"action"});
+  }
+  p.Allow("/grpc.health.v1.Health/", {"gateway", "access", "action", "admin"});
   return p;
 }
 

@@ -36,10 +36,26 @@ class IdentityService final : public cloudillo::v1::Identity::CallbackService,
   grpc::Service* edge_service() { return static_cast<cloudillo::v1::IdentityEdge::CallbackService*>(this); }
 
   // Identity (internal)
-  grpc::ServerUnaryReactor* ResolveTenant(grpc::CallbackServerContext*, const cloudillo::v1::ResolveTenantRequest*,
+  grpc::ServerUnaryReactor* ResolveTenant(grpc::CallbackServerContext*,
+                                          const cloudillo::v1::ResolveTenantRequest*,
                                           cloudillo::v1::Tenant*) override;
   grpc::ServerUnaryReactor* GetLoginProfile(grpc::CallbackServerContext*, const cloudillo::v1::TenantRef*,
                                             cloudillo::v1::LoginProfile*) override;
+  // For the action service (federation_rpcs.cc).
+  grpc::ServerUnaryReactor* SignAction(grpc::CallbackServerContext*, const cloudillo::v1::SignActionRequest*,
+                                       cloudillo::v1::SignedAction*) override;
+  grpc::ServerUnaryReactor* GetRelationships(grpc::CallbackServerContext*,
+                                             const cloudillo::v1::RelationshipsRequest*,
+                                             cloudillo::v1::Relationships*) override;
+  grpc::ServerUnaryReactor* UpdateRelationship(grpc::CallbackServerContext*,
+                                               const cloudillo::v1::RelationshipUpdate*,
+                                               cloudillo::v1::Empty*) override;
+  grpc::ServerUnaryReactor* ListFollowers(grpc::CallbackServerContext*,
+                                          const cloudillo::v1::FollowersRequest*,
+                                          cloudillo::v1::FollowersReply*) override;
+  grpc::ServerUnaryReactor* GetTenantSettings(grpc::CallbackServerContext*,
+                                              const cloudillo::v1::TenantSettingsRequest*,
+                                              cloudillo::v1::TenantSettingsReply*) override;
 
   // IdentityEdge (REST)
   grpc::ServerUnaryReactor* GetMe(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
@@ -51,7 +67,8 @@ class IdentityService final : public cloudillo::v1::Identity::CallbackService,
   grpc::ServerUnaryReactor* ListSettings(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* GetSetting(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* PutSetting(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
-  grpc::ServerUnaryReactor* DeleteSetting(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* DeleteSetting(grpc::CallbackServerContext*, const ApiRequest*,
+                                          ApiReply*) override;
 
   ProfileCache& profiles() { return profiles_; }
 

@@ -77,12 +77,15 @@ export class Cluster {
     execFileSync('psql', ['-q', t.CLOUDILLO_TEST_DATABASE_URL, '-c', `CREATE DATABASE ${this.db}`]);
     this.masterKey = randomBytes(32);
     this.adminToken = randomBytes(16).toString('hex');
-    const [grpcI, grpcA, admin, http, opsG, opsI, opsA] = await Promise.all(Array.from({ length: 7 }, freePort));
-    this.ports = { grpcI, grpcA, admin, http, opsG, opsI, opsA };
+    const [grpcI, grpcA, admin, http, opsG, opsI, opsA, grpcX, opsX] = await Promise.all(Array.from({ length: 9 }, freePort));
+    this.ports = { grpcI, grpcA, admin, http, opsG, opsI, opsA, grpcX, opsX };
+    // A federation test picks the gateway's port first, to map one cluster's hosts to
+    // the other (CLOUDILLO_FEDERATION_MAP).
+    if (this.extraEnv.CLOUDILLO_HTTP_PORT) this.ports.http = Number(this.extraEnv.CLOUDILLO_HTTP_PORT);
     this.logDir = mkdtempSync(path.join(os.tmpdir(), 'cloudillo-e2e-'));
     // The internal network's mutual TLS: one CA, a certificate per service identity.
     this.certs = path.join(this.logDir, 'certs');
-    execFileSync(path.join(root, 'tools/cluster-certs'), [this.certs, 'gateway', 'identity', 'access', 'admin']);
+    execFileSync(path.join(root, 'tools/cluster-certs'), [this.certs, 'gateway', 'identity', 'access', 'action', 'admin']);
     this.env = {
       PATH: process.env.PATH,
       CLOUDILLO_DATABASE_URL: t.CLOUDILLO_TEST_DATABASE_URL.replace(/\/[^/]*$/, `/${this.db}`),
@@ -92,6 +95,7 @@ export class Cluster {
       CLOUDILLO_ADMIN_ADDR: `127.0.0.1:${admin}`,
       CLOUDILLO_IDENTITY_ADDR: `127.0.0.1:${grpcI}`,
       CLOUDILLO_ACCESS_ADDR: `127.0.0.1:${grpcA}`,
+      CLOUDILLO_ACTION_ADDR: `127.0.0.1:${grpcX}`,
       CLOUDILLO_HTTP_PORT: String(http),
       CLOUDILLO_LISTEN_ADDRESS: '127.0.0.1',
       CLOUDILLO_LOGIN_FAILURE_DELAY_MS: '0',
@@ -102,7 +106,7 @@ export class Cluster {
       CLOUDILLO_GRPC_CA: path.join(this.certs, 'ca.crt'),
       ...this.extraEnv,
     };
-    const migrators = this.allInOne ? ['allinone'] : ['identity', 'access'];
+    const migrators = this.allInOne ? ['allinone'] : ['identity', 'access', 'action'];
     for (const svc of migrators) {
       execFileSync(path.join(build, `services/${svc}/cloudillo-${svc}`), ['migrate'], { env: this.env, stdio: 'ignore' });
     }
@@ -116,10 +120,11 @@ export class Cluster {
     } else {
       this.spawn('identity', [`--grpc-listen=127.0.0.1:${grpcI}`, `--ops-addr=127.0.0.1:${opsI}`]);
       this.spawn('access', [`--grpc-listen=127.0.0.1:${this.ports.grpcA}`, `--ops-addr=127.0.0.1:${opsA}`]);
+      this.spawn('action', [`--grpc-listen=127.0.0.1:${this.ports.grpcX}`, `--ops-addr=127.0.0.1:${this.ports.opsX}`]);
       this.spawn('gateway', [`--ops-addr=127.0.0.1:${opsG}`]);
     }
     // Each process reports itself ready; the gateway does not wait for its backends.
-    const ops = this.allInOne ? [opsG] : [opsG, opsI, opsA];
+    const ops = this.allInOne ? [opsG] : [opsG, opsI, opsA, this.ports.opsX];
     for (const port of ops) {
       let ready = false;
       for (let i = 0; i < 150 && !ready; i++) {

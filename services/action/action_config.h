@@ -1,0 +1,40 @@
+// action's own settings (beyond the shared store/process ones in libs/process and the
+// outbound client's in libs/federation).
+//
+//   CLOUDILLO_ACTION_ADDR              where action's gRPC is reached (listens on its port)
+//   CLOUDILLO_IDENTITY_ADDR            where identity is reached
+//   CLOUDILLO_OUTBOX_THREADS           delivery threads (default 8)
+//   CLOUDILLO_OUTBOX_PER_DESTINATION   concurrent deliveries to one recipient (default 4)
+//   CLOUDILLO_INBOX_THREADS            verifier threads (default 4)
+#pragma once
+
+#include <string>
+
+#include "cloudillo/core/config.h"
+
+namespace cloudillo::action {
+
+struct ActionConfig {
+  std::string action_addr;
+  std::string grpc_listen;
+  std::string identity_addr;
+  int outbox_threads = 8;
+  int per_destination = 4;
+  int inbox_threads = 4;
+
+  static ActionConfig Load(ConfigSource& src) {
+    ActionConfig c;
+    c.action_addr = src.Str("CLOUDILLO_ACTION_ADDR", "127.0.0.1:9103", "action gRPC address (host:port)");
+    c.grpc_listen = src.Str("CLOUDILLO_GRPC_LISTEN", "",
+                            "gRPC listen address (default: CLOUDILLO_ACTION_ADDR when it is an IP)");
+    c.identity_addr =
+        src.Str("CLOUDILLO_IDENTITY_ADDR", "127.0.0.1:9101", "identity gRPC address (host:port)");
+    c.outbox_threads = int(src.Int("CLOUDILLO_OUTBOX_THREADS", 8, 1, 256, "outbound delivery threads"));
+    c.per_destination =
+        int(src.Int("CLOUDILLO_OUTBOX_PER_DESTINATION", 4, 1, 64, "concurrent deliveries to one recipient"));
+    c.inbox_threads = int(src.Int("CLOUDILLO_INBOX_THREADS", 4, 1, 256, "inbound verifier threads"));
+    return c;
+  }
+};
+
+}  // namespace cloudillo::action

@@ -1,0 +1,254 @@
+#include "action_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cloudillo/core/status_macros.h"
+#include "cloudillo/db/sql_text.h"
+
+namespace cloudillo::action {
+namespace {
+
+db::Param OptText(const std::string& s) { return s.empty() ? db::Null() : db::P(s); }
+
+// Builds "$n" placeholders while collecting their values.
+class Params {
+ public:
+  std::string Add(db::Param p) {
+    values_.push_back(std::move(p));
+    return absl::StrCat("$", values_.size());
+  }
+  const std::vector<db::Param>& values() const { return values_; }
+
+ private:
+  std::vector<db::Param> values_;
+};
+
+}  // namespace
+
+std::vector<std::string> ParseTextArray(const std::string& s) {
+  std::vector<std::string> out;
+  if (s.size() < 2 || s.front() != '{' || s.back() != '}') return out;
+  size_t i = 1, end = s.size() - 1;
+  while (i < end) {
+    std::string item;
+    if (s[i] == '"') {
+      for (++i; i < end && s[i] != '"'; ++i) {
+        if (s[i] == '\\' && i + 1 < end) ++i;
+        item += s[i];
+      }
+      ++i;  // closing quote
+    } else {
+      while (i < end && s[i] != ',') item += s[i++];
+    }
+    out.push_back(std::move(item));
+    if (i < end && s[i] == ',') ++i;
+  }
+  return out;
+}
+
+ActionRow RowFromClaims(const Claims& c, const std::string& token, const std::string& action_id) {
+  ActionRow row;
+  row.action_id = action_id;
+  row.type = c.base_type();
+  row.sub_type = c.sub_type();
+  row.issuer = c.iss;
+  row.audience = c.aud;
+  row.parent_id = c.p;
+  row.subject = c.sub;
+  if (c.c) row.content = c.c->dump();
+  row.attachments = c.a;
+  row.flags = c.f;
+  row.token = token;
+  row.created_at = c.iat * 1000000;
+  row.expires_at = c.exp;
+  return row;
+}
+
+ActionRow ActionStore::FromRow(const db::Row& r) {
+  ActionRow a;
+  a.a_id = r.Int(0);
+  a.action_id = r.Str(1);
+  a.type = r.Str(2);
+  a.sub_type = r.Str(3);
+  a.issuer = r.Str(4);
+  a.audience = r.Str(5);
+  a.parent_id = r.Str(6);
+  a.root_id = r.Str(7);
+  a.subject = r.Str(8);
+  a.content = r.Str(9);
+  a.attachments = ParseTextArray(r.Str(10));
+  a.visibility = r.Str(11);
+  a.flags = r.Str(12);
+  a.status = r.Str(13);
+  a.key = r.Str(14);
+  a.token = r.Str(15);
+  a.created_at = r.Int(16);
+  a.received_at = r.Int(17);
+  a.expires_at = r.Int(18);
+  a.outbound = r.Bool(19);
+  a.reactions = r.Str(20);
+  a.comments = r.Int(21);
+  a.comments_ts = r.Int(22);
+  a.reposts = r.Int(23);
+  a.stat_at = r.Int(24);
+  return a;
+}
+
+absl::StatusOr<int64_t> ActionStore::Insert(db::Tx& tx, int64_t tn_id, const ActionRow& row) {
+  if (!row.key.empty()) {
+    CL_RETURN_IF_ERROR(
+        tx.Query("UPDATE actions SET status = 'D' WHERE tn_id = $1 AND key = $2 AND status <> 'D'",
+                 {db::P(tn_id), db::P(row.key)})
+            .status());
+  }
+  CL_ASSIGN_OR_RETURN(
+      db::Result r,
+      tx.Query(
+          "INSERT INTO actions (tn_id, action_id, type, sub_type, issuer, audience, parent_id, root_id, "
+          "subject, "
+          "content, attachments, visibility, flags, status, key, token, created_at, expires_at, outbound) "
+          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text[], $12, $13, $14, $15, $16, "
+          "to_timestamp($17::double precision / 1000000), "
+          "CASE WHEN $18::bigint = 0 THEN NULL ELSE to_timestamp($18::bigint) END, $19) "
+          "ON CONFLICT (tn_id, action_id) DO NOTHING RETURNING a_id",
+          {db::P(tn_id), db::P(row.action_id), db::P(row.type), OptText(row.sub_type), db::P(row.issuer),
+           OptText(row.audience), OptText(row.parent_id), OptText(row.root_id), OptText(row.subject),
+           OptText(row.content), db::P(db::TextArrayLiteral(row.attachments)), db::P(row.visibility),
+           OptText(row.flags), db::P(row.status), OptText(row.key), db::P(row.token), db::P(row.created_at),
+           db::P(row.expires_at), db::P(row.outbound)}));
+  if (r.empty()) return absl::AlreadyExistsError("action exists");
+  return r.rows[0].Int(0);
+}
+
+absl::StatusOr<std::optional<ActionRow>> ActionStore::Find(int64_t tn_id, const std::string& action_id) {
+  CL_ASSIGN_OR_RETURN(
+      db::Result r,
+      pool_->Query(absl::StrCat("SELECT ", kColumns, " FROM actions WHERE tn_id = $1 AND action_id = $2"),
+                   {db::P(tn_id), db::P(action_id)}));
+  if (r.empty()) return std::optional<ActionRow>();
+  return std::optional<ActionRow>(FromRow(r.rows[0]));
+}
+
+absl::StatusOr<std::optional<ActionRow>> ActionStore::FindInTx(db::Tx& tx, int64_t tn_id,
+                                                               const std::string& action_id) {
+  CL_ASSIGN_OR_RETURN(db::Result r,
+                      tx.Query(absl::StrCat("SELECT ", kColumns,
+                                            " FROM actions WHERE tn_id = $1 AND action_id = $2 FOR UPDATE"),
+                               {db::P(tn_id), db::P(action_id)}));
+  if (r.empty()) return std::optional<ActionRow>();
+  return std::optional<ActionRow>(FromRow(r.rows[0]));
+}
+
+absl::StatusOr<std::optional<ActionRow>> ActionStore::LatestByKey(int64_t tn_id, const std::string& key) {
+  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query(absl::StrCat("SELECT ", kColumns,
+                                                              " FROM actions WHERE tn_id = $1 AND key = $2 "
+                                                              "ORDER BY created_at DESC, a_id DESC LIMIT 1"),
+                                                 {db::P(tn_id), db::P(key)}));
+  if (r.empty()) return std::optional<ActionRow>();
+  return std::optional<ActionRow>(FromRow(r.rows[0]));
+}
+
+absl::StatusOr<std::vector<ActionRow>> ActionStore::List(int64_t tn_id, const std::string& tenant_id_tag,
+                                                         const ListQuery& q, const Viewer& viewer) {
+  Params p;
+  std::string sql = absl::StrCat("SELECT ", kColumns, " FROM actions WHERE tn_id = ", p.Add(db::P(tn_id)));
+  auto eq = [&](const char* col, const std::string& v) {
+    if (!v.empty()) absl::StrAppend(&sql, " AND ", col, " = ", p.Add(db::P(v)));
+  };
+  eq("action_id", q.action_id);
+  eq("issuer", q.issuer);
+  eq("audience", q.audience);
+  eq("parent_id", q.parent_id);
+  eq("root_id", q.root_id);
+  eq("subject", q.subject);
+  if (!q.involved.empty()) {
+    std::string v = p.Add(db::P(q.involved));
+    absl::StrAppend(&sql, " AND (issuer = ", v, " OR audience = ", v, ")");
+  }
+  if (q.exclude_own_issuer) absl::StrAppend(&sql, " AND issuer <> ", p.Add(db::P(tenant_id_tag)));
+  if (!q.types.empty()) {
+    absl::StrAppend(&sql, " AND (type = ANY(", p.Add(db::P(db::TextArrayLiteral(q.types))),
+                    "::text[]) OR type || ':' || coalesce(sub_type, '') = ANY(",
+                    p.Add(db::P(db::TextArrayLiteral(q.types))), "::text[]))");
+  }
+  std::vector<std::string> statuses = q.statuses;
+  if (statuses.empty()) statuses = {"A", "C", "N"};
+  absl::StrAppend(&sql, " AND status = ANY(", p.Add(db::P(db::TextArrayLiteral(statuses))), "::text[])");
+  const char* time_col = q.sort_received ? "received_at" : "created_at";
+  if (q.created_after)
+    absl::StrAppend(&sql, " AND created_at > to_timestamp(", p.Add(db::P(*q.created_after)), ")");
+  if (q.created_before)
+    absl::StrAppend(&sql, " AND created_at < to_timestamp(", p.Add(db::P(*q.created_before)), ")");
+  if (!viewer.owner) {
+    // PROTOCOL §2.6 with §13.17: public to all; V to any authenticated caller; F to
+    // followers and connections; C to connections only; Direct (D) and S to the
+    // issuer and the audience.
+    std::vector<std::string> levels = {"P"};
+    if (!viewer.id_tag.empty()) levels.push_back("V");
+    if (viewer.follower || viewer.connected) levels.push_back("F");
+    if (viewer.connected) levels.push_back("C");
+    absl::StrAppend(&sql, " AND (visibility = ANY(", p.Add(db::P(db::TextArrayLiteral(levels))), "::text[])");
+    if (!viewer.id_tag.empty()) {
+      std::string me = p.Add(db::P(viewer.id_tag));
+      absl::StrAppend(&sql, " OR issuer = ", me, " OR audience = ", me);
+    }
+    absl::StrAppend(&sql, ")");
+  }
+  const char* dir = q.ascending ? "ASC" : "DESC";
+  if (q.cursor) {
+    absl::StrAppend(&sql, " AND (", time_col, ", a_id) ", q.ascending ? ">" : "<", " (to_timestamp(",
+                    p.Add(db::P(q.cursor->first)), "::double precision / 1000000), ",
+                    p.Add(db::P(q.cursor->second)), ")");
+  }
+  absl::StrAppend(&sql, " ORDER BY ", time_col, " ", dir, ", a_id ", dir, " LIMIT ",
+                  p.Add(db::P(q.limit + 1)));
+  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query(sql, p.values()));
+  std::vector<ActionRow> rows;
+  rows.reserve(r.rows.size());
+  for (const db::Row& row : r.rows) rows.push_back(FromRow(row));
+  return rows;
+}
+
+absl::StatusOr<bool> ActionStore::SetStatus(int64_t tn_id, const std::string& action_id,
+                                            const std::string& status) {
+  CL_ASSIGN_OR_RETURN(db::Result r,
+                      pool_->Query("UPDATE actions SET status = $3 WHERE tn_id = $1 AND action_id = $2 "
+                                   "RETURNING a_id",
+                                   {db::P(tn_id), db::P(action_id), db::P(status)}));
+  return !r.empty();
+}
+
+absl::Status ActionStore::ReplaceToken(int64_t tn_id, int64_t a_id, const std::string& token,
+                                       const std::string& action_id) {
+  return pool_
+      ->Query("UPDATE actions SET token = $3, action_id = $4 WHERE tn_id = $1 AND a_id = $2",
+              {db::P(tn_id), db::P(a_id), db::P(token), db::P(action_id)})
+      .status();
+}
+
+absl::Status ActionStore::EnqueueDeliveries(db::Tx& tx, int64_t tn_id, int64_t a_id,
+                                            const std::vector<std::string>& recipients,
+                                            const std::vector<std::string>& related) {
+  if (recipients.empty()) return absl::OkStatus();
+  return tx
+      .Query(
+          "INSERT INTO deliveries (tn_id, a_id, recipient, related) "
+          "SELECT $1, $2, r, $4::text[] FROM unnest($3::text[]) AS r ON CONFLICT DO NOTHING",
+          {db::P(tn_id), db::P(a_id), db::P(db::TextArrayLiteral(recipients)),
+           db::P(db::TextArrayLiteral(related))})
+      .status();
+}
+
+absl::Status ActionStore::EnqueueInbound(int64_t tn_id, const std::string& tenant, const std::string& token,
+                                         const std::vector<std::string>& related,
+                                         const std::string& client_ip) {
+  return pool_
+      ->Query(
+          "INSERT INTO inbound (tn_id, tenant, token, related, client_ip) VALUES ($1, $5, $2, $3::text[], "
+          "$4)",
+          {db::P(tn_id), db::P(token), db::P(db::TextArrayLiteral(related)), OptText(client_ip),
+           db::P(tenant)})
+      .status();
+}
+
+}  // namespace cloudillo::action

@@ -1,0 +1,59 @@
+// Verifies what POST /api/inbox queued (PROTOCOL §2.8, E1): threads lease due rows of
+// `inbound` like the outbox does, run Pipeline::Receive, and delete the row once it is
+// decided. Permanent refusals (bad token, signature, type, fields, gates) end at once
+// and are not reported to the sender (E1); a key fetch that failed, or PostgreSQL or
+// identity unavailable, is retried after min(60 s·2^n, 1 h), 10 attempts in all.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "action_store.h"
+#include "pipeline.h"
+#include "pow_gate.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace cloudillo::action {
+
+struct InboxOptions {
+  int threads = 4;
+  int batch = 8;
+  absl::Duration idle_poll = absl::Milliseconds(200);
+};
+
+class InboxWorker {
+ public:
+  InboxWorker(ActionStore& store, Pipeline& pipeline, PowGate& pow, InboxOptions options,
+              prometheus::Registry* registry);
+  ~InboxWorker();
+  void Start();
+  void Notify();
+  void Stop();
+
+  // Whether a Receive() error ends the row (true) or is worth a retry.
+  static bool IsPermanent(const absl::Status& st);
+
+ private:
+  struct Metrics;
+  void Run();
+
+  ActionStore& store_;
+  Pipeline& pipeline_;
+  PowGate& pow_;
+  InboxOptions options_;
+  std::unique_ptr<Metrics> metrics_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool pending_ = false;
+};
+
+}  // namespace cloudillo::action

@@ -1,0 +1,106 @@
+// The action service binary: `cloudillo-action [migrate] [--flag=value ...]`.
+#include <prometheus/registry.h>
+
+#include "action_config.h"
+#include "action_policy.h"
+#include "action_service.h"
+#include "cloudillo/cache/redis.h"
+#include "cloudillo/core/log.h"
+#include "cloudillo/db/migrate.h"
+#include "cloudillo/federation/client.h"
+#include "cloudillo/federation/key_resolver.h"
+#include "cloudillo/http/ops.h"
+#include "cloudillo/process/process.h"
+#include "cloudillo/process/readiness.h"
+#include "cloudillo/rpc/channel.h"
+#include "cloudillo/rpc/cluster_tls.h"
+#include "cloudillo/rpc/server.h"
+
+namespace cloudillo::action {
+const std::vector<db::Migration>& Migrations();
+}
+
+using namespace cloudillo;
+
+int main(int argc, char** argv) {
+  process::BlockShutdownSignals();
+  bool migrate = process::TakeMigrateCommand(argc, argv);
+  ConfigSource src = ConfigSource::FromProcess(argc, argv);
+  auto store_cfg = process::LoadStoreConfig(src);
+  auto proc = process::LoadProcessConfig(src, "127.0.0.1:9203");
+  InitLogging("action");
+  auto cfg = action::ActionConfig::Load(src);
+  auto fed_cfg = federation::ClientConfig::Load(src);
+  auto tls = rpc::ClusterTls::Load(src, !migrate);
+  auto& redis_cfg = store_cfg.redis;
+  if (src.help_requested()) {
+    std::printf("cloudillo-action [migrate]\n%s\n", src.HelpText().c_str());
+    return 0;
+  }
+  if (absl::Status st = src.Finish(); !st.ok()) return process::StartupFailure("configuration", st);
+  if (!redis_cfg.ok()) return process::StartupFailure("Redis", redis_cfg.status());
+
+  auto pool = db::Pool::Connect(store_cfg.database_url, store_cfg.db_pool_size, "action");
+  if (!pool.ok()) return process::StartupFailure("database", pool.status());
+  if (migrate) {
+    absl::Status st = db::Migrate(**pool, "action", action::Migrations());
+    if (!st.ok()) return process::StartupFailure("migrate", st);
+    LogInfo("migrated", {{"schema", "action"}});
+    FlushLogs();
+    return 0;
+  }
+  if (absl::Status st = db::CheckCurrent(**pool, "action", action::Migrations()); !st.ok()) {
+    return process::StartupFailure("schema", st);
+  }
+  if (absl::Status st = tls.Validate(); !st.ok()) return process::StartupFailure("internal TLS", st);
+  auto listen = process::ListenAddress(cfg.action_addr, cfg.grpc_listen);
+  if (!listen.ok()) return process::StartupFailure("gRPC listen address", listen.status());
+  auto client = federation::Client::Create(fed_cfg);
+  if (!client.ok()) return process::StartupFailure("CLOUDILLO_FEDERATION_MAP", client.status());
+  auto redis = cache::Redis::Create(*redis_cfg);
+  auto registry = std::make_shared<prometheus::Registry>();
+
+  rpc::WorkerPool workers({"action", proc.worker_threads, proc.worker_queue, 0, registry.get()});
+  std::shared_ptr<cloudillo::v1::Identity::StubInterface> identity =
+      cloudillo::v1::Identity::NewStub(rpc::ConnectChannel(cfg.identity_addr, &tls, "identity"));
+  auto keys = federation::KeyResolver::Create(*client, redis, {});
+  action::ActionStore store(*pool);
+  action::Pipeline pipeline(store, identity, keys, redis, Clock::Real());
+  action::OutboxWorker outbox(store, pipeline, *client, {cfg.outbox_threads, cfg.per_destination},
+                              registry.get());
+  action::PowGate pow(redis);
+  action::InboxWorker inbox(store, pipeline, pow, {cfg.inbox_threads}, registry.get());
+  action::ActionService service(store, pipeline, outbox, inbox, redis, Clock::Real(), workers);
+  rpc::RpcServer server(registry);
+  server.AddService(&service);
+  auto port = server.Start(
+      *listen, rpc::ServerCredentials(tls, std::make_shared<rpc::AccessPolicy>(action::ListenerPolicy())));
+  if (!port.ok()) return process::StartupFailure("gRPC", port.status());
+  outbox.Start();
+  inbox.Start();
+
+  process::Readiness readiness(registry);
+  readiness.AddDependency("postgres", [&] { return (*pool)->Ping(); });
+  readiness.AddDependency("redis", [&] { return redis->Ping(); });
+  auto ops_addr = process::SplitHostPort(proc.ops_addr);
+  if (!ops_addr.ok()) return process::StartupFailure("CLOUDILLO_OPS_ADDR", ops_addr.status());
+  auto ops = http::StartOpsServer({ops_addr->first, ops_addr->second, registry,
+                                   [&] { return readiness.Status(); }, [&] { return readiness.Details(); }});
+  if (!ops.ok()) return process::StartupFailure("ops endpoint", ops.status());
+  readiness.Start();
+  LogInfo("started", {{"grpc", *listen}, {"ops_port", (*ops)->port()}, {"identity", tls.identity}});
+
+  int sig = process::WaitForShutdownSignal();
+  LogInfo("draining", {{"signal", sig}});
+  readiness.SetDraining();
+  absl::SleepFor(proc.drain_delay);
+  server.Shutdown(proc.shutdown_grace);
+  // Leased rows a stopped worker did not finish become due again after the lease.
+  outbox.Stop();
+  inbox.Stop();
+  workers.Shutdown();
+  (*ops)->Stop(absl::Seconds(1));
+  LogInfo("stopped");
+  FlushLogs();
+  return 0;
+}

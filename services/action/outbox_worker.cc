@@ -1,0 +1,227 @@
+#include "outbox_worker.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "cloudillo/core/log.h"
+#include "cloudillo/core/status_macros.h"
+#include "cloudillo/db/sql_text.h"
+
+namespace cloudillo::action {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int kMaxAttempts = 50;
+constexpr int kMaxPow = 4;
+
+absl::Duration Backoff(int attempts) {
+  int64_t s = 10;
+  for (int i = 0; i < attempts && s < 12 * 3600; ++i) s *= 2;
+  return absl::Seconds(std::min<int64_t>(s, 12 * 3600));
+}
+
+bool Permanent4xx(int status) {
+  return status >= 400 && status < 500 && status != 408 && status != 425 && status != 428 && status != 429;
+}
+
+}  // namespace
+
+struct OutboxWorker::Metrics {
+  prometheus::Counter* delivered = nullptr;
+  prometheus::Counter* failed = nullptr;
+  prometheus::Counter* retried = nullptr;
+  prometheus::Counter* pow = nullptr;
+  prometheus::Gauge* oldest = nullptr;
+};
+
+OutboxWorker::OutboxWorker(ActionStore& store, Pipeline& pipeline, std::shared_ptr<federation::Client> client,
+                           OutboxOptions options, prometheus::Registry* registry)
+    : store_(store),
+      pipeline_(pipeline),
+      client_(std::move(client)),
+      options_(options),
+      metrics_(new Metrics) {
+  if (registry) {
+    auto& c = prometheus::BuildCounter()
+                  .Name("cloudillo_outbox_deliveries_total")
+                  .Help("Outbound action deliveries by outcome")
+                  .Register(*registry);
+    metrics_->delivered = &c.Add({{"result", "delivered"}});
+    metrics_->failed = &c.Add({{"result", "failed"}});
+    metrics_->retried = &c.Add({{"result", "retry"}});
+    metrics_->pow = &c.Add({{"result", "proof_of_work"}});
+    metrics_->oldest = &prometheus::BuildGauge()
+                            .Name("cloudillo_outbox_oldest_pending_seconds")
+                            .Help("Age of the oldest queued delivery")
+                            .Register(*registry)
+                            .Add({});
+  }
+}
+
+OutboxWorker::~OutboxWorker() { Stop(); }
+
+void OutboxWorker::Start() {
+  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Run(); });
+}
+
+void OutboxWorker::Notify() {
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_ = true;
+  cv_.notify_all();
+}
+
+void OutboxWorker::Stop() {
+  stop_ = true;
+  cv_.notify_all();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+bool OutboxWorker::Acquire(const std::string& recipient) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int& n = in_flight_[recipient];
+  if (n >= options_.per_destination) return false;
+  ++n;
+  return true;
+}
+
+void OutboxWorker::Release(const std::string& recipient) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (--in_flight_[recipient] <= 0) in_flight_.erase(recipient);
+}
+
+void OutboxWorker::Run() {
+  absl::Time next_gauge = absl::InfinitePast();
+  while (!stop_) {
+    // The lease outlasts the request deadline (10 s) with room for a PoW re-signing.
+    auto claimed = store_.pool().Query(
+        "UPDATE deliveries d SET next_at = now() + interval '90 seconds' FROM ("
+        "  SELECT tn_id, a_id, recipient FROM deliveries WHERE state = 'Q' AND next_at <= now() "
+        "  ORDER BY next_at LIMIT $1 FOR UPDATE SKIP LOCKED) c "
+        "WHERE d.tn_id = c.tn_id AND d.a_id = c.a_id AND d.recipient = c.recipient "
+        "RETURNING d.tn_id, d.a_id, d.recipient, d.related, d.attempts, "
+        "(SELECT token FROM actions a WHERE a.tn_id = d.tn_id AND a.a_id = d.a_id), "
+        "(SELECT issuer FROM actions a WHERE a.tn_id = d.tn_id AND a.a_id = d.a_id), "
+        "(SELECT type FROM actions a WHERE a.tn_id = d.tn_id AND a.a_id = d.a_id)",
+        {db::P(options_.batch)});
+    if (!claimed.ok()) LogWarn("outbox_claim_failed", {{"error", std::string(claimed.status().message())}});
+    bool idle = !claimed.ok() || claimed->empty();
+    if (claimed.ok()) {
+      for (const db::Row& r : claimed->rows) {
+        Job job{r.Int(0),     r.Int(1), r.Str(2), r.Str(5), r.Str(6), r.Str(7), ParseTextArray(r.Str(3)),
+                int(r.Int(4))};
+        if (job.token.empty()) {  // the action was deleted
+          Finish(job, "F", 0, "action gone");
+          continue;
+        }
+        if (!Acquire(job.recipient)) {
+          Retry(job, 0, "destination busy", false);
+          continue;
+        }
+        Deliver(job);
+        Release(job.recipient);
+      }
+    }
+    if (metrics_->oldest && absl::Now() > next_gauge) {
+      next_gauge = absl::Now() + absl::Seconds(5);
+      auto age = store_.pool().Query(
+          "SELECT coalesce(extract(epoch from now() - min(created_at)), 0)::bigint FROM deliveries WHERE "
+          "state = 'Q'");
+      if (age.ok() && !age->empty()) metrics_->oldest->Set(double(age->rows[0].Int(0)));
+    }
+    if (idle) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.idle_poll),
+                   [this] { return stop_ || pending_; });
+      pending_ = false;
+    }
+  }
+}
+
+void OutboxWorker::Deliver(const Job& job) {
+  json body{{"token", job.token}};
+  if (!job.related.empty()) body["related"] = job.related;
+  auto resp = client_->PostJson(job.recipient, "/api/inbox", body.dump());
+  if (!resp.ok()) {
+    // A recipient we may never contact (bad id_tag, private address) will not improve.
+    if (absl::IsInvalidArgument(resp.status()) || absl::IsPermissionDenied(resp.status())) {
+      return Finish(job, "F", 0, std::string(resp.status().message()));
+    }
+    return Retry(job, 0, std::string(resp.status().message()));
+  }
+  int status = resp->status;
+  if (status >= 200 && status < 300) return Finish(job, "D", status, "");
+  if (status == 428 && job.type == "CONN") {
+    int required = PowRequired(resp->body);
+    if (required <= 0) required = 1;
+    if (required > kMaxPow) return Finish(job, "F", status, "proof of work too large");
+    if (metrics_->pow) metrics_->pow->Increment();
+    Tenant tenant{job.tn_id, job.issuer};
+    ActionRow row;
+    auto stored = store_.pool().Query(
+        absl::StrCat("SELECT ", ActionStore::kColumns, " FROM actions WHERE tn_id = $1 AND a_id = $2"),
+        {db::P(job.tn_id), db::P(job.a_id)});
+    if (!stored.ok() || stored->empty()) return Retry(job, status, "action unreadable");
+    auto resigned = pipeline_.ResignWithPow(tenant, ActionStore::FromRow(stored->rows[0]), required);
+    if (!resigned.ok()) return Retry(job, status, std::string(resigned.status().message()));
+    return Retry(job, status, "proof of work added", false);
+  }
+  if (Permanent4xx(status)) return Finish(job, "F", status, resp->body.substr(0, 200));
+  Retry(job, status, resp->body.substr(0, 200));
+}
+
+void OutboxWorker::Finish(const Job& job, const std::string& state, int http_status,
+                          const std::string& error) {
+  if (state == "D" && metrics_->delivered) metrics_->delivered->Increment();
+  if (state == "F" && metrics_->failed) metrics_->failed->Increment();
+  if (state == "F") {
+    LogWarn("delivery_failed",
+            {{"tn_id", job.tn_id}, {"status", http_status}, {"error", error.substr(0, 200)}});
+  }
+  auto st = store_.pool().Query(
+      "UPDATE deliveries SET state = $4, attempts = attempts + 1, last_status = $5, last_error = nullif($6, "
+      "''), "
+      "done_at = now() WHERE tn_id = $1 AND a_id = $2 AND recipient = $3",
+      {db::P(job.tn_id), db::P(job.a_id), db::P(job.recipient), db::P(state), db::P(http_status),
+       db::P(error)});
+  if (!st.ok()) LogWarn("delivery_update_failed", {{"error", std::string(st.status().message())}});
+}
+
+void OutboxWorker::Retry(const Job& job, int http_status, const std::string& error, bool count_attempt) {
+  int attempts = job.attempts + (count_attempt ? 1 : 0);
+  if (attempts >= kMaxAttempts) return Finish(job, "F", http_status, error);
+  if (count_attempt && metrics_->retried) metrics_->retried->Increment();
+  absl::Duration delay = count_attempt ? Backoff(job.attempts) : absl::Seconds(1);
+  auto st = store_.pool().Query(
+      "UPDATE deliveries SET attempts = $4, next_at = now() + make_interval(secs => $5), last_status = $6, "
+      "last_error = nullif($7, '') WHERE tn_id = $1 AND a_id = $2 AND recipient = $3",
+      {db::P(job.tn_id), db::P(job.a_id), db::P(job.recipient), db::P(attempts),
+       db::P(int64_t(absl::ToInt64Seconds(delay))), db::P(http_status), db::P(error)});
+  if (!st.ok()) LogWarn("delivery_update_failed", {{"error", std::string(st.status().message())}});
+}
+
+int OutboxWorker::PowRequired(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("error") || !j["error"].is_object()) return 0;
+  const json& e = j["error"];
+  if (e.contains("details") && e["details"].is_object() && e["details"].contains("required") &&
+      e["details"]["required"].is_number_integer()) {
+    return e["details"]["required"].get<int>();
+  }
+  if (!e.contains("message") || !e["message"].is_string()) return 0;
+  const std::string& m = e["message"].get_ref<const std::string&>();
+  std::smatch match;
+  static const std::regex kChars(R"(\((\d{1,2}) chars\))");
+  if (std::regex_search(m, match, kChars)) return std::stoi(match[1]);
+  static const std::regex kRun(R"('(A{1,10})')");
+  if (std::regex_search(m, match, kRun)) return int(match[1].length());
+  return 0;
+}
+
+}  // namespace cloudillo::action

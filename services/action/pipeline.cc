@@ -1,0 +1,567 @@
+#include "pipeline.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cloudillo/core/log.h"
+#include "cloudillo/core/status_macros.h"
+#include "cloudillo/rpc/api.h"
+#include "cloudillo/rpc/channel.h"
+#include "cloudillo/rpc/status.h"
+#include "token_claims.h"
+
+namespace cloudillo::action {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr absl::Duration kIdentityTimeout = absl::Seconds(10);
+
+bool HasFlag(const std::string& flags, char f) { return flags.find(f) != std::string::npos; }
+
+// E13: the types the reference always delivers straight to their audience.
+bool MustBeAddressedToUs(const std::string& t) {
+  std::string base = t.substr(0, t.find(':'));
+  return base == "CONN" || base == "FLLW" || base == "FSHR" || base == "PRINVT" || t == "IDP:REG";
+}
+
+// Reaction codes of §2.11 (L=LIKE, V=LOVE, H=LAUGH, W=WOW, S=SAD, A=ANGRY).
+char ReactionCode(const std::string& sub_type) {
+  if (sub_type == "LIKE" || sub_type.empty()) return 'L';
+  if (sub_type == "LOVE") return 'V';
+  if (sub_type == "LAUGH") return 'H';
+  if (sub_type == "WOW") return 'W';
+  if (sub_type == "SAD") return 'S';
+  if (sub_type == "ANGRY") return 'A';
+  return 0;
+}
+
+cloudillo::v1::ActionClaims ClaimsOf(const ActionRow& row) {
+  cloudillo::v1::ActionClaims c;
+  c.set_t(row.full_type());
+  c.set_c_json(row.content);
+  c.set_p(row.parent_id);
+  for (const auto& a : row.attachments) c.add_a(a);
+  c.set_aud(row.audience);
+  c.set_sub(row.subject);
+  c.set_iat(row.created_at / 1000000);
+  c.set_exp(row.expires_at);
+  c.set_f(row.flags);
+  if (row.visibility != "D") c.set_v(row.visibility);
+  return c;
+}
+
+}  // namespace
+
+Pipeline::Pipeline(ActionStore& store, std::shared_ptr<cloudillo::v1::Identity::StubInterface> identity,
+                   std::shared_ptr<federation::KeyResolver> keys, std::shared_ptr<cache::Redis> redis,
+                   const Clock& clock)
+    : store_(store),
+      identity_(std::move(identity)),
+      keys_(std::move(keys)),
+      redis_(std::move(redis)),
+      clock_(clock) {}
+
+// --- identity ----------------------------------------------------------------------
+
+absl::StatusOr<std::string> Pipeline::Sign(int64_t tn_id, const cloudillo::v1::ActionClaims& claims,
+                                           int pow) {
+  cloudillo::v1::SignActionRequest req;
+  req.set_tn_id(tn_id);
+  *req.mutable_claims() = claims;
+  req.set_pow_required(pow);
+  cloudillo::v1::SignedAction out;
+  auto ctx = rpc::ContextWithDeadline(pow > 0 ? absl::Seconds(60) : kIdentityTimeout);
+  CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(identity_->SignAction(ctx.get(), req, &out)));
+  return out.token();
+}
+
+absl::StatusOr<ProfileIndex> Pipeline::Profiles(int64_t tn_id, std::vector<std::string> id_tags) {
+  ProfileIndex index;
+  if (id_tags.empty()) return index;
+  std::sort(id_tags.begin(), id_tags.end());
+  id_tags.erase(std::unique(id_tags.begin(), id_tags.end()), id_tags.end());
+  cloudillo::v1::RelationshipsRequest req;
+  req.set_tn_id(tn_id);
+  for (auto& t : id_tags) req.add_id_tags(t);
+  cloudillo::v1::Relationships out;
+  auto ctx = rpc::ContextWithDeadline(kIdentityTimeout);
+  CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(identity_->GetRelationships(ctx.get(), req, &out)));
+  for (const auto& r : out.items()) index[r.id_tag()] = r;
+  return index;
+}
+
+absl::StatusOr<cloudillo::v1::Relationship> Pipeline::Relationship(int64_t tn_id, const std::string& id_tag) {
+  CL_ASSIGN_OR_RETURN(ProfileIndex index, Profiles(tn_id, {id_tag}));
+  return index[id_tag];
+}
+
+absl::Status Pipeline::UpdateRelationship(int64_t tn_id, const std::string& id_tag,
+                                          std::optional<bool> connected, std::optional<bool> following,
+                                          std::optional<bool> follower, std::optional<std::string> roles) {
+  cloudillo::v1::RelationshipUpdate req;
+  req.set_tn_id(tn_id);
+  req.set_id_tag(id_tag);
+  if (connected) req.set_connected(*connected);
+  if (following) req.set_following(*following);
+  if (follower) req.set_follower(*follower);
+  if (roles) req.set_roles(*roles);
+  cloudillo::v1::Empty out;
+  auto ctx = rpc::ContextWithDeadline(kIdentityTimeout);
+  return rpc::FromGrpcStatus(identity_->UpdateRelationship(ctx.get(), req, &out));
+}
+
+absl::StatusOr<std::string> Pipeline::Setting(int64_t tn_id, const std::string& key) {
+  cloudillo::v1::TenantSettingsRequest req;
+  req.set_tn_id(tn_id);
+  req.add_keys(key);
+  cloudillo::v1::TenantSettingsReply out;
+  auto ctx = rpc::ContextWithDeadline(kIdentityTimeout);
+  CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(identity_->GetTenantSettings(ctx.get(), req, &out)));
+  auto it = out.values_json().find(key);
+  return it == out.values_json().end() ? std::string("null") : it->second;
+}
+
+absl::StatusOr<std::vector<std::string>> Pipeline::Followers(int64_t tn_id) {
+  std::vector<std::string> all;
+  std::string after;
+  for (;;) {
+    cloudillo::v1::FollowersRequest req;
+    req.set_tn_id(tn_id);
+    req.set_after_id_tag(after);
+    req.set_limit(1000);
+    cloudillo::v1::FollowersReply out;
+    auto ctx = rpc::ContextWithDeadline(kIdentityTimeout);
+    CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(identity_->ListFollowers(ctx.get(), req, &out)));
+    for (const auto& t : out.id_tags()) all.push_back(t);
+    if (out.id_tags_size() < 1000) return all;
+    after = all.back();
+  }
+}
+
+// --- create ------------------------------------------------------------------------
+
+absl::StatusOr<ActionRow> Pipeline::Create(const Tenant& tenant, const CreateInput& in) {
+  std::string t = in.sub_type.empty() ? in.type : in.type + ":" + in.sub_type;
+  if (!ValidTypeName(t)) return rpc::BadRequest("Unknown action type");
+  const TypeDef* known = FindType(t);
+  const TypeDef& def = known ? *known : CustomType();
+  if (t == "PROXY") return rpc::BadRequest("Unknown action type");
+
+  Claims c;
+  c.iss = tenant.id_tag;
+  c.t = t;
+  c.c = in.content;
+  c.p = in.parent_id;
+  c.a = in.attachments;
+  c.aud = in.audience;
+  c.sub = in.subject;
+  c.f = in.flags;
+  c.exp = in.expires_at;
+  c.iat = absl::ToUnixSeconds(clock_.Now());
+  if (!c.aud.empty() && !IsCanonicalIdTag(c.aud)) return rpc::BadRequest("invalid audience id_tag");
+
+  std::optional<ActionRow> parent, subject;
+  if (!c.p.empty()) {
+    CL_ASSIGN_OR_RETURN(parent, store_.Find(tenant.tn_id, c.p));
+  }
+  if (!c.sub.empty() && absl::StartsWith(c.sub, "a1~")) {
+    CL_ASSIGN_OR_RETURN(subject, store_.Find(tenant.tn_id, c.sub));
+  }
+  // §2.5 item 7: a reply finds its home through the parent.
+  if (c.aud.empty() && !def.broadcast && parent)
+    c.aud = parent->audience.empty() ? parent->issuer : parent->audience;
+  // §2.6 flag gates (never for *:DEL).
+  if (c.sub_type() != "DEL") {
+    if (c.base_type() == "CMNT" && parent && HasFlag(parent->flags, 'c'))
+      return rpc::BadRequest("comments disabled");
+    if (c.base_type() == "REACT" && subject && HasFlag(subject->flags, 'r')) {
+      return rpc::BadRequest("reactions disabled");
+    }
+  }
+  if (!def.allow_unknown && !c.aud.empty() && c.aud != tenant.id_tag) {
+    CL_ASSIGN_OR_RETURN(auto rel, Relationship(tenant.tn_id, c.aud));
+    if (!rel.following() && !rel.connected())
+      return rpc::Forbidden("not following or connected to the audience");
+  }
+  // E10: explicit, parent, subject, type default, setting, F; `O` promotes to C.
+  std::string v = in.visibility;
+  if (v.empty() && parent && parent->visibility != "D") v = parent->visibility;
+  if (v.empty() && subject && subject->visibility != "D") v = subject->visibility;
+  if (v.empty() && c.base_type() == "CONV") v = "S";
+  if (v.empty()) {
+    CL_ASSIGN_OR_RETURN(std::string setting, Setting(tenant.tn_id, "profile.default_visibility"));
+    json sv = json::parse(setting, nullptr, false);
+    if (sv.is_string() && (sv == "P" || sv == "C" || sv == "F")) v = sv.get<std::string>();
+  }
+  if (v.empty()) v = "F";
+  if (HasFlag(c.f, 'O') && v != "S") v = "C";
+  c.v = v;
+  CL_RETURN_IF_ERROR(ValidateFields(def, c));
+
+  ActionRow row;
+  row.type = c.base_type();
+  row.sub_type = c.sub_type();
+  row.issuer = c.iss;
+  row.audience = c.aud;
+  row.parent_id = c.p;
+  row.root_id = parent ? (parent->root_id.empty() ? parent->action_id : parent->root_id) : "";
+  row.subject = c.sub;
+  if (c.c) row.content = c.c->dump();
+  row.attachments = c.a;
+  row.visibility = c.v;
+  row.flags = c.f;
+  row.created_at = c.iat * 1000000;
+  row.expires_at = c.exp;
+  row.outbound = true;
+  row.status = "A";
+  row.key = DedupKey(def, c);
+  CL_ASSIGN_OR_RETURN(row.token, Sign(tenant.tn_id, ClaimsOf(row), 0));
+  row.action_id = ActionIdOf(row.token);
+  if (def.ephemeral) {
+    PublishBus(tenant, row);
+    return row;
+  }
+  CL_ASSIGN_OR_RETURN(std::vector<std::string> recipients, Recipients(tenant, def, row));
+  CL_RETURN_IF_ERROR(store_.pool().Transact([&](db::Tx& tx) -> absl::Status {
+    CL_ASSIGN_OR_RETURN(row.a_id, store_.Insert(tx, tenant.tn_id, row));
+    return store_.EnqueueDeliveries(tx, tenant.tn_id, row.a_id, recipients, {});
+  }));
+  row.received_at = row.created_at;
+  CL_RETURN_IF_ERROR(OnCreate(tenant, row));
+  PublishBus(tenant, row);
+  return row;
+}
+
+// §2.5 with E24 item 3.
+absl::StatusOr<std::vector<std::string>> Pipeline::Recipients(const Tenant& tenant, const TypeDef& def,
+                                                              const ActionRow& row) {
+  std::vector<std::string> out;
+  if (def.local_only) return out;
+  if (def.broadcast && row.audience.empty()) {
+    if (row.type == "STAT" && !row.parent_id.empty()) {
+      CL_ASSIGN_OR_RETURN(auto parent, store_.Find(tenant.tn_id, row.parent_id));
+      if (parent) {
+        const TypeDef* pd = FindType(parent->full_type());
+        if (!pd || !pd->broadcast) return out;
+      }
+    }
+    return Followers(tenant.tn_id);
+  }
+  if (row.type == "APRV") return Followers(tenant.tn_id);
+  if (!row.audience.empty() && row.audience != tenant.id_tag) out.push_back(row.audience);
+  return out;
+}
+
+// §2.11 and E11, sender side.
+absl::Status Pipeline::OnCreate(const Tenant& tenant, const ActionRow& row) {
+  const std::string t = row.full_type();
+  const std::string& aud = row.audience;
+  if (t == "CONN") return UpdateRelationship(tenant.tn_id, aud, std::nullopt, true, std::nullopt);
+  if (t == "CONN:ACC") return UpdateRelationship(tenant.tn_id, aud, true, true, true);
+  if (t == "CONN:DEL") return UpdateRelationship(tenant.tn_id, aud, false, std::nullopt, std::nullopt, "");
+  if (t == "FLLW") return UpdateRelationship(tenant.tn_id, aud, std::nullopt, true, std::nullopt);
+  if (t == "FLLW:DEL") return UpdateRelationship(tenant.tn_id, aud, std::nullopt, false, std::nullopt);
+  // The owner reacting to or commenting on its own action counts it at once.
+  if (row.type == "REACT" && !row.subject.empty()) return UpdateCounters(tenant, row.subject);
+  if (row.type == "CMNT" && !row.parent_id.empty()) return UpdateCounters(tenant, row.parent_id);
+  return absl::OkStatus();
+}
+
+// --- receive -----------------------------------------------------------------------
+
+absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::string& token,
+                                           const std::vector<std::string>& related, bool pre_approved) {
+  CL_ASSIGN_OR_RETURN(Claims c, DecodeClaims(token));
+  CL_ASSIGN_OR_RETURN(crypto::P384PublicKey key, keys_->Key(c.iss, c.k, c.iat));
+  int64_t now = absl::ToUnixSeconds(clock_.Now());
+  if (absl::Status st = VerifyToken(token, c, key, now); !st.ok()) {
+    // E12: a stale cached key gets one refetch.
+    CL_ASSIGN_OR_RETURN(bool changed, keys_->Refetch(c.iss, c.k));
+    if (!changed) return st;
+    CL_ASSIGN_OR_RETURN(key, keys_->Key(c.iss, c.k, c.iat));
+    CL_RETURN_IF_ERROR(VerifyToken(token, c, key, now));
+  }
+  if (c.t == "PROXY") return absl::InvalidArgumentError("PROXY tokens are not actions");
+  const TypeDef* known = FindType(c.t);
+  const TypeDef& def = known ? *known : CustomType();
+  CL_RETURN_IF_ERROR(ValidateFields(def, c));
+  if (c.iss == tenant.id_tag) return absl::PermissionDeniedError("own action");
+  if (MustBeAddressedToUs(c.t) && c.aud != tenant.id_tag)
+    return absl::PermissionDeniedError("not addressed to us");
+
+  std::string action_id = ActionIdOf(token);
+  CL_ASSIGN_OR_RETURN(auto existing, store_.Find(tenant.tn_id, action_id));
+  Received outcome = Received::kStored;
+  std::optional<ActionRow> stored;
+  if (existing) {
+    outcome = Received::kDuplicate;  // E22: 201, related processed again
+    stored = existing;
+  } else {
+    std::optional<ActionRow> parent, subject;
+    if (!c.p.empty()) {
+      CL_ASSIGN_OR_RETURN(parent, store_.Find(tenant.tn_id, c.p));
+    }
+    if (!c.sub.empty() && absl::StartsWith(c.sub, "a1~")) {
+      CL_ASSIGN_OR_RETURN(subject, store_.Find(tenant.tn_id, c.sub));
+    }
+    CL_ASSIGN_OR_RETURN(auto rel, Relationship(tenant.tn_id, c.iss));
+    if (rel.status() == "B" || rel.status() == "S" || rel.status() == "X") {
+      return absl::PermissionDeniedError("issuer blocked");
+    }
+    if (!def.allow_unknown && !pre_approved && !rel.following() && !rel.connected()) {
+      // Subject-anchored rules R1 and R2 of §2.8 step 5.
+      bool r1 = (c.base_type() == "REACT" || c.base_type() == "REPOST") && subject &&
+                subject->visibility == "P" &&
+                (subject->issuer == tenant.id_tag || subject->audience == tenant.id_tag);
+      bool r2 = c.base_type() == "STAT" && parent.has_value();
+      if (!r1 && !r2) return absl::PermissionDeniedError("no relationship with the issuer");
+    }
+    if (c.sub_type() != "DEL") {
+      if (c.base_type() == "CMNT" && parent && HasFlag(parent->flags, 'c')) {
+        return absl::InvalidArgumentError("comments disabled");
+      }
+      if (c.base_type() == "REACT" && subject && HasFlag(subject->flags, 'r')) {
+        return absl::InvalidArgumentError("reactions disabled");
+      }
+    }
+    ActionRow row = RowFromClaims(c, token, action_id);
+    row.root_id = parent ? (parent->root_id.empty() ? parent->action_id : parent->root_id) : "";
+    row.key = DedupKey(def, c);
+    // §2.6 on receipt: explicit, parent, subject, the setting, F.
+    std::string v = c.v;
+    if (v.empty() && parent && parent->visibility != "D") v = parent->visibility;
+    if (v.empty() && subject && subject->visibility != "D") v = subject->visibility;
+    if (v.empty()) {
+      CL_ASSIGN_OR_RETURN(std::string setting, Setting(tenant.tn_id, "profile.default_visibility"));
+      json sv = json::parse(setting, nullptr, false);
+      v = sv.is_string() && sv.get<std::string>().size() == 1 ? sv.get<std::string>() : "F";
+    }
+    row.visibility = v;
+    if (def.ephemeral) {
+      PublishBus(tenant, row);
+      return Received::kEphemeral;
+    }
+    CL_ASSIGN_OR_RETURN(row.status, InboundStatus(tenant, row));
+    absl::Status inserted = store_.pool().Transact([&](db::Tx& tx) -> absl::Status {
+      CL_ASSIGN_OR_RETURN(row.a_id, store_.Insert(tx, tenant.tn_id, row));
+      return absl::OkStatus();
+    });
+    if (absl::IsAlreadyExists(inserted)) {
+      outcome = Received::kDuplicate;  // a concurrent verifier stored it first
+    } else {
+      CL_RETURN_IF_ERROR(inserted);
+      row.received_at = absl::ToUnixMicros(clock_.Now());
+      CL_RETURN_IF_ERROR(OnReceive(tenant, row));
+      if (row.status != "D") PublishBus(tenant, row);
+    }
+    stored = row;
+  }
+  // E19 recommend: related tokens only for an accepted primary, and only the primary's
+  // subject or a STAT of the primary or of its subject.
+  if (stored && stored->status != "D" && !related.empty()) {
+    for (const std::string& rt : related) {
+      auto rc = DecodeClaims(rt);
+      if (!rc.ok()) continue;
+      std::string rid = ActionIdOf(rt);
+      bool wanted =
+          rid == c.sub || (rc->t == "STAT" && (rc->p == action_id || (!c.sub.empty() && rc->p == c.sub)));
+      if (!wanted) continue;
+      auto r = Receive(tenant, rt, {}, true);
+      if (!r.ok()) LogInfo("related_refused", {{"error", std::string(r.status().message())}});
+    }
+  }
+  return outcome;
+}
+
+// E11, receiver side: the status an inbound row rests at.
+absl::StatusOr<std::string> Pipeline::InboundStatus(const Tenant& tenant, const ActionRow& row) {
+  const std::string t = row.full_type();
+  if (t == "CONN") {
+    CL_ASSIGN_OR_RETURN(auto ours,
+                        store_.LatestByKey(tenant.tn_id, "CONN:" + tenant.id_tag + ":" + row.issuer));
+    if (ours && ours->status != "D" && ours->sub_type.empty()) return std::string("A");  // mutual
+    CL_ASSIGN_OR_RETURN(std::string mode, Setting(tenant.tn_id, "profile.connection_mode"));
+    if (mode == "\"A\"") return std::string("A");
+    if (mode == "\"I\"") return std::string("D");
+    return std::string("C");
+  }
+  if (t == "CONN:ACC") {
+    CL_ASSIGN_OR_RETURN(auto ours,
+                        store_.LatestByKey(tenant.tn_id, "CONN:" + tenant.id_tag + ":" + row.issuer));
+    return std::string(ours && ours->sub_type.empty() ? "A" : "D");
+  }
+  if (t == "CONN:DEL") return std::string("N");
+  if (row.type == "FLLW") {
+    CL_ASSIGN_OR_RETURN(std::string allow, Setting(tenant.tn_id, "profile.allow_followers"));
+    return std::string(allow == "false" ? "D" : "A");
+  }
+  if ((row.type == "FSHR" || row.type == "INVT" || row.type == "PRINVT") && row.sub_type != "DEL") {
+    return std::string("C");
+  }
+  return std::string("A");
+}
+
+absl::Status Pipeline::OnReceive(const Tenant& tenant, const ActionRow& row) {
+  const std::string t = row.full_type();
+  const std::string& iss = row.issuer;
+  if (t == "CONN") {
+    if (row.status == "A") {
+      CL_ASSIGN_OR_RETURN(auto ours, store_.LatestByKey(tenant.tn_id, "CONN:" + tenant.id_tag + ":" + iss));
+      bool mutual = ours && ours->status != "D" && ours->sub_type.empty();
+      CL_RETURN_IF_ERROR(UpdateRelationship(tenant.tn_id, iss, true, true, true));
+      if (!mutual) {  // connection_mode A: answer with CONN:ACC
+        CreateInput acc;
+        acc.type = "CONN";
+        acc.sub_type = "ACC";
+        acc.audience = iss;
+        CL_RETURN_IF_ERROR(Create(tenant, acc).status());
+      }
+      return absl::OkStatus();
+    }
+    if (row.status == "C") {
+      CL_ASSIGN_OR_RETURN(std::string allow, Setting(tenant.tn_id, "profile.allow_followers"));
+      if (allow != "false") return UpdateRelationship(tenant.tn_id, iss, std::nullopt, std::nullopt, true);
+    }
+    return absl::OkStatus();
+  }
+  if (t == "CONN:ACC" && row.status == "A") return UpdateRelationship(tenant.tn_id, iss, true, true, true);
+  if (t == "CONN:DEL") return UpdateRelationship(tenant.tn_id, iss, false, std::nullopt, std::nullopt);
+  if (t == "FLLW" && row.status == "A")
+    return UpdateRelationship(tenant.tn_id, iss, std::nullopt, std::nullopt, true);
+  if (t == "FLLW:DEL") return UpdateRelationship(tenant.tn_id, iss, std::nullopt, std::nullopt, false);
+  if (row.type == "REACT" && !row.subject.empty()) return UpdateCounters(tenant, row.subject);
+  if (row.type == "CMNT" && !row.parent_id.empty()) return UpdateCounters(tenant, row.parent_id);
+  if (row.type == "STAT") return ApplyStat(tenant, row);
+  return absl::OkStatus();
+}
+
+// §2.11 REACT and CMNT: only the authoritative owner (aud ?? iss of the target) counts,
+// then announces the counters with a STAT (E24 item 1: all four keys).
+absl::Status Pipeline::UpdateCounters(const Tenant& tenant, const std::string& target_id) {
+  CL_ASSIGN_OR_RETURN(auto target, store_.Find(tenant.tn_id, target_id));
+  if (!target) return absl::OkStatus();
+  const std::string& owner = target->audience.empty() ? target->issuer : target->audience;
+  if (owner != tenant.id_tag) return absl::OkStatus();
+  CL_ASSIGN_OR_RETURN(
+      db::Result r,
+      store_.pool().Query(
+          "WITH reacts AS (SELECT coalesce(sub_type, 'LIKE') AS st, count(*) AS n FROM actions "
+          "  WHERE tn_id = $1 AND subject = $2 AND type = 'REACT' AND status = 'A' "
+          "  AND coalesce(sub_type, '') <> 'DEL' GROUP BY 1), "
+          "cmnts AS (SELECT count(*) AS n, coalesce(max(extract(epoch from created_at))::bigint, 0) AS ts "
+          "  FROM actions WHERE tn_id = $1 AND parent_id = $2 AND type = 'CMNT' AND status = 'A' "
+          "  AND coalesce(sub_type, '') <> 'DEL') "
+          "SELECT (SELECT string_agg(st || ':' || n, ',' ORDER BY n DESC, st) FROM reacts), "
+          "(SELECT n FROM cmnts), (SELECT ts FROM cmnts)",
+          {db::P(tenant.tn_id), db::P(target_id)}));
+  // "<total>,<code><count>..." top 5 by count, then code.
+  std::vector<std::pair<int64_t, char>> counts;
+  int64_t total = 0;
+  for (absl::string_view item : absl::StrSplit(r.rows[0].Str(0), ',', absl::SkipEmpty())) {
+    size_t colon = item.find(':');
+    char code = ReactionCode(std::string(item.substr(0, colon)));
+    int64_t n = std::stoll(std::string(item.substr(colon + 1)));
+    if (!code) continue;
+    total += n;
+    counts.emplace_back(n, code);
+  }
+  std::sort(counts.begin(), counts.end(),
+            [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  std::string reactions = total ? std::to_string(total) : "";
+  for (size_t i = 0; i < counts.size() && i < 5; ++i)
+    absl::StrAppend(&reactions, ",", std::string(1, counts[i].second), counts[i].first);
+  int64_t comments = r.rows[0].Int(1), comments_ts = r.rows[0].Int(2);
+  CL_RETURN_IF_ERROR(
+      store_.pool()
+          .Query(
+              "UPDATE actions SET reactions = nullif($3, ''), comments = $4, comments_ts = $5 "
+              "WHERE tn_id = $1 AND action_id = $2",
+              {db::P(tenant.tn_id), db::P(target_id), db::P(reactions), db::P(comments), db::P(comments_ts)})
+          .status());
+  CreateInput stat;
+  stat.type = "STAT";
+  stat.parent_id = target_id;
+  stat.content = json{{"r", reactions}, {"c", comments}, {"ct", comments_ts}, {"rp", target->reposts}};
+  return Create(tenant, stat).status();
+}
+
+// E24 item 1: only the subject's owner's STAT, only when newer than the last applied.
+absl::Status Pipeline::ApplyStat(const Tenant& tenant, const ActionRow& stat) {
+  CL_ASSIGN_OR_RETURN(auto target, store_.Find(tenant.tn_id, stat.parent_id));
+  if (!target) return absl::OkStatus();
+  const std::string& owner = target->audience.empty() ? target->issuer : target->audience;
+  if (owner != stat.issuer || owner == tenant.id_tag) return absl::OkStatus();
+  json c = json::parse(stat.content, nullptr, false);
+  if (!c.is_object()) return absl::OkStatus();
+  std::string r = c.contains("r") && c["r"].is_string() ? c["r"].get<std::string>() : "";
+  int64_t n = c.contains("c") && c["c"].is_number_integer() ? c["c"].get<int64_t>() : 0;
+  int64_t ct = c.contains("ct") && c["ct"].is_number_integer() ? c["ct"].get<int64_t>() : 0;
+  int64_t rp = c.contains("rp") && c["rp"].is_number_integer() ? c["rp"].get<int64_t>() : 0;
+  return store_.pool()
+      .Query(
+          "UPDATE actions SET reactions = nullif($3, ''), comments = $4, comments_ts = $5, reposts = $6, "
+          "stat_at = $7 WHERE tn_id = $1 AND action_id = $2 AND stat_at < $7",
+          {db::P(tenant.tn_id), db::P(stat.parent_id), db::P(r), db::P(n), db::P(ct), db::P(rp),
+           db::P(stat.created_at / 1000000)})
+      .status();
+}
+
+// --- accept / reject ---------------------------------------------------------------
+
+absl::StatusOr<ActionRow> Pipeline::Accept(const Tenant& tenant, const std::string& action_id) {
+  CL_ASSIGN_OR_RETURN(auto row, store_.Find(tenant.tn_id, action_id));
+  if (!row) return rpc::NotFoundError();
+  if (row->status != "C" && row->status != "N") return *row;
+  CL_RETURN_IF_ERROR(store_.SetStatus(tenant.tn_id, action_id, "A").status());
+  row->status = "A";
+  if (row->full_type() == "CONN") {
+    CreateInput acc;
+    acc.type = "CONN";
+    acc.sub_type = "ACC";
+    acc.audience = row->issuer;
+    CL_RETURN_IF_ERROR(Create(tenant, acc).status());
+  }
+  const TypeDef* def = FindType(row->full_type());
+  if (def && def->approvable && row->audience == tenant.id_tag) {
+    CreateInput aprv;
+    aprv.type = "APRV";
+    aprv.audience = row->issuer;
+    aprv.subject = row->action_id;
+    aprv.visibility = "F";
+    CL_RETURN_IF_ERROR(Create(tenant, aprv).status());
+  }
+  return *row;
+}
+
+absl::StatusOr<ActionRow> Pipeline::Reject(const Tenant& tenant, const std::string& action_id) {
+  CL_ASSIGN_OR_RETURN(auto row, store_.Find(tenant.tn_id, action_id));
+  if (!row) return rpc::NotFoundError();
+  CL_RETURN_IF_ERROR(store_.SetStatus(tenant.tn_id, action_id, "D").status());
+  row->status = "D";
+  // E11 recommend: a rejected CONN also loses the follower flag its request set.
+  if (row->full_type() == "CONN") {
+    CL_RETURN_IF_ERROR(UpdateRelationship(tenant.tn_id, row->issuer, false, false, false));
+  }
+  return *row;
+}
+
+absl::StatusOr<std::string> Pipeline::ResignWithPow(const Tenant& tenant, const ActionRow& row,
+                                                    int required) {
+  cloudillo::v1::ActionClaims claims = ClaimsOf(row);
+  CL_ASSIGN_OR_RETURN(std::string token, Sign(tenant.tn_id, claims, required));
+  CL_RETURN_IF_ERROR(store_.ReplaceToken(tenant.tn_id, row.a_id, token, ActionIdOf(token)));
+  return token;
+}
+
+void Pipeline::PublishBus(const Tenant& tenant, const ActionRow& row) {
+  ojson msg;
+  msg["cmd"] = "ACTION";
+  msg["data"] = ActionView(row, {}, false);
+  absl::Status st = redis_->Publish(absl::StrCat("bus:", tenant.tn_id), msg.dump());
+  if (!st.ok()) LogWarn("bus_publish_failed", {{"error", std::string(st.message())}});
+}
+
+}  // namespace cloudillo::action

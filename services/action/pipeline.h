@@ -1,0 +1,94 @@
+// The two ways an action enters a tenant (PROTOCOL §2.5–§2.11, Appendix E):
+//
+//   Create()   the tenant's own action from the client: rules of §2.9, visibility
+//              (E10), signing by identity with the tenant's newest key, the row and its
+//              deliveries in one transaction, then the type's on_create effects.
+//   Receive()  a token from another node (the inbound queue or history sync): decode,
+//              issuer key, signature, definition, fields, the audience rule of E13,
+//              duplicates (E22), the permission and flag gates, visibility, the row
+//              with its supersession, then the type's on_receive effects and the
+//              related tokens of E19.
+//
+// Both publish the new action on the tenant's bus channel ("bus:<tn_id>", §7).
+// Blocking (PostgreSQL, identity, remote key fetches): worker threads only.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "action_store.h"
+#include "action_view.h"
+#include "cloudillo/cache/redis.h"
+#include "cloudillo/core/clock.h"
+#include "cloudillo/federation/key_resolver.h"
+#include "cloudillo/v1/identity.grpc.pb.h"
+
+namespace cloudillo::action {
+
+struct Tenant {
+  int64_t tn_id = 0;
+  std::string id_tag;
+};
+
+struct CreateInput {
+  std::string type, sub_type, parent_id, audience, subject, visibility, flags;
+  std::optional<nlohmann::json> content;
+  std::vector<std::string> attachments;
+  int64_t expires_at = 0;
+};
+
+// How a received token ended. Errors are Statuses: permanent ones (InvalidArgument,
+// Unauthenticated, PermissionDenied, FailedPrecondition) end the inbound row;
+// Unavailable and the rest are retried with backoff.
+enum class Received { kStored, kDuplicate, kEphemeral, kRefused };
+
+class Pipeline {
+ public:
+  Pipeline(ActionStore& store, std::shared_ptr<cloudillo::v1::Identity::StubInterface> identity,
+           std::shared_ptr<federation::KeyResolver> keys, std::shared_ptr<cache::Redis> redis,
+           const Clock& clock);
+
+  absl::StatusOr<ActionRow> Create(const Tenant& tenant, const CreateInput& in);
+  absl::StatusOr<Received> Receive(const Tenant& tenant, const std::string& token,
+                                   const std::vector<std::string>& related, bool pre_approved);
+
+  // Accept/reject of a confirm-type action (§2.11: CONN sends CONN:ACC; FSHR, INVT rest).
+  absl::StatusOr<ActionRow> Accept(const Tenant& tenant, const std::string& action_id);
+  absl::StatusOr<ActionRow> Reject(const Tenant& tenant, const std::string& action_id);
+
+  // Identity lookups shared with the REST handlers.
+  absl::StatusOr<ProfileIndex> Profiles(int64_t tn_id, std::vector<std::string> id_tags);
+  // Re-signs a row's token with a proof-of-work suffix of `required` 'A's (E3).
+  absl::StatusOr<std::string> ResignWithPow(const Tenant& tenant, const ActionRow& row, int required);
+
+ private:
+  absl::StatusOr<std::string> Sign(int64_t tn_id, const cloudillo::v1::ActionClaims& claims, int pow);
+  absl::StatusOr<cloudillo::v1::Relationship> Relationship(int64_t tn_id, const std::string& id_tag);
+  absl::Status UpdateRelationship(int64_t tn_id, const std::string& id_tag, std::optional<bool> connected,
+                                  std::optional<bool> following, std::optional<bool> follower,
+                                  std::optional<std::string> roles = std::nullopt);
+  absl::StatusOr<std::string> Setting(int64_t tn_id, const std::string& key);
+  absl::StatusOr<std::vector<std::string>> Followers(int64_t tn_id);
+
+  absl::StatusOr<std::vector<std::string>> Recipients(const Tenant& tenant, const TypeDef& def,
+                                                      const ActionRow& row);
+  absl::Status OnCreate(const Tenant& tenant, const ActionRow& row);
+  // Decides the status of an inbound row before it is stored (CONN handshake, FLLW).
+  absl::StatusOr<std::string> InboundStatus(const Tenant& tenant, const ActionRow& row);
+  absl::Status OnReceive(const Tenant& tenant, const ActionRow& row);
+  // The owner's counters for a REACT or CMNT on its action, then a STAT to followers.
+  absl::Status UpdateCounters(const Tenant& tenant, const std::string& target_id);
+  absl::Status ApplyStat(const Tenant& tenant, const ActionRow& stat);
+  void PublishBus(const Tenant& tenant, const ActionRow& row);
+
+  ActionStore& store_;
+  std::shared_ptr<cloudillo::v1::Identity::StubInterface> identity_;
+  std::shared_ptr<federation::KeyResolver> keys_;
+  std::shared_ptr<cache::Redis> redis_;
+  const Clock& clock_;
+};
+
+}  // namespace cloudillo::action

@@ -1,0 +1,164 @@
+// Two independent clusters on loopback (two databases, two gateways), mapped to each
+// other with CLOUDILLO_FEDERATION_MAP (PROTOCOL §13.10): alice on A connects with bob
+// on B, posts with an attachment; bob comments and reacts; both sides list the right
+// state (PROTOCOL §2.5–§2.11, E11, E24).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, sign as cryptoSign, randomBytes } from 'node:crypto';
+import { Cluster, freePort, b64url } from './cluster.mjs';
+
+let A, B, alice, bob, aliceToken, bobToken;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function eventually(what, fn, ms = 15000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last) return last;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+async function list(cluster, tenant, token, query = '') {
+  const r = await cluster.api(tenant.idTag, 'GET', `/api/actions${query}`, { token });
+  assert.equal(r.status, 200, r.text);
+  return r.json.data;
+}
+
+before(async () => {
+  const [portA, portB] = await Promise.all([freePort(), freePort()]);
+  const map = `cl-o.alice.test=http://127.0.0.1:${portA},cl-o.bob.test=http://127.0.0.1:${portB},` +
+    `cl-o.carol.test=http://127.0.0.1:${portA}`;
+  A = new Cluster({ CLOUDILLO_HTTP_PORT: String(portA), CLOUDILLO_FEDERATION_MAP: map });
+  B = new Cluster({ CLOUDILLO_HTTP_PORT: String(portB), CLOUDILLO_FEDERATION_MAP: map });
+  await Promise.all([A.start(), B.start()]);
+  alice = A.createTenant('alice.test');
+  bob = B.createTenant('bob.test');
+  [aliceToken, bobToken] = await Promise.all([A.login(alice), B.login(bob)]);
+});
+
+after(async () => {
+  await Promise.all([A && A.stop(), B && B.stop()]);
+});
+
+test('an empty tenant lists no actions in the client shape (Appendix C.11)', async () => {
+  const r = await A.api(alice.idTag, 'GET', '/api/actions', { token: aliceToken });
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json.data, []);
+  assert.deepEqual(r.json.cursorPagination, { nextCursor: null, hasMore: false });
+});
+
+test('connect, accept, post with an attachment, comment and react across two clusters', async () => {
+  // alice asks bob to connect.
+  let r = await A.api(alice.idTag, 'POST', '/api/actions', {
+    token: aliceToken, body: { type: 'CONN', audienceTag: 'bob.test', content: 'Hi Bob' },
+  });
+  assert.equal(r.status, 201, r.text);
+  assert.match(r.json.data.actionId, /^a1~[A-Za-z0-9_-]{43}$/);
+  assert.equal(r.json.data.visibility, 'F');  // E10
+  const connId = r.json.data.actionId;
+
+  // bob's node verifies it against alice's published key and lets it wait for bob.
+  const pending = await eventually('CONN at bob', async () =>
+    (await list(B, bob, bobToken, '?type=CONN')).find((a) => a.actionId === connId));
+  assert.equal(pending.status, 'C');
+  assert.equal(pending.issuer.idTag, 'alice.test');
+  assert.equal(pending.content, 'Hi Bob');
+
+  r = await B.api(bob.idTag, 'POST', `/api/actions/${encodeURIComponent(connId)}/accept`, { token: bobToken });
+  assert.equal(r.status, 200, r.text);
+
+  // alice's node honours the CONN:ACC: both sides are connected.
+  await eventually('alice connected', async () => {
+    const p = await A.api(alice.idTag, 'GET', '/api/profiles/bob.test', { token: aliceToken });
+    return p.status === 200 && p.json.data && p.json.data.connected === true;
+  });
+  const bobView = await B.api(bob.idTag, 'GET', '/api/profiles/alice.test', { token: bobToken });
+  assert.equal(bobView.json.data.connected, true);
+
+  // A post with an attachment reference goes to bob as a follower.
+  r = await A.api(alice.idTag, 'POST', '/api/actions', {
+    token: aliceToken,
+    body: { type: 'POST', subType: 'TEXT', content: 'Hello from A', attachments: ['f1~Qo2E3G8TJZ2HTGhVlrtTDBpvBGOp6gfGhq4QmD6Z46w'] },
+  });
+  assert.equal(r.status, 201, r.text);
+  const postId = r.json.data.actionId;
+  const post = await eventually('POST at bob', async () =>
+    (await list(B, bob, bobToken, '?type=POST')).find((a) => a.actionId === postId));
+  assert.equal(post.content, 'Hello from A');
+  assert.deepEqual(post.attachments, [{ fileId: 'f1~Qo2E3G8TJZ2HTGhVlrtTDBpvBGOp6gfGhq4QmD6Z46w' }]);
+
+  // bob comments and reacts on alice's post; alice's node owns the counters.
+  r = await B.api(bob.idTag, 'POST', '/api/actions', {
+    token: bobToken, body: { type: 'CMNT', parentId: postId, audienceTag: 'alice.test', content: 'Nice!' },
+  });
+  assert.equal(r.status, 201, r.text);
+  r = await B.api(bob.idTag, 'POST', '/api/actions', {
+    token: bobToken, body: { type: 'REACT', subType: 'LIKE', subject: postId, audienceTag: 'alice.test' },
+  });
+  assert.equal(r.status, 201, r.text);
+
+  const counted = await eventually('counters at alice', async () => {
+    const a = (await list(A, alice, aliceToken, '?type=POST')).find((x) => x.actionId === postId);
+    return a && a.stat.commentCount === 1 && a.stat.reactions === '1,L1' ? a : null;
+  });
+  assert.equal(counted.stat.commentCount, 1);
+  const comments = await list(A, alice, aliceToken, `?parentId=${encodeURIComponent(postId)}`);
+  assert.equal(comments.length, 1);
+  assert.equal(comments[0].issuer.idTag, 'bob.test');
+  assert.equal(comments[0].content, 'Nice!');
+
+  // alice's STAT reaches bob, whose copy of the post shows the owner's counters.
+  await eventually('STAT at bob', async () => {
+    const a = (await list(B, bob, bobToken, '?type=POST')).find((x) => x.actionId === postId);
+    return a && a.stat.commentCount === 1 && a.stat.reactions === '1,L1';
+  });
+});
+
+test('forged tokens are answered 201 or 400 but never stored', async () => {
+  const forger = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+  const iat = Math.floor(Date.now() / 1000);
+  const sign = (header, payload, key) => {
+    const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
+    const sig = key ? cryptoSign('sha384', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }) : Buffer.alloc(0);
+    return `${input}.${b64url(sig)}`;
+  };
+  const claims = { iss: 'alice.test', k: '000000', t: 'POST', c: `forged ${randomBytes(4).toString('hex')}`, iat };
+  const forged = [
+    sign({ typ: 'JWT', alg: 'ES384' }, claims, forger.privateKey),            // wrong key
+    sign({ typ: 'JWT', alg: 'none' }, claims),                                 // alg none
+    sign({ typ: 'JWT', alg: 'ES256' }, claims, forger.privateKey),            // another algorithm
+  ];
+  for (const token of forged) {
+    const r = await B.api(bob.idTag, 'POST', '/api/inbox', { body: { token } });
+    assert.ok(r.status === 201 || r.status === 400, `${r.status} ${r.text}`);
+    assert.ok(r.json && ('data' in r.json || 'error' in r.json));
+  }
+  for (const body of [{}, { token: 5 }, { token: 'a.b' }, { token: 'x', related: 'y' }, { token: 'x.y.z', related: Array(9).fill('a') }]) {
+    const r = await B.api(bob.idTag, 'POST', '/api/inbox', { body });
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.equal(r.json.error.code, 'E-VAL-INVALID');
+  }
+  const bad = await B.api(bob.idTag, 'POST', '/api/inbox', { raw: Buffer.from('{"token":'), headers: { 'Content-Type': 'application/json' } });
+  assert.equal(bad.status, 400);
+  await sleep(1500);
+  const posts = await list(B, bob, bobToken, '?type=POST');
+  assert.ok(!posts.some((p) => p.content === claims.c), 'a forged post was stored');
+});
+
+test('a tenant of the same cluster sees none of another tenant\'s actions', async () => {
+  const carol = A.createTenant('carol.test');
+  const carolToken = await A.login(carol);
+  const mine = await list(A, carol, carolToken);
+  assert.deepEqual(mine, []);
+  // alice's token is not valid on carol's host, and alice's actions are not carol's.
+  const r = await A.api(carol.idTag, 'GET', '/api/actions', { token: aliceToken });
+  assert.equal(r.status, 401);
+  const guest = await A.api(carol.idTag, 'GET', '/api/actions');
+  assert.deepEqual(guest.json.data, []);
+  const post = (await list(A, alice, aliceToken, '?type=POST'))[0];
+  const other = await A.api(carol.idTag, 'GET', `/api/actions/${encodeURIComponent(post.actionId)}`, { token: carolToken });
+  assert.equal(other.status, 404);
+});
