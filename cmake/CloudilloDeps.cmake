@@ -15,6 +15,8 @@ pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 pkg_check_modules(ARGON2 REQUIRED IMPORTED_TARGET libargon2)
 pkg_check_modules(IDN2 REQUIRED IMPORTED_TARGET libidn2)
 pkg_check_modules(NETTLE REQUIRED IMPORTED_TARGET nettle hogweed)
+# hogweed.pc leaves gmp out of Libs, and libs/crypto calls GMP directly.
+pkg_check_modules(GMP REQUIRED IMPORTED_TARGET gmp)
 find_library(XCRYPT_LIB crypt REQUIRED)
 find_package(ZLIB REQUIRED)
 # Brotli is optional: responses fall back to gzip without it.

@@ -66,7 +66,8 @@ std::optional<std::string> AsciiFastPath(std::string_view name) {
   size_t start = 0;
   for (;;) {
     size_t dot = out.find('.', start);
-    std::string_view label = std::string_view(out).substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string_view label =
+        std::string_view(out).substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (!IsLdhLabel(label)) return std::nullopt;
     if (label.size() >= 4 && absl::StartsWithIgnoreCase(AV(label), "xn--")) return std::nullopt;
     if (dot == std::string::npos) break;
@@ -86,6 +87,22 @@ absl::StatusOr<std::string> CanonicalIdTag(std::string_view name) {
   std::unique_ptr<char, FreeDeleter> guard(out);
   if (rc != IDN2_OK) return absl::InvalidArgumentError("invalid id_tag");
   return std::string(out);
+}
+
+bool IsCanonicalIdTag(std::string_view id_tag) {
+  auto canonical = CanonicalIdTag(id_tag);
+  if (!canonical.ok() || *canonical != id_tag) return false;
+  // A canonical all-ASCII name is its own A-label; only U-labels need encoding to count.
+  size_t ascii_length = id_tag.size();
+  for (unsigned char c : id_tag) {
+    if (c >= 0x80) {
+      auto ascii = IdTagToAscii(id_tag);
+      if (!ascii.ok()) return false;
+      ascii_length = ascii->size();
+      break;
+    }
+  }
+  return ascii_length >= 5 && ascii_length <= 62;
 }
 
 ParsedHost ParseHost(std::string_view host) {

@@ -7,17 +7,22 @@
 
 namespace cloudillo {
 
-std::string RandomBytes(size_t n) {
-  std::string out(n, '\0');
+void RandomFill(void* out, size_t n) {
+  auto* p = static_cast<unsigned char*>(out);
   size_t done = 0;
   while (done < n) {
-    ssize_t got = getrandom(out.data() + done, n - done, 0);
+    ssize_t got = getrandom(p + done, n - done, 0);
     if (got < 0) {
       if (errno == EINTR) continue;
       std::abort();
     }
     done += size_t(got);
   }
+}
+
+std::string RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  RandomFill(out.data(), n);
   return out;
 }
 

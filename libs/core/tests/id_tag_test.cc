@@ -36,6 +36,28 @@ TEST(IdTagToAscii, EncodesULabels) {
               IsOkAndHolds(Eq("xn--bcher-kva.example")));
 }
 
+// PROTOCOL Appendix E21: what a peer's iss/aud may be.
+TEST(IsCanonicalIdTag, AcceptsOnlyTheCanonicalFormWithinTheLengthRule) {
+  EXPECT_TRUE(IsCanonicalIdTag("alice.example.com"));
+  EXPECT_TRUE(
+      IsCanonicalIdTag("b\xc3\xbc"
+                       "cher.example"));
+  EXPECT_TRUE(IsCanonicalIdTag("a.bcd"));                        // 5 characters
+  EXPECT_TRUE(IsCanonicalIdTag(std::string(58, 'a') + ".com"));  // 62
+  for (std::string bad : {std::string("Alice.example.com"), std::string("xn--bcher-kva.example"),
+                          std::string(" alice.example.com"), std::string("alice.example.com."),
+                          std::string("a_b.example.com"), std::string("a.io"), std::string("dev"),
+                          std::string(59, 'a') + ".com", std::string(""), std::string("alice..com")}) {
+    EXPECT_FALSE(IsCanonicalIdTag(bad)) << bad;
+  }
+  // The length rule counts the A-label: 46 'a's + "bücher.ex" is 55 characters as a
+  // U-label and 62 as "xn--aa…abcher-ukf.ex"; one 'a' more makes 63.
+  EXPECT_TRUE(IsCanonicalIdTag(std::string(46, 'a') + "b\xc3\xbc"
+                                                      "cher.ex"));
+  EXPECT_FALSE(IsCanonicalIdTag(std::string(47, 'a') + "b\xc3\xbc"
+                                                       "cher.ex"));
+}
+
 TEST(ParseHost, ApiHostWithPortAndDot) {
   ParsedHost h = ParseHost("cl-o.Alice.example.com.:8443");
   EXPECT_EQ(h.kind, ParsedHost::Kind::kApi);

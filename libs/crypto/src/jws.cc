@@ -100,4 +100,10 @@ absl::StatusOr<VerifiedJws> DecodeUnverified(std::string_view token) {
   return VerifiedJws{std::move(p.header_json), std::move(p.payload_json), KidOf(p.header)};
 }
 
+absl::StatusOr<VerifiedJws> DecodeUnverified(std::string_view token, std::string_view required_alg) {
+  CL_ASSIGN_OR_RETURN(Parts p, Split(token));
+  CL_RETURN_IF_ERROR(CheckAlg(p.header, required_alg));
+  return VerifiedJws{std::move(p.header_json), std::move(p.payload_json), KidOf(p.header)};
+}
+
 }  // namespace cloudillo::crypto

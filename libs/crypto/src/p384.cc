@@ -2,21 +2,36 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
-#include <openssl/ec.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include <cstring>
+#include <optional>
 
 #include "cloudillo/core/base64.h"
+#include "cloudillo/core/status_macros.h"
+#include "nettle_p384.h"
 
 namespace cloudillo::crypto {
 
 void EvpKeyDeleter::operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
 
+struct P384PrivateKey::State {
+  EvpKeyPtr evp;
+  nettle_p384::Scalar scalar;
+  P384PublicKey public_key;
+};
+
 namespace {
 
-constexpr size_t kCoordLen = 48;
+using nettle_p384::kFieldBytes;
+
+// SubjectPublicKeyInfo for id-ecPublicKey / secp384r1 up to the uncompressed point's
+// 0x04: every P-384 SPKI we write is this prefix, then x and y (120 bytes in all).
+constexpr unsigned char kSpkiPrefix[] = {0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86,
+                                         0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b,
+                                         0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00, 0x04};
 
 bool IsP384(EVP_PKEY* key) {
   if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) return false;
@@ -26,14 +41,23 @@ bool IsP384(EVP_PKEY* key) {
   return std::strcmp(name, "secp384r1") == 0;
 }
 
-template <typename F>
-std::string I2d(F f) {
-  unsigned char* buf = nullptr;
-  int len = f(&buf);
-  if (len <= 0) return {};
-  std::string out(reinterpret_cast<char*>(buf), size_t(len));
-  OPENSSL_free(buf);
+// One big-number parameter of `key` as 48 big-endian bytes; nullopt when the key has
+// none or it does not fit. The buffer is wiped by the caller when it is secret.
+std::optional<std::string> FixedParam(EVP_PKEY* key, const char* name) {
+  BIGNUM* bn = nullptr;
+  if (EVP_PKEY_get_bn_param(key, name, &bn) != 1) return std::nullopt;
+  std::string out(kFieldBytes, '\0');
+  int n = BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(out.data()), int(kFieldBytes));
+  BN_clear_free(bn);
+  if (n != int(kFieldBytes)) return std::nullopt;
   return out;
+}
+
+absl::StatusOr<nettle_p384::Point> PointOf(EVP_PKEY* key) {
+  auto x = FixedParam(key, OSSL_PKEY_PARAM_EC_PUB_X);
+  auto y = FixedParam(key, OSSL_PKEY_PARAM_EC_PUB_Y);
+  if (!x || !y) return absl::InvalidArgumentError("P-384 key has no public point");
+  return nettle_p384::Point::FromXY(*x, *y);
 }
 
 }  // namespace
@@ -44,7 +68,9 @@ absl::StatusOr<P384PublicKey> P384PublicKey::FromSpkiDer(std::string_view der) {
   if (!key || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size() || !IsP384(key.get())) {
     return absl::InvalidArgumentError("not a P-384 SubjectPublicKeyInfo");
   }
-  return P384PublicKey(std::move(key));
+  auto point = PointOf(key.get());
+  if (!point.ok()) return absl::InvalidArgumentError("not a P-384 SubjectPublicKeyInfo");
+  return P384PublicKey(std::make_shared<const nettle_p384::Point>(*std::move(point)));
 }
 
 absl::StatusOr<P384PublicKey> P384PublicKey::FromBase64Spki(std::string_view b64) {
@@ -54,38 +80,36 @@ absl::StatusOr<P384PublicKey> P384PublicKey::FromBase64Spki(std::string_view b64
 }
 
 std::string P384PublicKey::SpkiDer() const {
-  return I2d([&](unsigned char** b) { return i2d_PUBKEY(key_.get(), b); });
+  return std::string(reinterpret_cast<const char*>(kSpkiPrefix), sizeof kSpkiPrefix) + point_->XY();
 }
 
 std::string P384PublicKey::SpkiBase64() const { return Base64Encode(SpkiDer()); }
 
 bool P384PublicKey::Verify(std::string_view msg, std::string_view raw_sig) const {
-  if (raw_sig.size() != 2 * kCoordLen) return false;
-  ECDSA_SIG* sig = ECDSA_SIG_new();
-  BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw_sig.data()), kCoordLen, nullptr);
-  BIGNUM* s =
-      BN_bin2bn(reinterpret_cast<const unsigned char*>(raw_sig.data()) + kCoordLen, kCoordLen, nullptr);
-  if (!sig || !r || !s || ECDSA_SIG_set0(sig, r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    return false;
+  return point_->Verify(msg, raw_sig);
+}
+
+absl::StatusOr<P384PrivateKey> P384PrivateKey::FromEvp(EvpKeyPtr key) {
+  std::optional<std::string> d = FixedParam(key.get(), OSSL_PKEY_PARAM_PRIV_KEY);
+  if (!d) return absl::InvalidArgumentError("not a P-384 private key");
+  auto scalar = nettle_p384::Scalar::FromBytes(*d);
+  OPENSSL_cleanse(d->data(), d->size());
+  if (!scalar.ok()) return scalar.status();
+  nettle_p384::Point derived = scalar->PublicPoint();
+  // A PKCS#8 may carry a public key that is not d·G; publishing it would make every
+  // signature fail at the peers, so such a key is refused rather than trusted.
+  if (auto stored = PointOf(key.get()); stored.ok() && stored->XY() != derived.XY()) {
+    return absl::InvalidArgumentError("PKCS#8 public key does not match its private key");
   }
-  std::string der = I2d([&](unsigned char** b) { return i2d_ECDSA_SIG(sig, b); });
-  ECDSA_SIG_free(sig);
-  if (der.empty()) return false;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = ctx && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha384(), nullptr, key_.get()) == 1 &&
-            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(der.data()), der.size(),
-                             reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) == 1;
-  EVP_MD_CTX_free(ctx);
-  return ok;
+  P384PublicKey pub(std::make_shared<const nettle_p384::Point>(std::move(derived)));
+  return P384PrivateKey(
+      std::make_shared<const State>(State{std::move(key), *std::move(scalar), std::move(pub)}));
 }
 
 absl::StatusOr<P384PrivateKey> P384PrivateKey::Generate() {
   EvpKeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"));
   if (!key) return absl::InternalError("P-384 key generation failed");
-  return P384PrivateKey(std::move(key));
+  return FromEvp(std::move(key));
 }
 
 absl::StatusOr<P384PrivateKey> P384PrivateKey::FromPkcs8Der(std::string_view der) {
@@ -95,45 +119,25 @@ absl::StatusOr<P384PrivateKey> P384PrivateKey::FromPkcs8Der(std::string_view der
   EvpKeyPtr key(EVP_PKCS82PKEY(info));
   PKCS8_PRIV_KEY_INFO_free(info);
   if (!key || !IsP384(key.get())) return absl::InvalidArgumentError("not a P-384 private key");
-  return P384PrivateKey(std::move(key));
+  return FromEvp(std::move(key));
 }
 
 std::string P384PrivateKey::Pkcs8Der() const {
-  PKCS8_PRIV_KEY_INFO* info = EVP_PKEY2PKCS8(key_.get());
+  PKCS8_PRIV_KEY_INFO* info = EVP_PKEY2PKCS8(state_->evp.get());
   if (!info) return {};
-  std::string out = I2d([&](unsigned char** b) { return i2d_PKCS8_PRIV_KEY_INFO(info, b); });
+  unsigned char* buf = nullptr;
+  int len = i2d_PKCS8_PRIV_KEY_INFO(info, &buf);
   PKCS8_PRIV_KEY_INFO_free(info);
+  if (len <= 0) return {};
+  std::string out(reinterpret_cast<char*>(buf), size_t(len));
+  OPENSSL_clear_free(buf, size_t(len));
   return out;
 }
 
-P384PublicKey P384PrivateKey::PublicKey() const {
-  std::string der = I2d([&](unsigned char** b) { return i2d_PUBKEY(key_.get(), b); });
-  return *P384PublicKey::FromSpkiDer(der);
-}
+P384PublicKey P384PrivateKey::PublicKey() const { return state_->public_key; }
 
 absl::StatusOr<std::string> P384PrivateKey::Sign(std::string_view msg) const {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  size_t len = 0;
-  std::string der;
-  bool ok =
-      ctx && EVP_DigestSignInit(ctx, nullptr, EVP_sha384(), nullptr, key_.get()) == 1 &&
-      EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) == 1;
-  if (ok) {
-    der.resize(len);
-    ok = EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(der.data()), &len,
-                        reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) == 1;
-    der.resize(len);
-  }
-  EVP_MD_CTX_free(ctx);
-  if (!ok) return absl::InternalError("ES384 signing failed");
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
-  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, long(der.size()));
-  if (!sig) return absl::InternalError("ES384 signature decode failed");
-  std::string raw(2 * kCoordLen, '\0');
-  BN_bn2binpad(ECDSA_SIG_get0_r(sig), reinterpret_cast<unsigned char*>(raw.data()), kCoordLen);
-  BN_bn2binpad(ECDSA_SIG_get0_s(sig), reinterpret_cast<unsigned char*>(raw.data()) + kCoordLen, kCoordLen);
-  ECDSA_SIG_free(sig);
-  return raw;
+  return state_->scalar.Sign(msg);
 }
 
 }  // namespace cloudillo::crypto

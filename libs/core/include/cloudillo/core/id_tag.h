@@ -22,6 +22,12 @@ absl::StatusOr<std::string> CanonicalIdTag(std::string_view name);
 // The A-label (punycode) form, for DNS, TLS and URLs.
 absl::StatusOr<std::string> IdTagToAscii(std::string_view id_tag);
 
+// The test a peer's `iss`/`aud` must pass (PROTOCOL §0.1, Appendix E21): `id_tag` is
+// already its own canonical form (no upper case, A-label, trailing dot, `_`, ...) and
+// its A-label is 5–62 characters long, as the reference's validate_id_tag requires.
+// Rejected, never normalized: a token's id_tags are compared byte for byte.
+bool IsCanonicalIdTag(std::string_view id_tag);
+
 struct ParsedHost {
   enum class Kind { kApi, kApp, kInvalidApi, kInvalid };
   Kind kind = Kind::kInvalid;

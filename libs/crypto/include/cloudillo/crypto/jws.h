@@ -38,5 +38,8 @@ absl::StatusOr<VerifiedJws> VerifyEs384(std::string_view token, const P384Public
 
 // Splits and decodes without verifying (to read `iss`/`k` before fetching a key).
 absl::StatusOr<VerifiedJws> DecodeUnverified(std::string_view token);
+// The same, refusing (Unauthenticated) a header whose alg is not `required_alg` or that
+// has "crit", as the Verify functions would: no key is worth fetching for such a token.
+absl::StatusOr<VerifiedJws> DecodeUnverified(std::string_view token, std::string_view required_alg);
 
 }  // namespace cloudillo::crypto

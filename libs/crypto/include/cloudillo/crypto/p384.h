@@ -5,8 +5,15 @@
 // are PKCS#8 DER. Verify() accepts any valid signature (it does not assume
 // RFC 6979 determinism) and rejects every malformed one with false, never a crash.
 //
+// Sign and Verify run on Nettle (DESIGN.md "ES384 hot path"): OpenSSL only parses and
+// writes the storage formats, once per key, and the key object keeps Nettle's form.
+// Sign draws a fresh uniform nonce from the kernel for every signature. Both keys are
+// immutable and cheap to copy (shared state); use them from any number of threads.
+//
 // Errors: FromPkcs8Der/FromSpkiDer return InvalidArgument for bytes that are not a
-// P-384 key; Sign returns Internal only if OpenSSL fails.
+// P-384 key (including a PKCS#8 whose embedded public key does not belong to its
+// private scalar); Generate returns Internal only if OpenSSL's key generation fails.
+// Sign does not fail (its StatusOr stays for the callers written against it).
 #pragma once
 
 #include <memory>
@@ -19,6 +26,10 @@ typedef struct evp_pkey_st EVP_PKEY;
 
 namespace cloudillo::crypto {
 
+namespace nettle_p384 {
+class Point;
+}
+
 struct EvpKeyDeleter {
   void operator()(EVP_PKEY* k) const;
 };
@@ -28,13 +39,14 @@ class P384PublicKey {
  public:
   static absl::StatusOr<P384PublicKey> FromSpkiDer(std::string_view der);
   static absl::StatusOr<P384PublicKey> FromBase64Spki(std::string_view b64);
-  std::string SpkiDer() const;
+  std::string SpkiDer() const;  // always the uncompressed point, 120 bytes
   std::string SpkiBase64() const;
   bool Verify(std::string_view msg, std::string_view raw_sig) const;
 
  private:
-  explicit P384PublicKey(EvpKeyPtr k) : key_(std::move(k)) {}
-  std::shared_ptr<EVP_PKEY> key_;
+  friend class P384PrivateKey;
+  explicit P384PublicKey(std::shared_ptr<const nettle_p384::Point> p) : point_(std::move(p)) {}
+  std::shared_ptr<const nettle_p384::Point> point_;
 };
 
 class P384PrivateKey {
@@ -46,8 +58,10 @@ class P384PrivateKey {
   absl::StatusOr<std::string> Sign(std::string_view msg) const;
 
  private:
-  explicit P384PrivateKey(EvpKeyPtr k) : key_(std::move(k)) {}
-  std::shared_ptr<EVP_PKEY> key_;
+  struct State;  // the OpenSSL key (for Pkcs8Der), Nettle's scalar and the public key
+  static absl::StatusOr<P384PrivateKey> FromEvp(EvpKeyPtr key);
+  explicit P384PrivateKey(std::shared_ptr<const State> s) : state_(std::move(s)) {}
+  std::shared_ptr<const State> state_;
 };
 
 }  // namespace cloudillo::crypto
