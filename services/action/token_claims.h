@@ -1,27 +1,25 @@
-// Reading action tokens (PROTOCOL §2.1, E14, E21): the claims of an unverified token
-// (to learn iss and k before fetching a key), canonical id_tags, and the full check of
-// a token against its issuer's key (ES384 only, exp with 60 s leeway).
+// Reading action tokens for the action service: libs/crypto's action_token.h (form,
+// algorithm, signature, expiry; E14, E21) plus the type name rule of §2.12, with the
+// content as parsed JSON.
 #pragma once
 
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "action_types.h"
+#include "cloudillo/core/id_tag.h"
 #include "cloudillo/crypto/p384.h"
 
 namespace cloudillo::action {
 
-// InvalidArgument when the token does not decode, iss/k/t/iat are missing or of the
-// wrong type, or iss/aud are not canonical id_tags.
+// InvalidArgument for anything DecodeActionToken refuses (a foreign alg included: no
+// key can rescue it) and for a type name outside §2.12's grammar.
 absl::StatusOr<Claims> DecodeClaims(std::string_view token);
 
-// E21: CanonicalIdTag(x) == x and an A-label of 5..62 characters.
-bool IsCanonicalIdTag(std::string_view id_tag);
-
 // Signature (alg exactly ES384) and expiry. Unauthenticated on any failure.
-absl::Status VerifyToken(std::string_view token, const Claims& claims, const crypto::P384PublicKey& key,
-                         int64_t now);
+absl::Status VerifyToken(std::string_view token, const crypto::P384PublicKey& key, absl::Time now);
 
 // "a1~" + base64url(SHA-256(token)) (§2.2).
 std::string ActionIdOf(std::string_view token);

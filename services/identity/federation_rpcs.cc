@@ -6,7 +6,7 @@
 #include "cloudillo/core/id_tag.h"
 #include "cloudillo/core/random.h"
 #include "cloudillo/core/status_macros.h"
-#include "cloudillo/crypto/jws.h"
+#include "cloudillo/crypto/action_token.h"
 #include "cloudillo/db/sql_text.h"
 #include "identity_service.h"
 #include "settings_registry.h"
@@ -14,37 +14,28 @@
 namespace cloudillo::identity {
 namespace {
 
-using ojson = nlohmann::ordered_json;
-
 constexpr int kMaxIdTagsPerCall = 1000;
 constexpr int kMaxFollowersPage = 1000;
 constexpr int kMaxPow = 4;
 
-// PROTOCOL §2.1: claims in serde's order, absent ones omitted.
-absl::StatusOr<std::string> ClaimsJson(const std::string& iss, const std::string& kid,
-                                       const cloudillo::v1::ActionClaims& c) {
-  ojson j;
-  j["iss"] = iss;
-  j["k"] = kid;
-  j["t"] = c.t();
-  if (!c.c_json().empty()) {
-    ojson content = ojson::parse(c.c_json(), nullptr, false);
-    if (content.is_discarded()) return absl::InvalidArgumentError("content is not JSON");
-    if (!content.is_null()) j["c"] = std::move(content);
-  }
-  if (!c.p().empty()) j["p"] = c.p();
-  if (c.a_size() > 0) {
-    j["a"] = ojson::array();
-    for (const auto& a : c.a()) j["a"].push_back(a);
-  }
-  if (!c.aud().empty()) j["aud"] = c.aud();
-  if (!c.sub().empty()) j["sub"] = c.sub();
-  j["iat"] = c.iat();
-  if (c.exp() != 0) j["exp"] = c.exp();
-  if (!c.f().empty()) j["f"] = c.f();
-  if (!c.v().empty()) j["v"] = c.v();
-  if (!c.pow().empty()) j["_"] = c.pow();
-  return j.dump(-1, ' ', false, ojson::error_handler_t::strict);
+crypto::ActionClaims FromProto(const std::string& iss, const std::string& kid,
+                               const cloudillo::v1::ActionClaims& c) {
+  crypto::ActionClaims a;
+  a.iss = iss;
+  a.k = kid;
+  a.t = c.t();
+  auto opt = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); };
+  if (!c.c_json().empty() && c.c_json() != "null") a.c = c.c_json();
+  a.p = opt(c.p());
+  if (c.a_size() > 0) a.a = std::vector<std::string>(c.a().begin(), c.a().end());
+  a.aud = opt(c.aud());
+  a.sub = opt(c.sub());
+  a.iat = c.iat();
+  if (c.exp() != 0) a.exp = c.exp();
+  a.f = opt(c.f());
+  a.v = opt(c.v());
+  a.pow = opt(c.pow());
+  return a;
 }
 
 }  // namespace
@@ -68,8 +59,8 @@ grpc::ServerUnaryReactor* IdentityService::SignAction(grpc::CallbackServerContex
           return absl::ResourceExhaustedError("proof of work not found");
         claims.set_pow(RandomAlnum(8));
       }
-      CL_ASSIGN_OR_RETURN(std::string payload, ClaimsJson(snap->tenant.id_tag, signer.first, claims));
-      CL_ASSIGN_OR_RETURN(token, crypto::SignEs384(payload, signer.second));
+      CL_ASSIGN_OR_RETURN(token, crypto::SignActionToken(FromProto(snap->tenant.id_tag, signer.first, claims),
+                                                         signer.second));
       if (token.size() >= suffix.size() &&
           token.compare(token.size() - suffix.size(), suffix.size(), suffix) == 0)
         break;
