@@ -126,15 +126,30 @@ Connection::Outcome Connection::Exchange(const OutboundRequest& request, Deadlin
   http::response_parser<http::string_body> parser;
   parser.header_limit(kHeaderLimit);
   parser.body_limit(request.max_body);
+  // The head first, so a declared length over the limit is refused before any body
+  // byte is read.
   result = asio::error::would_block;
   Lowest().expires_at(deadline);
   if (tls_) {
-    http::async_read(*tls_, buffer_, parser, on_done);
+    http::async_read_header(*tls_, buffer_, parser, on_done);
   } else {
-    http::async_read(*plain_, buffer_, parser, on_done);
+    http::async_read_header(*plain_, buffer_, parser, on_done);
   }
   RunStep(ioc_);
   out.nothing_read = !parser.got_some();
+  if (!result && parser.content_length() && *parser.content_length() > request.max_body)
+    result = http::error::body_limit;
+  if (!result && !parser.is_done()) {
+    result = asio::error::would_block;
+    Lowest().expires_at(deadline);
+    if (tls_) {
+      http::async_read(*tls_, buffer_, parser, on_done);
+    } else {
+      http::async_read(*plain_, buffer_, parser, on_done);
+    }
+    RunStep(ioc_);
+  }
+  if (!result && parser.get().body().size() > request.max_body) result = http::error::body_limit;
   if (result) {
     out.response = StepError("reply from", request.host_header, result);
     return out;

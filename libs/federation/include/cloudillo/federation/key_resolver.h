@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "cloudillo/crypto/p384.h"
 
 namespace cloudillo::cache {
@@ -37,12 +38,16 @@ class KeyResolver {
  public:
   struct Options {
     size_t max_entries = 10000;  // process LRU of keys and of failures, each
+    // No issuer is fetched twice within this (Key() answers from the last fetch,
+    // Refetch() reports no change). Tests shorten it.
+    absl::Duration min_fetch_interval = absl::Minutes(1);
   };
-  static std::shared_ptr<KeyResolver> Create(std::shared_ptr<Client> client, std::shared_ptr<cache::Redis> redis,
-                                             Options options);
+  static std::shared_ptr<KeyResolver> Create(std::shared_ptr<Client> client,
+                                             std::shared_ptr<cache::Redis> redis, Options options);
   virtual ~KeyResolver() = default;
 
-  virtual absl::StatusOr<crypto::P384PublicKey> Key(std::string_view iss, std::string_view key_id, int64_t iat) = 0;
+  virtual absl::StatusOr<crypto::P384PublicKey> Key(std::string_view iss, std::string_view key_id,
+                                                    int64_t iat) = 0;
   // True when a fresh fetch returned a different key for (iss, key_id).
   virtual absl::StatusOr<bool> Refetch(std::string_view iss, std::string_view key_id) = 0;
 };
