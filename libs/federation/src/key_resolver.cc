@@ -31,6 +31,10 @@ constexpr absl::Duration kShortFailure = absl::Minutes(5);
 constexpr absl::Duration kProcessKeyTtl = absl::Hours(1);
 constexpr absl::Duration kRedisKeyTtl = absl::Hours(24);
 
+// Recent fetches hold whole key lists (up to kMaxKeys each) and matter only for
+// min_fetch_interval, so fewer are kept than keys.
+constexpr size_t kMaxRecentFetches = 512;
+
 struct CachedKey {
   std::string spki_der;
   std::optional<int64_t> expires_at;
@@ -79,7 +83,7 @@ class KeyResolverImpl : public KeyResolver {
         redis_(std::move(redis)),
         keys_(options.max_entries),
         failures_(options.max_entries),
-        fetches_(options.max_entries),
+        fetches_(std::min<size_t>(options.max_entries, kMaxRecentFetches)),
         min_fetch_interval_(options.min_fetch_interval) {}
 
   absl::StatusOr<crypto::P384PublicKey> Key(std::string_view iss, std::string_view key_id,
@@ -89,22 +93,28 @@ class KeyResolverImpl : public KeyResolver {
       if (!ValidKeyId(key_id)) return absl::UnauthenticatedError("key id is not one an issuer can list");
       const std::string k = CacheKey(iss, key_id);
       absl::Time now = absl::Now();
+      std::optional<CachedKey> hit;
       {
         std::lock_guard lock(mu_);
-        if (CachedKey* e = keys_.Find(k); e && e->until > now) return Use(*e, iat);
-        if (absl::Time* f = failures_.Find(k); f && *f > now) return Blocked(*f - now);
+        if (CachedKey* e = keys_.Find(k); e && e->until > now) {
+          hit = *e;
+        } else if (absl::Time* f = failures_.Find(k); f && *f > now) {
+          return Blocked(*f - now);
+        }
       }
+      if (hit) return Use(*hit, iat);  // parsing the key needs no lock
       if (auto shared = LookupRedis(k); shared) {
         if (shared->key) return Use(*shared->key, iat);
         return Blocked(shared->failure_until - now);
       }
+      std::optional<FetchRecord> recent;
       {
         std::lock_guard lock(mu_);
-        if (FetchRecord* r = fetches_.Find(std::string(iss)); r && now - r->at < min_fetch_interval_) {
-          // Fetched moments ago: answer from that fetch rather than asking again.
-          return Conclude(k, key_id, *r, iat);
-        }
+        if (FetchRecord* r = fetches_.Find(std::string(iss)); r && now - r->at < min_fetch_interval_)
+          recent = *r;
       }
+      // Fetched moments ago: answer from that fetch rather than asking again.
+      if (recent) return Conclude(k, key_id, *recent, iat);
       FetchRecord r = Fetch(std::string(iss));
       return Conclude(k, key_id, r, iat);
     } catch (const std::exception& e) {

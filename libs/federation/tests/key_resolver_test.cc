@@ -282,9 +282,10 @@ TEST(ProfileKeys, ParsesTheEnvelopeAndSkipsBadEntries) {
 }
 
 TEST(ProfileKeys, RefusesWhatIsNotAProfile) {
-  for (std::string bad : {"", "null", "[]", "{}", R"({"data":null})", R"({"data":{"keys":[]}})",
-                          R"({"data":{"idTag":"bob.test"}})", R"({"data":{"idTag":"bob.test","keys":{}}})",
-                          R"({"data":{"idTag":5,"keys":[]}})", std::string(10000, '[')}) {
+  for (std::string bad : std::vector<std::string>{
+           "", "null", "[]", "{}", R"({"data":null})", R"({"data":{"keys":[]}})",
+           R"({"data":{"idTag":"bob.test"}})", R"({"data":{"idTag":"bob.test","keys":{}}})",
+           R"({"data":{"idTag":5,"keys":[]}})", std::string(10000, '[')}) {
     EXPECT_THAT(ParseProfileKeys(bad, "bob.test"), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
   }
   EXPECT_THAT(ParseProfileKeys(R"({"data":{"idTag":"eve.test","keys":[]}})", "bob.test"),
