@@ -89,17 +89,16 @@ class ClientImpl : public Client {
       if (!host.ok()) return host.status();
       Deadline deadline = std::chrono::steady_clock::now() +
                           std::chrono::nanoseconds(absl::ToInt64Nanoseconds(config_.timeout));
-      auto dest = Resolve(*host, deadline);
-      if (!dest.ok()) return dest.status();
+      Destination dest = Route(*host);
       OutboundRequest req;
       req.post = post;
-      req.host_header = dest->host;
+      req.host_header = dest.host;
       req.target = std::string(path);
       req.body = std::move(body);
       req.headers = &headers;
       req.user_agent = config_.user_agent;
       req.max_body = config_.max_body;
-      return Exchange(*dest, req, deadline);
+      return Exchange(dest, req, deadline);
     } catch (const std::exception& e) {
       return absl::UnavailableError(absl::StrCat("federation: ", e.what()));
     } catch (...) {
@@ -121,38 +120,43 @@ class ClientImpl : public Client {
     return "cl-o." + *ascii;
   }
 
-  absl::StatusOr<Destination> Resolve(const std::string& host, Deadline deadline) {
+  Destination Route(const std::string& host) const {
     Destination d;
     d.host = host;
     if (auto it = map_.find(host); it != map_.end()) {
       d.tls = it->second.tls;
       d.port = it->second.port;
       d.endpoints.emplace_back(asio::ip::make_address(it->second.address), uint16_t(d.port));
-    } else {
-      std::vector<asio::ip::address> addresses;
-      if (auto it = config_.static_hosts.find(host); it != config_.static_hosts.end()) {
-        boost::system::error_code ec;
-        auto a = asio::ip::make_address(it->second, ec);
-        if (ec) return absl::UnavailableError("federation: bad static host address for " + host);
-        addresses.push_back(a);
-      } else {
-        auto resolved = Lookup(host, deadline);
-        if (!resolved.ok()) return resolved.status();
-        addresses = std::move(*resolved);
-      }
-      if (addresses.empty()) return absl::UnavailableError("federation: " + host + " has no address");
-      // One refused address refuses the name: a name that mixes public and internal
-      // addresses is a rebinding attempt or a misconfiguration, not a peer.
-      for (const auto& a : addresses) {
-        if (!IsGlobalUnicast(a)) {
-          return absl::PermissionDeniedError(
-              absl::StrCat("federation: ", host, " resolves to a non-global address ", a.to_string()));
-        }
-        d.endpoints.emplace_back(a, uint16_t(d.port));
-      }
     }
     d.pool_key = absl::StrCat(d.tls ? "https " : "http ", host, " ", d.port);
     return d;
+  }
+
+  // Only for a new connection: a pooled one was opened to an address checked then.
+  absl::Status ResolveEndpoints(Destination& d, Deadline deadline) {
+    const std::string& host = d.host;
+    std::vector<asio::ip::address> addresses;
+    if (auto it = config_.static_hosts.find(host); it != config_.static_hosts.end()) {
+      boost::system::error_code ec;
+      auto a = asio::ip::make_address(it->second, ec);
+      if (ec) return absl::UnavailableError("federation: bad static host address for " + host);
+      addresses.push_back(a);
+    } else {
+      auto resolved = Lookup(host, deadline);
+      if (!resolved.ok()) return resolved.status();
+      addresses = std::move(*resolved);
+    }
+    if (addresses.empty()) return absl::UnavailableError("federation: " + host + " has no address");
+    // One refused address refuses the name: a name that mixes public and internal
+    // addresses is a rebinding attempt or a misconfiguration, not a peer.
+    for (const auto& a : addresses) {
+      if (!IsGlobalUnicast(a)) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("federation: ", host, " resolves to a non-global address ", a.to_string()));
+      }
+      d.endpoints.emplace_back(a, uint16_t(d.port));
+    }
+    return absl::OkStatus();
   }
 
   static absl::StatusOr<std::vector<asio::ip::address>> Lookup(const std::string& host, Deadline deadline) {
@@ -180,11 +184,14 @@ class ClientImpl : public Client {
     return out;
   }
 
-  absl::StatusOr<Response> Exchange(const Destination& d, const OutboundRequest& req, Deadline deadline) {
+  absl::StatusOr<Response> Exchange(Destination& d, const OutboundRequest& req, Deadline deadline) {
     std::unique_ptr<Connection> conn = pool_.Take(d.pool_key);
     bool reused = conn != nullptr;
     while (true) {
       if (!conn) {
+        if (d.endpoints.empty()) {
+          if (absl::Status st = ResolveEndpoints(d, deadline); !st.ok()) return st;
+        }
         conn = std::make_unique<Connection>(d.tls ? tls_.get() : nullptr);
         if (absl::Status st = conn->Open(d.endpoints, d.host, deadline); !st.ok()) return st;
       }
