@@ -41,6 +41,13 @@ struct ClientConfig {
   size_t max_body = 16 << 20;
   std::string ca_file;  // extra trust anchor (tests with https mappings); empty: system store
   std::string user_agent = "cloudillo-cluster";
+  // Idle keep-alive connections: each holds a socket plus its io_context's descriptors.
+  size_t max_idle_per_destination = 8;
+  size_t max_idle_total = 64;
+  absl::Duration idle_timeout = absl::Seconds(30);
+  // Tests only, never loaded from the environment: host -> IP literal answered instead
+  // of DNS, still subject to the SSRF guard (how a test proves the guard runs).
+  std::map<std::string, std::string> static_hosts;
   // CLOUDILLO_FEDERATION_MAP, CLOUDILLO_FEDERATION_TIMEOUT_MS, CLOUDILLO_FEDERATION_CA.
   static ClientConfig Load(ConfigSource& src);
 };
