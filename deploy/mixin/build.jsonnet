@@ -1,11 +1,11 @@
-// What tools/mixin writes: one rules file (alerts and recording rules, the layout of
-// a Prometheus rule file and of a PrometheusRule's spec) and the dashboards.
+// What tools/mixin writes. `jsonnet -S -e '(import "build.jsonnet").rules'` gives the
+// rules file (alerts and recording rules: the layout of a Prometheus rule file and of a
+// PrometheusRule's spec); `jsonnet -m DIR -e '(import "build.jsonnet").dashboards'`
+// writes one JSON file per dashboard (jsonnet's own JSON output: fast).
 local mixin = import 'mixin.libsonnet';
 {
-  'prometheus-rules.yaml': std.manifestYamlDoc(
+  rules: std.manifestYamlDoc(
     { groups: mixin.prometheusRules.groups + mixin.prometheusAlerts.groups }, indent_array_in_object=false
   ) + '\n',
-} + {
-  ['dashboards/' + name]: std.manifestJsonEx(mixin.grafanaDashboards[name], '  ') + '\n'
-  for name in std.objectFields(mixin.grafanaDashboards)
+  dashboards: mixin.grafanaDashboards,
 }

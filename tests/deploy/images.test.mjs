@@ -102,14 +102,18 @@ test('the runtime stage installs the Debian package of every shared library the 
       if (m) libs.add(realpathSync(m[1]));
     }
   }
+  // One dpkg -S for every path (it reads its whole database per call). usrmerge: dpkg
+  // may know a file under /lib rather than /usr/lib, so ask for both spellings.
+  const query = [...libs].flatMap((lib) => [lib, lib.replace(/^\/usr/, '')]);
+  const r = spawnSync('dpkg', ['-S', ...query], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const ownerOf = new Map();
+  for (const line of r.stdout.split('\n')) {
+    const m = /^([^:,\s]+)(?::[a-z0-9]+)?: (\/.+)$/.exec(line);
+    if (m) ownerOf.set(m[2], m[1]);
+  }
   const owners = new Map();
   for (const lib of libs) {
-    // usrmerge: dpkg may know the file under /lib rather than /usr/lib.
-    let pkg;
-    for (const p of [lib, lib.replace(/^\/usr/, '')]) {
-      const r = spawnSync('dpkg', ['-S', p], { encoding: 'utf8' });
-      if (r.status === 0) { pkg = r.stdout.split(':')[0].trim(); break; }
-    }
+    const pkg = ownerOf.get(lib) || ownerOf.get(lib.replace(/^\/usr/, ''));
     assert.ok(pkg, `${lib} belongs to no Debian package: the image cannot install it`);
     owners.set(pkg, [...(owners.get(pkg) || []), path.basename(lib)]);
   }

