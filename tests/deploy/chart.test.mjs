@@ -269,6 +269,8 @@ test('every service of the build and of DESIGN has its rows in the chart', () =>
     assert.ok(facts[s], `_helpers.tpl facts row for ${s}`);
     assert.ok(schema.properties.internalTls.properties.existingSecrets.properties[s], `internalTls.existingSecrets.${s}`);
   }
+  const ops = readFileSync(path.join(chart, '../../docs/operations.md'), 'utf8').split(/^## Scaling each service$/m)[1].split(/^## /m)[0];
+  for (const s of services) assert.match(ops, new RegExp(`^\\| ${s} \\|`, 'm'), `docs/operations.md "Scaling each service" has no row for ${s}`);
   const ports = Object.values(facts).flatMap((f) => [f.grpcPort, f.opsPort, f.adminPort, f.httpPort].filter(Boolean));
   assert.equal(new Set(ports).size, ports.length, 'two services share a port');
 });
