@@ -258,6 +258,12 @@ test('credentials: a value lands in the chart Secret, an existingSecret is refer
   assert.notEqual(r.status, 0, 'S3 without credentials must not render');
 });
 
+test('blobs on a single-writer volume refuse more than one blob replica', () => {
+  const r = helm(['template', 'rel', '.', '-f', 'ci/small-values.yaml', '--set', 'services.blob.replicaCount=2'], { allowFail: true });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /ReadWriteMany/);
+});
+
 test('every service of the build and of DESIGN has its rows in the chart', () => {
   const v = values();
   const schema = JSON.parse(readFileSync(path.join(chart, 'values.schema.json'), 'utf8'));
