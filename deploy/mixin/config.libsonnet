@@ -34,5 +34,7 @@
     pvcSelector: 'persistentvolumeclaim=~".*cloudillo.*"',
     // The chart's migration Job (kube-state-metrics).
     migrationJobSelector: 'job_name=~".*cloudillo-migrate"',
+    // The chart's tenant purge CronJob's Jobs (<release>-cloudillo-tenant-purge-<time>).
+    purgeJobSelector: 'job_name=~".*cloudillo-tenant-purge-[0-9]+"',
   },
 }

@@ -57,6 +57,7 @@ for (const file of ciValues) {
       ...byKind(objs, 'Deployment').map((d) => [d.metadata.name, d.spec.template.spec]),
       ...byKind(objs, 'Job').map((j) => [j.metadata.name, j.spec.template.spec]),
       ...byKind(objs, 'Pod').map((p) => [p.metadata.name, p.spec]),
+      ...byKind(objs, 'CronJob').map((c) => [c.metadata.name, c.spec.jobTemplate.spec.template.spec]),
     ];
     assert.ok(pods.length > 0);
     for (const [name, spec] of pods) {
@@ -256,6 +257,15 @@ test('credentials: a value lands in the chart Secret, an existingSecret is refer
   assert.equal(prod.env.find((e) => e.name === 'CLOUDILLO_REDIS_SENTINELS').value.split(',').length, 3);
   const r = helm(['template', 'rel', '.', '-f', 'ci/minimal-values.yaml', '--set', 'objectStorage.s3.accessKeyId.value=', '--set', 'objectStorage.s3.accessKeyId.existingSecret='], { allowFail: true });
   assert.notEqual(r.status, 0, 'S3 without credentials must not render');
+});
+
+test('a CronJob purges tenants past their deletion grace period, as an admin client', () => {
+  const [cj] = byKind(render('minimal-values.yaml'), 'CronJob');
+  const pod = cj.spec.jobTemplate.spec.template;
+  assert.equal(pod.metadata.labels['cloudillo.io/admin-client'], 'true');
+  assert.deepEqual(pod.spec.containers[0].command.slice(-2), ['tenant', 'purge']);
+  assert.equal(cj.spec.concurrencyPolicy, 'Forbid');
+  assert.equal(byKind(render('minimal-values.yaml', ['--set', 'tenantPurge.enabled=false']), 'CronJob').length, 0);
 });
 
 test('blobs on a single-writer volume refuse more than one blob replica', () => {
