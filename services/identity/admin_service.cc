@@ -188,7 +188,7 @@ grpc::ServerUnaryReactor* AdminService::SetTenantStatus(grpc::CallbackServerCont
     }
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
     CL_RETURN_IF_ERROR(pool_
-                           ->Query("UPDATE tenants SET status = $2 WHERE tn_id = $1",
+                           ->Query("UPDATE tenants SET status = $2, delete_after = NULL WHERE tn_id = $1",
                                    {db::P(t.tn_id()), db::P(req->status())})
                            .status());
     t.set_status(req->status());
@@ -205,20 +205,70 @@ grpc::ServerUnaryReactor* AdminService::DeleteTenant(grpc::CallbackServerContext
   return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
-    if (!access_) return absl::UnavailableError("access service not connected");
-    cloudillo::v1::TenantRef ref;
-    ref.set_tn_id(t.tn_id());
-    ref.set_id_tag(t.id_tag());
-    cloudillo::v1::Empty empty;
-    auto call = rpc::ContextWithDeadline(kRpcTimeout);
-    CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(access_->DeleteTenantCredentials(call.get(), ref, &empty)));
-    CL_RETURN_IF_ERROR(pool_->Transact([&](db::Tx& tx) -> absl::Status {
-      CL_RETURN_IF_ERROR(tx.Query("DELETE FROM settings WHERE tn_id = $1", {db::P(t.tn_id())}).status());
-      return tx.Query("DELETE FROM tenants WHERE tn_id = $1", {db::P(t.tn_id())}).status();
-    }));
-    PublishTenantChange(t.id_tag(), t.tn_id());
-    LogInfo("tenant_deleted", {{"id_tag", t.id_tag()}, {"tn_id", t.tn_id()}});
+    CL_RETURN_IF_ERROR(DeleteNow(t));
     return cloudillo::v1::Empty();
+  }));
+}
+
+absl::Status AdminService::DeleteNow(const cloudillo::v1::Tenant& t) const {
+  if (!access_) return absl::UnavailableError("access service not connected");
+  cloudillo::v1::TenantRef ref;
+  ref.set_tn_id(t.tn_id());
+  ref.set_id_tag(t.id_tag());
+  cloudillo::v1::Empty empty;
+  auto call = rpc::ContextWithDeadline(kRpcTimeout);
+  CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(access_->DeleteTenantCredentials(call.get(), ref, &empty)));
+  CL_RETURN_IF_ERROR(pool_->Transact([&](db::Tx& tx) -> absl::Status {
+    CL_RETURN_IF_ERROR(tx.Query("DELETE FROM settings WHERE tn_id = $1", {db::P(t.tn_id())}).status());
+    return tx.Query("DELETE FROM tenants WHERE tn_id = $1", {db::P(t.tn_id())}).status();
+  }));
+  PublishTenantChange(t.id_tag(), t.tn_id());
+  LogInfo("tenant_deleted", {{"id_tag", t.id_tag()}, {"tn_id", t.tn_id()}});
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* AdminService::ScheduleTenantDeletion(grpc::CallbackServerContext* ctx,
+                                                               const cloudillo::v1::ScheduleDeletionRequest* req,
+                                                               cloudillo::v1::ScheduleDeletionReply* out) {
+  Audit audit{ctx, "ScheduleTenantDeletion", req->id_tag() + " " + std::to_string(req->grace_days()) + "d"};
+  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::ScheduleDeletionReply> {
+    CL_RETURN_IF_ERROR(Authorize(ctx));
+    if (req->grace_days() < 0 || req->grace_days() > 3650) {
+      return absl::InvalidArgumentError("grace_days must be between 0 and 3650");
+    }
+    CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
+    // On the database's clock, like the purge that compares with it.
+    CL_ASSIGN_OR_RETURN(db::Result r,
+                        pool_->Query("UPDATE tenants SET status = 'deleting', delete_after = now() + make_interval("
+                                     "days => $2::int) WHERE tn_id = $1 RETURNING to_char(delete_after AT TIME ZONE "
+                                     "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                                     {db::P(t.tn_id()), db::P(req->grace_days())}));
+    if (r.empty()) return absl::NotFoundError("no tenant " + t.id_tag());
+    t.set_status("deleting");
+    PublishTenantChange(t.id_tag(), t.tn_id());
+    cloudillo::v1::ScheduleDeletionReply reply;
+    *reply.mutable_tenant() = t;
+    reply.set_delete_after(r.rows[0].Str(0));
+    LogInfo("tenant_deletion_scheduled", {{"id_tag", t.id_tag()}, {"delete_after", reply.delete_after()}});
+    return reply;
+  }));
+}
+
+grpc::ServerUnaryReactor* AdminService::PurgeTenants(grpc::CallbackServerContext* ctx, const cloudillo::v1::Empty*,
+                                                     cloudillo::v1::PurgeTenantsReply* out) {
+  Audit audit{ctx, "PurgeTenants", std::string()};
+  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::PurgeTenantsReply> {
+    CL_RETURN_IF_ERROR(Authorize(ctx));
+    CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query(std::string("SELECT ") + kTenantColumns +
+                                                   " FROM tenants WHERE status = 'deleting' AND delete_after <= "
+                                                   "now() ORDER BY delete_after LIMIT 1000"));
+    cloudillo::v1::PurgeTenantsReply reply;
+    for (const auto& row : r.rows) {
+      cloudillo::v1::Tenant t = TenantFromRow(row);
+      CL_RETURN_IF_ERROR(DeleteNow(t));
+      reply.add_deleted(t.id_tag());
+    }
+    return reply;
   }));
 }
 
