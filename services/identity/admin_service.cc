@@ -7,6 +7,7 @@
 #include "cloudillo/crypto/hash.h"
 #include "cloudillo/rpc/api.h"
 #include "cloudillo/rpc/channel.h"
+#include "cloudillo/rpc/cluster_tls.h"
 #include "cloudillo/rpc/status.h"
 
 namespace cloudillo::identity {
@@ -28,6 +29,43 @@ cloudillo::v1::Tenant TenantFromRow(const db::Row& r) {
 constexpr char kTenantColumns[] =
     "tn_id, id_tag, type, status, name, to_char(created_at AT TIME ZONE 'UTC', "
     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+
+// The audit trail: one line per admin call, whatever its outcome (refused for a missing
+// token, invalid, failed or done): the method, the caller's cluster identity and
+// address, what it targeted (an id_tag or an address, never a secret), the result and
+// how long it took. Successful calls log at info, the others at warn.
+struct Audit {
+  grpc::CallbackServerContext* ctx;
+  const char* method;
+  std::string target;
+
+  // Wraps a handler of rpc::Serve so that its outcome is logged.
+  template <typename F>
+  auto operator()(F handler) const {
+    return [a = *this, handler]() mutable -> decltype(handler()) {
+      absl::Time start = absl::Now();
+      auto r = handler();
+      a.Log(r.status(), absl::Now() - start);
+      return r;
+    };
+  }
+
+  void Log(const absl::Status& status, absl::Duration took) const {
+    std::string caller = ctx->auth_context() ? rpc::CallerIdentity(*ctx->auth_context()) : "";
+    std::string peer = ctx->peer();
+    std::string code = absl::StatusCodeToString(status.code());
+    std::string error(status.message());
+    std::string what = target.substr(0, 256);
+    cloudillo::Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarn, "admin_audit",
+                   {{"method", method},
+                    {"caller", caller},
+                    {"peer", peer},
+                    {"target", what},
+                    {"result", code},
+                    {"error", error},
+                    {"ms", absl::ToDoubleMilliseconds(took)}});
+  }
+};
 
 }  // namespace
 
@@ -77,7 +115,8 @@ void AdminService::PublishTenantChange(const std::string& id_tag, int64_t tn_id)
 grpc::ServerUnaryReactor* AdminService::CreateTenant(grpc::CallbackServerContext* ctx,
                                                      const cloudillo::v1::CreateTenantRequest* req,
                                                      cloudillo::v1::Tenant* out) {
-  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Tenant> {
+  Audit audit{ctx, "CreateTenant", req->id_tag()};
+  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Tenant> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     auto id_tag = CanonicalIdTag(req->id_tag());
     if (!id_tag.ok())
@@ -118,13 +157,14 @@ grpc::ServerUnaryReactor* AdminService::CreateTenant(grpc::CallbackServerContext
     PublishTenantChange(tenant.id_tag(), tenant.tn_id());  // drops a cached "unknown host"
     LogInfo("tenant_created", {{"id_tag", tenant.id_tag()}, {"tn_id", tenant.tn_id()}});
     return tenant;
-  });
+  }));
 }
 
 grpc::ServerUnaryReactor* AdminService::ListTenants(grpc::CallbackServerContext* ctx,
                                                     const cloudillo::v1::ListTenantsRequest* req,
                                                     cloudillo::v1::ListTenantsReply* out) {
-  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::ListTenantsReply> {
+  Audit audit{ctx, "ListTenants", req->after_id_tag()};
+  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::ListTenantsReply> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     int limit = req->limit() <= 0 || req->limit() > 10000 ? 1000 : req->limit();
     CL_ASSIGN_OR_RETURN(db::Result r,
@@ -134,56 +174,109 @@ grpc::ServerUnaryReactor* AdminService::ListTenants(grpc::CallbackServerContext*
     cloudillo::v1::ListTenantsReply reply;
     for (const auto& row : r.rows) *reply.add_tenants() = TenantFromRow(row);
     return reply;
-  });
+  }));
 }
 
 grpc::ServerUnaryReactor* AdminService::SetTenantStatus(grpc::CallbackServerContext* ctx,
                                                         const cloudillo::v1::SetTenantStatusRequest* req,
                                                         cloudillo::v1::Tenant* out) {
-  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Tenant> {
+  Audit audit{ctx, "SetTenantStatus", req->id_tag() + " " + req->status()};
+  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Tenant> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     if (req->status() != "active" && req->status() != "suspended") {
       return absl::InvalidArgumentError("status must be active or suspended");
     }
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
     CL_RETURN_IF_ERROR(pool_
-                           ->Query("UPDATE tenants SET status = $2 WHERE tn_id = $1",
+                           ->Query("UPDATE tenants SET status = $2, delete_after = NULL WHERE tn_id = $1",
                                    {db::P(t.tn_id()), db::P(req->status())})
                            .status());
     t.set_status(req->status());
     PublishTenantChange(t.id_tag(), t.tn_id());
     LogInfo("tenant_status_changed", {{"id_tag", t.id_tag()}, {"status", t.status()}});
     return t;
-  });
+  }));
 }
 
 grpc::ServerUnaryReactor* AdminService::DeleteTenant(grpc::CallbackServerContext* ctx,
                                                      const cloudillo::v1::TenantByIdTag* req,
                                                      cloudillo::v1::Empty* out) {
-  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
+  Audit audit{ctx, "DeleteTenant", req->id_tag()};
+  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
-    if (!access_) return absl::UnavailableError("access service not connected");
-    cloudillo::v1::TenantRef ref;
-    ref.set_tn_id(t.tn_id());
-    ref.set_id_tag(t.id_tag());
-    cloudillo::v1::Empty empty;
-    auto call = rpc::ContextWithDeadline(kRpcTimeout);
-    CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(access_->DeleteTenantCredentials(call.get(), ref, &empty)));
-    CL_RETURN_IF_ERROR(pool_->Transact([&](db::Tx& tx) -> absl::Status {
-      CL_RETURN_IF_ERROR(tx.Query("DELETE FROM settings WHERE tn_id = $1", {db::P(t.tn_id())}).status());
-      return tx.Query("DELETE FROM tenants WHERE tn_id = $1", {db::P(t.tn_id())}).status();
-    }));
-    PublishTenantChange(t.id_tag(), t.tn_id());
-    LogInfo("tenant_deleted", {{"id_tag", t.id_tag()}, {"tn_id", t.tn_id()}});
+    CL_RETURN_IF_ERROR(DeleteNow(t));
     return cloudillo::v1::Empty();
-  });
+  }));
+}
+
+absl::Status AdminService::DeleteNow(const cloudillo::v1::Tenant& t) const {
+  if (!access_) return absl::UnavailableError("access service not connected");
+  cloudillo::v1::TenantRef ref;
+  ref.set_tn_id(t.tn_id());
+  ref.set_id_tag(t.id_tag());
+  cloudillo::v1::Empty empty;
+  auto call = rpc::ContextWithDeadline(kRpcTimeout);
+  CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(access_->DeleteTenantCredentials(call.get(), ref, &empty)));
+  CL_RETURN_IF_ERROR(pool_->Transact([&](db::Tx& tx) -> absl::Status {
+    CL_RETURN_IF_ERROR(tx.Query("DELETE FROM settings WHERE tn_id = $1", {db::P(t.tn_id())}).status());
+    return tx.Query("DELETE FROM tenants WHERE tn_id = $1", {db::P(t.tn_id())}).status();
+  }));
+  PublishTenantChange(t.id_tag(), t.tn_id());
+  LogInfo("tenant_deleted", {{"id_tag", t.id_tag()}, {"tn_id", t.tn_id()}});
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* AdminService::ScheduleTenantDeletion(grpc::CallbackServerContext* ctx,
+                                                               const cloudillo::v1::ScheduleDeletionRequest* req,
+                                                               cloudillo::v1::ScheduleDeletionReply* out) {
+  Audit audit{ctx, "ScheduleTenantDeletion", req->id_tag() + " " + std::to_string(req->grace_days()) + "d"};
+  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::ScheduleDeletionReply> {
+    CL_RETURN_IF_ERROR(Authorize(ctx));
+    if (req->grace_days() < 0 || req->grace_days() > 3650) {
+      return absl::InvalidArgumentError("grace_days must be between 0 and 3650");
+    }
+    CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
+    // On the database's clock, like the purge that compares with it.
+    CL_ASSIGN_OR_RETURN(db::Result r,
+                        pool_->Query("UPDATE tenants SET status = 'deleting', delete_after = now() + make_interval("
+                                     "days => $2::int) WHERE tn_id = $1 RETURNING to_char(delete_after AT TIME ZONE "
+                                     "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                                     {db::P(t.tn_id()), db::P(req->grace_days())}));
+    if (r.empty()) return absl::NotFoundError("no tenant " + t.id_tag());
+    t.set_status("deleting");
+    PublishTenantChange(t.id_tag(), t.tn_id());
+    cloudillo::v1::ScheduleDeletionReply reply;
+    *reply.mutable_tenant() = t;
+    reply.set_delete_after(r.rows[0].Str(0));
+    LogInfo("tenant_deletion_scheduled", {{"id_tag", t.id_tag()}, {"delete_after", reply.delete_after()}});
+    return reply;
+  }));
+}
+
+grpc::ServerUnaryReactor* AdminService::PurgeTenants(grpc::CallbackServerContext* ctx, const cloudillo::v1::Empty*,
+                                                     cloudillo::v1::PurgeTenantsReply* out) {
+  Audit audit{ctx, "PurgeTenants", std::string()};
+  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::PurgeTenantsReply> {
+    CL_RETURN_IF_ERROR(Authorize(ctx));
+    CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query(std::string("SELECT ") + kTenantColumns +
+                                                   " FROM tenants WHERE status = 'deleting' AND delete_after <= "
+                                                   "now() ORDER BY delete_after LIMIT 1000"));
+    cloudillo::v1::PurgeTenantsReply reply;
+    for (const auto& row : r.rows) {
+      cloudillo::v1::Tenant t = TenantFromRow(row);
+      CL_RETURN_IF_ERROR(DeleteNow(t));
+      reply.add_deleted(t.id_tag());
+    }
+    return reply;
+  }));
 }
 
 grpc::ServerUnaryReactor* AdminService::RotateSigningKey(grpc::CallbackServerContext* ctx,
                                                          const cloudillo::v1::RotateKeyRequest* req,
                                                          cloudillo::v1::SigningKeyInfo* out) {
-  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::SigningKeyInfo> {
+  Audit audit{ctx, "RotateSigningKey", req->id_tag()};
+  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::SigningKeyInfo> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
     int days = req->retire_old_after_days() > 0 ? req->retire_old_after_days() : 30;
@@ -195,13 +288,14 @@ grpc::ServerUnaryReactor* AdminService::RotateSigningKey(grpc::CallbackServerCon
     info.set_public_key(k.public_key);
     LogInfo("signing_key_rotated", {{"id_tag", t.id_tag()}, {"key_id", k.key_id}});
     return info;
-  });
+  }));
 }
 
 grpc::ServerUnaryReactor* AdminService::RotateTokenSecret(grpc::CallbackServerContext* ctx,
                                                           const cloudillo::v1::TenantByIdTag* req,
                                                           cloudillo::v1::Empty* out) {
-  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
+  Audit audit{ctx, "RotateTokenSecret", req->id_tag()};
+  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
     if (!access_) return absl::UnavailableError("access service not connected");
@@ -212,13 +306,14 @@ grpc::ServerUnaryReactor* AdminService::RotateTokenSecret(grpc::CallbackServerCo
     auto call = rpc::ContextWithDeadline(kRpcTimeout);
     CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(access_->RotateTokenSecret(call.get(), ref, &empty)));
     return empty;
-  });
+  }));
 }
 
 grpc::ServerUnaryReactor* AdminService::SetPassword(grpc::CallbackServerContext* ctx,
                                                     const cloudillo::v1::SetPasswordAdminRequest* req,
                                                     cloudillo::v1::Empty* out) {
-  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
+  Audit audit{ctx, "SetPassword", req->id_tag()};
+  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
     if (!access_) return absl::UnavailableError("access service not connected");
@@ -229,25 +324,27 @@ grpc::ServerUnaryReactor* AdminService::SetPassword(grpc::CallbackServerContext*
     auto call = rpc::ContextWithDeadline(kRpcTimeout);
     CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(access_->SetPassword(call.get(), sp, &empty)));
     return empty;
-  });
+  }));
 }
 
 grpc::ServerUnaryReactor* AdminService::LiftBan(grpc::CallbackServerContext* ctx,
                                                 const cloudillo::v1::LiftBanRequest* req,
                                                 cloudillo::v1::Empty* out) {
-  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
+  Audit audit{ctx, "LiftBan", req->address()};
+  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     CL_ASSIGN_OR_RETURN(cache::ClientAddress addr, cache::ClientAddress::Parse(req->address()));
     CL_RETURN_IF_ERROR(cache::LiftBan(*redis_, addr));
     LogInfo("ban_lifted", {{"address", req->address()}});
     return cloudillo::v1::Empty();
-  });
+  }));
 }
 
 grpc::ServerUnaryReactor* AdminService::RotateMasterKey(grpc::CallbackServerContext* ctx,
                                                         const cloudillo::v1::Empty*,
                                                         cloudillo::v1::ResealReply* out) {
-  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::ResealReply> {
+  Audit audit{ctx, "RotateMasterKey", std::string()};
+  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::ResealReply> {
     CL_RETURN_IF_ERROR(Authorize(ctx));
     if (!access_) return absl::UnavailableError("access service not connected");
     CL_ASSIGN_OR_RETURN(cloudillo::v1::ResealReply reply, keys_.Reseal(*pool_));
@@ -259,7 +356,7 @@ grpc::ServerUnaryReactor* AdminService::RotateMasterKey(grpc::CallbackServerCont
     reply.set_remaining(reply.remaining() + access.remaining());
     LogInfo("master_key_rotated", {{"resealed", reply.resealed()}, {"remaining", reply.remaining()}});
     return reply;
-  });
+  }));
 }
 
 }  // namespace cloudillo::identity

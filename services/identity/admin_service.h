@@ -39,6 +39,11 @@ class AdminService final : public cloudillo::v1::Admin::CallbackService {
                                cloudillo::v1::Tenant*) override;
   grpc::ServerUnaryReactor* DeleteTenant(grpc::CallbackServerContext*, const cloudillo::v1::TenantByIdTag*,
                             cloudillo::v1::Empty*) override;
+  grpc::ServerUnaryReactor* ScheduleTenantDeletion(grpc::CallbackServerContext*,
+                                                   const cloudillo::v1::ScheduleDeletionRequest*,
+                                                   cloudillo::v1::ScheduleDeletionReply*) override;
+  grpc::ServerUnaryReactor* PurgeTenants(grpc::CallbackServerContext*, const cloudillo::v1::Empty*,
+                                         cloudillo::v1::PurgeTenantsReply*) override;
   grpc::ServerUnaryReactor* RotateSigningKey(grpc::CallbackServerContext*, const cloudillo::v1::RotateKeyRequest*,
                                 cloudillo::v1::SigningKeyInfo*) override;
   grpc::ServerUnaryReactor* RotateTokenSecret(grpc::CallbackServerContext*, const cloudillo::v1::TenantByIdTag*,
@@ -53,6 +58,8 @@ class AdminService final : public cloudillo::v1::Admin::CallbackService {
  private:
   absl::Status Authorize(grpc::CallbackServerContext* ctx) const;
   absl::StatusOr<cloudillo::v1::Tenant> FindTenant(const std::string& id_tag) const;
+  // Removes a tenant now: its credentials in access, then its rows here.
+  absl::Status DeleteNow(const cloudillo::v1::Tenant& t) const;
   void PublishTenantChange(const std::string& id_tag, int64_t tn_id) const;
 
   std::shared_ptr<db::Pool> pool_;

@@ -38,8 +38,10 @@ int Usage() {
                "  tenant create ID_TAG [--password-file=F | --password-stdin] [--name=N] [--type=person|community] "
                "[--email=E]\n"
                "  tenant create-many FILE   (one ID_TAG a line; no passwords)\n"
-               "  tenant list\n"
-               "  tenant suspend|activate|delete ID_TAG\n"
+               "  tenant list [--limit=N [--after=ID_TAG]]   (every tenant, page by page, unless --limit)\n"
+               "  tenant suspend|activate|delete ID_TAG      (activate also cancels a scheduled deletion)\n"
+               "  tenant schedule-delete ID_TAG [--grace-days=30]   (stops serving now, deleted by purge later)\n"
+               "  tenant purge                               (deletes tenants whose grace period is over)\n"
                "  tenant password ID_TAG (--password-file=F | --password-stdin)\n"
                "  key rotate ID_TAG [--retire-days=N]\n"
                "  secret rotate ID_TAG\n"
@@ -152,11 +154,28 @@ int main(int argc, char** argv) {
   const std::string& group = args[0];
   const std::string& cmd = args[1];
   if (group == "tenant" && cmd == "list") {
-    cloudillo::v1::ListTenantsRequest req;
-    req.set_limit(10000);
-    cloudillo::v1::ListTenantsReply out;
-    grpc::Status st = stub->ListTenants(ctx.get(), req, &out);
-    for (const auto& t : out.tenants()) PrintTenant(t);
+    // One page with --limit (and --after), else every tenant, 1000 at a time.
+    bool one_page = opts.count("limit") > 0;
+    int limit = one_page ? std::atoi(opts["limit"].c_str()) : 1000;
+    std::string after = opts["after"];
+    for (;;) {
+      cloudillo::v1::ListTenantsRequest req;
+      req.set_limit(limit);
+      req.set_after_id_tag(after);
+      cloudillo::v1::ListTenantsReply out;
+      auto call = cloudillo::rpc::ContextWithDeadline(absl::Seconds(60));
+      call->AddMetadata("authorization", "Bearer " + token);
+      grpc::Status st = stub->ListTenants(call.get(), req, &out);
+      if (!st.ok()) return Report(st);
+      for (const auto& t : out.tenants()) PrintTenant(t);
+      if (one_page || out.tenants_size() < limit || out.tenants_size() == 0) return 0;
+      after = out.tenants(out.tenants_size() - 1).id_tag();
+    }
+  }
+  if (group == "tenant" && cmd == "purge") {
+    cloudillo::v1::PurgeTenantsReply out;
+    grpc::Status st = stub->PurgeTenants(ctx.get(), empty, &out);
+    for (const auto& id : out.deleted()) std::printf("deleted\t%s\n", id.c_str());
     return Report(st);
   }
   if (args.size() < 3) return Usage();
@@ -205,6 +224,15 @@ int main(int argc, char** argv) {
     cloudillo::v1::TenantByIdTag req;
     req.set_id_tag(target);
     return Report(stub->DeleteTenant(ctx.get(), req, &empty));
+  }
+  if (group == "tenant" && cmd == "schedule-delete") {
+    cloudillo::v1::ScheduleDeletionRequest req;
+    req.set_id_tag(target);
+    req.set_grace_days(opts.count("grace-days") ? std::atoi(opts["grace-days"].c_str()) : 30);
+    cloudillo::v1::ScheduleDeletionReply out;
+    grpc::Status st = stub->ScheduleTenantDeletion(ctx.get(), req, &out);
+    if (st.ok()) std::printf("%s\tdeleting after %s\n", out.tenant().id_tag().c_str(), out.delete_after().c_str());
+    return Report(st);
   }
   if (group == "tenant" && cmd == "password") {
     if (args.size() > 3) return Fail("the password is read from --password-file or --password-stdin, not argv");

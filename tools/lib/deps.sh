@@ -7,7 +7,8 @@ BUILD_PACKAGES="build-essential cmake pkg-config ccache git ca-certificates curl
   nlohmann-json3-dev prometheus-cpp-dev nettle-dev libgmp-dev libssl-dev libidn2-dev libcrypt-dev
   zlib1g-dev libbrotli-dev
   libgtest-dev libgmock-dev libbenchmark-dev postgresql-15 postgresql-client-15 redis-server"
-TEST_PACKAGES="clang libclang-rt-14-dev"
+TEST_PACKAGES="clang libclang-rt-14-dev
+  prometheus jsonnet unzip"
 # Node may come from elsewhere than Debian (its npm then conflicts with Debian's): only
 # install Debian's when the command is missing.
 TEST_COMMANDS="node:nodejs npm:npm"
