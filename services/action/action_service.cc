@@ -44,7 +44,9 @@ absl::StatusOr<std::optional<int64_t>> TimeParam(const ApiRequest& req, const st
 
 std::vector<std::string> ListParam(const ApiRequest& req, const std::string& name) {
   std::vector<std::string> out;
-  ForEachListItem(rpc::QueryParam(req, name), ',', [&](std::string_view item) { out.emplace_back(item); });
+  ForEachListItem(rpc::QueryParam(req, name), ',', [&](std::string_view item) {
+    if (!item.empty()) out.emplace_back(item);
+  });
   return out;
 }
 

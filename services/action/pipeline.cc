@@ -160,7 +160,7 @@ absl::StatusOr<ActionRow> Pipeline::Create(const Tenant& tenant, const CreateInp
   c.sub = in.subject;
   c.f = in.flags;
   c.exp = in.expires_at;
-  c.iat = absl::ToUnixSeconds(clock_.Now());
+  c.iat = std::max(in.iat, absl::ToUnixSeconds(clock_.Now()));
   if (!c.aud.empty() && !IsCanonicalIdTag(c.aud)) return rpc::BadRequest("invalid audience id_tag");
 
   std::optional<ActionRow> parent, subject;
@@ -484,6 +484,10 @@ absl::Status Pipeline::UpdateCounters(const Tenant& tenant, const std::string& t
   CreateInput stat;
   stat.type = "STAT";
   stat.parent_id = target_id;
+  // Receivers apply a STAT only when its iat is later than the last one's (E24 item 1),
+  // so two changes in one second get consecutive seconds instead of one being lost.
+  CL_ASSIGN_OR_RETURN(auto last, store_.LatestByKey(tenant.tn_id, "STAT:" + target_id));
+  if (last) stat.iat = last->created_at / 1000000 + 1;
   stat.content = json{{"r", reactions}, {"c", comments}, {"ct", comments_ts}, {"rp", target->reposts}};
   return Create(tenant, stat).status();
 }

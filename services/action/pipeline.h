@@ -38,6 +38,7 @@ struct CreateInput {
   std::optional<nlohmann::json> content;
   std::vector<std::string> attachments;
   int64_t expires_at = 0;
+  int64_t iat = 0;  // 0: now
 };
 
 // How a received token ended. Errors are Statuses: permanent ones (InvalidArgument,
