@@ -23,7 +23,6 @@ struct InboxWorker::Metrics {
   prometheus::Counter* accepted = nullptr;
   prometheus::Counter* duplicate = nullptr;
   prometheus::Counter* refused = nullptr;
-  prometheus::Counter* retried = nullptr;
 };
 
 InboxWorker::InboxWorker(ActionStore& store, Pipeline& pipeline, PowGate& pow, InboxOptions options,
@@ -31,13 +30,12 @@ InboxWorker::InboxWorker(ActionStore& store, Pipeline& pipeline, PowGate& pow, I
     : store_(store), pipeline_(pipeline), pow_(pow), options_(options), metrics_(new Metrics) {
   if (registry) {
     auto& c = prometheus::BuildCounter()
-                  .Name("cloudillo_inbox_verified_total")
-                  .Help("Inbound action tokens by verification outcome")
+                  .Name("cloudillo_inbox_received_total")
+                  .Help("Incoming action tokens by verification outcome")
                   .Register(*registry);
     metrics_->accepted = &c.Add({{"result", "accepted"}});
     metrics_->duplicate = &c.Add({{"result", "duplicate"}});
-    metrics_->refused = &c.Add({{"result", "refused"}});
-    metrics_->retried = &c.Add({{"result", "retry"}});
+    metrics_->refused = &c.Add({{"result", "rejected"}});
   }
 }
 
@@ -96,8 +94,6 @@ void InboxWorker::Run() {
           }
           LogInfo("inbound_refused",
                   {{"tn_id", tenant.tn_id}, {"error", std::string(outcome.status().message())}});
-        } else if (metrics_->retried) {
-          metrics_->retried->Increment();
         }
         absl::StatusOr<db::Result> st =
             done ? store_.pool().Query("DELETE FROM inbound WHERE tn_id = $1 AND in_id = $2",

@@ -4,8 +4,10 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <map>
 #include <regex>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "cloudillo/core/log.h"
 #include "cloudillo/core/status_macros.h"
@@ -25,18 +27,36 @@ absl::Duration Backoff(int attempts) {
   return absl::Seconds(std::min<int64_t>(s, 12 * 3600));
 }
 
+// The client's Status messages name the stage that failed (libs/federation client.cc).
+const char* FailureReason(const absl::Status& st) {
+  if (absl::IsDeadlineExceeded(st)) return "timeout";
+  if (!absl::IsUnavailable(st)) return "other";
+  std::string m = absl::AsciiStrToLower(std::string(st.message()));
+  if (m.find("resolv") != std::string::npos || m.find("dns") != std::string::npos) return "dns";
+  if (m.find("tls") != std::string::npos || m.find("handshake") != std::string::npos ||
+      m.find("certificate") != std::string::npos)
+    return "tls";
+  return "connect";
+}
+
 bool Permanent4xx(int status) {
   return status >= 400 && status < 500 && status != 408 && status != 425 && status != 428 && status != 429;
 }
 
 }  // namespace
 
+// Names and labels as deploy/mixin's alerts and docs/operations.md expect them.
 struct OutboxWorker::Metrics {
-  prometheus::Counter* delivered = nullptr;
-  prometheus::Counter* failed = nullptr;
-  prometheus::Counter* retried = nullptr;
-  prometheus::Counter* pow = nullptr;
+  prometheus::Counter* attempts = nullptr;
+  prometheus::Family<prometheus::Counter>* failures = nullptr;
+  std::map<std::string, prometheus::Counter*> by_reason;
+  prometheus::Gauge* pending = nullptr;
   prometheus::Gauge* oldest = nullptr;
+
+  void Failure(const char* reason) {
+    auto it = by_reason.find(reason);
+    if (it != by_reason.end()) it->second->Increment();
+  }
 };
 
 OutboxWorker::OutboxWorker(ActionStore& store, Pipeline& pipeline, std::shared_ptr<federation::Client> client,
@@ -47,17 +67,26 @@ OutboxWorker::OutboxWorker(ActionStore& store, Pipeline& pipeline, std::shared_p
       options_(options),
       metrics_(new Metrics) {
   if (registry) {
-    auto& c = prometheus::BuildCounter()
-                  .Name("cloudillo_outbox_deliveries_total")
-                  .Help("Outbound action deliveries by outcome")
-                  .Register(*registry);
-    metrics_->delivered = &c.Add({{"result", "delivered"}});
-    metrics_->failed = &c.Add({{"result", "failed"}});
-    metrics_->retried = &c.Add({{"result", "retry"}});
-    metrics_->pow = &c.Add({{"result", "proof_of_work"}});
+    metrics_->attempts = &prometheus::BuildCounter()
+                              .Name("cloudillo_delivery_attempts_total")
+                              .Help("Outbound action delivery attempts")
+                              .Register(*registry)
+                              .Add({});
+    metrics_->failures = &prometheus::BuildCounter()
+                              .Name("cloudillo_delivery_failures_total")
+                              .Help("Failed outbound delivery attempts by reason")
+                              .Register(*registry);
+    for (const char* r : {"dns", "connect", "tls", "timeout", "http_4xx", "http_5xx", "signature", "other"}) {
+      metrics_->by_reason[r] = &metrics_->failures->Add({{"reason", r}});
+    }
+    metrics_->pending = &prometheus::BuildGauge()
+                             .Name("cloudillo_outbox_pending")
+                             .Help("Deliveries waiting in the outbox")
+                             .Register(*registry)
+                             .Add({});
     metrics_->oldest = &prometheus::BuildGauge()
                             .Name("cloudillo_outbox_oldest_pending_seconds")
-                            .Help("Age of the oldest queued delivery")
+                            .Help("Age of the oldest pending delivery (0 when none)")
                             .Register(*registry)
                             .Add({});
   }
@@ -147,8 +176,10 @@ void OutboxWorker::Run() {
 void OutboxWorker::Deliver(const Job& job) {
   json body{{"token", job.token}};
   if (!job.related.empty()) body["related"] = job.related;
+  if (metrics_->attempts) metrics_->attempts->Increment();
   auto resp = client_->PostJson(job.recipient, "/api/inbox", body.dump());
   if (!resp.ok()) {
+    metrics_->Failure(FailureReason(resp.status()));
     // A recipient we may never contact (bad id_tag, private address) will not improve.
     if (absl::IsInvalidArgument(resp.status()) || absl::IsPermissionDenied(resp.status())) {
       return Finish(job, "F", 0, std::string(resp.status().message()));
@@ -157,11 +188,11 @@ void OutboxWorker::Deliver(const Job& job) {
   }
   int status = resp->status;
   if (status >= 200 && status < 300) return Finish(job, "D", status, "");
+  metrics_->Failure(status >= 500 ? "http_5xx" : "http_4xx");
   if (status == 428 && job.type == "CONN") {
     int required = PowRequired(resp->body);
     if (required <= 0) required = 1;
     if (required > kMaxPow) return Finish(job, "F", status, "proof of work too large");
-    if (metrics_->pow) metrics_->pow->Increment();
     Tenant tenant{job.tn_id, job.issuer};
     ActionRow row;
     auto stored = store_.pool().Query(
@@ -169,7 +200,10 @@ void OutboxWorker::Deliver(const Job& job) {
         {db::P(job.tn_id), db::P(job.a_id)});
     if (!stored.ok() || stored->empty()) return Retry(job, status, "action unreadable");
     auto resigned = pipeline_.ResignWithPow(tenant, ActionStore::FromRow(stored->rows[0]), required);
-    if (!resigned.ok()) return Retry(job, status, std::string(resigned.status().message()));
+    if (!resigned.ok()) {
+      metrics_->Failure("signature");
+      return Retry(job, status, std::string(resigned.status().message()));
+    }
     return Retry(job, status, "proof of work added", false);
   }
   if (Permanent4xx(status)) return Finish(job, "F", status, resp->body.substr(0, 200));
@@ -178,8 +212,6 @@ void OutboxWorker::Deliver(const Job& job) {
 
 void OutboxWorker::Finish(const Job& job, const std::string& state, int http_status,
                           const std::string& error) {
-  if (state == "D" && metrics_->delivered) metrics_->delivered->Increment();
-  if (state == "F" && metrics_->failed) metrics_->failed->Increment();
   if (state == "F") {
     LogWarn("delivery_failed",
             {{"tn_id", job.tn_id}, {"status", http_status}, {"error", error.substr(0, 200)}});
@@ -196,7 +228,6 @@ void OutboxWorker::Finish(const Job& job, const std::string& state, int http_sta
 void OutboxWorker::Retry(const Job& job, int http_status, const std::string& error, bool count_attempt) {
   int attempts = job.attempts + (count_attempt ? 1 : 0);
   if (attempts >= kMaxAttempts) return Finish(job, "F", http_status, error);
-  if (count_attempt && metrics_->retried) metrics_->retried->Increment();
   absl::Duration delay = count_attempt ? Backoff(job.attempts) : absl::Seconds(1);
   auto st = store_.pool().Query(
       "UPDATE deliveries SET attempts = $4, next_at = now() + make_interval(secs => $5), last_status = $6, "

@@ -52,6 +52,11 @@ class Pipeline {
            std::shared_ptr<federation::KeyResolver> keys, std::shared_ptr<cache::Redis> redis,
            const Clock& clock);
 
+  // The all-in-one binary has its in-process channel only once every service is added.
+  void ConnectIdentity(std::shared_ptr<cloudillo::v1::Identity::StubInterface> identity) {
+    identity_ = std::move(identity);
+  }
+
   absl::StatusOr<ActionRow> Create(const Tenant& tenant, const CreateInput& in);
   absl::StatusOr<Received> Receive(const Tenant& tenant, const std::string& token,
                                    const std::vector<std::string>& related, bool pre_approved);

@@ -1,4 +1,4 @@
-// The all-in-one binary (DESIGN "All-in-one"): identity, access, the admin API and
+// The all-in-one binary (DESIGN "All-in-one"): identity, access, action, the admin API and
 // the gateway in one process, the services on an in-process gRPC channel (no network,
 // so no credentials apply there). The admin API still listens on the network and
 // still requires mutual TLS with the `admin` identity. The same service classes as
@@ -9,10 +9,14 @@
 
 #include "access_config.h"
 #include "access_service.h"
+#include "action_config.h"
+#include "action_service.h"
 #include "admin_service.h"
 #include "cloudillo/cache/invalidation.h"
 #include "cloudillo/core/log.h"
 #include "cloudillo/db/migrate.h"
+#include "cloudillo/federation/client.h"
+#include "cloudillo/federation/key_resolver.h"
 #include "cloudillo/http/ops.h"
 #include "cloudillo/process/process.h"
 #include "cloudillo/process/readiness.h"
@@ -29,6 +33,9 @@ const std::vector<db::Migration>& Migrations();
 namespace cloudillo::access {
 const std::vector<db::Migration>& Migrations();
 }
+namespace cloudillo::action {
+const std::vector<db::Migration>& Migrations();
+}
 
 using namespace cloudillo;
 
@@ -42,6 +49,8 @@ int main(int argc, char** argv) {
   auto id_cfg = identity::IdentityConfig::Load(src);
   auto ac_cfg = access::AccessConfig::Load(src);
   auto gw_cfg = gateway::GatewayConfig::Load(src);
+  auto act_cfg = action::ActionConfig::Load(src);
+  auto fed_cfg = federation::ClientConfig::Load(src);
   auto master = process::LoadMasterKey(src);
   auto tls = rpc::ClusterTls::Load(src, !migrate);
   auto& redis_cfg = store.redis;
@@ -58,8 +67,12 @@ int main(int argc, char** argv) {
   if (!id_pool.ok()) return process::StartupFailure("database", id_pool.status());
   auto ac_pool = db::Pool::Connect(store.database_url, store.db_pool_size, "access");
   if (!ac_pool.ok()) return process::StartupFailure("database", ac_pool.status());
+  auto act_pool = db::Pool::Connect(store.database_url, store.db_pool_size, "action");
+  if (!act_pool.ok()) return process::StartupFailure("database", act_pool.status());
   const std::tuple<std::shared_ptr<db::Pool>, const char*, const std::vector<db::Migration>*> schemas[] = {
-      {*id_pool, "identity", &identity::Migrations()}, {*ac_pool, "access", &access::Migrations()}};
+      {*id_pool, "identity", &identity::Migrations()},
+      {*ac_pool, "access", &access::Migrations()},
+      {*act_pool, "action", &action::Migrations()}};
   for (const auto& [pool, schema, m] : schemas) {
     absl::Status st = migrate ? db::Migrate(*pool, schema, *m) : db::CheckCurrent(*pool, schema, *m);
     if (!st.ok()) return process::StartupFailure(migrate ? "migrate" : "schema", st);
@@ -70,6 +83,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (absl::Status st = tls.Validate(); !st.ok()) return process::StartupFailure("internal TLS", st);
+  auto fed_client = federation::Client::Create(fed_cfg);
+  if (!fed_client.ok()) return process::StartupFailure("CLOUDILLO_FEDERATION_MAP", fed_client.status());
   auto redis = cache::Redis::Create(*redis_cfg);
   auto registry = std::make_shared<prometheus::Registry>();
 
@@ -82,7 +97,16 @@ int main(int argc, char** argv) {
                                        workers, password_workers);
   if (absl::Status st = access_service.Init(); !st.ok())
     return process::StartupFailure("API key hashing key", st);
+  action::ActionStore action_store(*act_pool);
+  action::Pipeline pipeline(action_store, nullptr, federation::KeyResolver::Create(*fed_client, redis, {}),
+                            redis, Clock::Real());
+  action::OutboxWorker outbox(action_store, pipeline, *fed_client,
+                              {act_cfg.outbox_threads, act_cfg.per_destination}, registry.get());
+  action::PowGate pow(redis);
+  action::InboxWorker inbox(action_store, pipeline, pow, {act_cfg.inbox_threads}, registry.get());
+  action::ActionService action_service(action_store, pipeline, outbox, inbox, redis, Clock::Real(), workers);
   rpc::RpcServer services(registry);
+  services.AddService(&action_service);
   services.AddService(identity_service.internal_service());
   services.AddService(identity_service.edge_service());
   services.AddService(access_service.internal_service());
@@ -92,6 +116,9 @@ int main(int argc, char** argv) {
   admin.ConnectAccess(channel);
   admin.OnProfileChange([&identity_service](int64_t tn) { identity_service.profiles().Forget(tn); });
   access_service.ConnectIdentity(channel);
+  pipeline.ConnectIdentity(cloudillo::v1::Identity::NewStub(channel));
+  outbox.Start();
+  inbox.Start();
   rpc::RpcServer admin_server(registry);
   admin_server.AddService(&admin);
   auto admin_port = admin_server.Start(
@@ -102,7 +129,7 @@ int main(int argc, char** argv) {
   gateway::GatewayBackends backends;
   backends.directory.identity = cloudillo::v1::Identity::NewStub(channel);
   backends.directory.access = cloudillo::v1::Access::NewStub(channel);
-  backends.channels = {{"identity", channel}, {"access", channel}};
+  backends.channels = {{"identity", channel}, {"access", channel}, {"action", channel}};
   int http_port = gw_cfg->http_port, https_port = gw_cfg->https_port;
   gateway::Gateway gw(std::move(*gw_cfg), std::move(backends), redis, registry, Clock::Real());
   cache::Subscriber subscriber(
@@ -146,6 +173,8 @@ int main(int argc, char** argv) {
   http::StopTogether({http->get(), https.get()}, proc.shutdown_grace);
   gw.Stop();
   subscriber.Stop();
+  outbox.Stop();
+  inbox.Stop();
   process::RunTogether(
       {[&] { admin_server.Shutdown(proc.shutdown_grace); }, [&] { services.Shutdown(proc.shutdown_grace); }});
   workers.Shutdown();
