@@ -6,6 +6,7 @@
 //   CLOUDILLO_OUTBOX_THREADS           delivery threads (default 8)
 //   CLOUDILLO_OUTBOX_PER_DESTINATION   concurrent deliveries to one recipient (default 4)
 //   CLOUDILLO_INBOX_THREADS            verifier threads (default 4)
+//   CLOUDILLO_OUTBOX_LEASE_SECONDS     a claimed delivery's lease (default 90)
 #pragma once
 
 #include <string>
@@ -21,6 +22,7 @@ struct ActionConfig {
   int outbox_threads = 8;
   int per_destination = 4;
   int inbox_threads = 4;
+  int outbox_lease_seconds = 90;
 
   static ActionConfig Load(ConfigSource& src) {
     ActionConfig c;
@@ -33,6 +35,9 @@ struct ActionConfig {
     c.per_destination =
         int(src.Int("CLOUDILLO_OUTBOX_PER_DESTINATION", 4, 1, 64, "concurrent deliveries to one recipient"));
     c.inbox_threads = int(src.Int("CLOUDILLO_INBOX_THREADS", 4, 1, 256, "inbound verifier threads"));
+    c.outbox_lease_seconds =
+        int(src.Int("CLOUDILLO_OUTBOX_LEASE_SECONDS", 90, 2, 3600,
+                    "how long a claimed delivery waits before another worker may retry it"));
     return c;
   }
 };

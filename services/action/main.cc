@@ -66,7 +66,9 @@ int main(int argc, char** argv) {
   auto keys = federation::KeyResolver::Create(*client, redis, {});
   action::ActionStore store(*pool);
   action::Pipeline pipeline(store, identity, keys, redis, Clock::Real());
-  action::OutboxWorker outbox(store, pipeline, *client, {cfg.outbox_threads, cfg.per_destination},
+  action::OutboxWorker outbox(store, pipeline, *client,
+                              {cfg.outbox_threads, cfg.per_destination, 8, absl::Milliseconds(200),
+                               absl::Seconds(cfg.outbox_lease_seconds)},
                               registry.get());
   action::PowGate pow(redis);
   action::InboxWorker inbox(store, pipeline, pow, {cfg.inbox_threads}, registry.get());

@@ -30,6 +30,10 @@ struct OutboxOptions {
   int per_destination = 4;
   int batch = 8;
   absl::Duration idle_poll = absl::Milliseconds(200);
+  // How long a claimed row stays invisible to other workers: past the request deadline
+  // (10 s) with room for a proof-of-work re-signing. A worker that dies mid-delivery
+  // leaves its rows due again after this.
+  absl::Duration lease = absl::Seconds(90);
 };
 
 class OutboxWorker {

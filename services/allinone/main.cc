@@ -101,7 +101,9 @@ int main(int argc, char** argv) {
   action::Pipeline pipeline(action_store, nullptr, federation::KeyResolver::Create(*fed_client, redis, {}),
                             redis, Clock::Real());
   action::OutboxWorker outbox(action_store, pipeline, *fed_client,
-                              {act_cfg.outbox_threads, act_cfg.per_destination}, registry.get());
+                              {act_cfg.outbox_threads, act_cfg.per_destination, 8, absl::Milliseconds(200),
+                               absl::Seconds(act_cfg.outbox_lease_seconds)},
+                              registry.get());
   action::PowGate pow(redis);
   action::InboxWorker inbox(action_store, pipeline, pow, {act_cfg.inbox_threads}, registry.get());
   action::ActionService action_service(action_store, pipeline, outbox, inbox, redis, Clock::Real(), workers);
