@@ -1,0 +1,145 @@
+// Federation benchmarks (issue 10 item 9), printed as markdown:
+//   1. the inbox end to end: N POST tokens from a followed peer (signed beforehand
+//      with jose) sent to POST /api/inbox over 32 keep-alive connections, timed until
+//      every one is verified and stored, against the raw ES384 verify rate of
+//      libs/crypto measured in the same run (tools/bench-cli/es384_bench);
+//   2. fan-out: one post of a tenant with F followers, all on a second cluster, timed
+//      until every follower holds it.
+// Both clusters run their default configuration (PostgreSQL with fsync, access log
+// and rate limits on) except the federation bucket's numbers, raised as a provider
+// raises them for a peer provider's egress address: every delivery here comes from
+// one loopback address.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { Cluster, freePort } from '../../tests/e2e/cluster.mjs';
+import { TestNode } from '../../tests/e2e/test_node.mjs';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const build = process.env.CLOUDILLO_BUILD_DIR || path.join(root, 'build');
+const N = Number(process.env.BENCH_INBOX_TOKENS || 3000);
+const F = Number(process.env.BENCH_FOLLOWERS || 1000);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (m) => process.stderr.write(`${m}\n`);
+const rate = '1000000/1000000,1000000000/1000000,1000000/1000000,1000000000/1000000';
+
+function sql(cluster, query) {
+  return execFileSync('psql', ['-tA', cluster.env.CLOUDILLO_DATABASE_URL, '-c', query], { encoding: 'utf8' }).trim();
+}
+
+async function until(what, fn, ms = 600000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out: ${what}`);
+}
+
+function postAll(port, host, bodies, conns = 32) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
+  let next = 0, failed = 0;
+  const one = (body) => new Promise((resolve) => {
+    const data = Buffer.from(body);
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/api/inbox', agent,
+      headers: { Host: host, 'Content-Type': 'application/json', 'Content-Length': data.length } }, (res) => {
+      res.resume();
+      res.on('end', () => { if (res.statusCode !== 201) failed++; resolve(); });
+    });
+    req.on('error', () => { failed++; resolve(); });
+    req.end(data);
+  });
+  return Promise.all(Array.from({ length: conns }, async () => {
+    while (next < bodies.length) await one(bodies[next++]);
+  })).then(() => { agent.destroy(); return failed; });
+}
+
+function rawVerifyRate() {
+  const out = execFileSync(path.join(build, 'tools/bench-cli/es384_bench'), ['--seconds=2', '--reps=1'], { encoding: 'utf8' });
+  const row = out.split('\n').find((l) => l.startsWith('| whole action token'));
+  return Number(row.split('|')[5].trim());
+}
+
+async function inboxBench() {
+  const nodePort = await freePort();
+  const peer = await new TestNode('peer.test', nodePort).init();
+  await peer.start();
+  const A = new Cluster({ CLOUDILLO_FEDERATION_MAP: `cl-o.peer.test=http://127.0.0.1:${nodePort}`, CLOUDILLO_RATE_FEDERATION: rate });
+  await A.start();
+  try {
+    const alice = A.createTenant('alice.test');
+    const token = await A.login(alice);
+    const r = await A.api(alice.idTag, 'POST', '/api/actions', { token, body: { type: 'FLLW', audienceTag: 'peer.test' } });
+    if (r.status !== 201) throw new Error(`FLLW: ${r.status} ${r.text}`);
+    log(`signing ${N} tokens with jose…`);
+    const iat = Math.floor(Date.now() / 1000);
+    const bodies = [];
+    for (let i = 0; i < N; i++) bodies.push(JSON.stringify({ token: await peer.sign({ t: 'POST', c: `post ${i}`, iat }) }));
+    // Warm the issuer key cache and the connections with a few tokens first.
+    await postAll(A.ports.http, 'cl-o.alice.test', bodies.splice(0, 50), 4);
+    await until('warm-up stored', () => sql(A, "SELECT count(*) FROM action.actions WHERE type = 'POST'") === '50');
+    const t0 = process.hrtime.bigint();
+    const failed = await postAll(A.ports.http, 'cl-o.alice.test', bodies);
+    const accepted = Number(process.hrtime.bigint() - t0) / 1e9;
+    await until('all stored', () => Number(sql(A, "SELECT count(*) FROM action.actions WHERE type = 'POST'")) >= N);
+    const stored = Number(process.hrtime.bigint() - t0) / 1e9;
+    return { n: bodies.length, failed, acceptRate: bodies.length / accepted, storeRate: bodies.length / stored };
+  } finally {
+    await A.stop();
+    await peer.stop();
+  }
+}
+
+async function fanoutBench() {
+  const [portA, portB] = await Promise.all([freePort(), freePort()]);
+  const followers = Array.from({ length: F }, (_, i) => `f${String(i).padStart(4, '0')}.fan.test`);
+  const map = [`cl-o.alice.test=http://127.0.0.1:${portA}`, ...followers.map((f) => `cl-o.${f}=http://127.0.0.1:${portB}`)].join(',');
+  const env = { CLOUDILLO_FEDERATION_MAP: map, CLOUDILLO_RATE_FEDERATION: rate };
+  const A = new Cluster({ ...env, CLOUDILLO_HTTP_PORT: String(portA) });
+  const B = new Cluster({ ...env, CLOUDILLO_HTTP_PORT: String(portB) });
+  await Promise.all([A.start(), B.start()]);
+  try {
+    const alice = A.createTenant('alice.test');
+    const aliceToken = await A.login(alice);
+    const list = path.join(B.logDir, 'followers.txt');
+    writeFileSync(list, followers.join('\n'));
+    const created = B.admin('tenant', 'create-many', list).trim().split('\n').map((l) => l.split('\t'));
+    const secrets = B.tokenSecrets();
+    log(`${created.length} followers on the second cluster; each sends FLLW…`);
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    const t0 = process.hrtime.bigint();
+    let next = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < created.length) {
+        const [tn, idTag] = created[next++];
+        const token = B.mintToken(tn, { iss: idTag, sub: idTag, r: 'SADM,leader', exp }, secrets);
+        const r = await B.api(idTag, 'POST', '/api/actions', { token, body: { type: 'FLLW', audienceTag: 'alice.test' } });
+        if (r.status !== 201) throw new Error(`FLLW ${idTag}: ${r.status} ${r.text}`);
+      }
+    }));
+    await until('followers at alice', () => Number(sql(A, 'SELECT count(*) FROM identity.profiles WHERE follower')) >= F);
+    const fanIn = Number(process.hrtime.bigint() - t0) / 1e9;
+    const t1 = process.hrtime.bigint();
+    const r = await A.api(alice.idTag, 'POST', '/api/actions', { token: aliceToken, body: { type: 'POST', content: 'to all of you' } });
+    if (r.status !== 201) throw new Error(`POST: ${r.status} ${r.text}`);
+    const id = r.json.data.actionId;
+    await until('delivered to every follower', () => Number(sql(B, `SELECT count(*) FROM action.actions WHERE action_id = '${id}'`)) >= F);
+    const fanOut = Number(process.hrtime.bigint() - t1) / 1e9;
+    return { followers: F, fanIn, fanOut };
+  } finally {
+    await Promise.all([A.stop(), B.stop()]);
+  }
+}
+
+const verify = rawVerifyRate();
+log(`raw verify: ${verify}/s per core`);
+const inbox = await inboxBench();
+const fan = await fanoutBench();
+console.log('| measure | result |');
+console.log('|---|---|');
+console.log(`| libs/crypto VerifyActionToken, one core | ${verify.toFixed(0)} tokens/s |`);
+console.log(`| POST /api/inbox answered 201 (durably queued), ${inbox.n} tokens, 32 connections | ${inbox.acceptRate.toFixed(0)} tokens/s (${inbox.failed} not 201) |`);
+console.log(`| inbox end to end (queued, verified, gated, stored) | ${inbox.storeRate.toFixed(0)} tokens/s = ${(100 * inbox.storeRate / verify).toFixed(0)} % of one core's raw verify |`);
+console.log(`| fan-in: ${fan.followers} FLLW created on one cluster until all are followers on the other | ${fan.fanIn.toFixed(1)} s (${(fan.followers / fan.fanIn).toFixed(0)} deliveries/s) |`);
+console.log(`| fan-out: one post to ${fan.followers} followers on the other cluster | ${fan.fanOut.toFixed(2)} s (${(fan.followers / fan.fanOut).toFixed(0)} deliveries/s) |`);
