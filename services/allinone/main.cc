@@ -10,6 +10,7 @@
 #include "access_config.h"
 #include "access_service.h"
 #include "admin_service.h"
+#include "blob_config.h"
 #include "cloudillo/cache/invalidation.h"
 #include "cloudillo/core/log.h"
 #include "cloudillo/db/migrate.h"
@@ -22,11 +23,15 @@
 #include "identity_config.h"
 #include "identity_policy.h"
 #include "identity_service.h"
+#include "image_variants.h"
 
 namespace cloudillo::identity {
 const std::vector<db::Migration>& Migrations();
 }
 namespace cloudillo::access {
+const std::vector<db::Migration>& Migrations();
+}
+namespace cloudillo::blob {
 const std::vector<db::Migration>& Migrations();
 }
 
@@ -42,6 +47,7 @@ int main(int argc, char** argv) {
   auto id_cfg = identity::IdentityConfig::Load(src);
   auto ac_cfg = access::AccessConfig::Load(src);
   auto gw_cfg = gateway::GatewayConfig::Load(src);
+  auto blob_cfg = blob::BlobConfig::Load(src);
   auto master = process::LoadMasterKey(src);
   auto tls = rpc::ClusterTls::Load(src, !migrate);
   auto& redis_cfg = store.redis;
@@ -58,8 +64,12 @@ int main(int argc, char** argv) {
   if (!id_pool.ok()) return process::StartupFailure("database", id_pool.status());
   auto ac_pool = db::Pool::Connect(store.database_url, store.db_pool_size, "access");
   if (!ac_pool.ok()) return process::StartupFailure("database", ac_pool.status());
+  auto blob_pool = db::Pool::Connect(store.database_url, store.db_pool_size, "blob");
+  if (!blob_pool.ok()) return process::StartupFailure("database", blob_pool.status());
   const std::tuple<std::shared_ptr<db::Pool>, const char*, const std::vector<db::Migration>*> schemas[] = {
-      {*id_pool, "identity", &identity::Migrations()}, {*ac_pool, "access", &access::Migrations()}};
+      {*id_pool, "identity", &identity::Migrations()},
+      {*ac_pool, "access", &access::Migrations()},
+      {*blob_pool, "blob", &blob::Migrations()}};
   for (const auto& [pool, schema, m] : schemas) {
     absl::Status st = migrate ? db::Migrate(*pool, schema, *m) : db::CheckCurrent(*pool, schema, *m);
     if (!st.ok()) return process::StartupFailure(migrate ? "migrate" : "schema", st);
@@ -82,7 +92,14 @@ int main(int argc, char** argv) {
                                        workers, password_workers);
   if (absl::Status st = access_service.Init(); !st.ok())
     return process::StartupFailure("API key hashing key", st);
+  if (!blob::InitImaging())
+    return process::StartupFailure("libvips", absl::InternalError("vips_init failed"));
+  auto blob_store = blob::OpenLocalStore(blob_cfg.dir);
+  if (!blob_store.ok()) return process::StartupFailure("blob store", blob_store.status());
+  blob::BlobMetrics blob_metrics(*registry);
+  blob::BlobService blob_service(*blob_pool, std::move(*blob_store), blob_cfg.options, workers, blob_metrics);
   rpc::RpcServer services(registry);
+  services.AddService(&blob_service);
   services.AddService(identity_service.internal_service());
   services.AddService(identity_service.edge_service());
   services.AddService(access_service.internal_service());
@@ -102,7 +119,7 @@ int main(int argc, char** argv) {
   gateway::GatewayBackends backends;
   backends.directory.identity = cloudillo::v1::Identity::NewStub(channel);
   backends.directory.access = cloudillo::v1::Access::NewStub(channel);
-  backends.channels = {{"identity", channel}, {"access", channel}};
+  backends.channels = {{"identity", channel}, {"access", channel}, {"blob", channel}};
   int http_port = gw_cfg->http_port, https_port = gw_cfg->https_port;
   gateway::Gateway gw(std::move(*gw_cfg), std::move(backends), redis, registry, Clock::Real());
   cache::Subscriber subscriber(

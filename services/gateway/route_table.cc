@@ -12,6 +12,11 @@ constexpr auto kRequired = AuthMode::kRequired;
 
 #define IDENTITY(M) "identity", "/cloudillo.v1.IdentityEdge/" #M
 #define ACCESS(M) "access", "/cloudillo.v1.AccessEdge/" #M
+#define BLOB(M) "blob", "/cloudillo.v1.BlobEdge/" #M
+
+// Uploads stream through (never buffered); the blob service enforces its own,
+// configurable upload limit, so the gateway only bounds them at 4 GiB.
+constexpr size_t kUploadLimit = size_t(4) << 30;
 
 std::vector<Route> Build() {
   return {
@@ -51,11 +56,33 @@ std::vector<Route> Build() {
       {"GET", "/api/settings/{name}", kRequired, nullptr, false, IDENTITY(GetSetting)},
       {"PUT", "/api/settings/{name}", kRequired, nullptr, false, IDENTITY(PutSetting)},
       {"DELETE", "/api/settings/{name}", kRequired, nullptr, false, IDENTITY(DeleteSetting)},
+      // Files (PROTOCOL §4, §8 "Files", Appendix C.10, C.11): the blob service.
+      {"GET", "/api/files", kOptional, "general", true, BLOB(ListFiles)},
+      {"POST", "/api/files", kRequired, nullptr, false, BLOB(CreateFile)},
+      {"POST", "/api/files/{preset}/{fileName}", kRequired, nullptr, false, BLOB(Upload), RouteKind::kUpload,
+       kUploadLimit},
+      {"GET", "/api/files/{fileId}", kOptional, "general", true, BLOB(GetFile), RouteKind::kDownload},
+      {"HEAD", "/api/files/{fileId}", kOptional, "general", true, BLOB(HeadFile)},
+      {"GET", "/api/files/variant/{variantId}", kOptional, "general", true, BLOB(GetVariant),
+       RouteKind::kDownload},
+      {"HEAD", "/api/files/variant/{variantId}", kOptional, "general", true, BLOB(HeadVariant)},
+      {"GET", "/api/files/{fileId}/descriptor", kOptional, "general", true, BLOB(GetDescriptor)},
+      {"GET", "/api/files/{fileId}/metadata", kOptional, "general", true, BLOB(GetMetadata)},
+      {"PATCH", "/api/files/{fileId}", kRequired, nullptr, false, BLOB(PatchFile)},
+      {"DELETE", "/api/files/{fileId}", kRequired, nullptr, false, BLOB(DeleteFile)},
+      {"POST", "/api/files/{fileId}/restore", kRequired, nullptr, false, BLOB(RestoreFile)},
+      {"POST", "/api/files/{fileId}/duplicate", kRequired, nullptr, false, BLOB(DuplicateFile)},
+      {"PATCH", "/api/files/{fileId}/user", kRequired, nullptr, false, BLOB(PatchFileUser)},
+      {"PUT", "/api/files/{fileId}/tag/{tag}", kRequired, nullptr, false, BLOB(PutTag)},
+      {"DELETE", "/api/files/{fileId}/tag/{tag}", kRequired, nullptr, false, BLOB(DeleteTag)},
+      {"GET", "/api/tags", kRequired, nullptr, false, BLOB(ListTags)},
+      {"DELETE", "/api/trash", kRequired, nullptr, false, BLOB(EmptyTrash)},
   };
 }
 
 #undef IDENTITY
 #undef ACCESS
+#undef BLOB
 
 }  // namespace
 

@@ -1,12 +1,13 @@
 #include "route_table.h"
 
-#include "cloudillo/v1/access.pb.h"
-#include "cloudillo/v1/identity.pb.h"
-
 #include <google/protobuf/descriptor.h>
 #include <gtest/gtest.h>
 
 #include <set>
+
+#include "cloudillo/v1/access.pb.h"
+#include "cloudillo/v1/blob.pb.h"
+#include "cloudillo/v1/identity.pb.h"
 
 namespace cloudillo::gateway {
 namespace {
@@ -18,6 +19,7 @@ void LinkDescriptors() {
   (void)cloudillo::v1::Tenant::descriptor();
   (void)cloudillo::v1::TokenSecrets::descriptor();
   (void)cloudillo::v1::ApiRequest::descriptor();
+  (void)&descriptor_table_cloudillo_2fv1_2fblob_2eproto;  // blob.proto has no messages of its own
 }
 
 // "/cloudillo.v1.IdentityEdge/GetMe" -> "cloudillo.v1.IdentityEdge.GetMe"
@@ -58,7 +60,8 @@ TEST(RouteTable, EveryRoutedRpcExistsWithTheTypesOfItsKindAndEveryEdgeRpcIsRoute
     EXPECT_NE(std::string(r.rpc).find("Edge/"), std::string::npos) << r.rpc;
     routed.insert(m->full_name());
   }
-  for (const char* service : {"cloudillo.v1.IdentityEdge", "cloudillo.v1.AccessEdge"}) {
+  for (const char* service :
+       {"cloudillo.v1.IdentityEdge", "cloudillo.v1.AccessEdge", "cloudillo.v1.BlobEdge"}) {
     const auto* s = pool->FindServiceByName(service);
     ASSERT_NE(s, nullptr);
     for (int i = 0; i < s->method_count(); ++i) {
