@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
     return process::StartupFailure("API key hashing key", st);
   if (!blob::InitImaging())
     return process::StartupFailure("libvips", absl::InternalError("vips_init failed"));
-  auto blob_store = blob::OpenLocalStore(blob_cfg.dir);
+  auto blob_store = blob_cfg.OpenStore();
   if (!blob_store.ok()) return process::StartupFailure("blob store", blob_store.status());
   blob::BlobMetrics blob_metrics(*registry);
   blob::BlobService blob_service(*blob_pool, std::move(*blob_store), blob_cfg.options, workers, blob_metrics);
@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
   admin.ConnectAccess(channel);
   admin.OnProfileChange([&identity_service](int64_t tn) { identity_service.profiles().Forget(tn); });
   access_service.ConnectIdentity(channel);
+  blob_service.ConnectIdentity(channel);
   rpc::RpcServer admin_server(registry);
   admin_server.AddService(&admin);
   auto admin_port = admin_server.Start(

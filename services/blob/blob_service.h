@@ -21,6 +21,7 @@
 #include "cloudillo/db/pool.h"
 #include "cloudillo/rpc/dispatch.h"
 #include "cloudillo/v1/blob.grpc.pb.h"
+#include "cloudillo/v1/identity.grpc.pb.h"
 #include "file_ids.h"
 
 namespace cloudillo::blob {
@@ -47,8 +48,15 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
   BlobService(std::shared_ptr<db::Pool> pool, std::unique_ptr<BlobStore> store, BlobOptions options,
               rpc::WorkerPool& workers, BlobMetrics& metrics);
 
+  // Identity publishes the profile picture and the cover (PUT /api/me/image, /cover).
+  void ConnectIdentity(std::shared_ptr<grpc::Channel> channel);
+
   grpc::ServerReadReactor<cloudillo::v1::ApiUploadPart>* Upload(grpc::CallbackServerContext*,
                                                                 ApiReply*) override;
+  grpc::ServerReadReactor<cloudillo::v1::ApiUploadPart>* PutProfileImage(grpc::CallbackServerContext*,
+                                                                         ApiReply*) override;
+  grpc::ServerReadReactor<cloudillo::v1::ApiUploadPart>* PutCoverImage(grpc::CallbackServerContext*,
+                                                                       ApiReply*) override;
   grpc::ServerWriteReactor<cloudillo::v1::ApiDownloadPart>* GetFile(grpc::CallbackServerContext*,
                                                                     const ApiRequest*) override;
   grpc::ServerWriteReactor<cloudillo::v1::ApiDownloadPart>* GetVariant(grpc::CallbackServerContext*,
@@ -79,8 +87,11 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
   struct UploadResult {
     ApiReply reply;
   };
-  // Checks an upload's head before any body byte is spooled.
-  absl::Status CheckUploadHead(const ApiRequest& head) const;
+  // Checks an upload's head before any body byte is spooled. `picture` ("profile",
+  // "cover" or "") fixes the preset and name of PUT /api/me/image and /cover.
+  absl::Status CheckUploadHead(ApiRequest& head, const std::string& picture) const;
+  // Tells identity that the uploaded `reply` is the tenant's new picture.
+  absl::Status PublishPicture(const ApiRequest& head, const std::string& picture, const ApiReply& reply);
   // Stores a finished upload: variants, blobs, descriptor, the file record.
   absl::StatusOr<ApiReply> FinishUpload(const ApiRequest& head, std::unique_ptr<SpoolFile> spool,
                                         const std::string& digest);
@@ -123,6 +134,7 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
   BlobOptions options_;
   rpc::WorkerPool& workers_;
   BlobMetrics& metrics_;
+  std::unique_ptr<cloudillo::v1::Identity::Stub> identity_;
 };
 
 }  // namespace cloudillo::blob

@@ -68,4 +68,19 @@ class BlobStore {
 // files under <root>/tmp (emptied at startup: whatever is there was never a blob).
 absl::StatusOr<std::unique_ptr<BlobStore>> OpenLocalStore(const std::string& root);
 
+// Creates `dir` when missing and removes what a previous process left in it.
+absl::Status PrepareSpoolDir(const std::string& dir);
+
+struct S3Options {
+  std::string endpoint;  // http://host:port
+  std::string bucket;
+  std::string region = "us-east-1";
+  std::string access_key, secret_key;
+  std::string spool_dir;                 // local folder for spool files
+  uint64_t part_size = 8 * 1024 * 1024;  // multipart beyond one part; memory per upload
+};
+
+// Blobs as objects `<bucket>/<tn_id>/<blob id>` of an S3-compatible store (s3_store.cc).
+absl::StatusOr<std::unique_ptr<BlobStore>> OpenS3Store(S3Options options);
+
 }  // namespace cloudillo::blob

@@ -76,8 +76,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<ApiDownloadPart> {
 // Headers that keep stored bytes from acting as a page of the API's origin.
 void SafetyHeaders(const std::string& format, ApiReply* head) {
   auto& h = *head->mutable_headers();
-  h["Content-Type"] = ContentTypeOfFormat(format);
-  h["X-Content-Type-Options"] = "nosniff";
+  h["Content-Type"] = ContentTypeOfFormat(format);  // nosniff: the gateway sets it on every answer
   if (format == "svg") {
     h["Content-Security-Policy"] = "script-src 'none'; object-src 'none'; sandbox";
   } else if (ContentTypeOfFormat(format) == "application/octet-stream") {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 
 #include "blob_store.h"
 #include "cloudillo/core/random.h"
@@ -94,16 +95,7 @@ class LocalStore final : public BlobStore {
 
   absl::Status Init() {
     if (absl::Status st = MakeDir(root_); !st.ok()) return st;
-    if (absl::Status st = MakeDir(spool_); !st.ok()) return st;
-    // Spool files left by a process that died mid-upload were never blobs.
-    if (DIR* d = ::opendir(spool_.c_str())) {
-      while (dirent* e = ::readdir(d)) {
-        if (e->d_name[0] == '.') continue;
-        ::unlink((spool_ + "/" + e->d_name).c_str());
-      }
-      ::closedir(d);
-    }
-    return absl::OkStatus();
+    return PrepareSpoolDir(spool_);
   }
 
  private:
@@ -115,6 +107,21 @@ class LocalStore final : public BlobStore {
 };
 
 }  // namespace
+
+absl::Status PrepareSpoolDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError("mkdir " + dir + ": " + ec.message());
+  // Spool files left by a process that died mid-upload were never blobs.
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      ::unlink((dir + "/" + e->d_name).c_str());
+    }
+    ::closedir(d);
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<SpoolFile>> SpoolFile::Create(const std::string& dir) {
   std::string path = dir + "/up-" + RandomAlnum(20);

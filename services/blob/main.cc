@@ -9,6 +9,7 @@
 #include "cloudillo/http/ops.h"
 #include "cloudillo/process/process.h"
 #include "cloudillo/process/readiness.h"
+#include "cloudillo/rpc/channel.h"
 #include "cloudillo/rpc/cluster_tls.h"
 #include "cloudillo/rpc/server.h"
 #include "image_variants.h"
@@ -51,13 +52,14 @@ int main(int argc, char** argv) {
   if (!listen.ok()) return process::StartupFailure("gRPC listen address", listen.status());
   if (!blob::InitImaging())
     return process::StartupFailure("libvips", absl::InternalError("vips_init failed"));
-  auto store = blob::OpenLocalStore(cfg.dir);
+  auto store = cfg.OpenStore();
   if (!store.ok()) return process::StartupFailure("blob store", store.status());
   auto registry = std::make_shared<prometheus::Registry>();
 
   rpc::WorkerPool workers({"blob", proc.worker_threads, proc.worker_queue, 0, registry.get()});
   blob::BlobMetrics metrics(*registry);
   blob::BlobService service(*pool, std::move(*store), cfg.options, workers, metrics);
+  service.ConnectIdentity(rpc::ConnectChannel(cfg.identity_addr, &tls, "identity"));
   rpc::RpcServer server(registry);
   server.AddService(&service);
   auto port = server.Start(

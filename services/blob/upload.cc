@@ -51,8 +51,8 @@ absl::Time DeadlineOf(grpc::CallbackServerContext* ctx) {
 
 class UploadReactor final : public grpc::ServerReadReactor<ApiUploadPart> {
  public:
-  UploadReactor(BlobService& s, grpc::CallbackServerContext* ctx, ApiReply* reply)
-      : s_(s), ctx_(ctx), reply_(reply), deadline_(DeadlineOf(ctx)) {
+  UploadReactor(BlobService& s, grpc::CallbackServerContext* ctx, ApiReply* reply, std::string picture)
+      : s_(s), ctx_(ctx), reply_(reply), deadline_(DeadlineOf(ctx)), picture_(std::move(picture)) {
     StartRead(&part_);
   }
 
@@ -64,7 +64,8 @@ class UploadReactor final : public grpc::ServerReadReactor<ApiUploadPart> {
     if (!spool_) {
       if (!part_.has_head()) return Done(rpc::BadRequest("Upload without a head"), &s_.metrics().refused);
       head_ = std::move(*part_.mutable_head());
-      if (absl::Status st = s_.CheckUploadHead(head_); !st.ok()) return Done(st, &s_.metrics().refused);
+      if (absl::Status st = s_.CheckUploadHead(head_, picture_); !st.ok())
+        return Done(st, &s_.metrics().refused);
       return Submit([this] {
         auto f = SpoolFile::Create(s_.store().spool_dir());
         if (!f.ok()) return Done(f.status(), &s_.metrics().failed);
@@ -110,6 +111,10 @@ class UploadReactor final : public grpc::ServerReadReactor<ApiUploadPart> {
       if (!client_fault) LogWarn("upload_failed", {{"error", std::string(reply.status().message())}});
       return Done(reply.status(), client_fault ? &s_.metrics().refused : &s_.metrics().failed);
     }
+    if (!picture_.empty()) {
+      if (absl::Status st = s_.PublishPicture(head_, picture_, *reply); !st.ok())
+        return Done(st, &s_.metrics().failed);
+    }
     *reply_ = std::move(*reply);
     Done(absl::OkStatus(), nullptr);
   }
@@ -124,6 +129,7 @@ class UploadReactor final : public grpc::ServerReadReactor<ApiUploadPart> {
   grpc::CallbackServerContext* ctx_;
   ApiReply* reply_;
   absl::Time deadline_;
+  std::string picture_;
   ApiUploadPart part_;
   ApiRequest head_;
   std::unique_ptr<SpoolFile> spool_;
@@ -141,11 +147,51 @@ absl::StatusOr<db::Param> ParentParam(const std::string& parent) {
 
 grpc::ServerReadReactor<ApiUploadPart>* BlobService::Upload(grpc::CallbackServerContext* ctx,
                                                             ApiReply* reply) {
-  return new UploadReactor(*this, ctx, reply);
+  return new UploadReactor(*this, ctx, reply, "");
 }
 
-absl::Status BlobService::CheckUploadHead(const ApiRequest& head) const {
+grpc::ServerReadReactor<ApiUploadPart>* BlobService::PutProfileImage(grpc::CallbackServerContext* ctx,
+                                                                     ApiReply* reply) {
+  return new UploadReactor(*this, ctx, reply, "profile");
+}
+
+grpc::ServerReadReactor<ApiUploadPart>* BlobService::PutCoverImage(grpc::CallbackServerContext* ctx,
+                                                                   ApiReply* reply) {
+  return new UploadReactor(*this, ctx, reply, "cover");
+}
+
+void BlobService::ConnectIdentity(std::shared_ptr<grpc::Channel> channel) {
+  identity_ = cloudillo::v1::Identity::NewStub(channel);
+}
+
+absl::Status BlobService::PublishPicture(const ApiRequest& head, const std::string& picture,
+                                         const ApiReply& reply) {
+  if (!identity_) return absl::UnavailableError("identity is not connected");
+  auto data = nlohmann::json::parse(reply.data_json(), nullptr, false);
+  if (!data.is_object() || !data["fileId"].is_string())
+    return absl::InternalError("upload answer without fileId");
+  cloudillo::v1::SetProfileImageRequest req;
+  req.set_tn_id(head.ctx().tn_id());
+  req.set_which(picture);
+  req.set_file_id(data["fileId"].get<std::string>());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  cloudillo::v1::Empty out;
+  return rpc::FromGrpcStatus(identity_->SetProfileImage(&ctx, req, &out));
+}
+
+absl::Status BlobService::CheckUploadHead(ApiRequest& head, const std::string& picture) const {
   if (!rpc::IsOwner(head.ctx())) return rpc::Forbidden();
+  if (!picture.empty()) {
+    // Always an image, under the preset that makes its tiers.
+    const std::string& ct = Header(head, "content-type");
+    if (ClassOf(ct) != "vis" || FormatOfContentType(ct) == "svg")
+      return rpc::BadRequest("A profile picture or cover must be an image");
+    (*head.mutable_path())["preset"] = picture == "profile" ? "profile-picture" : "cover";
+    (*head.mutable_path())["fileName"] = picture == "profile" ? "profile-picture" : "cover";
+    // Other nodes fetch avatars and covers without a token (PROTOCOL §4.6).
+    (*head.mutable_query())["visibility"] = "P";
+  }
   if (!IsValidPresetName(rpc::PathParam(head, "preset"))) return rpc::BadRequest("Invalid preset");
   if (!IsValidFileName(rpc::PathParam(head, "fileName"))) return rpc::BadRequest("Invalid file name");
   if (auto declared = DeclaredLength(head); declared && *declared > options_.max_upload_bytes)

@@ -76,6 +76,10 @@ std::vector<Route> Build() {
       {"PUT", "/api/files/{fileId}/tag/{tag}", kRequired, nullptr, false, BLOB(PutTag)},
       {"DELETE", "/api/files/{fileId}/tag/{tag}", kRequired, nullptr, false, BLOB(DeleteTag)},
       {"GET", "/api/tags", kRequired, nullptr, false, BLOB(ListTags)},
+      {"PUT", "/api/me/image", kRequired, nullptr, false, BLOB(PutProfileImage), RouteKind::kUpload,
+       kUploadLimit},
+      {"PUT", "/api/me/cover", kRequired, nullptr, false, BLOB(PutCoverImage), RouteKind::kUpload,
+       kUploadLimit},
       {"DELETE", "/api/trash", kRequired, nullptr, false, BLOB(EmptyTrash)},
   };
 }

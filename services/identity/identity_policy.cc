@@ -8,6 +8,7 @@ rpc::AccessPolicy ListenerPolicy() {
   p.Allow("/cloudillo.v1.IdentityEdge/", {"gateway"});
   p.Allow("/cloudillo.v1.Identity/ResolveTenant", {"gateway"});
   p.Allow("/cloudillo.v1.Identity/GetLoginProfile", {"access"});
+  p.Allow("/cloudillo.v1.Identity/SetProfileImage", {"blob"});
   p.Allow("/grpc.health.v1.Health/", {"gateway", "access", "admin"});
   return p;
 }

@@ -40,6 +40,9 @@ class IdentityService final : public cloudillo::v1::Identity::CallbackService,
                                           cloudillo::v1::Tenant*) override;
   grpc::ServerUnaryReactor* GetLoginProfile(grpc::CallbackServerContext*, const cloudillo::v1::TenantRef*,
                                             cloudillo::v1::LoginProfile*) override;
+  grpc::ServerUnaryReactor* SetProfileImage(grpc::CallbackServerContext*,
+                                            const cloudillo::v1::SetProfileImageRequest*,
+                                            cloudillo::v1::Empty*) override;
 
   // IdentityEdge (REST)
   grpc::ServerUnaryReactor* GetMe(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;

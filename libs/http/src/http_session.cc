@@ -117,7 +117,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   void ReadBodyChunk(std::function<void(absl::StatusOr<std::string>)> done) {
-    if (!stream_parser_) return done(absl::FailedPreconditionError("this route does not stream its body"));
+    if (!stream_parser_) {
+      // A request that declared no body at all streams as an empty one (a 0-byte upload).
+      if (!body_parser_) return done(std::string());
+      return done(absl::FailedPreconditionError("this route does not stream its body"));
+    }
     if (stream_parser_->is_done()) return done(std::string());
     chunk_.resize(kStreamChunk);
     stream_parser_->get().body().data = chunk_.data();

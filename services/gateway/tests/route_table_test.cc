@@ -19,7 +19,9 @@ void LinkDescriptors() {
   (void)cloudillo::v1::Tenant::descriptor();
   (void)cloudillo::v1::TokenSecrets::descriptor();
   (void)cloudillo::v1::ApiRequest::descriptor();
-  (void)&descriptor_table_cloudillo_2fv1_2fblob_2eproto;  // blob.proto has no messages of its own
+  // blob.proto has no messages of its own: a volatile use keeps its file linked.
+  static const void* volatile blob_proto = &descriptor_table_cloudillo_2fv1_2fblob_2eproto;
+  (void)blob_proto;
 }
 
 // "/cloudillo.v1.IdentityEdge/GetMe" -> "cloudillo.v1.IdentityEdge.GetMe"
