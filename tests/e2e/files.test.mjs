@@ -154,6 +154,18 @@ test('image upload: §4.2 tiers with their sizes and formats, dim and thumbnail 
   assert.equal(raw.status, 400);
 });
 
+test('downloads carry the API host headers: CORS for the web client, request id', async () => {
+  const up = await upload(a, tokenA, 'file', 'cors.txt', Buffer.from('cors'), 'text/plain');
+  const origin = `https://${a.idTag}`;
+  const g = await c.api(a.idTag, 'GET', `/api/files/${up.json.data.fileId}`, { token: tokenA, headers: { Origin: origin } });
+  assert.equal(g.status, 200);
+  assert.equal(g.headers['access-control-allow-origin'], origin);
+  assert.equal(g.headers['access-control-allow-credentials'], 'true');
+  assert.ok(g.headers['x-request-id']);
+  assert.equal(g.headers['x-content-type-options'], 'nosniff');
+  assert.equal(g.headers['cache-control'], 'public, max-age=31536000, immutable');
+});
+
 test('active content is never served inline', async () => {
   const html = await upload(a, tokenA, 'file', 'x.html', Buffer.from('<script>alert(1)</script>'), 'text/html');
   assert.equal(html.status, 201, html.text);
