@@ -289,6 +289,30 @@ test('guests read public files only; a file token reads its file only, also as ?
   assert.equal(r.status, 403);
 });
 
+test('file tokens as apps get them (GET /api/auth/access-token?scope=file:<id>:R|W)', async () => {
+  const doc = await c.api(a.idTag, 'POST', '/api/files', { token: tokenA, body: { fileTp: 'CRDT', fileName: 'App doc' } });
+  const other = await upload(a, tokenA, 'file', 'other.txt', Buffer.from('other'), 'text/plain');
+  const id = doc.json.data.fileId;
+  const mint = async (perm) => {
+    const r = await c.api(a.idTag, 'GET', `/api/auth/access-token?scope=file:${id}:${perm}`, { token: tokenA });
+    assert.equal(r.status, 200, r.text);
+    return r.json.data.token;
+  };
+  const read = await mint('R');
+  let r = await c.api(a.idTag, 'GET', `/api/files/${id}/metadata?token=${read}`);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.accessLevel, 'read');
+  assert.equal((await c.api(a.idTag, 'GET', `/api/files/${other.json.data.fileId}?token=${read}`)).status, 403);
+  assert.equal((await c.api(a.idTag, 'PATCH', `/api/files/${id}`, { token: read, body: { fileName: 'x' } })).status, 403);
+  assert.equal((await c.api(a.idTag, 'GET', '/api/settings', { token: read })).status, 403);  // scope stays on files
+  const write = await mint('W');
+  r = await c.api(a.idTag, 'PATCH', `/api/files/${id}`, { token: write, body: { fileName: 'Renamed by app' } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.fileName, 'Renamed by app');
+  assert.equal((await c.api(a.idTag, 'PATCH', `/api/files/${id}`, { token: write, body: { visibility: 'P' } })).status, 403);
+  assert.equal((await c.api(a.idTag, 'DELETE', `/api/files/${id}`, { token: write })).status, 403);
+});
+
 test("tenant isolation: B's credentials and B's host never reach A's files", async () => {
   const up = await upload(a, tokenA, 'file', 'secret.bin', Buffer.from('secret of a'));
   const id = up.json.data.fileId;
