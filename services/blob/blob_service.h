@@ -90,6 +90,8 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
   // Checks an upload's head before any body byte is spooled. `picture` ("profile",
   // "cover" or "") fixes the preset and name of PUT /api/me/image and /cover.
   absl::Status CheckUploadHead(ApiRequest& head, const std::string& picture) const;
+  // Bytes the tenant may still store (UINT64_MAX without a quota).
+  absl::StatusOr<uint64_t> QuotaLeft(int64_t tn_id);
   // Tells identity that the uploaded `reply` is the tenant's new picture.
   absl::Status PublishPicture(const ApiRequest& head, const std::string& picture, const ApiReply& reply);
   // Stores a finished upload: variants, blobs, descriptor, the file record.

@@ -67,6 +67,11 @@ class UploadReactor final : public grpc::ServerReadReactor<ApiUploadPart> {
       if (absl::Status st = s_.CheckUploadHead(head_, picture_); !st.ok())
         return Done(st, &s_.metrics().refused);
       return Submit([this] {
+        // The quota is checked again at the commit; this stops an upload that can
+        // never fit as soon as it passes what is left, not after spooling all of it.
+        auto left = s_.QuotaLeft(head_.ctx().tn_id());
+        if (!left.ok()) return Done(left.status(), &s_.metrics().failed);
+        quota_left_ = *left;
         auto f = SpoolFile::Create(s_.store().spool_dir());
         if (!f.ok()) return Done(f.status(), &s_.metrics().failed);
         spool_ = std::move(*f);
@@ -79,6 +84,9 @@ class UploadReactor final : public grpc::ServerReadReactor<ApiUploadPart> {
       s_.metrics().upload_bytes.Increment(double(chunk.size()));
       if (spool_->size() + chunk.size() > s_.options().max_upload_bytes)
         return Done(TooLarge(), &s_.metrics().refused);
+      if (spool_->size() + chunk.size() > quota_left_)
+        return Done(OverQuota(s_.options().quota_bytes, s_.options().quota_bytes - quota_left_),
+                    &s_.metrics().refused);
       sha_.Update(chunk);
       if (absl::Status st = spool_->Append(chunk); !st.ok()) return Done(st, &s_.metrics().failed);
       StartRead(&part_);
@@ -130,6 +138,7 @@ class UploadReactor final : public grpc::ServerReadReactor<ApiUploadPart> {
   ApiReply* reply_;
   absl::Time deadline_;
   std::string picture_;
+  uint64_t quota_left_ = UINT64_MAX;
   ApiUploadPart part_;
   ApiRequest head_;
   std::unique_ptr<SpoolFile> spool_;
@@ -158,6 +167,15 @@ grpc::ServerReadReactor<ApiUploadPart>* BlobService::PutProfileImage(grpc::Callb
 grpc::ServerReadReactor<ApiUploadPart>* BlobService::PutCoverImage(grpc::CallbackServerContext* ctx,
                                                                    ApiReply* reply) {
   return new UploadReactor(*this, ctx, reply, "cover");
+}
+
+absl::StatusOr<uint64_t> BlobService::QuotaLeft(int64_t tn_id) {
+  if (options_.quota_bytes == 0) return UINT64_MAX;
+  CL_ASSIGN_OR_RETURN(
+      auto used,
+      pool_->Query("SELECT coalesce(sum(size), 0)::bigint FROM blobs WHERE tn_id = $1", {db::P(tn_id)}));
+  uint64_t u = uint64_t(used.rows[0].Int(0));
+  return u >= options_.quota_bytes ? 0 : options_.quota_bytes - u;
 }
 
 void BlobService::ConnectIdentity(std::shared_ptr<grpc::Channel> channel) {
