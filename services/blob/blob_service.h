@@ -79,6 +79,12 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
   grpc::ServerUnaryReactor* DeleteTag(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* ListTags(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* EmptyTrash(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* ListShares(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* CreateShare(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* PatchShare(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* DeleteShare(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* ListAllShares(grpc::CallbackServerContext*, const ApiRequest*,
+                                          ApiReply*) override;
 
   // Removes the stored bytes of a tenant's blobs that no file refers to any more.
   absl::Status CollectGarbage(int64_t tn_id);
@@ -130,6 +136,14 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
   absl::StatusOr<ApiReply> DoTag(const ApiRequest& req, bool add);
   absl::StatusOr<ApiReply> DoListTags(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoEmptyTrash(const ApiRequest& req);
+  // Share entries (shares.cc). The permission a share gives this caller on the file,
+  // 0 when none (only for an authenticated, unscoped caller who is not the owner).
+  absl::StatusOr<char> SharePermission(const cloudillo::v1::RequestContext& ctx, const std::string& file_id);
+  absl::StatusOr<ApiReply> DoListShares(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoCreateShare(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoPatchShare(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoDeleteShare(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoListAllShares(const ApiRequest& req);
 
   std::shared_ptr<db::Pool> pool_;
   std::unique_ptr<BlobStore> store_;

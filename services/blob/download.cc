@@ -118,6 +118,10 @@ absl::StatusOr<BlobService::DownloadPlan> BlobService::PlanDownload(const ApiReq
         break;
       }
     }
+    for (size_t i = 0; !hit && i < rows.rows.size(); ++i) {  // shared with this caller?
+      CL_ASSIGN_OR_RETURN(char share, SharePermission(ctx, rows.rows[i].Str(0)));
+      if (share != 0 && rows.rows[i].Str(10) == "A") hit = &rows.rows[i];
+    }
     if (!hit) return rpc::Forbidden();
     chosen = {hit->Str(15), id, hit->Str(16), hit->Int(17), int(hit->Int(18)), int(hit->Int(19))};
   } else {

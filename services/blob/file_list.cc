@@ -137,7 +137,14 @@ absl::StatusOr<ApiReply> BlobService::DoListFiles(const ApiRequest& req) {
       }
       w.And("f.file_id = ANY(" + w.Add(db::P(TextArray(ids))) + "::text[])");
     } else {
-      w.And(ctx.authenticated() ? "f.visibility IN ('P', 'V')" : "f.visibility = 'P'");
+      if (ctx.authenticated()) {
+        w.And(
+            "(f.visibility IN ('P', 'V') OR EXISTS (SELECT 1 FROM file_shares s WHERE s.tn_id = f.tn_id AND "
+            "s.file_id = f.file_id AND s.subject_id = " +
+            user_param + " AND (s.expires_at IS NULL OR s.expires_at > now())))");
+      } else {
+        w.And("f.visibility = 'P'");
+      }
       w.And("f.status = 'A'");
     }
   }

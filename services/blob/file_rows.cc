@@ -93,7 +93,11 @@ absl::StatusOr<FileRow> BlobService::ReadableFile(const ApiRequest& req, const s
   auto f = LoadFile(req.ctx().tn_id(), file_id);
   if (!f.ok()) return f.status();
   if (!f->has_value()) return rpc::NotFoundError("File not found");
-  if (!CanRead(req.ctx(), **f)) return rpc::Forbidden();
+  if (!CanRead(req.ctx(), **f)) {
+    auto share = SharePermission(req.ctx(), file_id);
+    if (!share.ok()) return share.status();
+    if (*share == 0 || (*f)->status != "A") return rpc::Forbidden();
+  }
   return std::move(**f);
 }
 
@@ -103,7 +107,11 @@ absl::StatusOr<FileRow> BlobService::WritableFile(const ApiRequest& req, const s
   auto f = LoadFile(req.ctx().tn_id(), file_id);
   if (!f.ok()) return f.status();
   if (!f->has_value()) return rpc::NotFoundError("File not found");
-  if (!CanWrite(req.ctx(), **f)) return rpc::Forbidden();
+  if (!CanWrite(req.ctx(), **f)) {
+    auto share = SharePermission(req.ctx(), file_id);
+    if (!share.ok()) return share.status();
+    if (*share != 'W' || (*f)->status != "A") return rpc::Forbidden();
+  }
   return std::move(**f);
 }
 

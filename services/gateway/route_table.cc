@@ -81,6 +81,11 @@ std::vector<Route> Build() {
       {"PUT", "/api/me/cover", kRequired, nullptr, false, BLOB(PutCoverImage), RouteKind::kUpload,
        kUploadLimit},
       {"DELETE", "/api/trash", kRequired, nullptr, false, BLOB(EmptyTrash)},
+      {"GET", "/api/files/{fileId}/shares", kRequired, nullptr, false, BLOB(ListShares)},
+      {"POST", "/api/files/{fileId}/shares", kRequired, nullptr, false, BLOB(CreateShare)},
+      {"PATCH", "/api/files/{fileId}/shares/{shareId}", kRequired, nullptr, false, BLOB(PatchShare)},
+      {"DELETE", "/api/files/{fileId}/shares/{shareId}", kRequired, nullptr, false, BLOB(DeleteShare)},
+      {"GET", "/api/shares", kRequired, nullptr, false, BLOB(ListAllShares)},
   };
 }
 

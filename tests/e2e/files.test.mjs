@@ -313,6 +313,57 @@ test('file tokens as apps get them (GET /api/auth/access-token?scope=file:<id>:R
   assert.equal((await c.api(a.idTag, 'DELETE', `/api/files/${id}`, { token: write })).status, 403);
 });
 
+test('shares: one identity reads (R) or renames (W) a file until the share goes or expires', async () => {
+  const up = await upload(a, tokenA, 'file', 'shared.txt', Buffer.from('shared'), 'text/plain');
+  const id = up.json.data.fileId;
+  const bob = 'bob.remote.test';
+  const now = Math.floor(Date.now() / 1000);
+  const bobToken = c.mintToken(a.tnId, { iss: a.idTag, sub: bob, exp: now + 600 });
+  const carolToken = c.mintToken(a.tnId, { iss: a.idTag, sub: 'carol.remote.test', exp: now + 600 });
+  assert.equal((await c.api(a.idTag, 'GET', `/api/files/${id}`, { token: bobToken })).status, 403);
+  let r = await c.api(a.idTag, 'POST', `/api/files/${id}/shares`, { token: tokenA, body: { subjectId: bob, permission: 'R' } });
+  assert.equal(r.status, 201, r.text);
+  const share = r.json.data;
+  assert.equal(share.fileId, id);
+  assert.equal(share.subjectId, bob);
+  assert.equal(share.permission, 'R');
+  assert.ok(Number.isInteger(share.shareId));
+  r = await c.api(a.idTag, 'GET', `/api/files/${id}`, { token: bobToken });
+  assert.equal(r.status, 200);
+  assert.equal(r.text, 'shared');
+  assert.equal((await c.api(a.idTag, 'GET', `/api/files/variant/${blobId(Buffer.from('shared'))}`, { token: bobToken })).status, 200);
+  assert.equal((await c.api(a.idTag, 'GET', `/api/files/${id}`, { token: carolToken })).status, 403);
+  assert.equal((await c.api(a.idTag, 'PATCH', `/api/files/${id}`, { token: bobToken, body: { fileName: 'x' } })).status, 403);
+  const bobList = await c.api(a.idTag, 'GET', '/api/files?limit=1000', { token: bobToken });
+  assert.ok(bobList.json.data.some((f) => f.fileId === id));
+  assert.ok(!(await c.api(a.idTag, 'GET', '/api/files?limit=1000', { token: carolToken })).json.data.some((f) => f.fileId === id));
+  r = await c.api(a.idTag, 'GET', '/api/shares', { token: bobToken });
+  assert.deepEqual(r.json.data.map((x) => x.fileId), [id]);
+  r = await c.api(a.idTag, 'PATCH', `/api/files/${id}/shares/${share.shareId}`, { token: tokenA, body: { permission: 'W' } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.permission, 'W');
+  r = await c.api(a.idTag, 'PATCH', `/api/files/${id}`, { token: bobToken, body: { fileName: 'renamed by bob' } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal((await c.api(a.idTag, 'DELETE', `/api/files/${id}`, { token: bobToken })).status, 403);
+  assert.equal((await c.api(a.idTag, 'POST', `/api/files/${id}/shares`, { token: bobToken, body: { subjectId: 'eve.test' } })).status, 403);
+  assert.equal((await c.api(a.idTag, 'GET', `/api/files/${id}/shares`, { token: tokenA })).json.data.length, 1);
+  assert.equal((await c.api(b.idTag, 'GET', `/api/files/${id}/shares`, { token: tokenB })).status, 404);
+  r = await c.api(a.idTag, 'DELETE', `/api/files/${id}/shares/${share.shareId}`, { token: tokenA });
+  assert.equal(r.status, 200);
+  assert.equal((await c.api(a.idTag, 'GET', `/api/files/${id}`, { token: bobToken })).status, 403);
+  // An expired share gives nothing.
+  r = await c.api(a.idTag, 'POST', `/api/files/${id}/shares`, { token: tokenA, body: { subjectId: bob, expiresAt: now - 10 } });
+  assert.equal(r.status, 201, r.text);
+  assert.equal((await c.api(a.idTag, 'GET', `/api/files/${id}`, { token: bobToken })).status, 403);
+  for (const body of [{ subjectId: 'Bad Tag' }, { subjectId: bob, permission: 'A' }, { subjectId: bob, expiresAt: 'soon' }, {}]) {
+    r = await c.api(a.idTag, 'POST', `/api/files/${id}/shares`, { token: tokenA, body });
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.equal(r.json.error.code, 'E-VAL-INVALID');
+  }
+  assert.equal((await c.api(a.idTag, 'PATCH', `/api/files/${id}/shares/abc`, { token: tokenA, body: {} })).status, 400);
+  assert.equal((await c.api(a.idTag, 'DELETE', `/api/files/${id}/shares/999999`, { token: tokenA })).status, 404);
+});
+
 test("tenant isolation: B's credentials and B's host never reach A's files", async () => {
   const up = await upload(a, tokenA, 'file', 'secret.bin', Buffer.from('secret of a'));
   const id = up.json.data.fileId;
@@ -320,7 +371,9 @@ test("tenant isolation: B's credentials and B's host never reach A's files", asy
   const routes = [['GET', `/api/files/${id}`], ['HEAD', `/api/files/${id}`], ['GET', `/api/files/variant/${bid}`],
     ['GET', `/api/files/${id}/descriptor`], ['GET', `/api/files/${id}/metadata`], ['PATCH', `/api/files/${id}`, { fileName: 'x' }],
     ['DELETE', `/api/files/${id}`], ['POST', `/api/files/${id}/restore`], ['POST', `/api/files/${id}/duplicate`],
-    ['PATCH', `/api/files/${id}/user`, { starred: true }], ['PUT', `/api/files/${id}/tag/x`], ['DELETE', `/api/files/${id}/tag/x`]];
+    ['PATCH', `/api/files/${id}/user`, { starred: true }], ['PUT', `/api/files/${id}/tag/x`], ['DELETE', `/api/files/${id}/tag/x`],
+    ['GET', `/api/files/${id}/shares`], ['POST', `/api/files/${id}/shares`, { subjectId: 'x.test' }],
+    ['PATCH', `/api/files/${id}/shares/1`, { permission: 'W' }], ['DELETE', `/api/files/${id}/shares/1`]];
   for (const [method, p, body] of routes) {
     // B's own token on B's host: A's file does not exist there.
     const r = await c.api(b.idTag, method, p, { token: tokenB, body });
@@ -328,7 +381,7 @@ test("tenant isolation: B's credentials and B's host never reach A's files", asy
     // Another tenant's token is refused (401) where a route needs one; where reads are
     // open to guests it counts for nothing: a guest of B finds nothing, a guest of A
     // may not read A's private file.
-    const optional = method === 'GET' || method === 'HEAD';
+    const optional = (method === 'GET' || method === 'HEAD') && !p.endsWith('/shares');
     const x = await c.api(b.idTag, method, p, { token: tokenA, body });
     assert.equal(x.status, optional ? 404 : 401, `${method} ${p}`);
     const y = await c.api(a.idTag, method, p, { token: tokenB, body });
