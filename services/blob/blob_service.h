@@ -109,7 +109,8 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
     std::unique_ptr<BlobReader> reader;
     uint64_t first = 0, length = 0;
   };
-  absl::StatusOr<DownloadPlan> PlanDownload(const ApiRequest& req, bool by_variant);
+  // `head_only`: for HEAD (counted as such, not as a download).
+  absl::StatusOr<DownloadPlan> PlanDownload(const ApiRequest& req, bool by_variant, bool head_only);
 
   rpc::WorkerPool& workers() { return workers_; }
   BlobStore& store() { return *store_; }

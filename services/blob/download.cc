@@ -31,7 +31,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<ApiDownloadPart> {
   DownloadReactor(BlobService& s, grpc::CallbackServerContext* ctx, const ApiRequest* req, bool by_variant)
       : s_(s), deadline_(DeadlineOf(ctx)) {
     Submit([this, req, by_variant] {
-      auto plan = s_.PlanDownload(*req, by_variant);
+      auto plan = s_.PlanDownload(*req, by_variant, false);
       if (!plan.ok()) return Finish(rpc::ToGrpcStatus(plan.status()));
       plan_ = std::move(*plan);
       *part_.mutable_head() = std::move(plan_.head);
@@ -96,7 +96,8 @@ grpc::ServerWriteReactor<ApiDownloadPart>* BlobService::GetVariant(grpc::Callbac
   return new DownloadReactor(*this, ctx, req, true);
 }
 
-absl::StatusOr<BlobService::DownloadPlan> BlobService::PlanDownload(const ApiRequest& req, bool by_variant) {
+absl::StatusOr<BlobService::DownloadPlan> BlobService::PlanDownload(const ApiRequest& req, bool by_variant,
+                                                                    bool head_only) {
   const auto& ctx = req.ctx();
   Variant chosen;
   std::string descriptor;
@@ -165,10 +166,10 @@ absl::StatusOr<BlobService::DownloadPlan> BlobService::PlanDownload(const ApiReq
     plan.head.set_http_status(206);
     h["Content-Range"] = "bytes " + std::to_string(range.first) + "-" +
                          std::to_string(range.first + range.length - 1) + "/" + std::to_string(size);
-    metrics_.partial.Increment();
+    if (!head_only) metrics_.partial.Increment();
   } else {
     plan.length = size;
-    metrics_.full.Increment();
+    if (!head_only) metrics_.full.Increment();
   }
   if (!descriptor.empty() && plan.first == 0) h["X-Cloudillo-Variants"] = descriptor;
   h["Content-Length"] = std::to_string(plan.length);
@@ -176,7 +177,7 @@ absl::StatusOr<BlobService::DownloadPlan> BlobService::PlanDownload(const ApiReq
 }
 
 absl::StatusOr<ApiReply> BlobService::DoHead(const ApiRequest& req, bool by_variant) {
-  CL_ASSIGN_OR_RETURN(DownloadPlan plan, PlanDownload(req, by_variant));
+  CL_ASSIGN_OR_RETURN(DownloadPlan plan, PlanDownload(req, by_variant, true));
   metrics_.head.Increment();
   plan.head.set_empty_body(true);
   return std::move(plan.head);

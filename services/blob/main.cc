@@ -1,4 +1,5 @@
 // The blob service binary: `cloudillo-blob [migrate] [--flag=value ...]`.
+#include <malloc.h>
 #include <prometheus/registry.h>
 
 #include "blob_config.h"
@@ -21,6 +22,12 @@ const std::vector<db::Migration>& Migrations();
 using namespace cloudillo;
 
 int main(int argc, char** argv) {
+  // Chunks of every upload and download pass between gRPC's threads and the workers.
+  // glibc would raise its mmap threshold after the first freed chunk and keep such
+  // buffers in per-thread arenas; a fixed threshold returns them to the kernel, so
+  // resident memory follows the transfers in flight, not the largest burst so far.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_ARENA_MAX, 4);
   process::BlockShutdownSignals();
   bool migrate = process::TakeMigrateCommand(argc, argv);
   ConfigSource src = ConfigSource::FromProcess(argc, argv);

@@ -149,6 +149,19 @@ test('an upload beyond the tenant quota gets 507 in the envelope and is no file'
   assert.deepEqual(spool(), []);
 });
 
+test('the blob service exports its metrics with closed label sets', async () => {
+  const m = await request(c.ports.opsB, 'localhost', 'GET', '/metrics');
+  assert.equal(m.status, 200);
+  for (const name of ['cloudillo_blob_uploads_total{result="stored"}', 'cloudillo_blob_uploads_total{result="aborted"}',
+    'cloudillo_blob_uploads_total{result="refused"}', 'cloudillo_blob_upload_bytes_total',
+    'cloudillo_blob_stored_bytes_total', 'cloudillo_blob_downloads_total{kind="full"}',
+    'cloudillo_blob_downloads_total{kind="partial"}', 'cloudillo_blob_download_bytes_total',
+    'cloudillo_blob_variant_seconds_count', 'cloudillo_blob_gc_removed_total']) {
+    assert.ok(m.text.includes(name), name);
+  }
+  assert.ok(!m.text.includes(a.idTag) && !m.text.includes('f1~') && !m.text.includes('b1~'));  // no tenant, no id
+});
+
 async function fetchReady() {
   const r = await request(c.ports.opsB, 'localhost', 'GET', '/readyz').catch(() => null);
   return r && r.status === 200;
