@@ -104,9 +104,27 @@ test('a malformed chunked body gets 400 and is no file', async () => {
 });
 
 test('an upload declared over the limit gets 413 after its first bytes, not 600 MB later', async () => {
-  const out = await rawUpload(headOf(`Content-Length: ${600 * MB}\r\n`), Buffer.alloc(256 * 1024, 7));
+  // A client still sending (64 KiB every 20 ms) until the answer arrives.
+  let sent = 0;
+  const out = await new Promise((resolve) => {
+    let got = '';
+    let pump;
+    const sock = net.connect(c.ports.http, '127.0.0.1', () => {
+      sock.write(headOf(`Content-Length: ${600 * MB}\r\n`));
+      pump = setInterval(() => { if (!sock.destroyed) { sock.write(Buffer.alloc(65536, 7)); sent += 65536; } }, 20);
+    });
+    const timer = setTimeout(() => sock.destroy(), 15000);
+    sock.on('close', () => clearInterval(pump));
+    sock.on('data', (d) => {
+      got += d.toString('latin1');
+      if (got.includes('\r\n\r\n') && got.includes('}')) { clearTimeout(timer); sock.destroy(); }
+    });
+    sock.on('close', () => { clearTimeout(timer); resolve(got); });
+    sock.on('error', () => {});
+  });
   assert.match(out, /^HTTP\/1\.1 413/);
   assert.match(out, /E-VAL-INVALID/);
+  assert.ok(sent < 64 * MB, `answered only after ${sent} bytes`);
 });
 
 test('the blob service killed mid-upload leaves nothing half-written', { timeout: 120_000 }, async () => {
