@@ -12,6 +12,7 @@
 #include "action_config.h"
 #include "action_service.h"
 #include "admin_service.h"
+#include "blob_config.h"
 #include "cloudillo/cache/invalidation.h"
 #include "cloudillo/core/log.h"
 #include "cloudillo/db/migrate.h"
@@ -26,6 +27,7 @@
 #include "identity_config.h"
 #include "identity_policy.h"
 #include "identity_service.h"
+#include "image_variants.h"
 
 namespace cloudillo::identity {
 const std::vector<db::Migration>& Migrations();
@@ -34,6 +36,9 @@ namespace cloudillo::access {
 const std::vector<db::Migration>& Migrations();
 }
 namespace cloudillo::action {
+const std::vector<db::Migration>& Migrations();
+}
+namespace cloudillo::blob {
 const std::vector<db::Migration>& Migrations();
 }
 
@@ -51,6 +56,7 @@ int main(int argc, char** argv) {
   auto gw_cfg = gateway::GatewayConfig::Load(src);
   auto act_cfg = action::ActionConfig::Load(src);
   auto fed_cfg = federation::ClientConfig::Load(src);
+  auto blob_cfg = blob::BlobConfig::Load(src);
   auto master = process::LoadMasterKey(src);
   auto tls = rpc::ClusterTls::Load(src, !migrate);
   auto& redis_cfg = store.redis;
@@ -69,10 +75,13 @@ int main(int argc, char** argv) {
   if (!ac_pool.ok()) return process::StartupFailure("database", ac_pool.status());
   auto act_pool = db::Pool::Connect(store.database_url, store.db_pool_size, "action");
   if (!act_pool.ok()) return process::StartupFailure("database", act_pool.status());
+  auto blob_pool = db::Pool::Connect(store.database_url, store.db_pool_size, "blob");
+  if (!blob_pool.ok()) return process::StartupFailure("database", blob_pool.status());
   const std::tuple<std::shared_ptr<db::Pool>, const char*, const std::vector<db::Migration>*> schemas[] = {
       {*id_pool, "identity", &identity::Migrations()},
       {*ac_pool, "access", &access::Migrations()},
-      {*act_pool, "action", &action::Migrations()}};
+      {*act_pool, "action", &action::Migrations()},
+      {*blob_pool, "blob", &blob::Migrations()}};
   for (const auto& [pool, schema, m] : schemas) {
     absl::Status st = migrate ? db::Migrate(*pool, schema, *m) : db::CheckCurrent(*pool, schema, *m);
     if (!st.ok()) return process::StartupFailure(migrate ? "migrate" : "schema", st);
@@ -107,8 +116,15 @@ int main(int argc, char** argv) {
   action::PowGate pow(redis);
   action::InboxWorker inbox(action_store, pipeline, pow, {act_cfg.inbox_threads}, registry.get());
   action::ActionService action_service(action_store, pipeline, outbox, inbox, redis, Clock::Real(), workers);
+  if (!blob::InitImaging())
+    return process::StartupFailure("libvips", absl::InternalError("vips_init failed"));
+  auto blob_store = blob_cfg.OpenStore();
+  if (!blob_store.ok()) return process::StartupFailure("blob store", blob_store.status());
+  blob::BlobMetrics blob_metrics(*registry);
+  blob::BlobService blob_service(*blob_pool, std::move(*blob_store), blob_cfg.options, workers, blob_metrics);
   rpc::RpcServer services(registry);
   services.AddService(&action_service);
+  services.AddService(&blob_service);
   services.AddService(identity_service.internal_service());
   services.AddService(identity_service.edge_service());
   services.AddService(access_service.internal_service());
@@ -121,6 +137,7 @@ int main(int argc, char** argv) {
   pipeline.ConnectIdentity(cloudillo::v1::Identity::NewStub(channel));
   outbox.Start();
   inbox.Start();
+  blob_service.ConnectIdentity(channel);
   rpc::RpcServer admin_server(registry);
   admin_server.AddService(&admin);
   auto admin_port = admin_server.Start(
@@ -131,7 +148,7 @@ int main(int argc, char** argv) {
   gateway::GatewayBackends backends;
   backends.directory.identity = cloudillo::v1::Identity::NewStub(channel);
   backends.directory.access = cloudillo::v1::Access::NewStub(channel);
-  backends.channels = {{"identity", channel}, {"access", channel}, {"action", channel}};
+  backends.channels = {{"identity", channel}, {"access", channel}, {"action", channel}, {"blob", channel}};
   int http_port = gw_cfg->http_port, https_port = gw_cfg->https_port;
   gateway::Gateway gw(std::move(*gw_cfg), std::move(backends), redis, registry, Clock::Real());
   cache::Subscriber subscriber(

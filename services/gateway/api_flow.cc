@@ -262,8 +262,8 @@ std::optional<http::Response> ApiFlow::BuildApiRequest(cloudillo::v1::ApiRequest
     }
     api->set_body(req.body);
   }
-  for (const char* h :
-       {"if-none-match", "accept-language", "content-type", "range", "if-range", "x-qr-secret"}) {
+  for (const char* h : {"if-none-match", "accept-language", "content-type", "range", "if-range",
+                        "x-qr-secret", "content-length"}) {
     if (const std::string& v = req.Header(h); !v.empty()) (*api->mutable_headers())[h] = v;
   }
   return std::nullopt;
@@ -285,6 +285,11 @@ void ApiFlow::CallBackend() {
   grpc::GenericStub* stub = gw_.Stub(route.backend);
   if (!stub) return Answer(Unavailable());
   auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(gw_.config_.rpc_timeout_ms);
+  if (route.kind == RouteKind::kUpload || route.kind == RouteKind::kDownload) {
+    // A large body takes longer than any unary call; a stalled one is cut by the
+    // HTTP side's idle timeout long before this.
+    deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(gw_.config_.stream_timeout_ms);
+  }
   if (route.kind != RouteKind::kUnary) {
     answered_ = true;  // the bridge answers from here on
     auto self = shared_from_this();

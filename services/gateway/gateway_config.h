@@ -33,6 +33,8 @@ struct GatewayConfig {
   std::string identity_addr, access_addr, action_addr;
   cache::RedisConfig redis;
   int rpc_timeout_ms = 10000;
+  std::string blob_addr;
+  int stream_timeout_ms = 3600000;  // uploads and downloads (a stalled client is cut by the idle timeout)
   bool access_log = true;
   bool rate_limit = true;
   std::vector<cache::BucketLimits> buckets;  // auth, federation, general, search, websocket, dav

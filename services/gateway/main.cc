@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   backends.directory.identity = cloudillo::v1::Identity::NewStub(identity);
   backends.directory.access = cloudillo::v1::Access::NewStub(access);
   backends.channels = {{"identity", identity}, {"access", access}, {"action", action}};
+  backends.channels["blob"] = rpc::ConnectChannel(cfg->blob_addr, &tls, "blob");
 
   int http_port = cfg->http_port, https_port = cfg->https_port;
   gateway::Gateway gw(std::move(*cfg), std::move(backends), redis, registry, Clock::Real());

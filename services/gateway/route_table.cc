@@ -13,6 +13,11 @@ constexpr auto kRequired = AuthMode::kRequired;
 #define IDENTITY(M) "identity", "/cloudillo.v1.IdentityEdge/" #M
 #define ACCESS(M) "access", "/cloudillo.v1.AccessEdge/" #M
 #define ACTION(M) "action", "/cloudillo.v1.ActionEdge/" #M
+#define BLOB(M) "blob", "/cloudillo.v1.BlobEdge/" #M
+
+// Uploads stream through (never buffered); the blob service enforces its own,
+// configurable upload limit, so the gateway only bounds them at 4 GiB.
+constexpr size_t kUploadLimit = size_t(4) << 30;
 
 std::vector<Route> Build() {
   return {
@@ -65,12 +70,43 @@ std::vector<Route> Build() {
       {"POST", "/api/inbox/sync", kIgnore, "federation", true, ACTION(InboxSync), RouteKind::kUnary,
        16 << 20},
       {"GET", "/api/outbox", kOptional, "federation", true, ACTION(Outbox)},
+      // Files (PROTOCOL §4, §8 "Files", Appendix C.10, C.11): the blob service.
+      {"GET", "/api/files", kOptional, "general", true, BLOB(ListFiles)},
+      {"POST", "/api/files", kRequired, nullptr, false, BLOB(CreateFile)},
+      {"POST", "/api/files/{preset}/{fileName}", kRequired, nullptr, false, BLOB(Upload), RouteKind::kUpload,
+       kUploadLimit},
+      {"GET", "/api/files/{fileId}", kOptional, "general", true, BLOB(GetFile), RouteKind::kDownload},
+      {"HEAD", "/api/files/{fileId}", kOptional, "general", true, BLOB(HeadFile)},
+      {"GET", "/api/files/variant/{variantId}", kOptional, "general", true, BLOB(GetVariant),
+       RouteKind::kDownload},
+      {"HEAD", "/api/files/variant/{variantId}", kOptional, "general", true, BLOB(HeadVariant)},
+      {"GET", "/api/files/{fileId}/descriptor", kOptional, "general", true, BLOB(GetDescriptor)},
+      {"GET", "/api/files/{fileId}/metadata", kOptional, "general", true, BLOB(GetMetadata)},
+      {"PATCH", "/api/files/{fileId}", kRequired, nullptr, false, BLOB(PatchFile)},
+      {"DELETE", "/api/files/{fileId}", kRequired, nullptr, false, BLOB(DeleteFile)},
+      {"POST", "/api/files/{fileId}/restore", kRequired, nullptr, false, BLOB(RestoreFile)},
+      {"POST", "/api/files/{fileId}/duplicate", kRequired, nullptr, false, BLOB(DuplicateFile)},
+      {"PATCH", "/api/files/{fileId}/user", kRequired, nullptr, false, BLOB(PatchFileUser)},
+      {"PUT", "/api/files/{fileId}/tag/{tag}", kRequired, nullptr, false, BLOB(PutTag)},
+      {"DELETE", "/api/files/{fileId}/tag/{tag}", kRequired, nullptr, false, BLOB(DeleteTag)},
+      {"GET", "/api/tags", kRequired, nullptr, false, BLOB(ListTags)},
+      {"PUT", "/api/me/image", kRequired, nullptr, false, BLOB(PutProfileImage), RouteKind::kUpload,
+       kUploadLimit},
+      {"PUT", "/api/me/cover", kRequired, nullptr, false, BLOB(PutCoverImage), RouteKind::kUpload,
+       kUploadLimit},
+      {"DELETE", "/api/trash", kRequired, nullptr, false, BLOB(EmptyTrash)},
+      {"GET", "/api/files/{fileId}/shares", kRequired, nullptr, false, BLOB(ListShares)},
+      {"POST", "/api/files/{fileId}/shares", kRequired, nullptr, false, BLOB(CreateShare)},
+      {"PATCH", "/api/files/{fileId}/shares/{shareId}", kRequired, nullptr, false, BLOB(PatchShare)},
+      {"DELETE", "/api/files/{fileId}/shares/{shareId}", kRequired, nullptr, false, BLOB(DeleteShare)},
+      {"GET", "/api/shares", kRequired, nullptr, false, BLOB(ListAllShares)},
   };
 }
 
 #undef IDENTITY
 #undef ACCESS
 #undef ACTION
+#undef BLOB
 
 }  // namespace
 

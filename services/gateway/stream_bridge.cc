@@ -170,8 +170,9 @@ class DownloadBridge final : public Bridge {
           head.Set(k, v);
         }
       }
-      head.Set("X-Request-ID", t_.req_id);
-      head.Set("X-Content-Type-Options", "nosniff");
+      // The API host's headers (request id, nosniff, CORS for the web client's fetches);
+      // the service's own Cache-Control (immutable files) stays.
+      DecorateApiResponse(head, t_.ex->request(), t_.req_id);
       t_.ex->StartResponse(std::move(head), length);
       return StartRead(&in_);
     }

@@ -12,7 +12,8 @@ rpc::AccessPolicy ListenerPolicy() {
        {"SignAction", "GetRelationships", "UpdateRelationship", "ListFollowers", "GetTenantSettings"}) {
     p.Allow(std::string("/cloudillo.v1.Identity/") + m, {"action"});
   }
-  p.Allow("/grpc.health.v1.Health/", {"gateway", "access", "action", "admin"});
+  p.Allow("/cloudillo.v1.Identity/SetProfileImage", {"blob"});
+  p.Allow("/grpc.health.v1.Health/", {"gateway", "access", "action", "blob", "admin"});
   return p;
 }
 

@@ -86,6 +86,25 @@ grpc::ServerUnaryReactor* IdentityService::GetLoginProfile(grpc::CallbackServerC
   });
 }
 
+grpc::ServerUnaryReactor* IdentityService::SetProfileImage(grpc::CallbackServerContext* ctx,
+                                                           const cloudillo::v1::SetProfileImageRequest* req,
+                                                           cloudillo::v1::Empty* out) {
+  return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
+    // The blob service checked the file id; identity only stores which file it is.
+    const char* column = req->which() == "profile" ? "profile_pic"
+                         : req->which() == "cover" ? "cover_pic"
+                                                   : nullptr;
+    if (!column || req->file_id().empty() || req->file_id().size() > 64)
+      return rpc::BadRequest("bad picture");
+    CL_ASSIGN_OR_RETURN(auto r,
+                        pool_->Query(std::string("UPDATE tenants SET ") + column + " = $2 WHERE tn_id = $1",
+                                     {db::P(req->tn_id()), db::P(req->file_id())}));
+    if (r.affected == 0) return rpc::NotFoundError("no such tenant");
+    profiles_.Forget(req->tn_id());
+    return cloudillo::v1::Empty();
+  });
+}
+
 // The /api/me family is answered on gRPC's thread when the profile is cached (no
 // query, nothing to wait for), and on a worker when it has to be loaded.
 grpc::ServerUnaryReactor* IdentityService::GetMe(grpc::CallbackServerContext* ctx, const ApiRequest* req,

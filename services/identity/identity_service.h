@@ -56,6 +56,9 @@ class IdentityService final : public cloudillo::v1::Identity::CallbackService,
   grpc::ServerUnaryReactor* GetTenantSettings(grpc::CallbackServerContext*,
                                               const cloudillo::v1::TenantSettingsRequest*,
                                               cloudillo::v1::TenantSettingsReply*) override;
+  grpc::ServerUnaryReactor* SetProfileImage(grpc::CallbackServerContext*,
+                                            const cloudillo::v1::SetProfileImageRequest*,
+                                            cloudillo::v1::Empty*) override;
 
   // IdentityEdge (REST)
   grpc::ServerUnaryReactor* GetMe(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;

@@ -13,7 +13,7 @@ import path from 'node:path';
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const build = process.env.CLOUDILLO_BUILD_DIR || path.join(root, 'build');
 
-function testEnv() {
+export function testEnv() {
   const file = process.env.CLOUDILLO_TEST_ENV_FILE || path.join(build, 'test-env/env');
   const env = {};
   for (const line of readFileSync(file, 'utf8').split('\n')) {
@@ -82,10 +82,11 @@ export class Cluster {
     // A federation test picks the gateway's port first, to map one cluster's hosts to
     // the other (CLOUDILLO_FEDERATION_MAP).
     if (this.extraEnv.CLOUDILLO_HTTP_PORT) this.ports.http = Number(this.extraEnv.CLOUDILLO_HTTP_PORT);
+    [this.ports.grpcB, this.ports.opsB] = await Promise.all([freePort(), freePort()]);
     this.logDir = mkdtempSync(path.join(os.tmpdir(), 'cloudillo-e2e-'));
     // The internal network's mutual TLS: one CA, a certificate per service identity.
     this.certs = path.join(this.logDir, 'certs');
-    execFileSync(path.join(root, 'tools/cluster-certs'), [this.certs, 'gateway', 'identity', 'access', 'action', 'admin']);
+    execFileSync(path.join(root, 'tools/cluster-certs'), [this.certs, 'gateway', 'identity', 'access', 'action', 'admin', 'blob']);
     this.env = {
       PATH: process.env.PATH,
       CLOUDILLO_DATABASE_URL: t.CLOUDILLO_TEST_DATABASE_URL.replace(/\/[^/]*$/, `/${this.db}`),
@@ -104,9 +105,12 @@ export class Cluster {
       CLOUDILLO_SHUTDOWN_GRACE_SECONDS: '2',
       CLOUDILLO_DRAIN_DELAY_SECONDS: '0',
       CLOUDILLO_GRPC_CA: path.join(this.certs, 'ca.crt'),
+      CLOUDILLO_BLOB_ADDR: `127.0.0.1:${this.ports.grpcB}`,
+      CLOUDILLO_BLOB_DIR: path.join(this.logDir, 'blobs'),
+      CLOUDILLO_BLOB_MAX_UPLOAD_MB: '512',
       ...this.extraEnv,
     };
-    const migrators = this.allInOne ? ['allinone'] : ['identity', 'access', 'action'];
+    const migrators = this.allInOne ? ['allinone'] : ['identity', 'access', 'action', 'blob'];
     for (const svc of migrators) {
       execFileSync(path.join(build, `services/${svc}/cloudillo-${svc}`), ['migrate'], { env: this.env, stdio: 'ignore' });
     }
@@ -121,10 +125,11 @@ export class Cluster {
       this.spawn('identity', [`--grpc-listen=127.0.0.1:${grpcI}`, `--ops-addr=127.0.0.1:${opsI}`]);
       this.spawn('access', [`--grpc-listen=127.0.0.1:${this.ports.grpcA}`, `--ops-addr=127.0.0.1:${opsA}`]);
       this.spawn('action', [`--grpc-listen=127.0.0.1:${this.ports.grpcX}`, `--ops-addr=127.0.0.1:${this.ports.opsX}`]);
+      this.spawn('blob', [`--grpc-listen=127.0.0.1:${this.ports.grpcB}`, `--ops-addr=127.0.0.1:${this.ports.opsB}`]);
       this.spawn('gateway', [`--ops-addr=127.0.0.1:${opsG}`]);
     }
     // Each process reports itself ready; the gateway does not wait for its backends.
-    const ops = this.allInOne ? [opsG] : [opsG, opsI, opsA, this.ports.opsX];
+    const ops = this.allInOne ? [opsG] : [opsG, opsI, opsA, this.ports.opsX, this.ports.opsB];
     for (const port of ops) {
       let ready = false;
       for (let i = 0; i < 150 && !ready; i++) {
@@ -233,6 +238,13 @@ export class Cluster {
       out.set(Number(tn), { kid, secret });
     }
     return out;
+  }
+
+  // Resident memory of one process: { rss, peak } in bytes (VmRSS, VmHWM).
+  memory(name) {
+    const status = readFileSync(`/proc/${this.procs[name].pid}/status`, 'utf8');
+    const kb = (k) => Number((status.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm')) || [0, 0])[1]) * 1024;
+    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
   }
 
   tokenSecret(tnId) {

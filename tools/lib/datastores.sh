@@ -72,3 +72,30 @@ redis_stop() {
   fi
   return 0
 }
+
+# s3_start DIR PORT: s3rver (npm, tests/node_modules) serving bucket cloudillo-blobs
+# from DIR/s3 on loopback; "false" when the package is not installed.
+s3_start() {
+  local dir=$1 port=$2 top
+  top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  local bin=$top/tests/node_modules/s3rver/bin/s3rver.js
+  [ -f "$bin" ] || return 1
+  mkdir -p "$dir/s3"
+  nohup node "$bin" -d "$dir/s3" -a 127.0.0.1 -p "$port" --silent --configure-bucket cloudillo-blobs \
+    >"$dir/s3.log" 2>&1 &
+  echo $! >"$dir/s3.pid"
+  for _ in $(seq 1 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "s3rver did not start on port $port" >&2
+  return 1
+}
+
+s3_stop() {
+  local dir=$1
+  [ -f "$dir/s3.pid" ] || return 0
+  kill "$(cat "$dir/s3.pid")" 2>/dev/null
+  rm -f "$dir/s3.pid"
+  return 0
+}

@@ -5,7 +5,7 @@ BUILD_PACKAGES="build-essential cmake pkg-config ccache git ca-certificates curl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libboost1.74-dev libboost-system1.74-dev libpqxx-dev libhiredis-dev libargon2-dev
   nlohmann-json3-dev prometheus-cpp-dev nettle-dev libgmp-dev libssl-dev libidn2-dev libcrypt-dev
-  zlib1g-dev libbrotli-dev
+  zlib1g-dev libbrotli-dev libvips-dev
   libgtest-dev libgmock-dev libbenchmark-dev postgresql-15 postgresql-client-15 redis-server"
 TEST_PACKAGES="clang libclang-rt-14-dev
   prometheus jsonnet unzip"

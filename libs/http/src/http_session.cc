@@ -101,7 +101,9 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     for (auto& [k, v] : res.headers) msg->insert(k, v);
     bool no_body = res.status == 204 || res.status == 304 || (res.status >= 100 && res.status < 200);
     if (head_request_) {
-      if (!no_body) msg->content_length(res.body.size());
+      // A HEAD answer may state the length of the body a GET would send (a file).
+      if (!no_body && msg->find(bhttp::field::content_length) == msg->end())
+        msg->content_length(res.body.size());
     } else {
       msg->body() = std::move(res.body);
       if (!no_body) msg->prepare_payload();
@@ -115,7 +117,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   void ReadBodyChunk(std::function<void(absl::StatusOr<std::string>)> done) {
-    if (!stream_parser_) return done(absl::FailedPreconditionError("this route does not stream its body"));
+    if (!stream_parser_) {
+      // A request that declared no body at all streams as an empty one (a 0-byte upload).
+      if (!body_parser_) return done(std::string());
+      return done(absl::FailedPreconditionError("this route does not stream its body"));
+    }
     if (stream_parser_->is_done()) return done(std::string());
     chunk_.resize(kStreamChunk);
     stream_parser_->get().body().data = chunk_.data();

@@ -7,6 +7,7 @@
 
 #include "cloudillo/v1/access.pb.h"
 #include "cloudillo/v1/action.pb.h"
+#include "cloudillo/v1/blob.pb.h"
 #include "cloudillo/v1/identity.pb.h"
 
 namespace cloudillo::gateway {
@@ -22,6 +23,9 @@ void LinkDescriptors() {
   // action.proto holds only a service: reference its file's descriptor table.
   static const void* volatile action_file = &descriptor_table_cloudillo_2fv1_2faction_2eproto;
   (void)action_file;
+  // blob.proto has no messages of its own: a volatile use keeps its file linked.
+  static const void* volatile blob_proto = &descriptor_table_cloudillo_2fv1_2fblob_2eproto;
+  (void)blob_proto;
 }
 
 // "/cloudillo.v1.IdentityEdge/GetMe" -> "cloudillo.v1.IdentityEdge.GetMe"
@@ -62,8 +66,8 @@ TEST(RouteTable, EveryRoutedRpcExistsWithTheTypesOfItsKindAndEveryEdgeRpcIsRoute
     EXPECT_NE(std::string(r.rpc).find("Edge/"), std::string::npos) << r.rpc;
     routed.insert(m->full_name());
   }
-  for (const char* service :
-       {"cloudillo.v1.IdentityEdge", "cloudillo.v1.AccessEdge", "cloudillo.v1.ActionEdge"}) {
+  for (const char* service : {"cloudillo.v1.IdentityEdge", "cloudillo.v1.AccessEdge",
+                              "cloudillo.v1.ActionEdge", "cloudillo.v1.BlobEdge"}) {
     const auto* s = pool->FindServiceByName(service);
     ASSERT_NE(s, nullptr);
     for (int i = 0; i < s->method_count(); ++i) {

@@ -1,0 +1,12 @@
+#include "blob_policy.h"
+
+namespace cloudillo::blob {
+
+rpc::AccessPolicy ListenerPolicy() {
+  rpc::AccessPolicy p;
+  p.Allow("/cloudillo.v1.BlobEdge/", {"gateway"});
+  p.Allow("/grpc.health.v1.Health/", {"gateway", "admin"});
+  return p;
+}
+
+}  // namespace cloudillo::blob

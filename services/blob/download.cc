@@ -1,0 +1,196 @@
+// GET and HEAD of /api/files/{fileId} and /api/files/variant/{variantId} (PROTOCOL
+// §4.4): the head (status, caching, range and safety headers) first, then the bytes
+// in chunks, each read from the store only once the previous one was sent.
+#include "blob_service.h"
+#include "byte_range.h"
+#include "cloudillo/core/deadline.h"
+#include "cloudillo/core/status_macros.h"
+#include "cloudillo/rpc/api.h"
+#include "cloudillo/rpc/status.h"
+#include "file_rows.h"
+
+namespace cloudillo::blob {
+namespace {
+
+using cloudillo::v1::ApiDownloadPart;
+
+const std::string& Header(const ApiRequest& req, const std::string& name) {
+  static const std::string kEmpty;
+  auto it = req.headers().find(name);
+  return it == req.headers().end() ? kEmpty : it->second;
+}
+
+absl::Time DeadlineOf(grpc::CallbackServerContext* ctx) {
+  auto d = ctx->deadline();
+  if (d == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(d);
+}
+
+class DownloadReactor final : public grpc::ServerWriteReactor<ApiDownloadPart> {
+ public:
+  DownloadReactor(BlobService& s, grpc::CallbackServerContext* ctx, const ApiRequest* req, bool by_variant)
+      : s_(s), deadline_(DeadlineOf(ctx)) {
+    Submit([this, req, by_variant] {
+      auto plan = s_.PlanDownload(*req, by_variant, false);
+      if (!plan.ok()) return Finish(rpc::ToGrpcStatus(plan.status()));
+      plan_ = std::move(*plan);
+      *part_.mutable_head() = std::move(plan_.head);
+      StartWrite(&part_);
+    });
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) return Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+    if (sent_ == plan_.length) return Finish(grpc::Status::OK);
+    Submit([this] {
+      size_t n = size_t(std::min<uint64_t>(s_.options().download_chunk, plan_.length - sent_));
+      auto chunk = plan_.reader->Read(plan_.first + sent_, n);
+      if (!chunk.ok() || chunk->size() != n)
+        return Finish(grpc::Status(grpc::StatusCode::INTERNAL, "read failed"));
+      sent_ += n;
+      s_.metrics().download_bytes.Increment(double(n));
+      part_.set_chunk(std::move(*chunk));
+      StartWrite(&part_);
+    });
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Submit(std::function<void()> job) {
+    if (!s_.workers().TrySubmit([this, job = std::move(job)] {
+          DeadlineScope scope(deadline_);
+          job();
+        })) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "overloaded: worker queue full"));
+    }
+  }
+
+  BlobService& s_;
+  absl::Time deadline_;
+  BlobService::DownloadPlan plan_;
+  ApiDownloadPart part_;
+  uint64_t sent_ = 0;
+};
+
+// Headers that keep stored bytes from acting as a page of the API's origin.
+void SafetyHeaders(const std::string& format, ApiReply* head) {
+  auto& h = *head->mutable_headers();
+  h["Content-Type"] = ContentTypeOfFormat(format);  // nosniff: the gateway sets it on every answer
+  if (format == "svg") {
+    h["Content-Security-Policy"] = "script-src 'none'; object-src 'none'; sandbox";
+  } else if (ContentTypeOfFormat(format) == "application/octet-stream") {
+    h["Content-Disposition"] = "attachment";
+  }
+}
+
+}  // namespace
+
+grpc::ServerWriteReactor<ApiDownloadPart>* BlobService::GetFile(grpc::CallbackServerContext* ctx,
+                                                                const ApiRequest* req) {
+  return new DownloadReactor(*this, ctx, req, false);
+}
+
+grpc::ServerWriteReactor<ApiDownloadPart>* BlobService::GetVariant(grpc::CallbackServerContext* ctx,
+                                                                   const ApiRequest* req) {
+  return new DownloadReactor(*this, ctx, req, true);
+}
+
+absl::StatusOr<BlobService::DownloadPlan> BlobService::PlanDownload(const ApiRequest& req, bool by_variant,
+                                                                    bool head_only) {
+  const auto& ctx = req.ctx();
+  Variant chosen;
+  std::string descriptor;
+  if (by_variant) {
+    const std::string& id = rpc::PathParam(req, "variantId");
+    if (!IsContentId(id, 'b')) return rpc::BadRequest("Invalid variant id");
+    // Any file of this tenant that lists the blob and that the caller may read.
+    CL_ASSIGN_OR_RETURN(auto rows,
+                        pool_->Query(std::string("SELECT ") + kFileColumns +
+                                         ", v.variant, v.format, v.size, v.width, v.height "
+                                         "FROM file_variants v JOIN files f USING (tn_id, file_id) "
+                                         "WHERE v.tn_id = $1 AND v.blob_id = $2 LIMIT 64",
+                                     {db::P(ctx.tn_id()), db::P(id)}));
+    if (rows.empty()) return rpc::NotFoundError("Variant not found");
+    const db::Row* hit = nullptr;
+    for (const db::Row& r : rows.rows) {
+      if (CanRead(ctx, RowToFile(r))) {
+        hit = &r;
+        break;
+      }
+    }
+    for (size_t i = 0; !hit && i < rows.rows.size(); ++i) {  // shared with this caller?
+      CL_ASSIGN_OR_RETURN(char share, SharePermission(ctx, rows.rows[i].Str(0)));
+      if (share != 0 && rows.rows[i].Str(10) == "A") hit = &rows.rows[i];
+    }
+    if (!hit) return rpc::Forbidden();
+    chosen = {hit->Str(15), id, hit->Str(16), hit->Int(17), int(hit->Int(18)), int(hit->Int(19))};
+  } else {
+    CL_ASSIGN_OR_RETURN(FileRow f, ReadableFile(req, rpc::PathParam(req, "fileId")));
+    if (f.file_tp != "BLOB") return rpc::NotFoundError("This file has no stored content");
+    auto variants = ParseDescriptor(f.descriptor);
+    if (!variants) return absl::InternalError("stored descriptor does not parse");
+    const Variant* v = BestVariant(*variants, rpc::QueryParam(req, "variant"));
+    if (!v) return rpc::NotFoundError("No variant");
+    chosen = *v;
+    descriptor = f.descriptor;
+  }
+  auto reader = store_->Open(ctx.tn_id(), chosen.blob_id);
+  if (!reader.ok()) {
+    if (reader.status().code() == absl::StatusCode::kNotFound)
+      return rpc::ApiError(absl::StatusCode::kInternal, "E-SYS-IO", "Stored bytes are missing");
+    return reader.status();
+  }
+  DownloadPlan plan;
+  plan.reader = std::move(*reader);
+  const uint64_t size = plan.reader->size();
+  const std::string etag = "\"" + chosen.blob_id + "\"";
+  ByteRange range;
+  RangeVerdict verdict = RangeVerdict::kWhole;
+  const std::string& if_range = Header(req, "if-range");
+  if (if_range.empty() || if_range == etag) verdict = ParseRange(Header(req, "range"), size, &range);
+  if (verdict == RangeVerdict::kUnsatisfiable) {
+    metrics_.unsatisfiable.Increment();
+    return rpc::ApiError(absl::StatusCode::kOutOfRange, "E-VAL-INVALID", "Range not satisfiable",
+                         nlohmann::json{{"size", size}}.dump(), 416);
+  }
+  auto& h = *plan.head.mutable_headers();
+  SafetyHeaders(chosen.format, &plan.head);
+  h["Accept-Ranges"] = "bytes";
+  h["Cache-Control"] = "public, max-age=31536000, immutable";
+  h["ETag"] = etag;
+  h["X-Cloudillo-Variant"] = chosen.blob_id;
+  if (verdict == RangeVerdict::kPartial) {
+    plan.first = range.first;
+    plan.length = range.length;
+    plan.head.set_http_status(206);
+    h["Content-Range"] = "bytes " + std::to_string(range.first) + "-" +
+                         std::to_string(range.first + range.length - 1) + "/" + std::to_string(size);
+    if (!head_only) metrics_.partial.Increment();
+  } else {
+    plan.length = size;
+    if (!head_only) metrics_.full.Increment();
+  }
+  if (!descriptor.empty() && plan.first == 0) h["X-Cloudillo-Variants"] = descriptor;
+  h["Content-Length"] = std::to_string(plan.length);
+  return plan;
+}
+
+absl::StatusOr<ApiReply> BlobService::DoHead(const ApiRequest& req, bool by_variant) {
+  CL_ASSIGN_OR_RETURN(DownloadPlan plan, PlanDownload(req, by_variant, true));
+  metrics_.head.Increment();
+  plan.head.set_empty_body(true);
+  return std::move(plan.head);
+}
+
+grpc::ServerUnaryReactor* BlobService::HeadFile(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [=] { return DoHead(*req, false); });
+}
+
+grpc::ServerUnaryReactor* BlobService::HeadVariant(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                                   ApiReply* out) {
+  return rpc::Serve(ctx, out, workers_, [=] { return DoHead(*req, true); });
+}
+
+}  // namespace cloudillo::blob

@@ -1,0 +1,25 @@
+// Shared by the handlers: the `files` column list and its row reader, tag arrays, and
+// the access rules of blob_service.h.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "blob_service.h"
+#include "cloudillo/db/pool.h"
+
+namespace cloudillo::blob {
+
+// Columns read into a FileRow, in RowToFile's order (15 of them).
+extern const char* const kFileColumns;
+FileRow RowToFile(const db::Row& r, size_t at = 0);
+
+std::vector<std::string> ParseTextArray(const std::string& s);
+std::string TextArray(const std::vector<std::string>& items);
+
+// The strongest letter (R, C, W) a `file:<id>:X` scope grants on `file_id`, or 0.
+char ScopeAccess(const std::string& scope, const std::string& file_id);
+bool CanRead(const cloudillo::v1::RequestContext& ctx, const FileRow& f);
+bool CanWrite(const cloudillo::v1::RequestContext& ctx, const FileRow& f);
+
+}  // namespace cloudillo::blob
