@@ -98,8 +98,8 @@ int main(int argc, char** argv) {
   if (absl::Status st = access_service.Init(); !st.ok())
     return process::StartupFailure("API key hashing key", st);
   action::ActionStore action_store(*act_pool);
-  action::Pipeline pipeline(action_store, nullptr, federation::KeyResolver::Create(*fed_client, redis, {}),
-                            redis, Clock::Real());
+  auto fed_keys = federation::KeyResolver::Create(*fed_client, redis, {});
+  action::Pipeline pipeline(action_store, nullptr, fed_keys, redis, Clock::Real());
   action::OutboxWorker outbox(action_store, pipeline, *fed_client,
                               {act_cfg.outbox_threads, act_cfg.per_destination}, registry.get());
   action::PowGate pow(redis);
@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
   admin.ConnectAccess(channel);
   admin.OnProfileChange([&identity_service](int64_t tn) { identity_service.profiles().Forget(tn); });
   access_service.ConnectIdentity(channel);
+  access_service.ConnectFederation(*fed_client, fed_keys);
   pipeline.ConnectIdentity(cloudillo::v1::Identity::NewStub(channel));
   outbox.Start();
   inbox.Start();
