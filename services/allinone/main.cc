@@ -23,6 +23,7 @@
 #include "cloudillo/rpc/cluster_tls.h"
 #include "cloudillo/rpc/server.h"
 #include "gateway.h"
+#include "history_sync.h"
 #include "identity_config.h"
 #include "identity_policy.h"
 #include "identity_service.h"
@@ -104,6 +105,8 @@ int main(int argc, char** argv) {
                               {act_cfg.outbox_threads, act_cfg.per_destination}, registry.get());
   action::PowGate pow(redis);
   action::InboxWorker inbox(action_store, pipeline, pow, {act_cfg.inbox_threads}, registry.get());
+  action::HistorySync history(action_store, pipeline, *fed_client, Clock::Real(), {});
+  history.Attach(pipeline, outbox);
   action::ActionService action_service(action_store, pipeline, outbox, inbox, redis, Clock::Real(), workers);
   rpc::RpcServer services(registry);
   services.AddService(&action_service);
@@ -120,6 +123,7 @@ int main(int argc, char** argv) {
   pipeline.ConnectIdentity(cloudillo::v1::Identity::NewStub(channel));
   outbox.Start();
   inbox.Start();
+  history.Start();
   rpc::RpcServer admin_server(registry);
   admin_server.AddService(&admin);
   auto admin_port = admin_server.Start(
@@ -176,6 +180,7 @@ int main(int argc, char** argv) {
   subscriber.Stop();
   outbox.Stop();
   inbox.Stop();
+  history.Stop();
   process::RunTogether(
       {[&] { admin_server.Shutdown(proc.shutdown_grace); }, [&] { services.Shutdown(proc.shutdown_grace); }});
   workers.Shutdown();
