@@ -36,9 +36,10 @@ TEST(AccessToken, ClaimsShapeOmitsAbsent) {
 TEST(AccessToken, ClaimsInTheReferenceOrder) {
   AccessClaims c = Claims();
   c.scope = "file:f1~x:R";
-  EXPECT_EQ(AccessClaimsJson(c),
-            R"({"iss":"alice.example.com","sub":"alice.example.com","scope":"file:f1~x:R","r":"public,follower",)"
-            R"("exp":1750003600})");
+  EXPECT_EQ(
+      AccessClaimsJson(c),
+      R"({"iss":"alice.example.com","sub":"alice.example.com","scope":"file:f1~x:R","r":"public,follower",)"
+      R"("exp":1750003600})");
 }
 
 TEST(AccessToken, GoodToken) {
