@@ -9,6 +9,7 @@ import { generateKeyPairSync, sign as cryptoSign, randomBytes } from 'node:crypt
 import { Cluster, freePort, b64url } from './cluster.mjs';
 
 let A, B, alice, carol, bob, dave, aliceToken, carolToken, bobToken;
+let early = [];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function eventually(what, fn, ms = 30000) {
@@ -65,7 +66,6 @@ after(async () => {
 
 test('posts made before a follow arrive through history sync (E8, E9)', async () => {
   const tag = randomBytes(3).toString('hex');
-  const early = [];
   for (let i = 0; i < 3; i++) early.push(await post(B, bob, bobToken, `early ${tag} ${i}`));
   // Nobody follows bob yet: nothing reaches alice.
   await sleep(500);
@@ -111,6 +111,40 @@ test('proxy-token: alice\'s node gets a token bob\'s node accepts (§3.5)', asyn
   assert.ok(local.json.data.roles.includes('leader'));
   const me = await A.api(alice.idTag, 'GET', '/api/me/full', { token: local.json.data.token });
   assert.equal(me.status, 200);
+});
+
+test('the outbox carries a fresh STAT of an own post with counters (E8, E24 item 1)', async () => {
+  // bob follows alice back, so her comment passes his gate.
+  let r = await B.api(bob.idTag, 'POST', '/api/actions', {
+    token: bobToken, body: { type: 'FLLW', audienceTag: 'alice.test' },
+  });
+  assert.equal(r.status, 201, r.text);
+  await sleep(1500);
+  r = await A.api(alice.idTag, 'POST', '/api/actions', {
+    token: aliceToken, body: { type: 'CMNT', parentId: early[0], audienceTag: 'bob.test', content: 'Late, but nice' },
+  });
+  assert.equal(r.status, 201, r.text);
+  const px = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=bob.test', { token: aliceToken });
+  assert.equal(px.status, 200, px.text);
+  const payload = (t) => JSON.parse(Buffer.from(t.split('.')[1], 'base64url').toString());
+  const item = await eventually('a STAT in bob\'s outbox', async () => {
+    const o = await B.api(bob.idTag, 'GET', '/api/outbox', { token: px.json.data.token });
+    assert.equal(o.status, 200, o.text);
+    return o.json.data.items.find((i) => i.related && i.related.some((t) => payload(t).t === 'STAT'));
+  });
+  const stat = payload(item.related.find((t) => payload(t).t === 'STAT'));
+  assert.equal(stat.iss, 'bob.test');
+  assert.equal(stat.p, early[0]);
+  assert.equal(stat.c.c, 1);
+  assert.ok(stat.c.ct > 0);
+  assert.ok(!('r' in stat.c) && !('rp' in stat.c), JSON.stringify(stat.c));  // zero counters left out
+  assert.ok(!('v' in stat) && !('aud' in stat), JSON.stringify(stat));
+  // Posts without counters carry no related tokens.
+  const o = await B.api(bob.idTag, 'GET', '/api/outbox', { token: px.json.data.token });
+  assert.ok(o.json.data.items.filter((i) => !i.related).length >= 2);
+  // Fresh on every call: a new signature (a new id) each time.
+  const again = o.json.data.items.find((i) => i.token === item.token);
+  assert.notEqual(again.related[0], item.related[0]);
 });
 
 test('proxy-token needs the owner and a session (§3.5)', async () => {
