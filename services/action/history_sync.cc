@@ -172,6 +172,7 @@ void HistorySync::Done(const Job& job, const std::string& state, const std::stri
 void HistorySync::Again(const Job& job, absl::Duration delay, bool refused, const std::string& error) {
   if (refused && job.refused >= 1) return Done(job, "F", error);
   if (!refused && job.attempts + 1 >= options_.max_attempts) return Done(job, "F", error);
+  LogInfo("history_sync_retry", {{"tn_id", job.tenant.tn_id}, {"peer", job.peer}, {"error", error}});
   auto st = store_.pool().Query(
       "UPDATE history_sync SET attempts = attempts + $3, refused = refused + $4, "
       "next_at = now() + make_interval(secs => $5), last_error = nullif($6, '') WHERE tn_id = $1 AND peer = "
