@@ -1,4 +1,5 @@
-// access's own settings (beyond the shared store/process ones in libs/process).
+// access's own settings (beyond the shared store/process ones in libs/process and the
+// outbound client's in libs/federation, used by the PROXY exchange).
 //
 //   CLOUDILLO_ACCESS_ADDR                where access's gRPC is reached (listens on its port)
 //   CLOUDILLO_IDENTITY_ADDR              where identity is reached

@@ -31,6 +31,8 @@ std::string SecretAad(int64_t tn_id, const std::string& kid) {
   return "access.token_secrets:" + std::to_string(tn_id) + ":" + kid;
 }
 
+}  // namespace
+
 json RolesArray(std::string_view roles) {
   json arr = json::array();
   size_t start = 0;
@@ -42,6 +44,8 @@ json RolesArray(std::string_view roles) {
   }
   return arr;
 }
+
+namespace {
 
 // `file:<id>:R|C|W`, `apkg:publish`, `carddav:read|write`, `caldav:read|write` (§3.3).
 bool ValidScope(std::string_view scope) {
@@ -496,11 +500,8 @@ absl::StatusOr<ApiReply> AccessService::DoAccessToken(const ApiRequest& req) {
   const std::string& api_key = rpc::QueryParam(req, "apiKey");
   const std::string& scope = rpc::QueryParam(req, "scope");
   if (!scope.empty() && !ValidScope(scope)) return rpc::BadRequest("invalid scope");
-  if (!rpc::QueryParam(req, "token").empty()) {
-    // Federated exchange (§3.4, §13.1) verifies a remote ES384 token against the
-    // issuer's published key: it arrives with the action service.
-    return rpc::Forbidden("federated token exchange is not available on this server yet");
-  }
+  // Present even when empty: an empty token is a refusal too (E6 recommend).
+  if (req.query().count("token") != 0) return DoFederatedAccessToken(req, scope);
   if (!rpc::QueryParam(req, "refId").empty() || !rpc::QueryParam(req, "via").empty()) {
     return rpc::Forbidden("share-link and embed tokens are not available on this server yet");
   }

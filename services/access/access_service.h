@@ -15,6 +15,9 @@
 #include "cloudillo/crypto/access_token.h"
 #include "cloudillo/crypto/master_key.h"
 #include "cloudillo/db/pool.h"
+#include "cloudillo/federation/client.h"
+#include "cloudillo/federation/key_resolver.h"
+#include "cloudillo/federation/proxy_exchange.h"
 #include "cloudillo/rpc/dispatch.h"
 #include "cloudillo/v1/access.grpc.pb.h"
 #include "cloudillo/v1/identity.grpc.pb.h"
@@ -41,6 +44,10 @@ class AccessService final : public cloudillo::v1::Access::CallbackService,
   // Loads (or, on first start, creates) the sealed API-key hashing key. Call before serving.
   absl::Status Init();
   void ConnectIdentity(std::shared_ptr<grpc::Channel> channel);
+  // Outbound federation for the PROXY exchange (federated_access.cc); without it both
+  // directions answer 503.
+  void ConnectFederation(std::shared_ptr<federation::Client> client,
+                         std::shared_ptr<federation::KeyResolver> keys);
 
   grpc::Service* internal_service() { return static_cast<cloudillo::v1::Access::CallbackService*>(this); }
   grpc::Service* edge_service() { return static_cast<cloudillo::v1::AccessEdge::CallbackService*>(this); }
@@ -78,6 +85,7 @@ class AccessService final : public cloudillo::v1::Access::CallbackService,
   grpc::ServerUnaryReactor* ChangePassword(grpc::CallbackServerContext*, const ApiRequest*,
                                            ApiReply*) override;
   grpc::ServerUnaryReactor* AccessToken(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* ProxyToken(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* ListApiKeys(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* CreateApiKey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* GetApiKey(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
@@ -128,6 +136,11 @@ class AccessService final : public cloudillo::v1::Access::CallbackService,
   absl::StatusOr<ApiReply> DoLogout(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoChangePassword(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoAccessToken(const ApiRequest& req);
+  // Cross-node access (federated_access.cc, PROTOCOL §3.4, §3.5, §13.1, E6, E7).
+  absl::StatusOr<ApiReply> DoFederatedAccessToken(const ApiRequest& req, const std::string& scope);
+  absl::StatusOr<ApiReply> DoProxyToken(const ApiRequest& req);
+  absl::StatusOr<std::string> PeerRoles(int64_t tn_id, const std::string& peer);
+  absl::StatusOr<std::string> SignProxy(int64_t tn_id, const std::string& aud, int64_t iat, int64_t exp);
   absl::StatusOr<ApiReply> DoListApiKeys(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoCreateApiKey(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoGetApiKey(const ApiRequest& req);
@@ -161,6 +174,14 @@ class AccessService final : public cloudillo::v1::Access::CallbackService,
   rpc::WorkerPool& password_workers_;
   std::string api_key_hash_key_;  // set by Init()
   std::unique_ptr<cloudillo::v1::Identity::Stub> identity_;
+  std::shared_ptr<federation::KeyResolver> keys_;
+  std::unique_ptr<federation::ProxyExchange> proxy_;
 };
+
+// "a,b" -> ["a","b"] (the `roles` arrays of the login and proxy-token answers).
+nlohmann::json RolesArray(std::string_view roles);
+// The §3.1 hierarchy up to the highest role named, then any other roles as given:
+// "contributor" -> "public,follower,supporter,contributor" (the reference's expand_roles).
+std::string ExpandRoles(std::string_view roles);
 
 }  // namespace cloudillo::access

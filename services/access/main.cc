@@ -7,6 +7,8 @@
 #include "cloudillo/cache/redis.h"
 #include "cloudillo/core/log.h"
 #include "cloudillo/db/migrate.h"
+#include "cloudillo/federation/client.h"
+#include "cloudillo/federation/key_resolver.h"
 #include "cloudillo/http/ops.h"
 #include "cloudillo/process/process.h"
 #include "cloudillo/process/readiness.h"
@@ -29,6 +31,8 @@ int main(int argc, char** argv) {
   InitLogging("access");
   auto cfg = access::AccessConfig::Load(src);
   auto master = process::LoadMasterKey(src);
+  // Egress for the PROXY exchange (§3.4): issuer keys in, our PROXY tokens out.
+  auto fed_cfg = federation::ClientConfig::Load(src);
   auto tls = rpc::ClusterTls::Load(src, !migrate);
   auto& redis_cfg = store.redis;
   if (src.help_requested()) {
@@ -54,17 +58,20 @@ int main(int argc, char** argv) {
   if (absl::Status st = tls.Validate(); !st.ok()) return process::StartupFailure("internal TLS", st);
   auto listen = process::ListenAddress(cfg.access_addr, cfg.grpc_listen);
   if (!listen.ok()) return process::StartupFailure("gRPC listen address", listen.status());
+  auto fed_client = federation::Client::Create(fed_cfg);
+  if (!fed_client.ok()) return process::StartupFailure("CLOUDILLO_FEDERATION_MAP", fed_client.status());
   auto redis = cache::Redis::Create(*redis_cfg);
   auto registry = std::make_shared<prometheus::Registry>();
 
   rpc::WorkerPool workers({"access", proc.worker_threads, proc.worker_queue, 0, registry.get()});
   // Argon2id: as many at once as the memory budget allows, at the lowest CPU priority.
-  rpc::WorkerPool password_workers({"password", cfg.password_hash_slots, size_t(cfg.password_hash_slots) * 2, 19,
-                                    registry.get()});
+  rpc::WorkerPool password_workers(
+      {"password", cfg.password_hash_slots, size_t(cfg.password_hash_slots) * 2, 19, registry.get()});
   access::AccessService service(*pool, redis, *master, Clock::Real(), {cfg.login_failure_delay}, workers,
                                 password_workers);
   if (absl::Status st = service.Init(); !st.ok()) return process::StartupFailure("API key hashing key", st);
   service.ConnectIdentity(rpc::ConnectChannel(cfg.identity_addr, &tls, "identity"));
+  service.ConnectFederation(*fed_client, federation::KeyResolver::Create(*fed_client, redis, {}));
   rpc::RpcServer server(registry);
   server.AddService(service.internal_service());
   server.AddService(service.edge_service());
@@ -77,8 +84,8 @@ int main(int argc, char** argv) {
   readiness.AddDependency("redis", [&] { return redis->Ping(); });
   auto ops_addr = process::SplitHostPort(proc.ops_addr);
   if (!ops_addr.ok()) return process::StartupFailure("CLOUDILLO_OPS_ADDR", ops_addr.status());
-  auto ops = http::StartOpsServer({ops_addr->first, ops_addr->second, registry, [&] { return readiness.Status(); },
-                                   [&] { return readiness.Details(); }});
+  auto ops = http::StartOpsServer({ops_addr->first, ops_addr->second, registry,
+                                   [&] { return readiness.Status(); }, [&] { return readiness.Details(); }});
   if (!ops.ok()) return process::StartupFailure("ops endpoint", ops.status());
   readiness.Start();
   LogInfo("started", {{"grpc", *listen}, {"ops_port", (*ops)->port()}, {"identity", tls.identity}});

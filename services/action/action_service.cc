@@ -343,6 +343,24 @@ absl::StatusOr<ApiReply> ActionService::DoInbox(const ApiRequest& req, bool sync
   return reply;
 }
 
+// E8, E24 item 1: a STAT of the tenant's own post, signed fresh on every call, with
+// only the non-zero counters, no `v` and no `aud`; none at all when every counter is 0.
+absl::StatusOr<std::optional<std::string>> ActionService::OutboxStat(int64_t tn_id, const ActionRow& row) {
+  ojson c = ojson::object();
+  if (!row.reactions.empty()) c["r"] = row.reactions;
+  if (row.comments > 0) c["c"] = row.comments;
+  if (row.comments_ts > 0) c["ct"] = row.comments_ts;
+  if (row.reposts > 0) c["rp"] = row.reposts;
+  if (c.empty()) return std::optional<std::string>();
+  cloudillo::v1::ActionClaims claims;
+  claims.set_t("STAT");
+  claims.set_p(row.action_id);
+  claims.set_c_json(c.dump());
+  claims.set_iat(absl::ToUnixSeconds(clock_.Now()));
+  CL_ASSIGN_OR_RETURN(std::string token, pipeline_.Sign(tn_id, claims, 0));
+  return std::optional<std::string>(std::move(token));
+}
+
 // §2.10 with E8: the newest `limit` broadcast rows of the tenant, oldest first, for
 // the tenant itself, its followers and its connections (C rows to connections only).
 absl::StatusOr<ApiReply> ActionService::DoOutbox(const ApiRequest& req) {
@@ -363,7 +381,12 @@ absl::StatusOr<ApiReply> ActionService::DoOutbox(const ApiRequest& req) {
   for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
     const std::string& home = it->audience.empty() ? it->issuer : it->audience;
     if (home != req.ctx().id_tag()) continue;
-    items.push_back(ojson{{"token", it->token}});
+    ojson item{{"token", it->token}};
+    if (it->issuer == req.ctx().id_tag()) {
+      CL_ASSIGN_OR_RETURN(std::optional<std::string> stat, OutboxStat(req.ctx().tn_id(), *it));
+      if (stat) item["related"] = ojson::array({*stat});
+    }
+    items.push_back(std::move(item));
   }
   return rpc::Data(ojson{{"items", items}});
 }

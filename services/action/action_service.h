@@ -45,6 +45,7 @@ class ActionService final : public cloudillo::v1::ActionEdge::CallbackService {
   absl::StatusOr<ApiReply> DoDecide(const ApiRequest& req, bool accept);
   absl::StatusOr<ApiReply> DoInbox(const ApiRequest& req, bool sync);
   absl::StatusOr<ApiReply> DoOutbox(const ApiRequest& req);
+  absl::StatusOr<std::optional<std::string>> OutboxStat(int64_t tn_id, const ActionRow& row);
   absl::StatusOr<Viewer> ViewerOf(const cloudillo::v1::RequestContext& ctx);
   absl::StatusOr<ojson> Views(int64_t tn_id, const std::vector<ActionRow>& rows, bool include_tokens);
 

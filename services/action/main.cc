@@ -15,6 +15,7 @@
 #include "cloudillo/rpc/channel.h"
 #include "cloudillo/rpc/cluster_tls.h"
 #include "cloudillo/rpc/server.h"
+#include "history_sync.h"
 
 namespace cloudillo::action {
 const std::vector<db::Migration>& Migrations();
@@ -72,6 +73,8 @@ int main(int argc, char** argv) {
                               registry.get());
   action::PowGate pow(redis);
   action::InboxWorker inbox(store, pipeline, pow, {cfg.inbox_threads}, registry.get());
+  action::HistorySync history(store, pipeline, *client, Clock::Real(), {});
+  history.Attach(pipeline, outbox);
   action::ActionService service(store, pipeline, outbox, inbox, redis, Clock::Real(), workers);
   rpc::RpcServer server(registry);
   server.AddService(&service);
@@ -80,6 +83,7 @@ int main(int argc, char** argv) {
   if (!port.ok()) return process::StartupFailure("gRPC", port.status());
   outbox.Start();
   inbox.Start();
+  history.Start();
 
   process::Readiness readiness(registry);
   readiness.AddDependency("postgres", [&] { return (*pool)->Ping(); });
@@ -100,6 +104,7 @@ int main(int argc, char** argv) {
   // Leased rows a stopped worker did not finish become due again after the lease.
   outbox.Stop();
   inbox.Stop();
+  history.Stop();
   workers.Shutdown();
   (*ops)->Stop(absl::Seconds(1));
   LogInfo("stopped");

@@ -186,7 +186,11 @@ void OutboxWorker::Deliver(const Job& job) {
     return Retry(job, 0, std::string(resp.status().message()));
   }
   int status = resp->status;
-  if (status >= 200 && status < 300) return Finish(job, "D", status, "");
+  if (status >= 200 && status < 300) {
+    Finish(job, "D", status, "");
+    if (delivered_) delivered_(Tenant{job.tn_id, job.issuer}, job.a_id, job.recipient, job.type);
+    return;
+  }
   metrics_->Failure(status >= 500 ? "http_5xx" : "http_4xx");
   if (status == 428 && job.type == "CONN") {
     int required = PowRequired(resp->body);

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,12 @@ class OutboxWorker {
   void Notify();
   void Stop();
 
+  // Told of each delivery the recipient took (2xx): history sync starts a FLLW's pull
+  // only once the peer has the FLLW (E9 recommend). Set before Start().
+  using DeliveredFn = std::function<void(const Tenant& issuer, int64_t a_id, const std::string& recipient,
+                                         const std::string& type)>;
+  void OnDelivered(DeliveredFn fn) { delivered_ = std::move(fn); }
+
   // Parses the proof-of-work length of a 428 body (E4 recommend): details.required,
   // else "(N chars)" in the message, else the run of 'A's between quotes; 0 if none.
   static int PowRequired(const std::string& body);
@@ -76,6 +83,7 @@ class OutboxWorker {
   std::condition_variable cv_;
   bool pending_ = false;
   std::map<std::string, int> in_flight_;
+  DeliveredFn delivered_;
 };
 
 }  // namespace cloudillo::action

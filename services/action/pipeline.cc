@@ -260,6 +260,7 @@ absl::Status Pipeline::OnCreate(const Tenant& tenant, const ActionRow& row) {
   const std::string t = row.full_type();
   const std::string& aud = row.audience;
   if (t == "CONN") return UpdateRelationship(tenant.tn_id, aud, std::nullopt, true, std::nullopt);
+  if (t == "CONN:ACC") LinkFormed(tenant, aud);  // our accept, manual or automatic
   if (t == "CONN:ACC") return UpdateRelationship(tenant.tn_id, aud, true, true, true);
   if (t == "CONN:DEL") return UpdateRelationship(tenant.tn_id, aud, false, std::nullopt, std::nullopt, "");
   if (t == "FLLW") return UpdateRelationship(tenant.tn_id, aud, std::nullopt, true, std::nullopt);
@@ -412,6 +413,7 @@ absl::Status Pipeline::OnReceive(const Tenant& tenant, const ActionRow& row) {
       CL_ASSIGN_OR_RETURN(auto ours, store_.LatestByKey(tenant.tn_id, "CONN:" + tenant.id_tag + ":" + iss));
       bool mutual = ours && ours->status != "D" && ours->sub_type.empty();
       CL_RETURN_IF_ERROR(UpdateRelationship(tenant.tn_id, iss, true, true, true));
+      if (mutual) LinkFormed(tenant, iss);
       if (!mutual) {  // connection_mode A: answer with CONN:ACC
         CreateInput acc;
         acc.type = "CONN";
@@ -427,6 +429,7 @@ absl::Status Pipeline::OnReceive(const Tenant& tenant, const ActionRow& row) {
     }
     return absl::OkStatus();
   }
+  if (t == "CONN:ACC" && row.status == "A") LinkFormed(tenant, iss);
   if (t == "CONN:ACC" && row.status == "A") return UpdateRelationship(tenant.tn_id, iss, true, true, true);
   if (t == "CONN:DEL") return UpdateRelationship(tenant.tn_id, iss, false, std::nullopt, std::nullopt);
   if (t == "FLLW" && row.status == "A")

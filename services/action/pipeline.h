@@ -13,6 +13,7 @@
 // Blocking (PostgreSQL, identity, remote key fetches): worker threads only.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,9 +70,19 @@ class Pipeline {
   absl::StatusOr<ProfileIndex> Profiles(int64_t tn_id, std::vector<std::string> id_tags);
   // Re-signs a row's token with a proof-of-work suffix of `required` 'A's (E3).
   absl::StatusOr<std::string> ResignWithPow(const Tenant& tenant, const ActionRow& row, int required);
+  // Signs claims with the tenant's newest key (identity SignAction); also used for the
+  // outbox's STATs and history sync's PROXY tokens.
+  absl::StatusOr<std::string> Sign(int64_t tn_id, const cloudillo::v1::ActionClaims& claims, int pow);
+  // Told when a link with `peer` forms (CONN:ACC either way, a mutual CONN), so history
+  // sync can pull the peer's outbox (history_sync.h, E9).
+  void OnLinkFormed(std::function<void(const Tenant&, const std::string& peer)> fn) {
+    link_formed_ = std::move(fn);
+  }
 
  private:
-  absl::StatusOr<std::string> Sign(int64_t tn_id, const cloudillo::v1::ActionClaims& claims, int pow);
+  void LinkFormed(const Tenant& tenant, const std::string& peer) {
+    if (link_formed_) link_formed_(tenant, peer);
+  }
   absl::StatusOr<cloudillo::v1::Relationship> Relationship(int64_t tn_id, const std::string& id_tag);
   absl::Status UpdateRelationship(int64_t tn_id, const std::string& id_tag, std::optional<bool> connected,
                                   std::optional<bool> following, std::optional<bool> follower,
@@ -95,6 +106,7 @@ class Pipeline {
   std::shared_ptr<federation::KeyResolver> keys_;
   std::shared_ptr<cache::Redis> redis_;
   const Clock& clock_;
+  std::function<void(const Tenant&, const std::string&)> link_formed_;
 };
 
 }  // namespace cloudillo::action

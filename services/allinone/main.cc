@@ -24,6 +24,7 @@
 #include "cloudillo/rpc/cluster_tls.h"
 #include "cloudillo/rpc/server.h"
 #include "gateway.h"
+#include "history_sync.h"
 #include "identity_config.h"
 #include "identity_policy.h"
 #include "identity_service.h"
@@ -107,14 +108,16 @@ int main(int argc, char** argv) {
   if (absl::Status st = access_service.Init(); !st.ok())
     return process::StartupFailure("API key hashing key", st);
   action::ActionStore action_store(*act_pool);
-  action::Pipeline pipeline(action_store, nullptr, federation::KeyResolver::Create(*fed_client, redis, {}),
-                            redis, Clock::Real());
+  auto fed_keys = federation::KeyResolver::Create(*fed_client, redis, {});
+  action::Pipeline pipeline(action_store, nullptr, fed_keys, redis, Clock::Real());
   action::OutboxWorker outbox(action_store, pipeline, *fed_client,
                               {act_cfg.outbox_threads, act_cfg.per_destination, 8, absl::Milliseconds(200),
                                absl::Seconds(act_cfg.outbox_lease_seconds)},
                               registry.get());
   action::PowGate pow(redis);
   action::InboxWorker inbox(action_store, pipeline, pow, {act_cfg.inbox_threads}, registry.get());
+  action::HistorySync history(action_store, pipeline, *fed_client, Clock::Real(), {});
+  history.Attach(pipeline, outbox);
   action::ActionService action_service(action_store, pipeline, outbox, inbox, redis, Clock::Real(), workers);
   if (!blob::InitImaging())
     return process::StartupFailure("libvips", absl::InternalError("vips_init failed"));
@@ -134,10 +137,12 @@ int main(int argc, char** argv) {
   admin.ConnectAccess(channel);
   admin.OnProfileChange([&identity_service](int64_t tn) { identity_service.profiles().Forget(tn); });
   access_service.ConnectIdentity(channel);
+  access_service.ConnectFederation(*fed_client, fed_keys);
   pipeline.ConnectIdentity(cloudillo::v1::Identity::NewStub(channel));
   outbox.Start();
   inbox.Start();
   blob_service.ConnectIdentity(channel);
+  history.Start();
   rpc::RpcServer admin_server(registry);
   admin_server.AddService(&admin);
   auto admin_port = admin_server.Start(
@@ -194,6 +199,7 @@ int main(int argc, char** argv) {
   subscriber.Stop();
   outbox.Stop();
   inbox.Stop();
+  history.Stop();
   process::RunTogether(
       {[&] { admin_server.Shutdown(proc.shutdown_grace); }, [&] { services.Shutdown(proc.shutdown_grace); }});
   workers.Shutdown();

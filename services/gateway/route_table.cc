@@ -28,6 +28,7 @@ std::vector<Route> Build() {
       {"POST", "/api/auth/logout", kRequired, nullptr, false, ACCESS(Logout)},
       {"POST", "/api/auth/password", kRequired, nullptr, false, ACCESS(ChangePassword)},
       {"GET", "/api/auth/access-token", kOptional, "federation", true, ACCESS(AccessToken)},
+      {"GET", "/api/auth/proxy-token", kRequired, nullptr, false, ACCESS(ProxyToken)},
       {"GET", "/api/auth/api-keys", kRequired, nullptr, false, ACCESS(ListApiKeys)},
       {"POST", "/api/auth/api-keys", kRequired, nullptr, false, ACCESS(CreateApiKey)},
       {"GET", "/api/auth/api-keys/{keyId}", kRequired, nullptr, false, ACCESS(GetApiKey)},

@@ -8,8 +8,11 @@ rpc::AccessPolicy ListenerPolicy() {
   p.Allow("/cloudillo.v1.IdentityEdge/", {"gateway"});
   p.Allow("/cloudillo.v1.Identity/ResolveTenant", {"gateway"});
   p.Allow("/cloudillo.v1.Identity/GetLoginProfile", {"access"});
-  for (const char* m :
-       {"SignAction", "GetRelationships", "UpdateRelationship", "ListFollowers", "GetTenantSettings"}) {
+  // access signs PROXY tokens (§3.4) and reads a peer's roles for the token it mints (E7).
+  for (const char* m : {"SignAction", "GetRelationships"}) {
+    p.Allow(std::string("/cloudillo.v1.Identity/") + m, {"action", "access"});
+  }
+  for (const char* m : {"UpdateRelationship", "ListFollowers", "GetTenantSettings"}) {
     p.Allow(std::string("/cloudillo.v1.Identity/") + m, {"action"});
   }
   p.Allow("/cloudillo.v1.Identity/SetProfileImage", {"blob"});

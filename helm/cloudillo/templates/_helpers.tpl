@@ -81,7 +81,8 @@ access:
   database: true
   masterKey: true
   objectStorage: false
-  internet: false
+  # The PROXY exchange (PROTOCOL §3.4): issuer keys and peers' access-token routes.
+  internet: true
 action:
   grpcPort: 9103
   opsPort: 9203

@@ -21,8 +21,9 @@ std::optional<std::string> OptString(const json& j, const char* key, bool* bad) 
 }
 }  // namespace
 
+// The reference's AccessToken struct order (E7): iss, sub, scope, r, exp.
 std::string AccessClaimsJson(const AccessClaims& c) {
-  json j = json::object();
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
   j["iss"] = c.iss;
   if (c.sub) j["sub"] = *c.sub;
   if (c.scope) j["scope"] = *c.scope;

@@ -30,7 +30,16 @@ AccessClaims Claims() {
 TEST(AccessToken, ClaimsShapeOmitsAbsent) {
   AccessClaims c = Claims();
   c.sub.reset();
-  EXPECT_EQ(AccessClaimsJson(c), R"({"exp":1750003600,"iss":"alice.example.com","r":"public,follower"})");
+  EXPECT_EQ(AccessClaimsJson(c), R"({"iss":"alice.example.com","r":"public,follower","exp":1750003600})");
+}
+
+TEST(AccessToken, ClaimsInTheReferenceOrder) {
+  AccessClaims c = Claims();
+  c.scope = "file:f1~x:R";
+  EXPECT_EQ(
+      AccessClaimsJson(c),
+      R"({"iss":"alice.example.com","sub":"alice.example.com","scope":"file:f1~x:R","r":"public,follower",)"
+      R"("exp":1750003600})");
 }
 
 TEST(AccessToken, GoodToken) {
