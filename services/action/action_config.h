@@ -6,10 +6,13 @@
 //   CLOUDILLO_OUTBOX_THREADS           delivery threads (default 8)
 //   CLOUDILLO_OUTBOX_PER_DESTINATION   concurrent deliveries to one recipient (default 4)
 //   CLOUDILLO_INBOX_THREADS            verifier threads (default 4)
+//   CLOUDILLO_BUS_MAX_CONNECTIONS      open /ws/bus sockets per process (default 20000)
+//   CLOUDILLO_BUS_MAX_PER_TENANT       open /ws/bus sockets of one tenant per process (default 64)
 #pragma once
 
 #include <string>
 
+#include "bus.h"
 #include "cloudillo/core/config.h"
 
 namespace cloudillo::action {
@@ -21,6 +24,7 @@ struct ActionConfig {
   int outbox_threads = 8;
   int per_destination = 4;
   int inbox_threads = 4;
+  BusLimits bus;
 
   static ActionConfig Load(ConfigSource& src) {
     ActionConfig c;
@@ -33,6 +37,10 @@ struct ActionConfig {
     c.per_destination =
         int(src.Int("CLOUDILLO_OUTBOX_PER_DESTINATION", 4, 1, 64, "concurrent deliveries to one recipient"));
     c.inbox_threads = int(src.Int("CLOUDILLO_INBOX_THREADS", 4, 1, 256, "inbound verifier threads"));
+    c.bus.max_connections =
+        size_t(src.Int("CLOUDILLO_BUS_MAX_CONNECTIONS", 20000, 1, 1000000, "open /ws/bus sockets per process"));
+    c.bus.max_per_tenant = size_t(
+        src.Int("CLOUDILLO_BUS_MAX_PER_TENANT", 64, 1, 10000, "open /ws/bus sockets of one tenant per process"));
     return c;
   }
 };

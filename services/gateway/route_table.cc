@@ -65,6 +65,11 @@ std::vector<Route> Build() {
       {"POST", "/api/inbox/sync", kIgnore, "federation", true, ACTION(InboxSync), RouteKind::kUnary,
        16 << 20},
       {"GET", "/api/outbox", kOptional, "federation", true, ACTION(Outbox)},
+      // Notification bus (PROTOCOL §7). Optional here on purpose: the reference upgrades
+      // every request and closes an unauthenticated socket with 4401, which makes the
+      // client wait for a fresh token; a refusal before the upgrade would look like a
+      // network failure and be retried with the same token. The service decides.
+      {"GET", "/ws/bus", kOptional, "websocket", true, ACTION(Bus), RouteKind::kWebSocket, 64 << 10},
   };
 }
 

@@ -255,7 +255,7 @@ class SocketBridge final : public Bridge {
       accepted_ = true;
       lock.unlock();
       auto self = Self<SocketBridge>();
-      t_.ex->AcceptWebSocket([self](std::shared_ptr<http::WebSocket> ws) {
+      t_.ex->AcceptWebSocket(http::WebSocketOptions{t_.max_message}, [self](std::shared_ptr<http::WebSocket> ws) {
         if (!ws) {  // the client went away during the handshake
           self->ctx_.TryCancel();
           self->PumpEnded(&self->client_done_);

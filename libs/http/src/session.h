@@ -65,6 +65,7 @@ void CallGuarded(const char* where, const std::function<void()>& fn, const std::
 template <class Stream>
 std::shared_ptr<WebSocket> AcceptWebSocketOn(Stream&& stream, bhttp::request<bhttp::empty_body> req,
                                               ServerContext* server, std::shared_ptr<ConnectionSlot> slot,
+                                              const WebSocketOptions& options,
                                               std::function<void(std::shared_ptr<WebSocket>)> accepted);
 
 // Starts serving one accepted connection.

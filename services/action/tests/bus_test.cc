@@ -1,0 +1,154 @@
+// The bus without a network: frames, the fan-out by tenant, admission limits and the
+// bounded send queue. The sockets themselves are covered by tests/e2e/bus.test.mjs.
+#include "bus.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <nlohmann/json.hpp>
+
+namespace cloudillo::action {
+namespace {
+
+using json = nlohmann::json;
+
+// Records what the hub hands it.
+class FakePeer final : public BusPeer {
+ public:
+  void Push(std::shared_ptr<const std::string> frame) override { frames.push_back(*frame); }
+  void Close(int code, std::string) override { closed_with = code; }
+  std::vector<std::string> frames;
+  int closed_with = 0;
+};
+
+TEST(BusFrames, PingIsAnsweredPongAndOtherCommandsOk) {
+  auto pong = AnswerClientFrame(R"({"id":"m1","cmd":"ping"})");
+  ASSERT_TRUE(pong.has_value());
+  // Field order as the reference serialises BusMessage: id, cmd, data.
+  EXPECT_EQ(*pong, R"({"id":"m1","cmd":"ack","data":{"status":"pong"}})");
+  auto ok = AnswerClientFrame(R"({"id":"m2","cmd":"typing","data":{"x":1}})");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(*ok, R"({"id":"m2","cmd":"ack","data":{"status":"ok"}})");
+}
+
+TEST(BusFrames, HostileClientFramesGetNoAnswer) {
+  for (const char* bad : {"", "not json", "[]", "42", "{\"id\":1,\"cmd\":\"ping\"}", "{\"cmd\":\"ping\"}",
+                          "{\"id\":\"x\"}", "{\"id\":\"x\",\"cmd\":null}", "{\"id\":\"x\",\"cmd\":\"ping\""}) {
+    EXPECT_FALSE(AnswerClientFrame(bad).has_value()) << bad;
+  }
+  std::string deep(100000, '[');
+  EXPECT_FALSE(AnswerClientFrame(deep).has_value());
+}
+
+TEST(BusFrames, PushAddsAFreshIdInFront) {
+  auto f = PushFrame(R"({"cmd":"ACTION","data":{"actionId":"a1","type":"POST"}})", "id7");
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(*f, R"({"id":"id7","cmd":"ACTION","data":{"actionId":"a1","type":"POST"}})");
+  EXPECT_EQ(*PushFrame(R"({"cmd":"DB_MAINTENANCE_DONE"})", "i"), R"({"id":"i","cmd":"DB_MAINTENANCE_DONE","data":null})");
+  for (const char* bad : {"", "{", "[]", R"({"data":1})", R"({"cmd":5})"}) EXPECT_FALSE(PushFrame(bad, "i")) << bad;
+}
+
+TEST(BusFrames, ChannelNamesTheTenant) {
+  EXPECT_EQ(TenantOfBusChannel("bus:42"), 42);
+  for (const char* bad : {"bus:", "bus:0", "bus:-1", "bus:1x", "bus: 1", "bus:99999999999999999999", "inval:1", "bus"})
+    EXPECT_FALSE(TenantOfBusChannel(bad).has_value()) << bad;
+}
+
+TEST(BusHub, DeliversToEveryConnectionOfTheTenantAndNoOther) {
+  BusHub hub({}, nullptr);
+  auto a1 = std::make_shared<FakePeer>(), a2 = std::make_shared<FakePeer>(), b = std::make_shared<FakePeer>();
+  ASSERT_EQ(hub.Join(1, a1), 0);
+  ASSERT_EQ(hub.Join(1, a2), 0);
+  ASSERT_EQ(hub.Join(2, b), 0);
+  EXPECT_EQ(hub.Deliver("bus:1", R"({"cmd":"ACTION","data":{"n":1}})"), 2u);
+  EXPECT_EQ(hub.Deliver("bus:3", R"({"cmd":"ACTION","data":{"n":3}})"), 0u);
+  EXPECT_EQ(hub.Deliver("bus:2", "not json"), 0u);
+  EXPECT_EQ(hub.Deliver("other", R"({"cmd":"ACTION"})"), 0u);
+  ASSERT_EQ(a1->frames.size(), 1u);
+  EXPECT_EQ(a1->frames, a2->frames);  // one frame, one id, for every local connection
+  EXPECT_TRUE(b->frames.empty());
+  json f = json::parse(a1->frames[0]);
+  EXPECT_EQ(f["cmd"], "ACTION");
+  EXPECT_EQ(f["data"]["n"], 1);
+  EXPECT_GE(f["id"].get<std::string>().size(), 16u);
+  // Each message gets its own id.
+  hub.Deliver("bus:1", R"({"cmd":"ACTION","data":{"n":2}})");
+  ASSERT_EQ(a1->frames.size(), 2u);
+  EXPECT_NE(json::parse(a1->frames[1])["id"], f["id"]);
+  hub.Leave(1, a1.get());
+  hub.Deliver("bus:1", R"({"cmd":"ACTION","data":{"n":4}})");
+  EXPECT_EQ(a1->frames.size(), 2u);
+  EXPECT_EQ(a2->frames.size(), 3u);
+  EXPECT_EQ(hub.connections(), 2u);
+}
+
+TEST(BusHub, BoundsConnectionsPerTenantAndPerProcessAndCountsThemInTheGauge) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  BusLimits limits;
+  limits.max_per_tenant = 2;
+  limits.max_connections = 3;
+  BusHub hub(limits, registry.get());
+  std::vector<std::shared_ptr<FakePeer>> peers;
+  for (int i = 0; i < 6; ++i) peers.push_back(std::make_shared<FakePeer>());
+  EXPECT_EQ(hub.Join(1, peers[0]), 0);
+  EXPECT_EQ(hub.Join(1, peers[1]), 0);
+  EXPECT_EQ(hub.Join(1, peers[2]), kBusCloseTryLater);  // the tenant is full
+  EXPECT_EQ(hub.Join(2, peers[3]), 0);
+  EXPECT_EQ(hub.Join(3, peers[4]), kBusCloseTryLater);  // the process is full
+  EXPECT_EQ(hub.connections(), 3u);
+  std::string text = prometheus::TextSerializer().Serialize(registry->Collect());
+  EXPECT_NE(text.find("cloudillo_bus_connections 3"), std::string::npos) << text;
+  hub.Leave(1, peers[0].get());
+  hub.Leave(1, peers[0].get());  // twice: counted once
+  EXPECT_EQ(hub.connections(), 2u);
+  EXPECT_EQ(hub.Join(3, peers[4]), 0);
+  text = prometheus::TextSerializer().Serialize(registry->Collect());
+  EXPECT_NE(text.find("cloudillo_bus_connections 3"), std::string::npos) << text;
+  // No tenant label: the series is one line.
+  EXPECT_EQ(text.find("tenant"), std::string::npos) << text;
+}
+
+TEST(BusHub, CloseAllClosesEveryPeerAndAdmitsNoMore) {
+  BusHub hub({}, nullptr);
+  auto a = std::make_shared<FakePeer>(), b = std::make_shared<FakePeer>();
+  ASSERT_EQ(hub.Join(1, a), 0);
+  ASSERT_EQ(hub.Join(2, b), 0);
+  hub.CloseAll(kBusCloseRestart);
+  EXPECT_EQ(a->closed_with, kBusCloseRestart);
+  EXPECT_EQ(b->closed_with, kBusCloseRestart);
+  EXPECT_EQ(hub.Join(3, std::make_shared<FakePeer>()), kBusCloseTryLater);
+}
+
+TEST(SendQueue, BoundedByCountAndBytesInOrder) {
+  SendQueue q(3, 10);
+  auto s = [](std::string v) { return std::make_shared<const std::string>(std::move(v)); };
+  EXPECT_TRUE(q.Push(s("aaaa")));
+  EXPECT_TRUE(q.Push(s("bbbb")));
+  EXPECT_FALSE(q.Push(s("ccc")));  // 11 bytes
+  EXPECT_TRUE(q.Push(s("cc")));
+  EXPECT_FALSE(q.Push(s("")));  // a fourth frame
+  EXPECT_EQ(q.size(), 3u);
+  EXPECT_EQ(q.bytes(), 10u);
+  EXPECT_EQ(*q.Pop(), "aaaa");
+  EXPECT_EQ(q.bytes(), 6u);
+  EXPECT_TRUE(q.Push(s("dd")));
+  EXPECT_EQ(*q.Pop(), "bbbb");
+  EXPECT_EQ(*q.Pop(), "cc");
+  EXPECT_EQ(*q.Pop(), "dd");
+  EXPECT_EQ(q.Pop(), nullptr);
+  EXPECT_TRUE(q.empty());
+  q.Push(s("x"));
+  q.Clear();
+  EXPECT_EQ(q.bytes(), 0u);
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(SendQueue, AFrameLargerThanTheByteBoundNeverFits) {
+  SendQueue q(10, 4);
+  EXPECT_FALSE(q.Push(std::make_shared<const std::string>("12345")));
+  EXPECT_TRUE(q.empty());
+}
+
+}  // namespace
+}  // namespace cloudillo::action
