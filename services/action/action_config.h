@@ -37,10 +37,10 @@ struct ActionConfig {
     c.per_destination =
         int(src.Int("CLOUDILLO_OUTBOX_PER_DESTINATION", 4, 1, 64, "concurrent deliveries to one recipient"));
     c.inbox_threads = int(src.Int("CLOUDILLO_INBOX_THREADS", 4, 1, 256, "inbound verifier threads"));
-    c.bus.max_connections =
-        size_t(src.Int("CLOUDILLO_BUS_MAX_CONNECTIONS", 20000, 1, 1000000, "open /ws/bus sockets per process"));
-    c.bus.max_per_tenant = size_t(
-        src.Int("CLOUDILLO_BUS_MAX_PER_TENANT", 64, 1, 10000, "open /ws/bus sockets of one tenant per process"));
+    c.bus.max_connections = size_t(
+        src.Int("CLOUDILLO_BUS_MAX_CONNECTIONS", 20000, 1, 1000000, "open /ws/bus sockets per process"));
+    c.bus.max_per_tenant = size_t(src.Int("CLOUDILLO_BUS_MAX_PER_TENANT", 64, 1, 10000,
+                                          "open /ws/bus sockets of one tenant per process"));
     return c;
   }
 };

@@ -24,7 +24,8 @@ class BusSocket final : public grpc::ServerBidiReactor<SocketFrame, SocketFrame>
                         public BusPeer,
                         public std::enable_shared_from_this<BusSocket> {
  public:
-  explicit BusSocket(BusHub& hub) : hub_(hub), queue_(hub.limits().queue_messages, hub.limits().queue_bytes) {}
+  explicit BusSocket(BusHub& hub)
+      : hub_(hub), queue_(hub.limits().queue_messages, hub.limits().queue_bytes) {}
 
   // The reactor owns itself until gRPC reports it done (OnDone).
   static BusSocket* Start(BusHub& hub) {
@@ -57,12 +58,14 @@ class BusSocket final : public grpc::ServerBidiReactor<SocketFrame, SocketFrame>
     if (!ok) return End();  // the gateway ended the call (client gone or cancelled)
     if (!opened_) {
       opened_ = true;
-      if (!in_.has_open()) return End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "open frame expected"));
+      if (!in_.has_open())
+        return End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "open frame expected"));
       return Opened(in_.open().ctx());
     }
     if (in_.has_close()) return End();  // the client closed its side
     if (in_.has_text()) {
-      if (in_.text().size() > hub_.limits().max_client_message) return Close(kBusCloseTooBig, "message too big");
+      if (in_.text().size() > hub_.limits().max_client_message)
+        return Close(kBusCloseTooBig, "message too big");
       if (auto answer = AnswerClientFrame(in_.text())) {
         std::unique_lock<std::mutex> lock(mu_);
         if (!closing_ && !queue_.Push(std::make_shared<const std::string>(std::move(*answer)))) {

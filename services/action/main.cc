@@ -75,11 +75,12 @@ int main(int argc, char** argv) {
   cache::Subscriber::Options bus_topics;
   bus_topics.patterns = {action::kBusPattern};
   cache::Subscriber bus_sub(
-      *redis_cfg, {}, [&bus](const std::string& ch, const std::string& msg) { bus.Deliver(ch, msg); }, nullptr,
-      bus_topics);
+      *redis_cfg, {}, [&bus](const std::string& ch, const std::string& msg) { bus.Deliver(ch, msg); },
+      nullptr, bus_topics);
   action::ActionService service(store, pipeline, outbox, inbox, redis, Clock::Real(), workers, &bus);
   rpc::RpcServer server(registry);
   server.AddService(&service);
+  server.KeepLongStreams();  // /ws/bus sockets
   auto port = server.Start(
       *listen, rpc::ServerCredentials(tls, std::make_shared<rpc::AccessPolicy>(action::ListenerPolicy())));
   if (!port.ok()) return process::StartupFailure("gRPC", port.status());

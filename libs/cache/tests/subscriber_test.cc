@@ -96,7 +96,8 @@ TEST(Subscriber, PatternsDeliverTheMatchingChannelBesideExactChannels) {
   ASSERT_TRUE(Eventually([&] { return inbox.Has(prefix + ":12=twelve"); }, 5s));
   sub.Stop();
   std::lock_guard<std::mutex> l(inbox.mu);
-  EXPECT_EQ(inbox.got, (std::vector<std::string>{prefix + ":7=seven", prefix + "-exact=exact", prefix + ":12=twelve"}));
+  EXPECT_EQ(inbox.got,
+            (std::vector<std::string>{prefix + ":7=seven", prefix + "-exact=exact", prefix + ":12=twelve"}));
 }
 
 TEST(Subscriber, PatternsAloneAreEnough) {

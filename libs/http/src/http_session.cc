@@ -521,12 +521,12 @@ void ExchangeImpl<Stream>::Abort() {
 template <class Stream>
 void ExchangeImpl<Stream>::AcceptWebSocket(WebSocketOptions options,
                                            std::function<void(std::shared_ptr<WebSocket>)> accepted) {
-  net::dispatch(session_->executor(), [self = this->shared_from_this(), options,
-                                       accepted = std::move(accepted)]() mutable {
-    if (self->answered || !self->request_.websocket_upgrade) return;
-    self->answered = true;
-    self->session_->Upgrade(options, std::move(accepted));
-  });
+  net::dispatch(session_->executor(),
+                [self = this->shared_from_this(), options, accepted = std::move(accepted)]() mutable {
+                  if (self->answered || !self->request_.websocket_upgrade) return;
+                  self->answered = true;
+                  self->session_->Upgrade(options, std::move(accepted));
+                });
 }
 
 template <class Stream>

@@ -130,21 +130,19 @@ class WsSession final : public WebSocket, public Connection, public std::enable_
 
 template <class Stream>
 std::shared_ptr<WebSocket> AcceptWebSocketOn(Stream&& stream, bhttp::request<bhttp::empty_body> req,
-                                              ServerContext* server, std::shared_ptr<ConnectionSlot> slot,
-                                              const WebSocketOptions& options,
-                                              std::function<void(std::shared_ptr<WebSocket>)> accepted) {
+                                             ServerContext* server, std::shared_ptr<ConnectionSlot> slot,
+                                             const WebSocketOptions& options,
+                                             std::function<void(std::shared_ptr<WebSocket>)> accepted) {
   auto ws = std::make_shared<WsSession<Stream>>(std::move(stream), server, std::move(slot), options);
   ws->Accept(std::move(req), std::move(accepted));
   return ws;
 }
 
-template std::shared_ptr<WebSocket> AcceptWebSocketOn<PlainStream>(PlainStream&&, bhttp::request<bhttp::empty_body>,
-                                                                   ServerContext*, std::shared_ptr<ConnectionSlot>,
-                                                                   const WebSocketOptions&,
-                                                                   std::function<void(std::shared_ptr<WebSocket>)>);
-template std::shared_ptr<WebSocket> AcceptWebSocketOn<TlsStream>(TlsStream&&, bhttp::request<bhttp::empty_body>,
-                                                                 ServerContext*, std::shared_ptr<ConnectionSlot>,
-                                                                 const WebSocketOptions&,
-                                                                 std::function<void(std::shared_ptr<WebSocket>)>);
+template std::shared_ptr<WebSocket> AcceptWebSocketOn<PlainStream>(
+    PlainStream&&, bhttp::request<bhttp::empty_body>, ServerContext*, std::shared_ptr<ConnectionSlot>,
+    const WebSocketOptions&, std::function<void(std::shared_ptr<WebSocket>)>);
+template std::shared_ptr<WebSocket> AcceptWebSocketOn<TlsStream>(
+    TlsStream&&, bhttp::request<bhttp::empty_body>, ServerContext*, std::shared_ptr<ConnectionSlot>,
+    const WebSocketOptions&, std::function<void(std::shared_ptr<WebSocket>)>);
 
 }  // namespace cloudillo::http::internal

@@ -33,8 +33,9 @@ TEST(BusFrames, PingIsAnsweredPongAndOtherCommandsOk) {
 }
 
 TEST(BusFrames, HostileClientFramesGetNoAnswer) {
-  for (const char* bad : {"", "not json", "[]", "42", "{\"id\":1,\"cmd\":\"ping\"}", "{\"cmd\":\"ping\"}",
-                          "{\"id\":\"x\"}", "{\"id\":\"x\",\"cmd\":null}", "{\"id\":\"x\",\"cmd\":\"ping\""}) {
+  for (const char* bad :
+       {"", "not json", "[]", "42", "{\"id\":1,\"cmd\":\"ping\"}", "{\"cmd\":\"ping\"}", "{\"id\":\"x\"}",
+        "{\"id\":\"x\",\"cmd\":null}", "{\"id\":\"x\",\"cmd\":\"ping\""}) {
     EXPECT_FALSE(AnswerClientFrame(bad).has_value()) << bad;
   }
   std::string deep(100000, '[');
@@ -45,13 +46,16 @@ TEST(BusFrames, PushAddsAFreshIdInFront) {
   auto f = PushFrame(R"({"cmd":"ACTION","data":{"actionId":"a1","type":"POST"}})", "id7");
   ASSERT_TRUE(f.has_value());
   EXPECT_EQ(*f, R"({"id":"id7","cmd":"ACTION","data":{"actionId":"a1","type":"POST"}})");
-  EXPECT_EQ(*PushFrame(R"({"cmd":"DB_MAINTENANCE_DONE"})", "i"), R"({"id":"i","cmd":"DB_MAINTENANCE_DONE","data":null})");
-  for (const char* bad : {"", "{", "[]", R"({"data":1})", R"({"cmd":5})"}) EXPECT_FALSE(PushFrame(bad, "i")) << bad;
+  EXPECT_EQ(*PushFrame(R"({"cmd":"DB_MAINTENANCE_DONE"})", "i"),
+            R"({"id":"i","cmd":"DB_MAINTENANCE_DONE","data":null})");
+  for (const char* bad : {"", "{", "[]", R"({"data":1})", R"({"cmd":5})"})
+    EXPECT_FALSE(PushFrame(bad, "i")) << bad;
 }
 
 TEST(BusFrames, ChannelNamesTheTenant) {
   EXPECT_EQ(TenantOfBusChannel("bus:42"), 42);
-  for (const char* bad : {"bus:", "bus:0", "bus:-1", "bus:1x", "bus: 1", "bus:99999999999999999999", "inval:1", "bus"})
+  for (const char* bad :
+       {"bus:", "bus:0", "bus:-1", "bus:1x", "bus: 1", "bus:99999999999999999999", "inval:1", "bus"})
     EXPECT_FALSE(TenantOfBusChannel(bad).has_value()) << bad;
 }
 
