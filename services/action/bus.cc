@@ -100,6 +100,14 @@ class BusSocket final : public grpc::ServerBidiReactor<SocketFrame, SocketFrame>
  private:
   // The open frame: who is calling decides between accepted and a close code.
   void Opened(const cloudillo::v1::RequestContext& ctx) {
+    {
+      // Accepted first in every case (the client sees a close code only on an open
+      // socket), and queued before joining: a push may arrive as soon as we joined, and
+      // control frames go out before pushes.
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_control_.emplace_back();
+      pending_control_.back().mutable_accepted();
+    }
     int refusal = 0;
     if (!ctx.authenticated()) {
       refusal = kBusCloseUnauthenticated;
@@ -109,9 +117,6 @@ class BusSocket final : public grpc::ServerBidiReactor<SocketFrame, SocketFrame>
       joined_tn_ = ctx.tn_id();
     }
     std::unique_lock<std::mutex> lock(mu_);
-    // Accepted first in every case: the client sees the close code only on an open socket.
-    pending_control_.emplace_back();
-    pending_control_.back().mutable_accepted();
     if (refusal != 0) {
       QueueClose(refusal, refusal == kBusCloseUnauthenticated ? "Unauthorized - authentication required"
                           : refusal == kBusCloseForbidden     ? "Access denied"

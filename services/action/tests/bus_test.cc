@@ -8,6 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cloudillo/rpc/server.h"
+#include "cloudillo/v1/action.grpc.pb.h"
+
 namespace cloudillo::action {
 namespace {
 
@@ -152,6 +155,126 @@ TEST(SendQueue, AFrameLargerThanTheByteBoundNeverFits) {
   SendQueue q(10, 4);
   EXPECT_FALSE(q.Push(std::make_shared<const std::string>("12345")));
   EXPECT_TRUE(q.empty());
+}
+
+// The real reactor on an in-process channel (no network): what the gateway sees.
+class BusOnly final : public cloudillo::v1::ActionEdge::CallbackService {
+ public:
+  explicit BusOnly(BusHub& hub) : hub_(hub) {}
+  grpc::ServerBidiReactor<cloudillo::v1::SocketFrame, cloudillo::v1::SocketFrame>* Bus(
+      grpc::CallbackServerContext*) override {
+    return hub_.Open();
+  }
+
+ private:
+  BusHub& hub_;
+};
+
+class BusSocketTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    limits_.max_client_message = 100;
+    limits_.queue_messages = 4;
+    hub_ = std::make_unique<BusHub>(limits_, nullptr);
+    service_ = std::make_unique<BusOnly>(*hub_);
+    server_ = std::make_unique<rpc::RpcServer>(std::make_shared<prometheus::Registry>());
+    server_->AddService(service_.get());
+    ASSERT_TRUE(server_->Start("", nullptr).ok());
+    stub_ = cloudillo::v1::ActionEdge::NewStub(server_->InProcessChannel());
+  }
+  void TearDown() override { server_->Shutdown(absl::Seconds(1)); }
+
+  using Stream = grpc::ClientReaderWriter<cloudillo::v1::SocketFrame, cloudillo::v1::SocketFrame>;
+  std::unique_ptr<Stream> Open(grpc::ClientContext* ctx, bool authenticated, const std::string& subject,
+                               const std::string& scope = "") {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));  // never hang
+    auto stream = stub_->Bus(ctx);
+    cloudillo::v1::SocketFrame open;
+    auto* c = open.mutable_open()->mutable_ctx();
+    c->set_tn_id(5);
+    c->set_id_tag("alice.test");
+    c->set_authenticated(authenticated);
+    c->set_subject(subject);
+    c->set_scope(scope);
+    EXPECT_TRUE(stream->Write(open));
+    return stream;
+  }
+  static cloudillo::v1::SocketFrame Text(const std::string& t) {
+    cloudillo::v1::SocketFrame f;
+    f.set_text(t);
+    return f;
+  }
+
+  BusLimits limits_;
+  std::unique_ptr<BusHub> hub_;
+  std::unique_ptr<BusOnly> service_;
+  std::unique_ptr<rpc::RpcServer> server_;
+  std::unique_ptr<cloudillo::v1::ActionEdge::Stub> stub_;
+};
+
+TEST_F(BusSocketTest, AGuestIsAcceptedThenClosedWith4401AndAVisitorWith4403) {
+  for (auto [auth, subject, scope, code] :
+       {std::make_tuple(false, "", "", 4401), std::make_tuple(true, "bob.test", "", 4403),
+        std::make_tuple(true, "alice.test", "file:f1~a:W", 4403)}) {
+    grpc::ClientContext ctx;
+    auto stream = Open(&ctx, auth, subject, scope);
+    cloudillo::v1::SocketFrame f;
+    ASSERT_TRUE(stream->Read(&f));
+    EXPECT_TRUE(f.has_accepted());
+    ASSERT_TRUE(stream->Read(&f));
+    ASSERT_TRUE(f.has_close());
+    EXPECT_EQ(f.close().code(), code);
+    EXPECT_FALSE(stream->Read(&f));
+    EXPECT_TRUE(stream->Finish().ok());
+  }
+  EXPECT_EQ(hub_->connections(), 0u);
+}
+
+TEST_F(BusSocketTest, TheOwnerGetsAcksAndPushesAndAnOversizedFrameCloses1009) {
+  grpc::ClientContext ctx;
+  auto stream = Open(&ctx, true, "alice.test");
+  cloudillo::v1::SocketFrame f;
+  ASSERT_TRUE(stream->Read(&f));
+  ASSERT_TRUE(f.has_accepted());
+  ASSERT_TRUE(stream->Write(Text(R"({"id":"1","cmd":"ping"})")));
+  ASSERT_TRUE(stream->Read(&f));
+  EXPECT_EQ(f.text(), R"({"id":"1","cmd":"ack","data":{"status":"pong"}})");
+  // Joined once the first ack came back: a push reaches it.
+  EXPECT_EQ(hub_->Deliver("bus:5", R"({"cmd":"ACTION","data":{"n":1}})"), 1u);
+  ASSERT_TRUE(stream->Read(&f));
+  EXPECT_EQ(json::parse(f.text())["data"]["n"], 1);
+  cloudillo::v1::SocketFrame bin;
+  bin.set_binary(std::string("\x00\x01", 2));
+  ASSERT_TRUE(stream->Write(bin));               // ignored
+  ASSERT_TRUE(stream->Write(Text("not json")));  // ignored
+  ASSERT_TRUE(stream->Write(Text(std::string(101, 'x'))));
+  ASSERT_TRUE(stream->Read(&f));
+  ASSERT_TRUE(f.has_close());
+  EXPECT_EQ(f.close().code(), kBusCloseTooBig);
+  EXPECT_FALSE(stream->Read(&f));
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(hub_->connections(), 0u);
+}
+
+TEST_F(BusSocketTest, AClientThatReadsNothingIsClosedOnceItsQueueOverflows) {
+  grpc::ClientContext ctx;
+  auto stream = Open(&ctx, true, "alice.test");
+  cloudillo::v1::SocketFrame f;
+  ASSERT_TRUE(stream->Read(&f));
+  ASSERT_TRUE(stream->Write(Text(R"({"id":"1","cmd":"ping"})")));
+  ASSERT_TRUE(stream->Read(&f));
+  // Far more than the queue and any transport buffer hold, without reading.
+  std::string big = R"({"cmd":"ACTION","data":")" + std::string(64 << 10, 'x') + R"("})";
+  for (int i = 0; i < 400 && hub_->connections() > 0; ++i) hub_->Deliver("bus:5", big);
+  // What was written before the overflow, then the close, then the end.
+  int pushes = 0;
+  while (stream->Read(&f) && !f.has_close()) ++pushes;
+  ASSERT_TRUE(f.has_close());
+  EXPECT_EQ(f.close().code(), kBusCloseTryLater);
+  EXPECT_LT(pushes, 400);
+  EXPECT_FALSE(stream->Read(&f));
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(hub_->connections(), 0u);
 }
 
 }  // namespace
