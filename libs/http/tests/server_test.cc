@@ -450,19 +450,19 @@ TEST(HttpServer, WebSocketPingsAQuietPeer) {
       {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
   ws.handshake("h", "/ws/quiet");
   int pings = 0;
+  boost::asio::steady_timer give_up(ioc, std::chrono::seconds(3));
+  give_up.async_wait([&](beast::error_code ec) {
+    if (!ec) ioc.stop();
+  });
   ws.control_callback([&](beast::websocket::frame_type kind, beast::string_view) {
-    if (kind == beast::websocket::frame_type::ping && ++pings == 3)
-      ws.async_close({}, [](beast::error_code) {});
+    if (kind != beast::websocket::frame_type::ping || ++pings != 3) return;
+    give_up.cancel();
+    ws.async_close({}, [](beast::error_code) {});
   });
   // The read answers each ping with a pong (so the peer stays), until the third.
   beast::flat_buffer buf;
   ws.async_read(buf, [](beast::error_code, size_t) {});
-  std::thread stop([&] {
-    std::this_thread::sleep_for(std::chrono::seconds(3));
-    ioc.stop();
-  });
   ioc.run();
-  stop.join();
   EXPECT_GE(pings, 3);
   server->Stop(absl::Seconds(1));
 }
