@@ -7,10 +7,13 @@
 //   CLOUDILLO_OUTBOX_PER_DESTINATION   concurrent deliveries to one recipient (default 4)
 //   CLOUDILLO_INBOX_THREADS            verifier threads (default 4)
 //   CLOUDILLO_OUTBOX_LEASE_SECONDS     a claimed delivery's lease (default 90)
+//   CLOUDILLO_BUS_MAX_CONNECTIONS      open /ws/bus sockets per process (default 20000)
+//   CLOUDILLO_BUS_MAX_PER_TENANT       open /ws/bus sockets of one tenant per process (default 64)
 #pragma once
 
 #include <string>
 
+#include "bus.h"
 #include "cloudillo/core/config.h"
 
 namespace cloudillo::action {
@@ -23,6 +26,7 @@ struct ActionConfig {
   int per_destination = 4;
   int inbox_threads = 4;
   int outbox_lease_seconds = 90;
+  BusLimits bus;
 
   static ActionConfig Load(ConfigSource& src) {
     ActionConfig c;
@@ -38,6 +42,10 @@ struct ActionConfig {
     c.outbox_lease_seconds =
         int(src.Int("CLOUDILLO_OUTBOX_LEASE_SECONDS", 90, 2, 3600,
                     "how long a claimed delivery waits before another worker may retry it"));
+    c.bus.max_connections = size_t(
+        src.Int("CLOUDILLO_BUS_MAX_CONNECTIONS", 20000, 1, 1000000, "open /ws/bus sockets per process"));
+    c.bus.max_per_tenant = size_t(src.Int("CLOUDILLO_BUS_MAX_PER_TENANT", 64, 1, 10000,
+                                          "open /ws/bus sockets of one tenant per process"));
     return c;
   }
 };

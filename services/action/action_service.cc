@@ -131,7 +131,7 @@ absl::StatusOr<CreateInput> ParseCreateBody(const json& body) {
 
 ActionService::ActionService(ActionStore& store, Pipeline& pipeline, OutboxWorker& outbox, InboxWorker& inbox,
                              std::shared_ptr<cache::Redis> redis, const Clock& clock,
-                             rpc::WorkerPool& workers)
+                             rpc::WorkerPool& workers, BusHub* bus)
     : store_(store),
       pipeline_(pipeline),
       outbox_(outbox),
@@ -139,7 +139,14 @@ ActionService::ActionService(ActionStore& store, Pipeline& pipeline, OutboxWorke
       redis_(std::move(redis)),
       clock_(clock),
       workers_(workers),
+      bus_(bus),
       pow_(redis_) {}
+
+grpc::ServerBidiReactor<cloudillo::v1::SocketFrame, cloudillo::v1::SocketFrame>* ActionService::Bus(
+    grpc::CallbackServerContext* ctx) {
+  if (!bus_) return cloudillo::v1::ActionEdge::CallbackService::Bus(ctx);
+  return bus_->Open();
+}
 
 #define SERVE(Name, Call)                                                                                \
   grpc::ServerUnaryReactor* ActionService::Name(grpc::CallbackServerContext* ctx, const ApiRequest* req, \

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "action_store.h"
+#include "bus.h"
 #include "cloudillo/cache/redis.h"
 #include "cloudillo/core/clock.h"
 #include "cloudillo/rpc/dispatch.h"
@@ -22,8 +23,10 @@ using cloudillo::v1::ApiRequest;
 
 class ActionService final : public cloudillo::v1::ActionEdge::CallbackService {
  public:
+  // `bus` serves /ws/bus; without one the call is UNIMPLEMENTED (tests of the REST routes).
   ActionService(ActionStore& store, Pipeline& pipeline, OutboxWorker& outbox, InboxWorker& inbox,
-                std::shared_ptr<cache::Redis> redis, const Clock& clock, rpc::WorkerPool& workers);
+                std::shared_ptr<cache::Redis> redis, const Clock& clock, rpc::WorkerPool& workers,
+                BusHub* bus = nullptr);
 
   grpc::ServerUnaryReactor* ListActions(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* CreateAction(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
@@ -36,6 +39,8 @@ class ActionService final : public cloudillo::v1::ActionEdge::CallbackService {
   grpc::ServerUnaryReactor* Inbox(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* InboxSync(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* Outbox(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerBidiReactor<cloudillo::v1::SocketFrame, cloudillo::v1::SocketFrame>* Bus(
+      grpc::CallbackServerContext* ctx) override;
 
  private:
   absl::StatusOr<ApiReply> DoList(const ApiRequest& req);
@@ -56,6 +61,7 @@ class ActionService final : public cloudillo::v1::ActionEdge::CallbackService {
   std::shared_ptr<cache::Redis> redis_;
   const Clock& clock_;
   rpc::WorkerPool& workers_;
+  BusHub* bus_;
   PowGate pow_;
 };
 

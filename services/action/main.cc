@@ -75,15 +75,24 @@ int main(int argc, char** argv) {
   action::InboxWorker inbox(store, pipeline, pow, {cfg.inbox_threads}, registry.get());
   action::HistorySync history(store, pipeline, *client, Clock::Real(), {});
   history.Attach(pipeline, outbox);
-  action::ActionService service(store, pipeline, outbox, inbox, redis, Clock::Real(), workers);
+  // The bus: one pattern subscription for every tenant's channel, fanned out in process.
+  action::BusHub bus(cfg.bus, registry.get());
+  cache::Subscriber::Options bus_topics;
+  bus_topics.patterns = {action::kBusPattern};
+  cache::Subscriber bus_sub(
+      *redis_cfg, {}, [&bus](const std::string& ch, const std::string& msg) { bus.Deliver(ch, msg); },
+      nullptr, bus_topics);
+  action::ActionService service(store, pipeline, outbox, inbox, redis, Clock::Real(), workers, &bus);
   rpc::RpcServer server(registry);
   server.AddService(&service);
+  server.KeepLongStreams();  // /ws/bus sockets
   auto port = server.Start(
       *listen, rpc::ServerCredentials(tls, std::make_shared<rpc::AccessPolicy>(action::ListenerPolicy())));
   if (!port.ok()) return process::StartupFailure("gRPC", port.status());
   outbox.Start();
   inbox.Start();
   history.Start();
+  bus_sub.Start();
 
   process::Readiness readiness(registry);
   readiness.AddDependency("postgres", [&] { return (*pool)->Ping(); });
@@ -100,7 +109,11 @@ int main(int argc, char** argv) {
   LogInfo("draining", {{"signal", sig}});
   readiness.SetDraining();
   absl::SleepFor(proc.drain_delay);
+  // Bus sockets never end by themselves: close them (clients reconnect elsewhere) so
+  // that the grace below is spent on unary calls.
+  bus.CloseAll(action::kBusCloseRestart);
   server.Shutdown(proc.shutdown_grace);
+  bus_sub.Stop();
   // Leased rows a stopped worker did not finish become due again after the lease.
   outbox.Stop();
   inbox.Stop();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cloudillo/core/log.h"
@@ -36,6 +37,26 @@ char ReactionCode(const std::string& sub_type) {
   if (sub_type == "SAD") return 'S';
   if (sub_type == "ANGRY") return 'A';
   return 0;
+}
+
+// "<total>,<code><count>..." from "LIKE:3,LOVE:1": top 5 by count, then by code (§2.11).
+std::string ReactionSummary(const std::string& aggregated) {
+  std::vector<std::pair<int64_t, char>> counts;
+  int64_t total = 0;
+  for (absl::string_view item : absl::StrSplit(aggregated, ',', absl::SkipEmpty())) {
+    size_t colon = item.find(':');
+    int64_t n = 0;
+    char code = ReactionCode(std::string(item.substr(0, colon)));
+    if (!code || colon == absl::string_view::npos || !absl::SimpleAtoi(item.substr(colon + 1), &n)) continue;
+    total += n;
+    counts.emplace_back(n, code);
+  }
+  std::sort(counts.begin(), counts.end(),
+            [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  std::string out = total ? std::to_string(total) : "";
+  for (size_t i = 0; i < counts.size() && i < 5; ++i)
+    absl::StrAppend(&out, ",", std::string(1, counts[i].second), counts[i].first);
+  return out;
 }
 
 cloudillo::v1::ActionClaims ClaimsOf(const ActionRow& row) {
@@ -448,49 +469,47 @@ absl::Status Pipeline::UpdateCounters(const Tenant& tenant, const std::string& t
   if (!target) return absl::OkStatus();
   const std::string& owner = target->audience.empty() ? target->issuer : target->audience;
   if (owner != tenant.id_tag) return absl::OkStatus();
-  CL_ASSIGN_OR_RETURN(
-      db::Result r,
-      store_.pool().Query(
-          "WITH reacts AS (SELECT coalesce(sub_type, 'LIKE') AS st, count(*) AS n FROM actions "
-          "  WHERE tn_id = $1 AND subject = $2 AND type = 'REACT' AND status = 'A' "
-          "  AND coalesce(sub_type, '') <> 'DEL' GROUP BY 1), "
-          "cmnts AS (SELECT count(*) AS n, coalesce(max(extract(epoch from created_at))::bigint, 0) AS ts "
-          "  FROM actions WHERE tn_id = $1 AND parent_id = $2 AND type = 'CMNT' AND status = 'A' "
-          "  AND coalesce(sub_type, '') <> 'DEL') "
-          "SELECT (SELECT string_agg(st || ':' || n, ',' ORDER BY n DESC, st) FROM reacts), "
-          "(SELECT n FROM cmnts), (SELECT ts FROM cmnts)",
-          {db::P(tenant.tn_id), db::P(target_id)}));
-  // "<total>,<code><count>..." top 5 by count, then code.
-  std::vector<std::pair<int64_t, char>> counts;
-  int64_t total = 0;
-  for (absl::string_view item : absl::StrSplit(r.rows[0].Str(0), ',', absl::SkipEmpty())) {
-    size_t colon = item.find(':');
-    char code = ReactionCode(std::string(item.substr(0, colon)));
-    int64_t n = std::stoll(std::string(item.substr(colon + 1)));
-    if (!code) continue;
-    total += n;
-    counts.emplace_back(n, code);
-  }
-  std::sort(counts.begin(), counts.end(),
-            [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-  std::string reactions = total ? std::to_string(total) : "";
-  for (size_t i = 0; i < counts.size() && i < 5; ++i)
-    absl::StrAppend(&reactions, ",", std::string(1, counts[i].second), counts[i].first);
-  int64_t comments = r.rows[0].Int(1), comments_ts = r.rows[0].Int(2);
-  CL_RETURN_IF_ERROR(
-      store_.pool()
-          .Query(
-              "UPDATE actions SET reactions = nullif($3, ''), comments = $4, comments_ts = $5 "
-              "WHERE tn_id = $1 AND action_id = $2",
-              {db::P(tenant.tn_id), db::P(target_id), db::P(reactions), db::P(comments), db::P(comments_ts)})
-          .status());
+  // One count at a time per target (a REACT and a CMNT verified at once would count
+  // concurrently), and each STAT gets a later iat than the one before: receivers keep
+  // only a STAT newer than the last (E24 item 1), so the later, fuller count wins
+  // whatever order the STATs arrive in. For an own action `stat_at` holds the iat of
+  // the last STAT emitted.
+  std::string reactions;
+  int64_t comments = 0, comments_ts = 0, stat_iat = 0;
+  CL_RETURN_IF_ERROR(store_.pool().Transact([&](db::Tx& tx) -> absl::Status {
+    CL_RETURN_IF_ERROR(tx.Query("SELECT pg_advisory_xact_lock(hashtextextended($2, $1))",
+                                {db::P(tenant.tn_id), db::P(target_id)})
+                           .status());
+    CL_ASSIGN_OR_RETURN(
+        db::Result r,
+        tx.Query(
+            "WITH reacts AS (SELECT coalesce(sub_type, 'LIKE') AS st, count(*) AS n FROM actions "
+            "  WHERE tn_id = $1 AND subject = $2 AND type = 'REACT' AND status = 'A' "
+            "  AND coalesce(sub_type, '') <> 'DEL' GROUP BY 1), "
+            "cmnts AS (SELECT count(*) AS n, coalesce(max(extract(epoch from created_at))::bigint, 0) AS ts "
+            "  FROM actions WHERE tn_id = $1 AND parent_id = $2 AND type = 'CMNT' AND status = 'A' "
+            "  AND coalesce(sub_type, '') <> 'DEL') "
+            "SELECT (SELECT string_agg(st || ':' || n, ',' ORDER BY n DESC, st) FROM reacts), "
+            "(SELECT n FROM cmnts), (SELECT ts FROM cmnts)",
+            {db::P(tenant.tn_id), db::P(target_id)}));
+    reactions = ReactionSummary(r.rows[0].Str(0));
+    comments = r.rows[0].Int(1);
+    comments_ts = r.rows[0].Int(2);
+    CL_ASSIGN_OR_RETURN(
+        db::Result u,
+        tx.Query("UPDATE actions SET reactions = nullif($3, ''), comments = $4, comments_ts = $5, "
+                 "stat_at = greatest(stat_at + 1, $6) WHERE tn_id = $1 AND action_id = $2 "
+                 "RETURNING stat_at",
+                 {db::P(tenant.tn_id), db::P(target_id), db::P(reactions), db::P(comments),
+                  db::P(comments_ts), db::P(absl::ToUnixSeconds(clock_.Now()))}));
+    if (u.empty()) return absl::NotFoundError("action gone");
+    stat_iat = u.rows[0].Int(0);
+    return absl::OkStatus();
+  }));
   CreateInput stat;
   stat.type = "STAT";
   stat.parent_id = target_id;
-  // Receivers apply a STAT only when its iat is later than the last one's (E24 item 1),
-  // so two changes in one second get consecutive seconds instead of one being lost.
-  CL_ASSIGN_OR_RETURN(auto last, store_.LatestByKey(tenant.tn_id, "STAT:" + target_id));
-  if (last) stat.iat = last->created_at / 1000000 + 1;
+  stat.iat = stat_iat;
   stat.content = json{{"r", reactions}, {"c", comments}, {"ct", comments_ts}, {"rp", target->reposts}};
   return Create(tenant, stat).status();
 }

@@ -118,7 +118,9 @@ int main(int argc, char** argv) {
   action::InboxWorker inbox(action_store, pipeline, pow, {act_cfg.inbox_threads}, registry.get());
   action::HistorySync history(action_store, pipeline, *fed_client, Clock::Real(), {});
   history.Attach(pipeline, outbox);
-  action::ActionService action_service(action_store, pipeline, outbox, inbox, redis, Clock::Real(), workers);
+  action::BusHub bus(act_cfg.bus, registry.get());
+  action::ActionService action_service(action_store, pipeline, outbox, inbox, redis, Clock::Real(), workers,
+                                       &bus);
   if (!blob::InitImaging())
     return process::StartupFailure("libvips", absl::InternalError("vips_init failed"));
   auto blob_store = blob_cfg.OpenStore();
@@ -156,16 +158,21 @@ int main(int argc, char** argv) {
   backends.channels = {{"identity", channel}, {"access", channel}, {"action", channel}, {"blob", channel}};
   int http_port = gw_cfg->http_port, https_port = gw_cfg->https_port;
   gateway::Gateway gw(std::move(*gw_cfg), std::move(backends), redis, registry, Clock::Real());
+  // One subscription for the process: invalidations, and every tenant's bus channel.
+  cache::Subscriber::Options topics;
+  topics.patterns = {action::kBusPattern};
   cache::Subscriber subscriber(
       *redis_cfg, {cache::kInvalidationChannel},
-      [&](const std::string&, const std::string& msg) {
+      [&](const std::string& channel, const std::string& msg) {
+        if (channel != cache::kInvalidationChannel) return (void)bus.Deliver(channel, msg);
         gw.OnInvalidation(msg);
         identity_service.profiles().OnInvalidation(msg);
       },
       [&] {
         gw.OnSubscriberReset();
         identity_service.profiles().Clear();
-      });
+      },
+      topics);
   subscriber.Start();
   gw.Start();
   auto http = http::HttpServer::Start(gw.ServerOptions(http_port, false));
@@ -194,6 +201,7 @@ int main(int argc, char** argv) {
   LogInfo("draining", {{"signal", sig}});
   readiness.SetDraining();
   absl::SleepFor(proc.drain_delay);
+  bus.CloseAll(action::kBusCloseRestart);
   http::StopTogether({http->get(), https.get()}, proc.shutdown_grace);
   gw.Stop();
   subscriber.Stop();

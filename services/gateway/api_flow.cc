@@ -306,7 +306,8 @@ void ApiFlow::CallBackend() {
                           self->gw_.Record(self->ex_->request(), http::Response{status, {}, "", ""},
                                            self->match_.index, self->req_id_, self->tenant_.id_tag,
                                            self->start_);
-                        }};
+                        },
+                        route.kind == RouteKind::kWebSocket ? route.body_limit : 0};
     switch (route.kind) {
       case RouteKind::kUpload:
         return StartUpload(std::move(target), std::move(api));

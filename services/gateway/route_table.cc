@@ -101,6 +101,11 @@ std::vector<Route> Build() {
       {"PATCH", "/api/files/{fileId}/shares/{shareId}", kRequired, nullptr, false, BLOB(PatchShare)},
       {"DELETE", "/api/files/{fileId}/shares/{shareId}", kRequired, nullptr, false, BLOB(DeleteShare)},
       {"GET", "/api/shares", kRequired, nullptr, false, BLOB(ListAllShares)},
+      // Notification bus (PROTOCOL §7). Optional here on purpose: the reference upgrades
+      // every request and closes an unauthenticated socket with 4401, which makes the
+      // client wait for a fresh token; a refusal before the upgrade would look like a
+      // network failure and be retried with the same token. The service decides.
+      {"GET", "/ws/bus", kOptional, "websocket", true, ACTION(Bus), RouteKind::kWebSocket, 64 << 10},
   };
 }
 

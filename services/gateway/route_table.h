@@ -41,7 +41,7 @@ struct Route {
   const char* backend;  // "identity", "access", …
   const char* rpc;      // "/cloudillo.v1.IdentityEdge/GetMe"
   RouteKind kind = RouteKind::kUnary;
-  size_t body_limit = 0;  // bytes; 0 = CLOUDILLO_MAX_BODY_BYTES
+  size_t body_limit = 0;  // bytes; 0 = CLOUDILLO_MAX_BODY_BYTES (sockets: largest client message)
 };
 
 struct RouteMatch {

@@ -256,21 +256,8 @@ class SocketBridge final : public Bridge {
       accepted_ = true;
       lock.unlock();
       auto self = Self<SocketBridge>();
-      t_.ex->AcceptWebSocket([self](std::shared_ptr<http::WebSocket> ws) {
-        if (!ws) {  // the client went away during the handshake
-          self->ctx_.TryCancel();
-          self->PumpEnded(&self->client_done_);
-          return self->StartRead(&self->in_);
-        }
-        bool pump;
-        {
-          std::lock_guard<std::mutex> l(self->mu_);
-          self->ws_ = ws;
-          pump = self->open_written_;  // else OnWriteDone of the open frame starts it
-        }
-        if (pump) self->ReadClient();
-        self->StartRead(&self->in_);
-      });
+      t_.ex->AcceptWebSocket(http::WebSocketOptions{t_.max_message},
+                             [self](std::shared_ptr<http::WebSocket> ws) { self->OnAccepted(std::move(ws)); });
       return;
     }
     std::shared_ptr<http::WebSocket> ws = ws_;
@@ -286,6 +273,23 @@ class SocketBridge final : public Bridge {
       if (!st.ok()) self->ctx_.TryCancel();
       self->StartRead(&self->in_);  // fails at once after a cancel, ending this pump
     });
+  }
+
+  // The upgrade completed (or failed: the client went away during the handshake).
+  void OnAccepted(std::shared_ptr<http::WebSocket> ws) {
+    if (!ws) {
+      ctx_.TryCancel();
+      PumpEnded(&client_done_);
+      return StartRead(&in_);
+    }
+    bool pump;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      ws_ = ws;
+      pump = open_written_;  // else OnWriteDone of the open frame starts it
+    }
+    if (pump) ReadClient();
+    StartRead(&in_);
   }
 
   // Client → service: the open frame, then one client message per write.

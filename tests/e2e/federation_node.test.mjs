@@ -43,7 +43,7 @@ before(async () => {
   await peer.start();
   A = new Cluster({ CLOUDILLO_FEDERATION_MAP: `cl-o.peer.test=http://127.0.0.1:${nodePort}`, CLOUDILLO_OUTBOX_LEASE_SECONDS: '3' });
   await A.start();
-  alice = A.createTenant('alice.test');
+  alice = A.createTenant('amy.test');
   aliceToken = await A.login(alice);
 });
 
@@ -53,7 +53,7 @@ after(async () => {
 });
 
 test('a FLLW signed by jose is accepted: the node becomes alice\'s follower', async () => {
-  const token = await peer.sign({ t: 'FLLW', aud: 'alice.test', iat: Math.floor(Date.now() / 1000) });
+  const token = await peer.sign({ t: 'FLLW', aud: 'amy.test', iat: Math.floor(Date.now() / 1000) });
   const r = await A.api(alice.idTag, 'POST', '/api/inbox', { body: { token } });
   assert.equal(r.status, 201, r.text);
   assert.equal(r.json.data, null);
@@ -75,7 +75,7 @@ test('alice\'s post reaches the node and verifies with jose against her publishe
   assert.deepEqual(protectedHeader, { typ: 'JWT', alg: 'ES384' });
   const claims = JSON.parse(new TextDecoder().decode(payload));
   assert.deepEqual(Object.keys(claims), ['iss', 'k', 't', 'c', 'iat', 'v']);
-  assert.equal(claims.iss, 'alice.test');
+  assert.equal(claims.iss, 'amy.test');
   assert.equal(claims.k, key.keyId);
   assert.equal(claims.c, 'for my followers');
 });
@@ -111,7 +111,7 @@ test('the action service killed mid-delivery loses nothing and delivers once', a
 });
 
 test('a token delivered twice is stored once and both deliveries get 201 (E22)', async () => {
-  const token = await peer.sign({ t: 'FLLW', aud: 'alice.test', c: `twice ${Date.now()}`, iat: Math.floor(Date.now() / 1000) });
+  const token = await peer.sign({ t: 'FLLW', aud: 'amy.test', c: `twice ${Date.now()}`, iat: Math.floor(Date.now() / 1000) });
   for (let i = 0; i < 2; i++) {
     const r = await A.api(alice.idTag, 'POST', '/api/inbox', { body: { token } });
     assert.equal(r.status, 201, r.text);

@@ -38,7 +38,8 @@ async function post(cluster, tenant, token, content) {
 // Each hostile request from its own documentation address, so the refusals, which
 // count against the caller's IP (E6 recommend), never ban the test client.
 let ipCounter = 1;
-const freshIp = () => `203.0.113.${ipCounter++}`;
+// One /24 per case: a ban covers the network of the penalised address.
+const freshIp = () => `198.51.${ipCounter++}.7`;
 
 function jws(header, payload, key) {
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
@@ -48,15 +49,15 @@ function jws(header, payload, key) {
 
 before(async () => {
   const [portA, portB] = await Promise.all([freePort(), freePort()]);
-  const map = `cl-o.alice.test=http://127.0.0.1:${portA},cl-o.carol.test=http://127.0.0.1:${portA},` +
-    `cl-o.bob.test=http://127.0.0.1:${portB},cl-o.dave.test=http://127.0.0.1:${portB}`;
+  const map = `cl-o.alma.test=http://127.0.0.1:${portA},cl-o.cleo.test=http://127.0.0.1:${portA},` +
+    `cl-o.bert.test=http://127.0.0.1:${portB},cl-o.dora.test=http://127.0.0.1:${portB}`;
   A = new Cluster({ CLOUDILLO_HTTP_PORT: String(portA), CLOUDILLO_FEDERATION_MAP: map });
   B = new Cluster({ CLOUDILLO_HTTP_PORT: String(portB), CLOUDILLO_FEDERATION_MAP: map });
   await Promise.all([A.start(), B.start()]);
-  alice = A.createTenant('alice.test');
-  carol = A.createTenant('carol.test');
-  bob = B.createTenant('bob.test');
-  dave = B.createTenant('dave.test');
+  alice = A.createTenant('alma.test');
+  carol = A.createTenant('cleo.test');
+  bob = B.createTenant('bert.test');
+  dave = B.createTenant('dora.test');
   [aliceToken, carolToken, bobToken] = await Promise.all([A.login(alice), A.login(carol), B.login(bob)]);
 });
 
@@ -72,12 +73,12 @@ test('posts made before a follow arrive through history sync (E8, E9)', async ()
   assert.equal((await list(A, alice, aliceToken, '?type=POST')).length, 0);
 
   const r = await A.api(alice.idTag, 'POST', '/api/actions', {
-    token: aliceToken, body: { type: 'FLLW', audienceTag: 'bob.test' },
+    token: aliceToken, body: { type: 'FLLW', audienceTag: 'bert.test' },
   });
   assert.equal(r.status, 201, r.text);
 
   const got = await eventually('bob\'s earlier posts at alice', async () => {
-    const posts = (await list(A, alice, aliceToken, '?type=POST')).filter((p) => p.issuer.idTag === 'bob.test');
+    const posts = (await list(A, alice, aliceToken, '?type=POST')).filter((p) => p.issuer.idTag === 'bert.test');
     return early.every((id) => posts.some((p) => p.actionId === id)) && posts;
   });
   for (let i = 0; i < 3; i++) {
@@ -86,15 +87,15 @@ test('posts made before a follow arrive through history sync (E8, E9)', async ()
 });
 
 test('proxy-token: alice\'s node gets a token bob\'s node accepts (§3.5)', async () => {
-  const r = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=bob.test', { token: aliceToken });
+  const r = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=bert.test', { token: aliceToken });
   assert.equal(r.status, 200, r.text);
   const { token, roles } = r.json.data;
   assert.ok(Array.isArray(roles));
   assert.deepEqual(roles, []);  // E7: following adds no role
   const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
   assert.deepEqual(Object.keys(claims), ['iss', 'sub', 'exp']);
-  assert.equal(claims.iss, 'bob.test');
-  assert.equal(claims.sub, 'alice.test');
+  assert.equal(claims.iss, 'bert.test');
+  assert.equal(claims.sub, 'alma.test');
 
   const outbox = await B.api(bob.idTag, 'GET', '/api/outbox', { token });
   assert.equal(outbox.status, 200, outbox.text);
@@ -102,7 +103,7 @@ test('proxy-token: alice\'s node gets a token bob\'s node accepts (§3.5)', asyn
   for (const item of outbox.json.data.items) assert.equal(typeof item.token, 'string');
 
   // A second call answers from the cache: the same token.
-  const again = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=bob.test', { token: aliceToken });
+  const again = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=bert.test', { token: aliceToken });
   assert.equal(again.json.data.token, token);
 
   // Without idTag: a fresh local token with the owner's roles.
@@ -116,15 +117,15 @@ test('proxy-token: alice\'s node gets a token bob\'s node accepts (§3.5)', asyn
 test('the outbox carries a fresh STAT of an own post with counters (E8, E24 item 1)', async () => {
   // bob follows alice back, so her comment passes his gate.
   let r = await B.api(bob.idTag, 'POST', '/api/actions', {
-    token: bobToken, body: { type: 'FLLW', audienceTag: 'alice.test' },
+    token: bobToken, body: { type: 'FLLW', audienceTag: 'alma.test' },
   });
   assert.equal(r.status, 201, r.text);
   await sleep(1500);
   r = await A.api(alice.idTag, 'POST', '/api/actions', {
-    token: aliceToken, body: { type: 'CMNT', parentId: early[0], audienceTag: 'bob.test', content: 'Late, but nice' },
+    token: aliceToken, body: { type: 'CMNT', parentId: early[0], audienceTag: 'bert.test', content: 'Late, but nice' },
   });
   assert.equal(r.status, 201, r.text);
-  const px = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=bob.test', { token: aliceToken });
+  const px = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=bert.test', { token: aliceToken });
   assert.equal(px.status, 200, px.text);
   const payload = (t) => JSON.parse(Buffer.from(t.split('.')[1], 'base64url').toString());
   const item = await eventually('a STAT in bob\'s outbox', async () => {
@@ -133,7 +134,7 @@ test('the outbox carries a fresh STAT of an own post with counters (E8, E24 item
     return o.json.data.items.find((i) => i.related && i.related.some((t) => payload(t).t === 'STAT'));
   });
   const stat = payload(item.related.find((t) => payload(t).t === 'STAT'));
-  assert.equal(stat.iss, 'bob.test');
+  assert.equal(stat.iss, 'bert.test');
   assert.equal(stat.p, early[0]);
   assert.equal(stat.c.c, 1);
   assert.ok(stat.c.ct > 0);
@@ -148,10 +149,10 @@ test('the outbox carries a fresh STAT of an own post with counters (E8, E24 item
 });
 
 test('proxy-token needs the owner and a session (§3.5)', async () => {
-  let r = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=bob.test');
+  let r = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=bert.test');
   assert.ok(r.status === 401 || r.status === 403, r.text);  // the gateway's answer to no bearer
   // carol's token on alice's host is not alice's.
-  r = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=bob.test', { token: carolToken });
+  r = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=bert.test', { token: carolToken });
   assert.ok(r.status === 401 || r.status === 403, r.text);
   r = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=not_an_id_tag!', { token: aliceToken });
   assert.equal(r.status, 400, r.text);
@@ -161,7 +162,7 @@ test('proxy-token needs the owner and a session (§3.5)', async () => {
 test('hostile PROXY exchanges get 403 E-AUTH-NOPERM (§13.1, E6)', async () => {
   const forger = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
   const now = Math.floor(Date.now() / 1000);
-  const good = { iss: 'alice.test', k: '000000', t: 'PROXY', aud: 'bob.test', iat: now, exp: now + 60 };
+  const good = { iss: 'alma.test', k: '000000', t: 'PROXY', aud: 'bert.test', iat: now, exp: now + 60 };
   const es384 = { typ: 'JWT', alg: 'ES384' };
   const me = await A.api(alice.idTag, 'GET', '/api/me');
   const aliceKey = me.json.data.keys[0].keyId;
@@ -170,7 +171,7 @@ test('hostile PROXY exchanges get 403 E-AUTH-NOPERM (§13.1, E6)', async () => {
     garbage: 'not-a-token',
     dots: 'a.b.c',
     'wrong t': jws(es384, { ...good, t: 'CONN' }, forger.privateKey),
-    'wrong aud': jws(es384, { ...good, aud: 'dave.test' }, forger.privateKey),
+    'wrong aud': jws(es384, { ...good, aud: 'dora.test' }, forger.privateKey),
     'no exp': jws(es384, { ...good, exp: undefined }, forger.privateKey),
     'exp too far': jws(es384, { ...good, exp: now + 3600 }, forger.privateKey),
     expired: jws(es384, { ...good, iat: now - 600, exp: now - 300 }, forger.privateKey),
@@ -188,7 +189,7 @@ test('hostile PROXY exchanges get 403 E-AUTH-NOPERM (§13.1, E6)', async () => {
 });
 
 test('a non-follower\'s token is refused by the outbox (E8)', async () => {
-  const r = await A.api(carol.idTag, 'GET', '/api/auth/proxy-token?idTag=bob.test', { token: carolToken });
+  const r = await A.api(carol.idTag, 'GET', '/api/auth/proxy-token?idTag=bert.test', { token: carolToken });
   assert.equal(r.status, 200, r.text);
   const outbox = await B.api(bob.idTag, 'GET', '/api/outbox', { token: r.json.data.token });
   assert.equal(outbox.status, 403, outbox.text);
@@ -196,7 +197,7 @@ test('a non-follower\'s token is refused by the outbox (E8)', async () => {
 });
 
 test('a token minted for one tenant does not work on another tenant\'s host', async () => {
-  const r = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=bob.test', { token: aliceToken });
+  const r = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=bert.test', { token: aliceToken });
   assert.equal(r.status, 200, r.text);
   const token = r.json.data.token;
   for (const path of ['/api/outbox', '/api/auth/api-keys']) {
@@ -204,7 +205,7 @@ test('a token minted for one tenant does not work on another tenant\'s host', as
     assert.ok(other.status === 401 || other.status === 403, `${path}: ${other.status} ${other.text}`);
   }
   // And alice's own history at dave is empty: she follows bob, not dave.
-  const d = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=dave.test', { token: aliceToken });
+  const d = await A.api(alice.idTag, 'GET', '/api/auth/proxy-token?idTag=dora.test', { token: aliceToken });
   assert.equal(d.status, 200, d.text);
   const outbox = await B.api(dave.idTag, 'GET', '/api/outbox', { token: d.json.data.token });
   assert.equal(outbox.status, 403, outbox.text);

@@ -1,6 +1,6 @@
 // Subscriber: a Dial'd connection in pub/sub mode on its own I/O thread.
 //
-//   connecting --dial ok--> subscribing --all SUBSCRIBE confirmed--> subscribed
+//   connecting --dial ok--> subscribing --all (P)SUBSCRIBE confirmed--> subscribed
 //        ^                       |                                       |
 //        +---- backoff <--fail---+------------ lost / silent ------------+
 //
@@ -52,7 +52,7 @@ class Subscriber::Core {
 
   asio::io_context& io() { return io_; }
   bool connected() const { return connected_.load(); }
-  bool has_channels() const { return !channels_.empty(); }
+  bool has_channels() const { return !channels_.empty() || !options_.patterns.empty(); }
   internal::IoThread& thread() { return thread_; }
 
   void Connect() {
@@ -100,11 +100,21 @@ class Subscriber::Core {
         [this, weak](const absl::Status& why) {
           if (auto c = weak.lock(); c && c == conn_) Lost(why);
         });
-    std::vector<std::string> args = {"SUBSCRIBE"};
-    args.insert(args.end(), channels_.begin(), channels_.end());
+    // Both commands go out at once; each name is confirmed on its own.
+    std::string wire;
+    if (!channels_.empty()) {
+      std::vector<std::string> args = {"SUBSCRIBE"};
+      args.insert(args.end(), channels_.begin(), channels_.end());
+      wire += Wire(args);
+    }
+    if (!options_.patterns.empty()) {
+      std::vector<std::string> args = {"PSUBSCRIBE"};
+      args.insert(args.end(), options_.patterns.begin(), options_.patterns.end());
+      wire += Wire(args);
+    }
     confirmed_ = 0;
     state_ = State::kSubscribing;
-    conn_->Write(Wire(args));
+    conn_->Write(wire);
     ArmDeadline(config_.connect_timeout + config_.command_timeout, "SUBSCRIBE was not confirmed");
   }
 
@@ -117,9 +127,12 @@ class Subscriber::Core {
     const std::string& kind = reply->elements[0].str;
     if (kind == "message" && reply->elements.size() == 3) {
       if (state_ == State::kSubscribed) on_message_(reply->elements[1].str, reply->elements[2].str);
-    } else if (kind == "subscribe") {
-      // One confirmation per channel named, duplicates included.
-      if (state_ == State::kSubscribing && ++confirmed_ == channels_.size()) {
+    } else if (kind == "pmessage" && reply->elements.size() == 4) {
+      // [pmessage, pattern, channel, message]
+      if (state_ == State::kSubscribed) on_message_(reply->elements[2].str, reply->elements[3].str);
+    } else if (kind == "subscribe" || kind == "psubscribe") {
+      // One confirmation per channel or pattern named, duplicates included.
+      if (state_ == State::kSubscribing && ++confirmed_ == channels_.size() + options_.patterns.size()) {
         CancelDeadline();
         state_ = State::kSubscribed;
         connected_ = true;

@@ -77,6 +77,42 @@ TEST(Subscriber, DeliversAfterResetOnTheSharedServer) {
   EXPECT_EQ(inbox.messages_before_first_reset.load(), 0);
 }
 
+TEST(Subscriber, PatternsDeliverTheMatchingChannelBesideExactChannels) {
+  std::string addr = cloudillo::testing::GetTestEnv().redis_addr;
+  std::string prefix = "bus" + RandomAlnum(6);
+  Inbox inbox;
+  Subscriber::Options options;
+  options.patterns = {prefix + ":*"};
+  Subscriber sub(Config(addr), {prefix + "-exact"}, inbox.OnMessage(), inbox.OnReset(), options);
+  sub.Start();
+  // Connected only once both the SUBSCRIBE and the PSUBSCRIBE are confirmed.
+  ASSERT_TRUE(Eventually([&] { return sub.connected(); }, 5s));
+  EXPECT_EQ(inbox.resets.load(), 1);
+  auto redis = Redis::Create(Config(addr));
+  ASSERT_THAT(redis->Publish(prefix + ":7", "seven"), IsOk());
+  ASSERT_THAT(redis->Publish(prefix + "x:8", "not matched"), IsOk());
+  ASSERT_THAT(redis->Publish(prefix + "-exact", "exact"), IsOk());
+  ASSERT_THAT(redis->Publish(prefix + ":12", "twelve"), IsOk());
+  ASSERT_TRUE(Eventually([&] { return inbox.Has(prefix + ":12=twelve"); }, 5s));
+  sub.Stop();
+  std::lock_guard<std::mutex> l(inbox.mu);
+  EXPECT_EQ(inbox.got,
+            (std::vector<std::string>{prefix + ":7=seven", prefix + "-exact=exact", prefix + ":12=twelve"}));
+}
+
+TEST(Subscriber, PatternsAloneAreEnough) {
+  std::string addr = cloudillo::testing::GetTestEnv().redis_addr;
+  std::string prefix = "bus" + RandomAlnum(6);
+  Inbox inbox;
+  Subscriber::Options options;
+  options.patterns = {prefix + ":*"};
+  Subscriber sub(Config(addr), {}, inbox.OnMessage(), inbox.OnReset(), options);
+  sub.Start();
+  ASSERT_TRUE(Eventually([&] { return sub.connected(); }, 5s));
+  auto redis = Redis::Create(Config(addr));
+  EXPECT_TRUE(DeliveredEventually(*redis, inbox, prefix + ":1", "one"));
+}
+
 TEST(Subscriber, ResubscribesAndResetsAfterServerRestart) {
   TempDir dir;
   LocalRedis server(dir, "sub-restart", FreePort(), {});

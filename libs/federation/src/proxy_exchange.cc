@@ -38,6 +38,15 @@ absl::StatusOr<crypto::ActionClaims> VerifyProxyToken(std::string_view token, st
     return Refused(std::string(key.status().message()));
   }
   auto verified = crypto::VerifyActionToken(token, *key, now);
+  if (!verified.ok()) {
+    // A cached key may be stale (the issuer re-created its key under the same id):
+    // one refetch, as the inbox does (E12).
+    auto changed = keys.Refetch(decoded->iss, decoded->k);
+    if (changed.ok() && *changed) {
+      key = keys.Key(decoded->iss, decoded->k, decoded->iat);
+      if (key.ok()) verified = crypto::VerifyActionToken(token, *key, now);
+    }
+  }
   if (!verified.ok()) return Refused(std::string(verified.status().message()));
   // The signature covers the same claims we checked, but check the verified copy.
   CL_RETURN_IF_ERROR(CheckProxyClaims(*verified, host_tenant, absl::ToUnixSeconds(now)));

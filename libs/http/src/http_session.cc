@@ -42,7 +42,8 @@ class ExchangeImpl final : public Exchange, public std::enable_shared_from_this<
   void WriteBody(std::string chunk, std::function<void(absl::Status)> done) override;
   void FinishResponse() override;
   void Abort() override;
-  void AcceptWebSocket(std::function<void(std::shared_ptr<WebSocket>)> accepted) override;
+  void AcceptWebSocket(WebSocketOptions options,
+                       std::function<void(std::shared_ptr<WebSocket>)> accepted) override;
   void Post(std::function<void()> fn) override;
   void PostAfter(absl::Duration delay, std::function<void()> fn) override;
 
@@ -178,11 +179,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
   void AbortAnswer() { AnswerDone(false); }
 
-  void Upgrade(std::function<void(std::shared_ptr<WebSocket>)> accepted) {
+  void Upgrade(const WebSocketOptions& options, std::function<void(std::shared_ptr<WebSocket>)> accepted) {
     EndRequest();
     state_ = State::kUpgraded;
     Lowest(stream_).expires_never();
-    AcceptWebSocketOn(std::move(stream_), head_parser_->release(), server_, std::move(slot_),
+    AcceptWebSocketOn(std::move(stream_), head_parser_->release(), server_, std::move(slot_), options,
                       std::move(accepted));
   }
 
@@ -524,12 +525,14 @@ void ExchangeImpl<Stream>::Abort() {
 }
 
 template <class Stream>
-void ExchangeImpl<Stream>::AcceptWebSocket(std::function<void(std::shared_ptr<WebSocket>)> accepted) {
-  net::dispatch(session_->executor(), [self = this->shared_from_this(), accepted = std::move(accepted)]() mutable {
-    if (self->answered || !self->request_.websocket_upgrade) return;
-    self->answered = true;
-    self->session_->Upgrade(std::move(accepted));
-  });
+void ExchangeImpl<Stream>::AcceptWebSocket(WebSocketOptions options,
+                                           std::function<void(std::shared_ptr<WebSocket>)> accepted) {
+  net::dispatch(session_->executor(),
+                [self = this->shared_from_this(), options, accepted = std::move(accepted)]() mutable {
+                  if (self->answered || !self->request_.websocket_upgrade) return;
+                  self->answered = true;
+                  self->session_->Upgrade(options, std::move(accepted));
+                });
 }
 
 template <class Stream>

@@ -64,8 +64,9 @@ void CallGuarded(const char* where, const std::function<void()>& fn, const std::
 
 template <class Stream>
 std::shared_ptr<WebSocket> AcceptWebSocketOn(Stream&& stream, bhttp::request<bhttp::empty_body> req,
-                                              ServerContext* server, std::shared_ptr<ConnectionSlot> slot,
-                                              std::function<void(std::shared_ptr<WebSocket>)> accepted);
+                                             ServerContext* server, std::shared_ptr<ConnectionSlot> slot,
+                                             const WebSocketOptions& options,
+                                             std::function<void(std::shared_ptr<WebSocket>)> accepted);
 
 // Starts serving one accepted connection.
 void ServePlain(ServerContext* server, tcp::socket socket, std::string ip, std::shared_ptr<ConnectionSlot> slot);

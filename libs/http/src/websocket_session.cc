@@ -11,11 +11,19 @@ namespace {
 template <class Stream>
 class WsSession final : public WebSocket, public Connection, public std::enable_shared_from_this<WsSession<Stream>> {
  public:
-  WsSession(Stream&& stream, ServerContext* server, std::shared_ptr<ConnectionSlot> slot)
+  WsSession(Stream&& stream, ServerContext* server, std::shared_ptr<ConnectionSlot> slot,
+            const WebSocketOptions& options)
       : ws_(std::move(stream)), server_(server), slot_(std::move(slot)) {
-    ws_.read_message_max(server_->options().websocket_message_limit);
-    // Handshake 30 s; pings keep a quiet but live peer connected and drop a dead one.
-    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    size_t limit = server_->options().websocket_message_limit;
+    if (options.max_message != 0) limit = std::min(limit, options.max_message);
+    ws_.read_message_max(limit);
+    // Handshake 30 s. Beast pings when half the idle timeout passed without a frame from
+    // the peer and gives up after the whole: so a ping every interval keeps a quiet but
+    // live peer connected, and a dead one is dropped after two.
+    websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    t.idle_timeout = absl::ToChronoMilliseconds(2 * server_->options().websocket_ping_interval);
+    t.keep_alive_pings = true;
+    ws_.set_option(t);
   }
 
   ~WsSession() override {
@@ -122,18 +130,19 @@ class WsSession final : public WebSocket, public Connection, public std::enable_
 
 template <class Stream>
 std::shared_ptr<WebSocket> AcceptWebSocketOn(Stream&& stream, bhttp::request<bhttp::empty_body> req,
-                                              ServerContext* server, std::shared_ptr<ConnectionSlot> slot,
-                                              std::function<void(std::shared_ptr<WebSocket>)> accepted) {
-  auto ws = std::make_shared<WsSession<Stream>>(std::move(stream), server, std::move(slot));
+                                             ServerContext* server, std::shared_ptr<ConnectionSlot> slot,
+                                             const WebSocketOptions& options,
+                                             std::function<void(std::shared_ptr<WebSocket>)> accepted) {
+  auto ws = std::make_shared<WsSession<Stream>>(std::move(stream), server, std::move(slot), options);
   ws->Accept(std::move(req), std::move(accepted));
   return ws;
 }
 
-template std::shared_ptr<WebSocket> AcceptWebSocketOn<PlainStream>(PlainStream&&, bhttp::request<bhttp::empty_body>,
-                                                                   ServerContext*, std::shared_ptr<ConnectionSlot>,
-                                                                   std::function<void(std::shared_ptr<WebSocket>)>);
-template std::shared_ptr<WebSocket> AcceptWebSocketOn<TlsStream>(TlsStream&&, bhttp::request<bhttp::empty_body>,
-                                                                 ServerContext*, std::shared_ptr<ConnectionSlot>,
-                                                                 std::function<void(std::shared_ptr<WebSocket>)>);
+template std::shared_ptr<WebSocket> AcceptWebSocketOn<PlainStream>(
+    PlainStream&&, bhttp::request<bhttp::empty_body>, ServerContext*, std::shared_ptr<ConnectionSlot>,
+    const WebSocketOptions&, std::function<void(std::shared_ptr<WebSocket>)>);
+template std::shared_ptr<WebSocket> AcceptWebSocketOn<TlsStream>(
+    TlsStream&&, bhttp::request<bhttp::empty_body>, ServerContext*, std::shared_ptr<ConnectionSlot>,
+    const WebSocketOptions&, std::function<void(std::shared_ptr<WebSocket>)>);
 
 }  // namespace cloudillo::http::internal

@@ -391,6 +391,82 @@ TEST(HttpServer, WebSocketUpgradeEcho) {
   EXPECT_TRUE(StartsWith(out, "HTTP/1.1 404")) << out;
 }
 
+// A route's own message limit, below the server's.
+TEST(HttpServer, WebSocketMessageLimitPerSocket) {
+  ServerOptions o = EchoOptions();
+  std::atomic<int> read_failures{0};
+  o.handler = [&](std::shared_ptr<Exchange> ex) {
+    ex->AcceptWebSocket(WebSocketOptions{16}, [&](std::shared_ptr<WebSocket> ws) {
+      auto loop = std::make_shared<std::function<void()>>();
+      *loop = [ws, loop, &read_failures] {
+        ws->Read([ws, loop, &read_failures](absl::StatusOr<WsMessage> m) {
+          if (!m.ok()) {
+            ++read_failures;
+            *loop = nullptr;
+            return;
+          }
+          ws->Write({"ok:" + m->data, false}, [loop](absl::Status st) {
+            if (st.ok()) (*loop)();
+          });
+        });
+      };
+      (*loop)();
+    });
+  };
+  auto server = StartEcho(o);
+  boost::asio::io_context ioc;
+  beast::websocket::stream<tcp::socket> ws(ioc);
+  ws.next_layer().connect(
+      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
+  ws.handshake("h", "/ws/limited");
+  ws.write(boost::asio::buffer(std::string(16, 'a')));  // at the limit: fine
+  beast::flat_buffer buf;
+  ws.read(buf);
+  EXPECT_EQ(beast::buffers_to_string(buf.data()), "ok:" + std::string(16, 'a'));
+  ws.write(boost::asio::buffer(std::string(17, 'b')));  // over it: closed with 1009
+  buf.clear();
+  beast::error_code ec;
+  ws.read(buf, ec);
+  EXPECT_EQ(ec, beast::websocket::error::closed) << ec.message();
+  EXPECT_EQ(ws.reason().code, beast::websocket::close_code::too_big);
+  for (int i = 0; i < 100 && read_failures == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(read_failures.load(), 1);
+  server->Stop(absl::Seconds(1));
+}
+
+TEST(HttpServer, WebSocketPingsAQuietPeer) {
+  ServerOptions o = EchoOptions();
+  o.websocket_ping_interval = absl::Milliseconds(100);
+  o.handler = [](std::shared_ptr<Exchange> ex) {
+    ex->AcceptWebSocket([](std::shared_ptr<WebSocket> ws) {
+      ws->Read([ws](absl::StatusOr<WsMessage>) {});  // reads once, keeps the socket
+    });
+  };
+  auto server = StartEcho(o);
+  boost::asio::io_context ioc;
+  beast::websocket::stream<tcp::socket> ws(ioc);
+  ws.next_layer().connect(
+      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
+  ws.handshake("h", "/ws/quiet");
+  int pings = 0;
+  boost::asio::steady_timer give_up(ioc, std::chrono::seconds(3));
+  give_up.async_wait([&](beast::error_code ec) {
+    if (!ec) ioc.stop();
+  });
+  ws.control_callback([&](beast::websocket::frame_type kind, beast::string_view) {
+    if (kind != beast::websocket::frame_type::ping || ++pings != 3) return;
+    give_up.cancel();
+    ws.async_close({}, [](beast::error_code) {});
+  });
+  // The read answers each ping with a pong (so the peer stays), until the third.
+  beast::flat_buffer buf;
+  ws.async_read(buf, [](beast::error_code, size_t) {});
+  ioc.run();
+  EXPECT_GE(pings, 3);
+  server->Stop(absl::Seconds(1));
+}
+
 TEST(OpsServer, MetricsHealthReady) {
   auto registry = std::make_shared<prometheus::Registry>();
   prometheus::BuildCounter().Name("test_total").Help("t").Register(*registry).Add({}).Increment();

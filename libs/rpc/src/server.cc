@@ -170,7 +170,7 @@ absl::StatusOr<int> RpcServer::Start(const std::string& address,
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, 5 * 60 * 1000);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 30 * 1000);
+  if (!long_streams_) builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 30 * 1000);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
   // Families of the same name merge in one registry, so several servers in one
   // process (all-in-one) share them; the registry outlives the server (held above).
@@ -189,7 +189,8 @@ std::shared_ptr<grpc::Channel> RpcServer::InProcessChannel() {
 }
 
 void RpcServer::SetServing(bool serving) {
-  if (server_ && server_->GetHealthCheckService()) server_->GetHealthCheckService()->SetServingStatus(serving);
+  if (server_ && server_->GetHealthCheckService())
+    server_->GetHealthCheckService()->SetServingStatus(serving);
 }
 
 void RpcServer::Shutdown(absl::Duration grace) {

@@ -109,12 +109,18 @@ class Redis {
 // caches), then delivers messages. It PINGs every `keepalive`; no answer within
 // `keepalive_timeout` closes the connection and reconnects (backoff 100 ms doubling to
 // 5 s). Callbacks run on the subscriber's thread, one at a time.
+//
+// Options::patterns are PSUBSCRIBEd on the same connection (Redis glob patterns such
+// as "bus:*"): one connection serves every channel of a family whose members come and
+// go (a tenant's bus), and the handler gets the channel that matched, not the pattern.
+// A message matching both a channel and a pattern is delivered once for each.
 class Subscriber {
  public:
   using Handler = std::function<void(const std::string& channel, const std::string& message)>;
   struct Options {
     absl::Duration keepalive = absl::Seconds(10);
     absl::Duration keepalive_timeout = absl::Seconds(5);
+    std::vector<std::string> patterns;
   };
 
   Subscriber(RedisConfig config, std::vector<std::string> channels, Handler on_message,
@@ -127,7 +133,7 @@ class Subscriber {
   Subscriber(const Subscriber&) = delete;
   Subscriber& operator=(const Subscriber&) = delete;
 
-  void Start();  // once; does nothing without channels
+  void Start();  // once; does nothing without channels or patterns
   void Stop();   // idempotent, final; no callback runs after it returns (unless called from one)
   bool connected() const;
 

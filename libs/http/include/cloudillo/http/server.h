@@ -70,6 +70,15 @@ struct BodyPlan {
   bool stream = false;
 };
 
+// Per-socket settings chosen when an upgrade is accepted (a route knows what its
+// protocol needs; the server's limits are the ceiling).
+struct WebSocketOptions {
+  // Largest message taken from the peer, in bytes; 0 or more than
+  // ServerOptions::websocket_message_limit means that limit. A larger message closes
+  // the socket with 1009 (message too big) and fails the pending Read with Unavailable.
+  size_t max_message = 0;
+};
+
 struct WsMessage {
   std::string data;
   bool binary = false;
@@ -117,7 +126,11 @@ class Exchange {
 
   // Completes the handshake of an upgrade request (101) and hands over the socket, or
   // nullptr when the handshake failed (the client went away).
-  virtual void AcceptWebSocket(std::function<void(std::shared_ptr<WebSocket>)> accepted) = 0;
+  virtual void AcceptWebSocket(WebSocketOptions options,
+                               std::function<void(std::shared_ptr<WebSocket>)> accepted) = 0;
+  void AcceptWebSocket(std::function<void(std::shared_ptr<WebSocket>)> accepted) {
+    AcceptWebSocket(WebSocketOptions{}, std::move(accepted));
+  }
 
   // Runs `fn` on this exchange's strand, behind the exception barrier.
   virtual void Post(std::function<void()> fn) = 0;
@@ -136,6 +149,10 @@ struct ServerOptions {
   std::string tls_cert_file, tls_key_file;
   // Largest WebSocket message accepted (PROTOCOL §10: 16 MiB).
   size_t websocket_message_limit = 16 * 1024 * 1024;
+  // A WebSocket ping goes out after this long without a frame from the peer, and a peer
+  // silent (no pong either) for twice as long is dropped: PROTOCOL §6.5 and §7 ping
+  // every 30 s, and a vanished client must not hold its connection for minutes.
+  absl::Duration websocket_ping_interval = absl::Seconds(30);
   // The largest body any route accepts. It is enforced while the head is parsed,
   // because the parser would reserve a declared Content-Length as soon as the head ends.
   size_t max_body_limit = 16 * 1024 * 1024;

@@ -31,6 +31,11 @@ class RpcServer {
   ~RpcServer();
 
   void AddService(grpc::Service* service);
+  // Before Start(): calls without a deadline (WebSockets bridged by the gateway, which
+  // live as long as the client wants) survive the ageing of their connection. An aged
+  // connection still refuses new calls (clients move to a fresh one), but is not cut
+  // after the usual 30 s grace, which would close every socket on it.
+  void KeepLongStreams() { long_streams_ = true; }
   // Listens on `address` with `credentials` (cluster_tls.h ServerCredentials for any
   // network listener). An empty address serves only the in-process channel
   // (all-in-one mode), where no credentials apply.
@@ -43,6 +48,7 @@ class RpcServer {
   std::shared_ptr<prometheus::Registry> registry_;
   std::vector<grpc::Service*> services_;
   std::unique_ptr<grpc::Server> server_;
+  bool long_streams_ = false;
 };
 
 }  // namespace cloudillo::rpc
