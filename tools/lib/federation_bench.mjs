@@ -23,6 +23,9 @@ const F = Number(process.env.BENCH_FOLLOWERS || 1000);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (m) => process.stderr.write(`${m}\n`);
 const rate = '1000000/1000000,1000000000/1000000,1000000/1000000,1000000000/1000000';
+// Names unique to this run: issuer keys are cached in Redis by (idTag, keyId).
+const run = Math.random().toString(36).slice(2, 7);
+const ALICE = `alice-${run}.test`, PEER = `peer-${run}.test`;
 
 function sql(cluster, query) {
   return execFileSync('psql', ['-tA', cluster.env.CLOUDILLO_DATABASE_URL, '-c', query], { encoding: 'utf8' }).trim();
@@ -63,24 +66,24 @@ function rawVerifyRate() {
 
 async function inboxBench() {
   const nodePort = await freePort();
-  const peer = await new TestNode('peer.test', nodePort).init();
+  const peer = await new TestNode(PEER, nodePort).init();
   await peer.start();
-  const A = new Cluster({ CLOUDILLO_FEDERATION_MAP: `cl-o.peer.test=http://127.0.0.1:${nodePort}`, CLOUDILLO_RATE_FEDERATION: rate });
+  const A = new Cluster({ CLOUDILLO_FEDERATION_MAP: `cl-o.${PEER}=http://127.0.0.1:${nodePort}`, CLOUDILLO_RATE_FEDERATION: rate });
   await A.start();
   try {
-    const alice = A.createTenant('alice.test');
+    const alice = A.createTenant(ALICE);
     const token = await A.login(alice);
-    const r = await A.api(alice.idTag, 'POST', '/api/actions', { token, body: { type: 'FLLW', audienceTag: 'peer.test' } });
+    const r = await A.api(alice.idTag, 'POST', '/api/actions', { token, body: { type: 'FLLW', audienceTag: PEER } });
     if (r.status !== 201) throw new Error(`FLLW: ${r.status} ${r.text}`);
     log(`signing ${N} tokens with jose…`);
     const iat = Math.floor(Date.now() / 1000);
     const bodies = [];
     for (let i = 0; i < N; i++) bodies.push(JSON.stringify({ token: await peer.sign({ t: 'POST', c: `post ${i}`, iat }) }));
     // Warm the issuer key cache and the connections with a few tokens first.
-    await postAll(A.ports.http, 'cl-o.alice.test', bodies.splice(0, 50), 4);
+    await postAll(A.ports.http, `cl-o.${ALICE}`, bodies.splice(0, 50), 4);
     await until('warm-up stored', () => sql(A, "SELECT count(*) FROM action.actions WHERE type = 'POST'") === '50');
     const t0 = process.hrtime.bigint();
-    const failed = await postAll(A.ports.http, 'cl-o.alice.test', bodies);
+    const failed = await postAll(A.ports.http, `cl-o.${ALICE}`, bodies);
     const accepted = Number(process.hrtime.bigint() - t0) / 1e9;
     await until('all stored', () => Number(sql(A, "SELECT count(*) FROM action.actions WHERE type = 'POST'")) >= N);
     const stored = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -93,14 +96,14 @@ async function inboxBench() {
 
 async function fanoutBench() {
   const [portA, portB] = await Promise.all([freePort(), freePort()]);
-  const followers = Array.from({ length: F }, (_, i) => `f${String(i).padStart(4, '0')}.fan.test`);
-  const map = [`cl-o.alice.test=http://127.0.0.1:${portA}`, ...followers.map((f) => `cl-o.${f}=http://127.0.0.1:${portB}`)].join(',');
+  const followers = Array.from({ length: F }, (_, i) => `f${String(i).padStart(4, '0')}-${run}.test`);
+  const map = [`cl-o.${ALICE}=http://127.0.0.1:${portA}`, ...followers.map((f) => `cl-o.${f}=http://127.0.0.1:${portB}`)].join(',');
   const env = { CLOUDILLO_FEDERATION_MAP: map, CLOUDILLO_RATE_FEDERATION: rate };
   const A = new Cluster({ ...env, CLOUDILLO_HTTP_PORT: String(portA) });
   const B = new Cluster({ ...env, CLOUDILLO_HTTP_PORT: String(portB) });
   await Promise.all([A.start(), B.start()]);
   try {
-    const alice = A.createTenant('alice.test');
+    const alice = A.createTenant(ALICE);
     const aliceToken = await A.login(alice);
     const list = path.join(B.logDir, 'followers.txt');
     writeFileSync(list, followers.join('\n'));
@@ -114,7 +117,7 @@ async function fanoutBench() {
       while (next < created.length) {
         const [tn, idTag] = created[next++];
         const token = B.mintToken(tn, { iss: idTag, sub: idTag, r: 'SADM,leader', exp }, secrets);
-        const r = await B.api(idTag, 'POST', '/api/actions', { token, body: { type: 'FLLW', audienceTag: 'alice.test' } });
+        const r = await B.api(idTag, 'POST', '/api/actions', { token, body: { type: 'FLLW', audienceTag: ALICE } });
         if (r.status !== 201) throw new Error(`FLLW ${idTag}: ${r.status} ${r.text}`);
       }
     }));
