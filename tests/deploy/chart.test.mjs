@@ -2,7 +2,8 @@
 // Kubernetes, prometheus-operator and cert-manager schemas, and check the rules a
 // provider relies on (security context, probes, resources, labels, one Deployment,
 // Service, PDB, NetworkPolicy and ServiceMonitor per service, egress to the internet only
-// for action and blob, secrets that survive upgrades, migrations before pods).
+// for action and blob, and access for the cross-node exchange (it fetches issuer keys and
+// calls peers' /api/auth/access-token, DESIGN "access"), secrets that survive upgrades, migrations before pods).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -110,7 +111,7 @@ for (const file of ciValues) {
       if (c.ports.some((p) => p.name === 'grpc')) assert.match(env.CLOUDILLO_GRPC_LISTEN, /^0\.0\.0\.0:\d+$/);
       // Secrets never as plain values.
       for (const e of c.env) {
-        if (/(PASSWORD|SECRET_ACCESS_KEY|TOKEN|MASTER_KEY|ACCESS_KEY_ID)$/.test(e.name)) assert.ok(e.valueFrom?.secretKeyRef, `${d.metadata.name}: ${e.name} is a plain value`);
+        if (/(PASSWORD|SECRET_KEY|TOKEN|MASTER_KEY|ACCESS_KEY)$/.test(e.name)) assert.ok(e.valueFrom?.secretKeyRef, `${d.metadata.name}: ${e.name} is a plain value`);
       }
       assert.ok(!/:[^@/]*@/.test(env.CLOUDILLO_DATABASE_URL || ''), 'the database URL carries no password');
     }
@@ -143,7 +144,7 @@ for (const file of ciValues) {
       const s = component(np);
       assert.deepEqual(np.spec.policyTypes, ['Ingress', 'Egress']);
       const internet = np.spec.egress.some((r) => (r.to || []).some((p) => p.ipBlock?.cidr === '0.0.0.0/0'));
-      assert.equal(internet, ['action', 'blob'].includes(s), `${s}: internet egress`);
+      assert.equal(internet, ['action', 'blob', 'access'].includes(s), `${s}: internet egress`);
       for (const r of np.spec.egress) {
         if (!r.to) assert.ok(r.ports?.length, `${s}: an egress rule open to every port`);
       }
@@ -253,7 +254,7 @@ test('credentials: a value lands in the chart Secret, an existingSecret is refer
   const id = byKind(small, 'Deployment').find((d) => component(d) === 'identity').spec.template.spec.containers[0];
   assert.deepEqual(id.env.find((e) => e.name === 'PGPASSWORD').valueFrom.secretKeyRef, { name: 'rel-cloudillo-credentials', key: 'database-password' });
   const prod = byKind(render('production-values.yaml'), 'Deployment').find((d) => component(d) === 'blob').spec.template.spec.containers[0];
-  assert.deepEqual(prod.env.find((e) => e.name === 'CLOUDILLO_S3_SECRET_ACCESS_KEY').valueFrom.secretKeyRef, { name: 's3-credentials', key: 'secret-access-key' });
+  assert.deepEqual(prod.env.find((e) => e.name === 'CLOUDILLO_S3_SECRET_KEY').valueFrom.secretKeyRef, { name: 's3-credentials', key: 'secret-access-key' });
   assert.equal(prod.env.find((e) => e.name === 'CLOUDILLO_REDIS_SENTINELS').value.split(',').length, 3);
   const r = helm(['template', 'rel', '.', '-f', 'ci/minimal-values.yaml', '--set', 'objectStorage.s3.accessKeyId.value=', '--set', 'objectStorage.s3.accessKeyId.existingSecret='], { allowFail: true });
   assert.notEqual(r.status, 0, 'S3 without credentials must not render');

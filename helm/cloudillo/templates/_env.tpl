@@ -112,7 +112,7 @@ Names follow the services' configuration (README "Configuration").
 {{- if $facts.objectStorage }}
 {{- $o := $v.objectStorage }}
 - name: CLOUDILLO_BLOB_STORE
-  value: {{ $o.type | quote }}
+  value: {{ ternary "s3" "local" (eq $o.type "s3") | quote }}
 {{- if eq $o.type "s3" }}
 - name: CLOUDILLO_S3_ENDPOINT
   value: {{ required "objectStorage.s3.endpoint is required with objectStorage.type=s3" $o.s3.endpoint | quote }}
@@ -120,14 +120,12 @@ Names follow the services' configuration (README "Configuration").
   value: {{ $o.s3.region | quote }}
 - name: CLOUDILLO_S3_BUCKET
   value: {{ required "objectStorage.s3.bucket is required with objectStorage.type=s3" $o.s3.bucket | quote }}
-- name: CLOUDILLO_S3_PATH_STYLE
-  value: {{ $o.s3.pathStyle | quote }}
 {{- $ref := include "cloudillo.credentialRef" (dict "root" $root "ref" $o.s3.accessKeyId "key" "s3-access-key-id" "what" "objectStorage.s3.accessKeyId") | fromJson }}
-- name: CLOUDILLO_S3_ACCESS_KEY_ID
+- name: CLOUDILLO_S3_ACCESS_KEY
   valueFrom:
     secretKeyRef: {name: {{ $ref.name | quote }}, key: {{ $ref.key | quote }}}
 {{- $ref := include "cloudillo.credentialRef" (dict "root" $root "ref" $o.s3.secretAccessKey "key" "s3-secret-access-key" "what" "objectStorage.s3.secretAccessKey") | fromJson }}
-- name: CLOUDILLO_S3_SECRET_ACCESS_KEY
+- name: CLOUDILLO_S3_SECRET_KEY
   valueFrom:
     secretKeyRef: {name: {{ $ref.name | quote }}, key: {{ $ref.key | quote }}}
 {{- else }}
