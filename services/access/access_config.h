@@ -21,12 +21,11 @@ struct AccessConfig {
   absl::Duration login_failure_delay;
   int password_hash_slots = 13;  // concurrent Argon2id hashes
 
-
   static AccessConfig Load(ConfigSource& src) {
     AccessConfig c;
     c.access_addr = src.Str("CLOUDILLO_ACCESS_ADDR", "127.0.0.1:9102", "access gRPC address (host:port)");
-    c.grpc_listen =
-        src.Str("CLOUDILLO_GRPC_LISTEN", "", "gRPC listen address (default: CLOUDILLO_ACCESS_ADDR when it is an IP)");
+    c.grpc_listen = src.Str("CLOUDILLO_GRPC_LISTEN", "",
+                            "gRPC listen address (default: CLOUDILLO_ACCESS_ADDR when it is an IP)");
     c.identity_addr =
         src.Str("CLOUDILLO_IDENTITY_ADDR", "127.0.0.1:9101", "identity gRPC address (host:port)");
     c.login_failure_delay = absl::Milliseconds(src.Int("CLOUDILLO_LOGIN_FAILURE_DELAY_MS", 1000, 0, 10000,

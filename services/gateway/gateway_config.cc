@@ -116,10 +116,12 @@ absl::StatusOr<GatewayConfig> GatewayConfig::Load(ConfigSource& src) {
     if (!b.ok()) errors.push_back(std::string(b.status().message()));
     return b.ok() ? *b : cache::BucketLimits{name, {}, {}, {}, {}};
   };
-  c.lookup_bucket = extra_bucket("CLOUDILLO_RATE_LOOKUP", "lookup", "20/100,1000/500,100/500,10000/2000",
-                                 "per address: requests naming a host or API key the gateway does not know yet");
-  c.anonymous_bucket = extra_bucket("CLOUDILLO_RATE_ANONYMOUS", "anonymous", "50/100,5000/500,200/400,20000/2000",
-                                    "per address: anonymous requests on routes that need authentication");
+  c.lookup_bucket =
+      extra_bucket("CLOUDILLO_RATE_LOOKUP", "lookup", "20/100,1000/500,100/500,10000/2000",
+                   "per address: requests naming a host or API key the gateway does not know yet");
+  c.anonymous_bucket =
+      extra_bucket("CLOUDILLO_RATE_ANONYMOUS", "anonymous", "50/100,5000/500,200/400,20000/2000",
+                   "per address: anonymous requests on routes that need authentication");
   std::string tenant =
       src.Str("CLOUDILLO_RATE_TENANT", "2000/4000", "per-tenant rate/burst per second (0/1 = off)");
   std::vector<std::string> tb = absl::StrSplit(AV(tenant), '/');

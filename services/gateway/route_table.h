@@ -36,8 +36,8 @@ struct Route {
   const char* method;
   const char* pattern;  // segments; `{name}` captures one segment
   AuthMode auth;
-  const char* bucket;  // rate-limit bucket, or nullptr (authenticated routes: none, Appendix D 28)
-  bool ban_check;      // false for the routes the reference exempts (Appendix D 30)
+  const char* bucket;   // rate-limit bucket, or nullptr (authenticated routes: none, Appendix D 28)
+  bool ban_check;       // false for the routes the reference exempts (Appendix D 30)
   const char* backend;  // "identity", "access", …
   const char* rpc;      // "/cloudillo.v1.IdentityEdge/GetMe"
   RouteKind kind = RouteKind::kUnary;

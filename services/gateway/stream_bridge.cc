@@ -6,8 +6,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "api_flow.h"
-#include "envelope.h"
 #include "cloudillo/core/absl_compat.h"
+#include "envelope.h"
 #include "grpc_bytes.h"
 
 namespace cloudillo::gateway {
@@ -256,8 +256,9 @@ class SocketBridge final : public Bridge {
       accepted_ = true;
       lock.unlock();
       auto self = Self<SocketBridge>();
-      t_.ex->AcceptWebSocket(http::WebSocketOptions{t_.max_message},
-                             [self](std::shared_ptr<http::WebSocket> ws) { self->OnAccepted(std::move(ws)); });
+      t_.ex->AcceptWebSocket(
+          http::WebSocketOptions{t_.max_message},
+          [self](std::shared_ptr<http::WebSocket> ws) { self->OnAccepted(std::move(ws)); });
       return;
     }
     std::shared_ptr<http::WebSocket> ws = ws_;

@@ -116,48 +116,50 @@ grpc::ServerUnaryReactor* AdminService::CreateTenant(grpc::CallbackServerContext
                                                      const cloudillo::v1::CreateTenantRequest* req,
                                                      cloudillo::v1::Tenant* out) {
   Audit audit{ctx, "CreateTenant", req->id_tag()};
-  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Tenant> {
-    CL_RETURN_IF_ERROR(Authorize(ctx));
-    auto id_tag = CanonicalIdTag(req->id_tag());
-    if (!id_tag.ok())
-      return absl::InvalidArgumentError("'" + req->id_tag() + "' is not a valid id_tag (DNS name)");
-    std::string type = req->type().empty() ? "person" : req->type();
-    if (type != "person" && type != "community")
-      return absl::InvalidArgumentError("type must be person or community");
-    if (!req->password().empty() && req->password().size() < 8) {
-      return absl::InvalidArgumentError("password must be at least 8 characters");
-    }
-    if (!access_) return absl::UnavailableError("access service not connected");
-    std::string name = req->name().empty() ? *id_tag : req->name();
-    cloudillo::v1::Tenant tenant;
-    CL_RETURN_IF_ERROR(pool_->Transact([&](db::Tx& tx) -> absl::Status {
-      auto r = tx.Query(
-          std::string("INSERT INTO tenants (id_tag, type, name, email) VALUES ($1, $2, $3, $4) RETURNING ") +
-              kTenantColumns,
-          {db::P(*id_tag), db::P(type), db::P(name),
-           req->email().empty() ? db::Null() : db::P(req->email())});
-      if (r.status().code() == absl::StatusCode::kAlreadyExists)
-        return absl::AlreadyExistsError("tenant " + *id_tag + " exists");
-      CL_RETURN_IF_ERROR(r.status());
-      tenant = TenantFromRow(r->rows[0]);
-      return keys_.Create(tx, tenant.tn_id(), clock_.Now()).status();
-    }));
-    cloudillo::v1::SetupTenantRequest setup;
-    setup.set_tn_id(tenant.tn_id());
-    setup.set_id_tag(tenant.id_tag());
-    setup.set_password(req->password());
-    cloudillo::v1::Empty empty;
-    auto call = rpc::ContextWithDeadline(kRpcTimeout);
-    absl::Status st = rpc::FromGrpcStatus(access_->SetupTenant(call.get(), setup, &empty));
-    if (!st.ok()) {
-      // Undo, so a retry of the same command can succeed.
-      (void)pool_->Query("DELETE FROM tenants WHERE tn_id = $1", {db::P(tenant.tn_id())});
-      return st;
-    }
-    PublishTenantChange(tenant.id_tag(), tenant.tn_id());  // drops a cached "unknown host"
-    LogInfo("tenant_created", {{"id_tag", tenant.id_tag()}, {"tn_id", tenant.tn_id()}});
-    return tenant;
-  }));
+  return rpc::Serve(
+      ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Tenant> {
+        CL_RETURN_IF_ERROR(Authorize(ctx));
+        auto id_tag = CanonicalIdTag(req->id_tag());
+        if (!id_tag.ok())
+          return absl::InvalidArgumentError("'" + req->id_tag() + "' is not a valid id_tag (DNS name)");
+        std::string type = req->type().empty() ? "person" : req->type();
+        if (type != "person" && type != "community")
+          return absl::InvalidArgumentError("type must be person or community");
+        if (!req->password().empty() && req->password().size() < 8) {
+          return absl::InvalidArgumentError("password must be at least 8 characters");
+        }
+        if (!access_) return absl::UnavailableError("access service not connected");
+        std::string name = req->name().empty() ? *id_tag : req->name();
+        cloudillo::v1::Tenant tenant;
+        CL_RETURN_IF_ERROR(pool_->Transact([&](db::Tx& tx) -> absl::Status {
+          auto r = tx.Query(
+              std::string(
+                  "INSERT INTO tenants (id_tag, type, name, email) VALUES ($1, $2, $3, $4) RETURNING ") +
+                  kTenantColumns,
+              {db::P(*id_tag), db::P(type), db::P(name),
+               req->email().empty() ? db::Null() : db::P(req->email())});
+          if (r.status().code() == absl::StatusCode::kAlreadyExists)
+            return absl::AlreadyExistsError("tenant " + *id_tag + " exists");
+          CL_RETURN_IF_ERROR(r.status());
+          tenant = TenantFromRow(r->rows[0]);
+          return keys_.Create(tx, tenant.tn_id(), clock_.Now()).status();
+        }));
+        cloudillo::v1::SetupTenantRequest setup;
+        setup.set_tn_id(tenant.tn_id());
+        setup.set_id_tag(tenant.id_tag());
+        setup.set_password(req->password());
+        cloudillo::v1::Empty empty;
+        auto call = rpc::ContextWithDeadline(kRpcTimeout);
+        absl::Status st = rpc::FromGrpcStatus(access_->SetupTenant(call.get(), setup, &empty));
+        if (!st.ok()) {
+          // Undo, so a retry of the same command can succeed.
+          (void)pool_->Query("DELETE FROM tenants WHERE tn_id = $1", {db::P(tenant.tn_id())});
+          return st;
+        }
+        PublishTenantChange(tenant.id_tag(), tenant.tn_id());  // drops a cached "unknown host"
+        LogInfo("tenant_created", {{"id_tag", tenant.id_tag()}, {"tn_id", tenant.tn_id()}});
+        return tenant;
+      }));
 }
 
 grpc::ServerUnaryReactor* AdminService::ListTenants(grpc::CallbackServerContext* ctx,
@@ -165,37 +167,39 @@ grpc::ServerUnaryReactor* AdminService::ListTenants(grpc::CallbackServerContext*
                                                     cloudillo::v1::ListTenantsReply* out) {
   Audit audit{ctx, "ListTenants", req->after_id_tag()};
   return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::ListTenantsReply> {
-    CL_RETURN_IF_ERROR(Authorize(ctx));
-    int limit = req->limit() <= 0 || req->limit() > 10000 ? 1000 : req->limit();
-    CL_ASSIGN_OR_RETURN(db::Result r,
-                        pool_->Query(std::string("SELECT ") + kTenantColumns +
-                                         " FROM tenants WHERE id_tag > $1 ORDER BY id_tag LIMIT $2",
-                                     {db::P(req->after_id_tag()), db::P(limit)}));
-    cloudillo::v1::ListTenantsReply reply;
-    for (const auto& row : r.rows) *reply.add_tenants() = TenantFromRow(row);
-    return reply;
-  }));
+                      CL_RETURN_IF_ERROR(Authorize(ctx));
+                      int limit = req->limit() <= 0 || req->limit() > 10000 ? 1000 : req->limit();
+                      CL_ASSIGN_OR_RETURN(
+                          db::Result r,
+                          pool_->Query(std::string("SELECT ") + kTenantColumns +
+                                           " FROM tenants WHERE id_tag > $1 ORDER BY id_tag LIMIT $2",
+                                       {db::P(req->after_id_tag()), db::P(limit)}));
+                      cloudillo::v1::ListTenantsReply reply;
+                      for (const auto& row : r.rows) *reply.add_tenants() = TenantFromRow(row);
+                      return reply;
+                    }));
 }
 
 grpc::ServerUnaryReactor* AdminService::SetTenantStatus(grpc::CallbackServerContext* ctx,
                                                         const cloudillo::v1::SetTenantStatusRequest* req,
                                                         cloudillo::v1::Tenant* out) {
   Audit audit{ctx, "SetTenantStatus", req->id_tag() + " " + req->status()};
-  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Tenant> {
-    CL_RETURN_IF_ERROR(Authorize(ctx));
-    if (req->status() != "active" && req->status() != "suspended") {
-      return absl::InvalidArgumentError("status must be active or suspended");
-    }
-    CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
-    CL_RETURN_IF_ERROR(pool_
-                           ->Query("UPDATE tenants SET status = $2, delete_after = NULL WHERE tn_id = $1",
-                                   {db::P(t.tn_id()), db::P(req->status())})
-                           .status());
-    t.set_status(req->status());
-    PublishTenantChange(t.id_tag(), t.tn_id());
-    LogInfo("tenant_status_changed", {{"id_tag", t.id_tag()}, {"status", t.status()}});
-    return t;
-  }));
+  return rpc::Serve(
+      ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Tenant> {
+        CL_RETURN_IF_ERROR(Authorize(ctx));
+        if (req->status() != "active" && req->status() != "suspended") {
+          return absl::InvalidArgumentError("status must be active or suspended");
+        }
+        CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
+        CL_RETURN_IF_ERROR(pool_
+                               ->Query("UPDATE tenants SET status = $2, delete_after = NULL WHERE tn_id = $1",
+                                       {db::P(t.tn_id()), db::P(req->status())})
+                               .status());
+        t.set_status(req->status());
+        PublishTenantChange(t.id_tag(), t.tn_id());
+        LogInfo("tenant_status_changed", {{"id_tag", t.id_tag()}, {"status", t.status()}});
+        return t;
+      }));
 }
 
 grpc::ServerUnaryReactor* AdminService::DeleteTenant(grpc::CallbackServerContext* ctx,
@@ -203,11 +207,11 @@ grpc::ServerUnaryReactor* AdminService::DeleteTenant(grpc::CallbackServerContext
                                                      cloudillo::v1::Empty* out) {
   Audit audit{ctx, "DeleteTenant", req->id_tag()};
   return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
-    CL_RETURN_IF_ERROR(Authorize(ctx));
-    CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
-    CL_RETURN_IF_ERROR(DeleteNow(t));
-    return cloudillo::v1::Empty();
-  }));
+                      CL_RETURN_IF_ERROR(Authorize(ctx));
+                      CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
+                      CL_RETURN_IF_ERROR(DeleteNow(t));
+                      return cloudillo::v1::Empty();
+                    }));
 }
 
 absl::Status AdminService::DeleteNow(const cloudillo::v1::Tenant& t) const {
@@ -227,49 +231,55 @@ absl::Status AdminService::DeleteNow(const cloudillo::v1::Tenant& t) const {
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* AdminService::ScheduleTenantDeletion(grpc::CallbackServerContext* ctx,
-                                                               const cloudillo::v1::ScheduleDeletionRequest* req,
-                                                               cloudillo::v1::ScheduleDeletionReply* out) {
+grpc::ServerUnaryReactor* AdminService::ScheduleTenantDeletion(
+    grpc::CallbackServerContext* ctx, const cloudillo::v1::ScheduleDeletionRequest* req,
+    cloudillo::v1::ScheduleDeletionReply* out) {
   Audit audit{ctx, "ScheduleTenantDeletion", req->id_tag() + " " + std::to_string(req->grace_days()) + "d"};
-  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::ScheduleDeletionReply> {
-    CL_RETURN_IF_ERROR(Authorize(ctx));
-    if (req->grace_days() < 0 || req->grace_days() > 3650) {
-      return absl::InvalidArgumentError("grace_days must be between 0 and 3650");
-    }
-    CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
-    // On the database's clock, like the purge that compares with it.
-    CL_ASSIGN_OR_RETURN(db::Result r,
-                        pool_->Query("UPDATE tenants SET status = 'deleting', delete_after = now() + make_interval("
-                                     "days => $2::int) WHERE tn_id = $1 RETURNING to_char(delete_after AT TIME ZONE "
-                                     "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-                                     {db::P(t.tn_id()), db::P(req->grace_days())}));
-    if (r.empty()) return absl::NotFoundError("no tenant " + t.id_tag());
-    t.set_status("deleting");
-    PublishTenantChange(t.id_tag(), t.tn_id());
-    cloudillo::v1::ScheduleDeletionReply reply;
-    *reply.mutable_tenant() = t;
-    reply.set_delete_after(r.rows[0].Str(0));
-    LogInfo("tenant_deletion_scheduled", {{"id_tag", t.id_tag()}, {"delete_after", reply.delete_after()}});
-    return reply;
-  }));
+  return rpc::Serve(
+      ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::ScheduleDeletionReply> {
+        CL_RETURN_IF_ERROR(Authorize(ctx));
+        if (req->grace_days() < 0 || req->grace_days() > 3650) {
+          return absl::InvalidArgumentError("grace_days must be between 0 and 3650");
+        }
+        CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
+        // On the database's clock, like the purge that compares with it.
+        CL_ASSIGN_OR_RETURN(
+            db::Result r,
+            pool_->Query("UPDATE tenants SET status = 'deleting', delete_after = now() + make_interval("
+                         "days => $2::int) WHERE tn_id = $1 RETURNING to_char(delete_after AT TIME ZONE "
+                         "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                         {db::P(t.tn_id()), db::P(req->grace_days())}));
+        if (r.empty()) return absl::NotFoundError("no tenant " + t.id_tag());
+        t.set_status("deleting");
+        PublishTenantChange(t.id_tag(), t.tn_id());
+        cloudillo::v1::ScheduleDeletionReply reply;
+        *reply.mutable_tenant() = t;
+        reply.set_delete_after(r.rows[0].Str(0));
+        LogInfo("tenant_deletion_scheduled",
+                {{"id_tag", t.id_tag()}, {"delete_after", reply.delete_after()}});
+        return reply;
+      }));
 }
 
-grpc::ServerUnaryReactor* AdminService::PurgeTenants(grpc::CallbackServerContext* ctx, const cloudillo::v1::Empty*,
+grpc::ServerUnaryReactor* AdminService::PurgeTenants(grpc::CallbackServerContext* ctx,
+                                                     const cloudillo::v1::Empty*,
                                                      cloudillo::v1::PurgeTenantsReply* out) {
   Audit audit{ctx, "PurgeTenants", std::string()};
-  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::PurgeTenantsReply> {
-    CL_RETURN_IF_ERROR(Authorize(ctx));
-    CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query(std::string("SELECT ") + kTenantColumns +
-                                                   " FROM tenants WHERE status = 'deleting' AND delete_after <= "
-                                                   "now() ORDER BY delete_after LIMIT 1000"));
-    cloudillo::v1::PurgeTenantsReply reply;
-    for (const auto& row : r.rows) {
-      cloudillo::v1::Tenant t = TenantFromRow(row);
-      CL_RETURN_IF_ERROR(DeleteNow(t));
-      reply.add_deleted(t.id_tag());
-    }
-    return reply;
-  }));
+  return rpc::Serve(
+      ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::PurgeTenantsReply> {
+        CL_RETURN_IF_ERROR(Authorize(ctx));
+        CL_ASSIGN_OR_RETURN(db::Result r,
+                            pool_->Query(std::string("SELECT ") + kTenantColumns +
+                                         " FROM tenants WHERE status = 'deleting' AND delete_after <= "
+                                         "now() ORDER BY delete_after LIMIT 1000"));
+        cloudillo::v1::PurgeTenantsReply reply;
+        for (const auto& row : r.rows) {
+          cloudillo::v1::Tenant t = TenantFromRow(row);
+          CL_RETURN_IF_ERROR(DeleteNow(t));
+          reply.add_deleted(t.id_tag());
+        }
+        return reply;
+      }));
 }
 
 grpc::ServerUnaryReactor* AdminService::RotateSigningKey(grpc::CallbackServerContext* ctx,
@@ -277,36 +287,37 @@ grpc::ServerUnaryReactor* AdminService::RotateSigningKey(grpc::CallbackServerCon
                                                          cloudillo::v1::SigningKeyInfo* out) {
   Audit audit{ctx, "RotateSigningKey", req->id_tag()};
   return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::SigningKeyInfo> {
-    CL_RETURN_IF_ERROR(Authorize(ctx));
-    CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
-    int days = req->retire_old_after_days() > 0 ? req->retire_old_after_days() : 30;
-    CL_ASSIGN_OR_RETURN(PublicKeyInfo k,
-                        keys_.Rotate(*pool_, t.tn_id(), clock_.Now(), absl::Hours(24 * days)));
-    if (on_profile_change_) on_profile_change_(t.tn_id());
-    cloudillo::v1::SigningKeyInfo info;
-    info.set_key_id(k.key_id);
-    info.set_public_key(k.public_key);
-    LogInfo("signing_key_rotated", {{"id_tag", t.id_tag()}, {"key_id", k.key_id}});
-    return info;
-  }));
+                      CL_RETURN_IF_ERROR(Authorize(ctx));
+                      CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
+                      int days = req->retire_old_after_days() > 0 ? req->retire_old_after_days() : 30;
+                      CL_ASSIGN_OR_RETURN(PublicKeyInfo k, keys_.Rotate(*pool_, t.tn_id(), clock_.Now(),
+                                                                        absl::Hours(24 * days)));
+                      if (on_profile_change_) on_profile_change_(t.tn_id());
+                      cloudillo::v1::SigningKeyInfo info;
+                      info.set_key_id(k.key_id);
+                      info.set_public_key(k.public_key);
+                      LogInfo("signing_key_rotated", {{"id_tag", t.id_tag()}, {"key_id", k.key_id}});
+                      return info;
+                    }));
 }
 
 grpc::ServerUnaryReactor* AdminService::RotateTokenSecret(grpc::CallbackServerContext* ctx,
                                                           const cloudillo::v1::TenantByIdTag* req,
                                                           cloudillo::v1::Empty* out) {
   Audit audit{ctx, "RotateTokenSecret", req->id_tag()};
-  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
-    CL_RETURN_IF_ERROR(Authorize(ctx));
-    CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
-    if (!access_) return absl::UnavailableError("access service not connected");
-    cloudillo::v1::TenantRef ref;
-    ref.set_tn_id(t.tn_id());
-    ref.set_id_tag(t.id_tag());
-    cloudillo::v1::Empty empty;
-    auto call = rpc::ContextWithDeadline(kRpcTimeout);
-    CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(access_->RotateTokenSecret(call.get(), ref, &empty)));
-    return empty;
-  }));
+  return rpc::Serve(
+      ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
+        CL_RETURN_IF_ERROR(Authorize(ctx));
+        CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
+        if (!access_) return absl::UnavailableError("access service not connected");
+        cloudillo::v1::TenantRef ref;
+        ref.set_tn_id(t.tn_id());
+        ref.set_id_tag(t.id_tag());
+        cloudillo::v1::Empty empty;
+        auto call = rpc::ContextWithDeadline(kRpcTimeout);
+        CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(access_->RotateTokenSecret(call.get(), ref, &empty)));
+        return empty;
+      }));
 }
 
 grpc::ServerUnaryReactor* AdminService::SetPassword(grpc::CallbackServerContext* ctx,
@@ -314,17 +325,17 @@ grpc::ServerUnaryReactor* AdminService::SetPassword(grpc::CallbackServerContext*
                                                     cloudillo::v1::Empty* out) {
   Audit audit{ctx, "SetPassword", req->id_tag()};
   return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
-    CL_RETURN_IF_ERROR(Authorize(ctx));
-    CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
-    if (!access_) return absl::UnavailableError("access service not connected");
-    cloudillo::v1::SetPasswordRequest sp;
-    sp.set_tn_id(t.tn_id());
-    sp.set_password(req->password());
-    cloudillo::v1::Empty empty;
-    auto call = rpc::ContextWithDeadline(kRpcTimeout);
-    CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(access_->SetPassword(call.get(), sp, &empty)));
-    return empty;
-  }));
+                      CL_RETURN_IF_ERROR(Authorize(ctx));
+                      CL_ASSIGN_OR_RETURN(cloudillo::v1::Tenant t, FindTenant(req->id_tag()));
+                      if (!access_) return absl::UnavailableError("access service not connected");
+                      cloudillo::v1::SetPasswordRequest sp;
+                      sp.set_tn_id(t.tn_id());
+                      sp.set_password(req->password());
+                      cloudillo::v1::Empty empty;
+                      auto call = rpc::ContextWithDeadline(kRpcTimeout);
+                      CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(access_->SetPassword(call.get(), sp, &empty)));
+                      return empty;
+                    }));
 }
 
 grpc::ServerUnaryReactor* AdminService::LiftBan(grpc::CallbackServerContext* ctx,
@@ -332,31 +343,33 @@ grpc::ServerUnaryReactor* AdminService::LiftBan(grpc::CallbackServerContext* ctx
                                                 cloudillo::v1::Empty* out) {
   Audit audit{ctx, "LiftBan", req->address()};
   return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::Empty> {
-    CL_RETURN_IF_ERROR(Authorize(ctx));
-    CL_ASSIGN_OR_RETURN(cache::ClientAddress addr, cache::ClientAddress::Parse(req->address()));
-    CL_RETURN_IF_ERROR(cache::LiftBan(*redis_, addr));
-    LogInfo("ban_lifted", {{"address", req->address()}});
-    return cloudillo::v1::Empty();
-  }));
+                      CL_RETURN_IF_ERROR(Authorize(ctx));
+                      CL_ASSIGN_OR_RETURN(cache::ClientAddress addr,
+                                          cache::ClientAddress::Parse(req->address()));
+                      CL_RETURN_IF_ERROR(cache::LiftBan(*redis_, addr));
+                      LogInfo("ban_lifted", {{"address", req->address()}});
+                      return cloudillo::v1::Empty();
+                    }));
 }
 
 grpc::ServerUnaryReactor* AdminService::RotateMasterKey(grpc::CallbackServerContext* ctx,
                                                         const cloudillo::v1::Empty*,
                                                         cloudillo::v1::ResealReply* out) {
   Audit audit{ctx, "RotateMasterKey", std::string()};
-  return rpc::Serve(ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::ResealReply> {
-    CL_RETURN_IF_ERROR(Authorize(ctx));
-    if (!access_) return absl::UnavailableError("access service not connected");
-    CL_ASSIGN_OR_RETURN(cloudillo::v1::ResealReply reply, keys_.Reseal(*pool_));
-    cloudillo::v1::ResealReply access;
-    auto call = rpc::ContextWithDeadline(absl::Minutes(5));
-    CL_RETURN_IF_ERROR(
-        rpc::FromGrpcStatus(access_->ResealSecrets(call.get(), cloudillo::v1::Empty(), &access)));
-    reply.set_resealed(reply.resealed() + access.resealed());
-    reply.set_remaining(reply.remaining() + access.remaining());
-    LogInfo("master_key_rotated", {{"resealed", reply.resealed()}, {"remaining", reply.remaining()}});
-    return reply;
-  }));
+  return rpc::Serve(
+      ctx, out, workers_, audit([=, this]() -> absl::StatusOr<cloudillo::v1::ResealReply> {
+        CL_RETURN_IF_ERROR(Authorize(ctx));
+        if (!access_) return absl::UnavailableError("access service not connected");
+        CL_ASSIGN_OR_RETURN(cloudillo::v1::ResealReply reply, keys_.Reseal(*pool_));
+        cloudillo::v1::ResealReply access;
+        auto call = rpc::ContextWithDeadline(absl::Minutes(5));
+        CL_RETURN_IF_ERROR(
+            rpc::FromGrpcStatus(access_->ResealSecrets(call.get(), cloudillo::v1::Empty(), &access)));
+        reply.set_resealed(reply.resealed() + access.resealed());
+        reply.set_remaining(reply.remaining() + access.remaining());
+        LogInfo("master_key_rotated", {{"resealed", reply.resealed()}, {"remaining", reply.remaining()}});
+        return reply;
+      }));
 }
 
 }  // namespace cloudillo::identity

@@ -31,25 +31,31 @@ class AdminService final : public cloudillo::v1::Admin::CallbackService {
   // Called after a change to a tenant's published profile (key rotation, status).
   void OnProfileChange(std::function<void(int64_t tn_id)> fn) { on_profile_change_ = std::move(fn); }
 
-  grpc::ServerUnaryReactor* CreateTenant(grpc::CallbackServerContext*, const cloudillo::v1::CreateTenantRequest*,
-                            cloudillo::v1::Tenant*) override;
-  grpc::ServerUnaryReactor* ListTenants(grpc::CallbackServerContext*, const cloudillo::v1::ListTenantsRequest*,
-                           cloudillo::v1::ListTenantsReply*) override;
-  grpc::ServerUnaryReactor* SetTenantStatus(grpc::CallbackServerContext*, const cloudillo::v1::SetTenantStatusRequest*,
-                               cloudillo::v1::Tenant*) override;
+  grpc::ServerUnaryReactor* CreateTenant(grpc::CallbackServerContext*,
+                                         const cloudillo::v1::CreateTenantRequest*,
+                                         cloudillo::v1::Tenant*) override;
+  grpc::ServerUnaryReactor* ListTenants(grpc::CallbackServerContext*,
+                                        const cloudillo::v1::ListTenantsRequest*,
+                                        cloudillo::v1::ListTenantsReply*) override;
+  grpc::ServerUnaryReactor* SetTenantStatus(grpc::CallbackServerContext*,
+                                            const cloudillo::v1::SetTenantStatusRequest*,
+                                            cloudillo::v1::Tenant*) override;
   grpc::ServerUnaryReactor* DeleteTenant(grpc::CallbackServerContext*, const cloudillo::v1::TenantByIdTag*,
-                            cloudillo::v1::Empty*) override;
+                                         cloudillo::v1::Empty*) override;
   grpc::ServerUnaryReactor* ScheduleTenantDeletion(grpc::CallbackServerContext*,
                                                    const cloudillo::v1::ScheduleDeletionRequest*,
                                                    cloudillo::v1::ScheduleDeletionReply*) override;
   grpc::ServerUnaryReactor* PurgeTenants(grpc::CallbackServerContext*, const cloudillo::v1::Empty*,
                                          cloudillo::v1::PurgeTenantsReply*) override;
-  grpc::ServerUnaryReactor* RotateSigningKey(grpc::CallbackServerContext*, const cloudillo::v1::RotateKeyRequest*,
-                                cloudillo::v1::SigningKeyInfo*) override;
-  grpc::ServerUnaryReactor* RotateTokenSecret(grpc::CallbackServerContext*, const cloudillo::v1::TenantByIdTag*,
-                                 cloudillo::v1::Empty*) override;
-  grpc::ServerUnaryReactor* SetPassword(grpc::CallbackServerContext*, const cloudillo::v1::SetPasswordAdminRequest*,
-                           cloudillo::v1::Empty*) override;
+  grpc::ServerUnaryReactor* RotateSigningKey(grpc::CallbackServerContext*,
+                                             const cloudillo::v1::RotateKeyRequest*,
+                                             cloudillo::v1::SigningKeyInfo*) override;
+  grpc::ServerUnaryReactor* RotateTokenSecret(grpc::CallbackServerContext*,
+                                              const cloudillo::v1::TenantByIdTag*,
+                                              cloudillo::v1::Empty*) override;
+  grpc::ServerUnaryReactor* SetPassword(grpc::CallbackServerContext*,
+                                        const cloudillo::v1::SetPasswordAdminRequest*,
+                                        cloudillo::v1::Empty*) override;
   grpc::ServerUnaryReactor* LiftBan(grpc::CallbackServerContext*, const cloudillo::v1::LiftBanRequest*,
                                     cloudillo::v1::Empty*) override;
   grpc::ServerUnaryReactor* RotateMasterKey(grpc::CallbackServerContext*, const cloudillo::v1::Empty*,

@@ -72,10 +72,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     registry_id_ = server_->Register(this->weak_from_this());
     if constexpr (std::is_same_v<Stream, TlsStream>) {
       Lowest(stream_).expires_after(std::chrono::seconds(30));
-      stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
-        if (ec) return self->Close();
-        self->ReadHead();
-      });
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) return self->Close();
+                                self->ReadHead();
+                              });
     } else {
       ReadHead();
     }
@@ -128,23 +129,24 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     stream_parser_->get().body().data = chunk_.data();
     stream_parser_->get().body().size = chunk_.size();
     Lowest(stream_).expires_after(absl::ToChronoSeconds(opts().idle_timeout));
-    bhttp::async_read(stream_, buffer_, *stream_parser_,
-                      [self = this->shared_from_this(), done = std::move(done)](beast::error_code ec, size_t) {
-                        if (ec == bhttp::error::need_buffer) ec = {};
-                        if (ec) {
-                          self->body_broken_ = true;
-                          if (ec == bhttp::error::body_limit)
-                            return done(absl::ResourceExhaustedError("request body too large"));
-                          if (ec == beast::error::timeout || ec == net::error::eof ||
-                              ec == bhttp::error::partial_message || ec == net::error::connection_reset)
-                            return done(absl::UnavailableError("client went away while sending the body"));
-                          return done(absl::InvalidArgumentError("malformed request body: " + ec.message()));
-                        }
-                        size_t got = self->chunk_.size() - self->stream_parser_->get().body().size;
-                        self->chunk_.resize(got);
-                        if (got == 0 && !self->stream_parser_->is_done()) return self->ReadBodyChunk(done);
-                        done(std::move(self->chunk_));
-                      });
+    bhttp::async_read(
+        stream_, buffer_, *stream_parser_,
+        [self = this->shared_from_this(), done = std::move(done)](beast::error_code ec, size_t) {
+          if (ec == bhttp::error::need_buffer) ec = {};
+          if (ec) {
+            self->body_broken_ = true;
+            if (ec == bhttp::error::body_limit)
+              return done(absl::ResourceExhaustedError("request body too large"));
+            if (ec == beast::error::timeout || ec == net::error::eof || ec == bhttp::error::partial_message ||
+                ec == net::error::connection_reset)
+              return done(absl::UnavailableError("client went away while sending the body"));
+            return done(absl::InvalidArgumentError("malformed request body: " + ec.message()));
+          }
+          size_t got = self->chunk_.size() - self->stream_parser_->get().body().size;
+          self->chunk_.resize(got);
+          if (got == 0 && !self->stream_parser_->is_done()) return self->ReadBodyChunk(done);
+          done(std::move(self->chunk_));
+        });
   }
 
   void StartStreamedResponse(Response&& head, std::optional<uint64_t> length) {
@@ -166,7 +168,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   void WriteChunk(std::string&& chunk, std::function<void(absl::Status)> done) {
-    if (!serializer_ || stream_failed_) return done(absl::UnavailableError("the answer is not being streamed"));
+    if (!serializer_ || stream_failed_)
+      return done(absl::UnavailableError("the answer is not being streamed"));
     writes_.push_back({PendingWrite::kChunk, std::move(chunk), std::move(done)});
     PumpWrites();
   }
@@ -227,9 +230,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     Lowest(stream_).expires_after(absl::ToChronoSeconds(opts().idle_timeout));
     auto self = this->shared_from_this();
     if (w.kind == PendingWrite::kHead) {
-      bhttp::async_write_header(stream_, *serializer_, [self](beast::error_code ec, size_t) {
-        self->WriteDone(ec);
-      });
+      bhttp::async_write_header(stream_, *serializer_,
+                                [self](beast::error_code ec, size_t) { self->WriteDone(ec); });
       return;
     }
     if (w.kind == PendingWrite::kChunk) {
@@ -293,11 +295,12 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     }
     if (server_->stopping() && buffer_.size() == 0) return Close();
     Lowest(stream_).expires_after(absl::ToChronoSeconds(opts().idle_timeout));
-    stream_.async_read_some(buffer_.prepare(8192), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
-      if (ec) return self->Close();  // eof, timeout, reset: nothing to answer
-      self->buffer_.commit(n);
-      self->ContinueHead();
-    });
+    stream_.async_read_some(buffer_.prepare(8192),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->Close();  // eof, timeout, reset: nothing to answer
+                              self->buffer_.commit(n);
+                              self->ContinueHead();
+                            });
   }
 
   void OnHead() {
@@ -315,7 +318,12 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     BodyPlan plan;
     bool planned = false;
     CallGuarded(
-        "body_plan", [&] { plan = opts().body_plan(head); planned = true; }, [] {});
+        "body_plan",
+        [&] {
+          plan = opts().body_plan(head);
+          planned = true;
+        },
+        [] {});
     if (!planned) return Fail(500, "internal error");
     plan.limit = std::min(plan.limit, opts().max_body_limit);
     if (declared && *declared > plan.limit) {
@@ -342,27 +350,28 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     auto expect = fields[bhttp::field::expect];
     if (version_ != 11 || !beast::iequals(expect, "100-continue")) return next();
     auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
-    bhttp::async_write(stream_, *cont, [self = this->shared_from_this(), cont, next](beast::error_code ec, size_t) {
-      if (ec) return self->Close();
-      next();
-    });
+    bhttp::async_write(stream_, *cont,
+                       [self = this->shared_from_this(), cont, next](beast::error_code ec, size_t) {
+                         if (ec) return self->Close();
+                         next();
+                       });
   }
 
   void ReadWholeBody(Request head) {
     state_ = State::kReadingBody;
     Lowest(stream_).expires_after(absl::ToChronoSeconds(opts().idle_timeout));
-    bhttp::async_read(stream_, buffer_, *body_parser_,
-                      [self = this->shared_from_this(), head = std::move(head)](beast::error_code ec, size_t) mutable {
-                        if (ec == bhttp::error::body_limit) return self->Fail(413, "request body too large");
-                        if (ec == beast::error::timeout || ec == net::error::eof ||
-                            ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
-                            ec == net::error::connection_reset) {
-                          return self->Close();
-                        }
-                        if (ec) return self->Fail(400, "malformed HTTP request body: " + ec.message());
-                        head.body = std::move(self->body_parser_->get().body());
-                        self->Dispatch(std::move(head));
-                      });
+    bhttp::async_read(
+        stream_, buffer_, *body_parser_,
+        [self = this->shared_from_this(), head = std::move(head)](beast::error_code ec, size_t) mutable {
+          if (ec == bhttp::error::body_limit) return self->Fail(413, "request body too large");
+          if (ec == beast::error::timeout || ec == net::error::eof || ec == bhttp::error::end_of_stream ||
+              ec == bhttp::error::partial_message || ec == net::error::connection_reset) {
+            return self->Close();
+          }
+          if (ec) return self->Fail(400, "malformed HTTP request body: " + ec.message());
+          head.body = std::move(self->body_parser_->get().body());
+          self->Dispatch(std::move(head));
+        });
   }
 
   void Dispatch(Request head) {
@@ -404,9 +413,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     msg->keep_alive(false);
     state_ = State::kWriting;
     Lowest(stream_).expires_after(std::chrono::seconds(5));
-    bhttp::async_write(stream_, *msg, [self = this->shared_from_this(), msg](beast::error_code, size_t) {
-      self->Close();
-    });
+    bhttp::async_write(stream_, *msg,
+                       [self = this->shared_from_this(), msg](beast::error_code, size_t) { self->Close(); });
   }
 
   void Close() {
@@ -494,26 +502,28 @@ void ExchangeImpl<Stream>::ReadBody(std::function<void(absl::StatusOr<std::strin
 
 template <class Stream>
 void ExchangeImpl<Stream>::StartResponse(Response head, std::optional<uint64_t> content_length) {
-  net::dispatch(session_->executor(), [self = this->shared_from_this(), h = std::move(head), content_length]() mutable {
-    if (self->answered) return;
-    self->answered = true;
-    self->session_->StartStreamedResponse(std::move(h), content_length);
-  });
+  net::dispatch(session_->executor(),
+                [self = this->shared_from_this(), h = std::move(head), content_length]() mutable {
+                  if (self->answered) return;
+                  self->answered = true;
+                  self->session_->StartStreamedResponse(std::move(h), content_length);
+                });
 }
 
 template <class Stream>
 void ExchangeImpl<Stream>::WriteBody(std::string chunk, std::function<void(absl::Status)> done) {
   net::dispatch(session_->executor(),
-            [self = this->shared_from_this(), c = std::move(chunk), done = std::move(done)]() mutable {
-              self->session_->WriteChunk(std::move(c), [self, done = std::move(done)](absl::Status st) {
-                self->Guarded("write_body", [&] { done(st); });
-              });
-            });
+                [self = this->shared_from_this(), c = std::move(chunk), done = std::move(done)]() mutable {
+                  self->session_->WriteChunk(std::move(c), [self, done = std::move(done)](absl::Status st) {
+                    self->Guarded("write_body", [&] { done(st); });
+                  });
+                });
 }
 
 template <class Stream>
 void ExchangeImpl<Stream>::FinishResponse() {
-  net::dispatch(session_->executor(), [self = this->shared_from_this()] { self->session_->FinishStreamedResponse(); });
+  net::dispatch(session_->executor(),
+                [self = this->shared_from_this()] { self->session_->FinishStreamedResponse(); });
 }
 
 template <class Stream>
@@ -537,7 +547,8 @@ void ExchangeImpl<Stream>::AcceptWebSocket(WebSocketOptions options,
 
 template <class Stream>
 void ExchangeImpl<Stream>::Post(std::function<void()> fn) {
-  net::post(session_->executor(), [self = this->shared_from_this(), fn = std::move(fn)] { self->Guarded("post", fn); });
+  net::post(session_->executor(),
+            [self = this->shared_from_this(), fn = std::move(fn)] { self->Guarded("post", fn); });
 }
 
 template <class Stream>
@@ -550,7 +561,8 @@ void ExchangeImpl<Stream>::PostAfter(absl::Duration delay, std::function<void()>
 
 }  // namespace
 
-void ServePlain(ServerContext* server, tcp::socket socket, std::string ip, std::shared_ptr<ConnectionSlot> slot) {
+void ServePlain(ServerContext* server, tcp::socket socket, std::string ip,
+                std::shared_ptr<ConnectionSlot> slot) {
   std::make_shared<HttpSession<PlainStream>>(server, PlainStream(std::move(socket)), std::move(ip), false,
                                              std::move(slot))
       ->Run();
@@ -558,8 +570,8 @@ void ServePlain(ServerContext* server, tcp::socket socket, std::string ip, std::
 
 void ServeTls(ServerContext* server, tcp::socket socket, ssl::context& ctx, std::string ip,
               std::shared_ptr<ConnectionSlot> slot) {
-  std::make_shared<HttpSession<TlsStream>>(server, TlsStream(PlainStream(std::move(socket)), ctx), std::move(ip),
-                                           true, std::move(slot))
+  std::make_shared<HttpSession<TlsStream>>(server, TlsStream(PlainStream(std::move(socket)), ctx),
+                                           std::move(ip), true, std::move(slot))
       ->Run();
 }
 

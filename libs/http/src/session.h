@@ -69,7 +69,8 @@ std::shared_ptr<WebSocket> AcceptWebSocketOn(Stream&& stream, bhttp::request<bht
                                              std::function<void(std::shared_ptr<WebSocket>)> accepted);
 
 // Starts serving one accepted connection.
-void ServePlain(ServerContext* server, tcp::socket socket, std::string ip, std::shared_ptr<ConnectionSlot> slot);
+void ServePlain(ServerContext* server, tcp::socket socket, std::string ip,
+                std::shared_ptr<ConnectionSlot> slot);
 void ServeTls(ServerContext* server, tcp::socket socket, ssl::context& ctx, std::string ip,
               std::shared_ptr<ConnectionSlot> slot);
 

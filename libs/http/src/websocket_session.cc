@@ -9,7 +9,9 @@ namespace cloudillo::http::internal {
 namespace {
 
 template <class Stream>
-class WsSession final : public WebSocket, public Connection, public std::enable_shared_from_this<WsSession<Stream>> {
+class WsSession final : public WebSocket,
+                        public Connection,
+                        public std::enable_shared_from_this<WsSession<Stream>> {
  public:
   WsSession(Stream&& stream, ServerContext* server, std::shared_ptr<ConnectionSlot> slot,
             const WebSocketOptions& options)
@@ -30,7 +32,8 @@ class WsSession final : public WebSocket, public Connection, public std::enable_
     if (registry_id_) server_->Unregister(registry_id_);
   }
 
-  void Accept(bhttp::request<bhttp::empty_body> req, std::function<void(std::shared_ptr<WebSocket>)> accepted) {
+  void Accept(bhttp::request<bhttp::empty_body> req,
+              std::function<void(std::shared_ptr<WebSocket>)> accepted) {
     auto self = this->shared_from_this();
     ws_.async_accept(req, [self, accepted = std::move(accepted)](beast::error_code ec) {
       if (ec) return self->Guarded("websocket_accepted", [&] { accepted(nullptr); });
@@ -41,8 +44,10 @@ class WsSession final : public WebSocket, public Connection, public std::enable_
 
   void Read(std::function<void(absl::StatusOr<WsMessage>)> done) override {
     net::post(ws_.get_executor(), [self = this->shared_from_this(), done = std::move(done)]() mutable {
-      if (self->reading_) return self->Guarded("ws_read", [&] { done(absl::FailedPreconditionError("read pending")); });
-      if (self->broken_) return self->Guarded("ws_read", [&] { done(absl::UnavailableError("socket closed")); });
+      if (self->reading_)
+        return self->Guarded("ws_read", [&] { done(absl::FailedPreconditionError("read pending")); });
+      if (self->broken_)
+        return self->Guarded("ws_read", [&] { done(absl::UnavailableError("socket closed")); });
       self->reading_ = true;
       self->ws_.async_read(self->in_, [self, done = std::move(done)](beast::error_code ec, size_t) {
         self->reading_ = false;
@@ -53,7 +58,8 @@ class WsSession final : public WebSocket, public Connection, public std::enable_
         }
         if (ec) {
           self->broken_ = true;
-          return self->Guarded("ws_read", [&] { done(absl::UnavailableError("socket failed: " + ec.message())); });
+          return self->Guarded("ws_read",
+                               [&] { done(absl::UnavailableError("socket failed: " + ec.message())); });
         }
         WsMessage m{beast::buffers_to_string(self->in_.data()), self->ws_.got_binary()};
         self->in_.consume(self->in_.size());
@@ -63,33 +69,39 @@ class WsSession final : public WebSocket, public Connection, public std::enable_
   }
 
   void Write(WsMessage message, std::function<void(absl::Status)> done) override {
-    net::post(ws_.get_executor(), [self = this->shared_from_this(), m = std::move(message), done = std::move(done)]() mutable {
-      if (self->writing_) return self->Guarded("ws_write", [&] { done(absl::FailedPreconditionError("write pending")); });
+    net::post(ws_.get_executor(), [self = this->shared_from_this(), m = std::move(message),
+                                   done = std::move(done)]() mutable {
+      if (self->writing_)
+        return self->Guarded("ws_write", [&] { done(absl::FailedPreconditionError("write pending")); });
       if (self->broken_ || self->closing_)
         return self->Guarded("ws_write", [&] { done(absl::UnavailableError("socket closed")); });
       self->writing_ = true;
       self->out_ = std::move(m.data);
       self->ws_.binary(m.binary);
-      self->ws_.async_write(net::buffer(self->out_), [self, done = std::move(done)](beast::error_code ec, size_t) {
-        self->writing_ = false;
-        if (ec) self->broken_ = true;
-        self->Guarded("ws_write", [&] { done(ec ? absl::UnavailableError("socket failed: " + ec.message()) : absl::OkStatus()); });
-        if (self->close_pending_) self->StartClose();
-      });
+      self->ws_.async_write(
+          net::buffer(self->out_), [self, done = std::move(done)](beast::error_code ec, size_t) {
+            self->writing_ = false;
+            if (ec) self->broken_ = true;
+            self->Guarded("ws_write", [&] {
+              done(ec ? absl::UnavailableError("socket failed: " + ec.message()) : absl::OkStatus());
+            });
+            if (self->close_pending_) self->StartClose();
+          });
     });
   }
 
   void Close(uint16_t code, std::string reason) override {
-    net::post(ws_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)]() mutable {
-      if (self->closing_ || self->broken_) return;
-      self->closing_ = true;
-      self->close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
-      if (self->writing_) {
-        self->close_pending_ = true;  // Beast allows one write-like operation at a time
-        return;
-      }
-      self->StartClose();
-    });
+    net::post(
+        ws_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)]() mutable {
+          if (self->closing_ || self->broken_) return;
+          self->closing_ = true;
+          self->close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+          if (self->writing_) {
+            self->close_pending_ = true;  // Beast allows one write-like operation at a time
+            return;
+          }
+          self->StartClose();
+        });
   }
 
   int peer_close_code() const override { return peer_close_code_; }
@@ -105,7 +117,8 @@ class WsSession final : public WebSocket, public Connection, public std::enable_
  private:
   void StartClose() {
     close_pending_ = false;
-    ws_.async_close(close_reason_, [self = this->shared_from_this()](beast::error_code) { self->broken_ = true; });
+    ws_.async_close(close_reason_,
+                    [self = this->shared_from_this()](beast::error_code) { self->broken_ = true; });
   }
 
   void Guarded(const char* where, const std::function<void()>& fn) {

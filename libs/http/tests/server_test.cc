@@ -139,14 +139,16 @@ TEST(HttpServer, ServesRequestsWithKeepAlive) {
 
 TEST(HttpServer, DeclaredBodyOverLimitIs413BeforeReading) {
   auto server = StartEcho();
-  std::string out = RawExchange(server->port(), "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\nabc");
+  std::string out =
+      RawExchange(server->port(), "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\nabc");
   EXPECT_TRUE(StartsWith(out, "HTTP/1.1 413")) << out;
   EXPECT_NE(out.find("{\"error\":\"413\"}"), std::string::npos);
   // A declared length beyond any route's limit is refused while parsing the head.
   out = RawExchange(server->port(), "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 999999999999999\r\n\r\n");
   EXPECT_TRUE(StartsWith(out, "HTTP/1.1 413")) << out;
   // Per-route limit: /big allows 1000.
-  out = RawExchange(server->port(), "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 20\r\n\r\n01234567890123456789");
+  out = RawExchange(server->port(),
+                    "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 20\r\n\r\n01234567890123456789");
   EXPECT_TRUE(StartsWith(out, "HTTP/1.1 200")) << out;
 }
 
@@ -163,15 +165,18 @@ TEST(HttpServer, HostileRequestsGetErrorsNotCrashes) {
   int port = server->port();
   EXPECT_TRUE(StartsWith(RawExchange(port, "GARBAGE\r\n\r\n"), "HTTP/1.1 400"));
   EXPECT_TRUE(StartsWith(RawExchange(port, "GET / HTTP/9.9\r\nHost: h\r\n\r\n"), "HTTP/1.1 400"));
-  EXPECT_TRUE(StartsWith(RawExchange(port, "GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(20000, 'a') + "\r\n\r\n"),
-                         "HTTP/1.1 431"));
-  EXPECT_TRUE(StartsWith(RawExchange(port, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n"), "HTTP/1.1 400"));
+  EXPECT_TRUE(
+      StartsWith(RawExchange(port, "GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(20000, 'a') + "\r\n\r\n"),
+                 "HTTP/1.1 431"));
+  EXPECT_TRUE(StartsWith(RawExchange(port, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n"),
+                         "HTTP/1.1 400"));
   EXPECT_TRUE(StartsWith(
       RawExchange(port, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"),
       "HTTP/1.1 400"));
   EXPECT_EQ(RawExchange(port, ""), "");  // connect and close: nothing sent back
   // Still serving afterwards.
-  EXPECT_TRUE(StartsWith(RawExchange(port, "GET /ok HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"), "HTTP/1.1 200"));
+  EXPECT_TRUE(StartsWith(RawExchange(port, "GET /ok HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"),
+                         "HTTP/1.1 200"));
 }
 
 // RFC 9112 framing: each of these is refused and the connection closed, so nothing
@@ -184,9 +189,11 @@ TEST(HttpServer, AmbiguousFramingIsRefusedAndTheConnectionClosed) {
       {"no Host", "GET / HTTP/1.1\r\n\r\n"},
       {"unknown transfer coding",
        "POST /big HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
-      {"gzip then chunked", "POST /big HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"},
+      {"gzip then chunked",
+       "POST /big HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"},
       {"repeated Transfer-Encoding",
-       "POST /big HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+       "POST /big HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n"},
       {"Transfer-Encoding with Content-Length",
        "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
       {"obsolete line folding", "GET / HTTP/1.1\r\nHost: h\r\nX-A: one\r\n two\r\n\r\n"},
@@ -225,7 +232,8 @@ TEST(HttpServer, AnswersArriveFromTimersAndOtherThreadsWithoutHoldingAThread) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   auto start = std::chrono::steady_clock::now();
-  std::string fast = RawExchange(server->port(), "GET /fast HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  std::string fast =
+      RawExchange(server->port(), "GET /fast HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
   auto took = std::chrono::steady_clock::now() - start;
   EXPECT_TRUE(StartsWith(fast, "HTTP/1.1 200")) << fast;
   EXPECT_LT(took, std::chrono::milliseconds(150));
@@ -250,7 +258,8 @@ TEST(HttpServer, ExceptionsBecome500AndTheProcessLives) {
 TEST(HttpServer, StreamsRequestBodies) {
   auto server = StartEcho();
   std::string body(3000, 'x');
-  std::string out = RawExchange(server->port(), "POST /stream HTTP/1.1\r\nHost: h\r\nContent-Length: 3000\r\n\r\n" + body);
+  std::string out =
+      RawExchange(server->port(), "POST /stream HTTP/1.1\r\nHost: h\r\nContent-Length: 3000\r\n\r\n" + body);
   EXPECT_NE(out.find("streamed 3000"), std::string::npos) << out;
   std::string chunked = "POST /stream HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (int i = 0; i < 10; ++i) chunked += "64\r\n" + std::string(100, 'y') + "\r\n";
@@ -266,7 +275,8 @@ TEST(HttpServer, StreamsRequestBodies) {
 
 TEST(HttpServer, StreamsResponses) {
   auto server = StartEcho();
-  std::string out = RawExchange(server->port(), "GET /download HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  std::string out =
+      RawExchange(server->port(), "GET /download HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
   EXPECT_NE(out.find("Transfer-Encoding: chunked"), std::string::npos) << out;
   EXPECT_NE(out.find("3\r\nabc\r\n3\r\ndef\r\n3\r\nghi\r\n0\r\n\r\n"), std::string::npos) << out;
   out = RawExchange(server->port(), "GET /download?sized HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
@@ -280,7 +290,8 @@ TEST(HttpServer, StreamsResponses) {
 
 TEST(HttpServer, HeadAnswersCarryTheLengthButNoBody) {
   auto server = StartEcho();
-  std::string out = RawExchange(server->port(), "HEAD /abc HTTP/1.1\r\nHost: h\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+  std::string out = RawExchange(server->port(),
+                                "HEAD /abc HTTP/1.1\r\nHost: h\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n");
   EXPECT_TRUE(StartsWith(out, "HTTP/1.1 200")) << out;
   EXPECT_NE(out.find("Content-Length: 12"), std::string::npos) << out;  // "HEAD /abc   "
   EXPECT_EQ(out.find("HEAD /abc "), std::string::npos) << out;
@@ -292,8 +303,9 @@ TEST(HttpServer, ExpectContinueIsAnswered) {
   boost::asio::io_context ioc;
   tcp::socket s(ioc);
   s.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
-  boost::asio::write(s, boost::asio::buffer(std::string(
-                            "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")));
+  boost::asio::write(
+      s, boost::asio::buffer(std::string(
+             "POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")));
   char buf[256];
   size_t n = s.read_some(boost::asio::buffer(buf));
   EXPECT_TRUE(StartsWith(std::string(buf, n), "HTTP/1.1 100 Continue")) << std::string(buf, n);
@@ -310,13 +322,16 @@ TEST(HttpServer, ConnectionsBeyondTheLimitAreClosed) {
   std::vector<tcp::socket> held;
   for (int i = 0; i < 2; ++i) {
     held.emplace_back(ioc);
-    held.back().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
+    held.back().connect(
+        {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
   }
-  for (int i = 0; i < 100 && server->connections() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 100 && server->connections() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(server->connections(), 2);
   EXPECT_EQ(RawExchange(server->port(), "GET / HTTP/1.1\r\nHost: h\r\n\r\n"), "");
   held.clear();
-  for (int i = 0; i < 200 && server->connections() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 200 && server->connections() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_TRUE(StartsWith(RawExchange(server->port(), "GET / HTTP/1.1\r\nHost: h\r\n\r\n"), "HTTP/1.1 200"));
 }
 
@@ -328,7 +343,8 @@ TEST(HttpServer, StopClosesIdleConnectionsAndLetsRequestsFinish) {
   auto slow = std::async(std::launch::async, [&] {
     return RawExchange(server->port(), "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n", false);
   });
-  for (int i = 0; i < 100 && server->in_flight() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 100 && server->in_flight() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_EQ(server->in_flight(), 1);
   server->StopAccepting();
   char buf[16];
@@ -368,7 +384,8 @@ TEST(HttpServer, WebSocketUpgradeEcho) {
   auto server = StartEcho(o);
   boost::asio::io_context ioc;
   beast::websocket::stream<tcp::socket> ws(ioc);
-  ws.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
+  ws.next_layer().connect(
+      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
   ws.handshake("h", "/ws/echo");
   ws.binary(true);
   ws.write(boost::asio::buffer(std::string("\x00\x01", 2)));
@@ -385,9 +402,10 @@ TEST(HttpServer, WebSocketUpgradeEcho) {
   EXPECT_EQ(ws.reason().code, 4403);
 
   // A refused upgrade gets the handler's HTTP answer.
-  std::string out = RawExchange(server->port(),
-                                "GET /ws/other HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  std::string out =
+      RawExchange(server->port(),
+                  "GET /ws/other HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
   EXPECT_TRUE(StartsWith(out, "HTTP/1.1 404")) << out;
 }
 
@@ -471,12 +489,12 @@ TEST(OpsServer, MetricsHealthReady) {
   auto registry = std::make_shared<prometheus::Registry>();
   prometheus::BuildCounter().Name("test_total").Help("t").Register(*registry).Add({}).Increment();
   std::atomic<bool> ready{false};
-  auto ops = StartOpsServer({"127.0.0.1", 0, registry, [&] {
-                               return ready ? absl::OkStatus() : absl::UnavailableError("draining");
-                             }});
+  auto ops = StartOpsServer({"127.0.0.1", 0, registry,
+                             [&] { return ready ? absl::OkStatus() : absl::UnavailableError("draining"); }});
   ASSERT_TRUE(ops.ok());
   int port = (*ops)->port();
-  EXPECT_NE(RawExchange(port, "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n").find("test_total 1"), std::string::npos);
+  EXPECT_NE(RawExchange(port, "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n").find("test_total 1"),
+            std::string::npos);
   EXPECT_TRUE(StartsWith(RawExchange(port, "GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n"), "HTTP/1.1 200"));
   std::string r = RawExchange(port, "GET /readyz HTTP/1.1\r\nHost: h\r\n\r\n");
   EXPECT_TRUE(StartsWith(r, "HTTP/1.1 503"));
