@@ -9,12 +9,15 @@
 //   CLOUDILLO_OUTBOX_LEASE_SECONDS     a claimed delivery's lease (default 90)
 //   CLOUDILLO_BUS_MAX_CONNECTIONS      open /ws/bus sockets per process (default 20000)
 //   CLOUDILLO_BUS_MAX_PER_TENANT       open /ws/bus sockets of one tenant per process (default 64)
+//   CLOUDILLO_INBOX_ISSUER_RATE        inbox limits per issuing node (issuer_limit.h)
 #pragma once
 
 #include <string>
 
 #include "bus.h"
+#include "cloudillo/cache/local_limiter.h"
 #include "cloudillo/core/config.h"
+#include "issuer_limit.h"
 
 namespace cloudillo::action {
 
@@ -27,6 +30,7 @@ struct ActionConfig {
   int inbox_threads = 4;
   int outbox_lease_seconds = 90;
   BusLimits bus;
+  cache::BucketLimits issuer_limits = DefaultIssuerLimits();
 
   static ActionConfig Load(ConfigSource& src) {
     ActionConfig c;
@@ -46,6 +50,15 @@ struct ActionConfig {
         src.Int("CLOUDILLO_BUS_MAX_CONNECTIONS", 20000, 1, 1000000, "open /ws/bus sockets per process"));
     c.bus.max_per_tenant = size_t(src.Int("CLOUDILLO_BUS_MAX_PER_TENANT", 64, 1, 10000,
                                           "open /ws/bus sockets of one tenant per process"));
+    auto issuer = cache::ParseBucketSpec(
+        "CLOUDILLO_INBOX_ISSUER_RATE",
+        src.Str("CLOUDILLO_INBOX_ISSUER_RATE", kDefaultIssuerRate,
+                "inbox limits per issuing node: issuer->tenant /s/burst, /h/burst, issuer overall /s/burst, "
+                "/h/burst"));
+    if (issuer.ok())
+      c.issuer_limits = *issuer;
+    else
+      src.AddError(std::string(issuer.status().message()));
     return c;
   }
 };

@@ -131,7 +131,7 @@ absl::StatusOr<CreateInput> ParseCreateBody(const json& body) {
 
 ActionService::ActionService(ActionStore& store, Pipeline& pipeline, OutboxWorker& outbox, InboxWorker& inbox,
                              std::shared_ptr<cache::Redis> redis, const Clock& clock,
-                             rpc::WorkerPool& workers, BusHub* bus)
+                             rpc::WorkerPool& workers, BusHub* bus, cache::BucketLimits issuer_limits)
     : store_(store),
       pipeline_(pipeline),
       outbox_(outbox),
@@ -140,7 +140,8 @@ ActionService::ActionService(ActionStore& store, Pipeline& pipeline, OutboxWorke
       clock_(clock),
       workers_(workers),
       bus_(bus),
-      pow_(redis_) {}
+      pow_(redis_),
+      issuer_limit_(redis_, std::move(issuer_limits)) {}
 
 grpc::ServerBidiReactor<cloudillo::v1::SocketFrame, cloudillo::v1::SocketFrame>* ActionService::Bus(
     grpc::CallbackServerContext* ctx) {
@@ -307,6 +308,12 @@ absl::StatusOr<ApiReply> ActionService::DoInbox(const ApiRequest& req, bool sync
     if (bytes > kMaxRelatedBytes) return rpc::BadRequest("related tokens too large");
   }
   CL_ASSIGN_OR_RETURN(Claims claims, DecodeClaims(token));
+  if (cache::Decision d = issuer_limit_.Check(TenantOf(req).tn_id, claims.iss, req.ctx().client_ip());
+      !d.allowed) {
+    return rpc::ApiError(absl::StatusCode::kResourceExhausted, "E-RATE-LIMITED",
+                         "Too many requests. Please slow down.",
+                         ojson{{"level", d.level}, {"retryAfter", d.retry_after_secs}}.dump(), 429);
+  }
   // E1 step 3, E4: a connection request from a network that must prove work.
   if (claims.t.rfind("CONN", 0) == 0) {
     int required = pow_.Required(req.ctx().client_ip());

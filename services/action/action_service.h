@@ -12,6 +12,7 @@
 #include "cloudillo/rpc/dispatch.h"
 #include "cloudillo/v1/action.grpc.pb.h"
 #include "inbox_worker.h"
+#include "issuer_limit.h"
 #include "outbox_worker.h"
 #include "pipeline.h"
 #include "pow_gate.h"
@@ -26,7 +27,7 @@ class ActionService final : public cloudillo::v1::ActionEdge::CallbackService {
   // `bus` serves /ws/bus; without one the call is UNIMPLEMENTED (tests of the REST routes).
   ActionService(ActionStore& store, Pipeline& pipeline, OutboxWorker& outbox, InboxWorker& inbox,
                 std::shared_ptr<cache::Redis> redis, const Clock& clock, rpc::WorkerPool& workers,
-                BusHub* bus = nullptr);
+                BusHub* bus = nullptr, cache::BucketLimits issuer_limits = DefaultIssuerLimits());
 
   grpc::ServerUnaryReactor* ListActions(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
   grpc::ServerUnaryReactor* CreateAction(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
@@ -63,6 +64,7 @@ class ActionService final : public cloudillo::v1::ActionEdge::CallbackService {
   rpc::WorkerPool& workers_;
   BusHub* bus_;
   PowGate pow_;
+  IssuerLimit issuer_limit_;
 };
 
 // Reads the body of POST /api/actions (PROTOCOL §2.9 CreateAction). InvalidArgument.

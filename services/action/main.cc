@@ -82,7 +82,8 @@ int main(int argc, char** argv) {
   cache::Subscriber bus_sub(
       *redis_cfg, {}, [&bus](const std::string& ch, const std::string& msg) { bus.Deliver(ch, msg); },
       nullptr, bus_topics);
-  action::ActionService service(store, pipeline, outbox, inbox, redis, Clock::Real(), workers, &bus);
+  action::ActionService service(store, pipeline, outbox, inbox, redis, Clock::Real(), workers, &bus,
+                                cfg.issuer_limits);
   rpc::RpcServer server(registry);
   server.AddService(&service);
   server.KeepLongStreams();  // /ws/bus sockets

@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
   history.Attach(pipeline, outbox);
   action::BusHub bus(act_cfg.bus, registry.get());
   action::ActionService action_service(action_store, pipeline, outbox, inbox, redis, Clock::Real(), workers,
-                                       &bus);
+                                       &bus, act_cfg.issuer_limits);
   if (!blob::InitImaging())
     return process::StartupFailure("libvips", absl::InternalError("vips_init failed"));
   auto blob_store = blob_cfg.OpenStore();

@@ -44,25 +44,6 @@ bool Cidr::Contains(const std::string& ip) const {
   return (buf[full] & mask) == (addr[full] & mask);
 }
 
-absl::StatusOr<cache::BucketLimits> ParseBucket(const std::string& name, const std::string& spec) {
-  std::vector<std::string> parts = absl::StrSplit(AV(spec), ',');
-  if (parts.size() != 4)
-    return absl::InvalidArgumentError("rate limit for " + name + " needs four rate/burst pairs");
-  cache::Tier tiers[4];
-  for (int i = 0; i < 4; ++i) {
-    std::vector<std::string> rb = absl::StrSplit(AV(parts[i]), '/');
-    double rate = 0;
-    int burst = 0;
-    if (rb.size() != 2 || !absl::SimpleAtod(AV(rb[0]), &rate) || !absl::SimpleAtoi(AV(rb[1]), &burst) ||
-        rate < 0 || burst < 1) {
-      return absl::InvalidArgumentError("rate limit for " + name + ": '" + parts[i] + "' is not rate/burst");
-    }
-    // Short tiers are per second, long tiers per hour.
-    tiers[i] = {i % 2 == 0 ? rate : rate / 3600.0, burst};
-  }
-  return cache::BucketLimits{name, tiers[0], tiers[1], tiers[2], tiers[3]};
-}
-
 absl::StatusOr<GatewayConfig> GatewayConfig::Load(ConfigSource& src) {
   GatewayConfig c;
   c.listen_address = src.Str("CLOUDILLO_LISTEN_ADDRESS", "0.0.0.0", "address the HTTP(S) listeners bind");
@@ -105,14 +86,14 @@ absl::StatusOr<GatewayConfig> GatewayConfig::Load(ConfigSource& src) {
       c.buckets.push_back(cache::DefaultBucket(name));
       continue;
     }
-    auto b = ParseBucket(name, spec);
+    auto b = cache::ParseBucketSpec(name, spec);
     if (!b.ok())
       errors.push_back(std::string(b.status().message()));
     else
       c.buckets.push_back(*b);
   }
   auto extra_bucket = [&](const char* env, const char* name, const char* def, const char* help) {
-    auto b = ParseBucket(name, src.Str(env, def, help));
+    auto b = cache::ParseBucketSpec(name, src.Str(env, def, help));
     if (!b.ok()) errors.push_back(std::string(b.status().message()));
     return b.ok() ? *b : cache::BucketLimits{name, {}, {}, {}, {}};
   };

@@ -47,8 +47,5 @@ struct GatewayConfig {
   const cache::BucketLimits* Bucket(const std::string& name) const;
 };
 
-// "5/10,60/60,15/30,200/200": address short (per second/burst), address long (per
-// hour/burst), network short, network long.
-absl::StatusOr<cache::BucketLimits> ParseBucket(const std::string& name, const std::string& spec);
 
 }  // namespace cloudillo::gateway

@@ -157,7 +157,7 @@ test('hostile methods, paths and hosts add no metric series', async () => {
   const flood = async (n) => {
     for (let i = 0; i < n; i++) {
       const tag = `${n}x${i}`;
-      await raw(`M${'E'.repeat(200 + i)}${tag} /x${tag} HTTP/1.1\r\nHost: cl-o.${alice.idTag}\r\n\r\n`);
+      await raw(`M${'E'.repeat(200 + i)}${tag} /x${tag} HTTP/1.1\r\nHost: cl-o.${alice.idTag}\r\nConnection: close\r\n\r\n`);
       await c.api(alice.idTag, 'GET', `/api/zz${tag}/${tag}`);
       await c.api('x', 'GET', `/${tag}`, { host: `cl-o.made-up-${tag}.test` });
       await c.api('x', 'GET', `/${tag}`, { host: `bad_${tag}!` });

@@ -20,6 +20,7 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 const build = process.env.CLOUDILLO_BUILD_DIR || path.join(root, 'build');
 const N = Number(process.env.BENCH_INBOX_TOKENS || 3000);
 const F = Number(process.env.BENCH_FOLLOWERS || 1000);
+const P = Number(process.env.BENCH_INBOX_PEERS || 60);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (m) => process.stderr.write(`${m}\n`);
 const rate = '1000000/1000000,1000000000/1000000,1000000/1000000,1000000000/1000000';
@@ -64,33 +65,44 @@ function rawVerifyRate() {
   return Number(row.split('|')[5].trim());
 }
 
+// The tokens come from P peers (jose test nodes), interleaved, so no issuer exceeds the
+// inbox's per-issuer limits (issuer_limit.h), which stay at their defaults.
 async function inboxBench() {
-  const nodePort = await freePort();
-  const peer = await new TestNode(PEER, nodePort).init();
-  await peer.start();
-  const A = new Cluster({ CLOUDILLO_FEDERATION_MAP: `cl-o.${PEER}=http://127.0.0.1:${nodePort}`, CLOUDILLO_RATE_FEDERATION: rate });
+  const peers = [];
+  for (let i = 0; i < P; i++) {
+    const peer = await new TestNode(`p${i}-${PEER}`, await freePort()).init();
+    await peer.start();
+    peers.push(peer);
+  }
+  const map = peers.map((p) => `cl-o.${p.idTag}=http://127.0.0.1:${p.port}`).join(',');
+  const A = new Cluster({ CLOUDILLO_FEDERATION_MAP: map, CLOUDILLO_RATE_FEDERATION: rate });
   await A.start();
   try {
     const alice = A.createTenant(ALICE);
     const token = await A.login(alice);
-    const r = await A.api(alice.idTag, 'POST', '/api/actions', { token, body: { type: 'FLLW', audienceTag: PEER } });
-    if (r.status !== 201) throw new Error(`FLLW: ${r.status} ${r.text}`);
-    log(`signing ${N} tokens with jose…`);
+    for (const peer of peers) {
+      const r = await A.api(alice.idTag, 'POST', '/api/actions', { token, body: { type: 'FLLW', audienceTag: peer.idTag } });
+      if (r.status !== 201) throw new Error(`FLLW: ${r.status} ${r.text}`);
+    }
+    log(`signing ${N} tokens of ${P} issuers with jose…`);
     const iat = Math.floor(Date.now() / 1000);
+    const sign = async (i) => JSON.stringify({ token: await peers[i % P].sign({ t: 'POST', c: `post ${i}`, iat }) });
+    // Warm the issuer key caches and the connections with one token per issuer first.
+    const warm = [];
+    for (let i = 0; i < P; i++) warm.push(await sign(N + i));
     const bodies = [];
-    for (let i = 0; i < N; i++) bodies.push(JSON.stringify({ token: await peer.sign({ t: 'POST', c: `post ${i}`, iat }) }));
-    // Warm the issuer key cache and the connections with a few tokens first.
-    await postAll(A.ports.http, `cl-o.${ALICE}`, bodies.splice(0, 50), 4);
-    await until('warm-up stored', () => sql(A, "SELECT count(*) FROM action.actions WHERE type = 'POST'") === '50');
+    for (let i = 0; i < N; i++) bodies.push(await sign(i));
+    await postAll(A.ports.http, `cl-o.${ALICE}`, warm, 4);
+    await until('warm-up stored', () => sql(A, "SELECT count(*) FROM action.actions WHERE type = 'POST'") === String(P));
     const t0 = process.hrtime.bigint();
     const failed = await postAll(A.ports.http, `cl-o.${ALICE}`, bodies);
     const accepted = Number(process.hrtime.bigint() - t0) / 1e9;
-    await until('all stored', () => Number(sql(A, "SELECT count(*) FROM action.actions WHERE type = 'POST'")) >= N);
+    await until('all stored', () => Number(sql(A, "SELECT count(*) FROM action.actions WHERE type = 'POST'")) >= N + P);
     const stored = Number(process.hrtime.bigint() - t0) / 1e9;
     return { n: bodies.length, failed, acceptRate: bodies.length / accepted, storeRate: bodies.length / stored };
   } finally {
     await A.stop();
-    await peer.stop();
+    for (const peer of peers) await peer.stop();
   }
 }
 
@@ -142,7 +154,7 @@ const fan = await fanoutBench();
 console.log('| measure | result |');
 console.log('|---|---|');
 console.log(`| libs/crypto VerifyActionToken, one core | ${verify.toFixed(0)} tokens/s |`);
-console.log(`| POST /api/inbox answered 201 (durably queued), ${inbox.n} tokens, 32 connections | ${inbox.acceptRate.toFixed(0)} tokens/s (${inbox.failed} not 201) |`);
+console.log(`| POST /api/inbox answered 201 (durably queued), ${inbox.n} tokens of ${P} issuers, 32 connections | ${inbox.acceptRate.toFixed(0)} tokens/s (${inbox.failed} not 201) |`);
 console.log(`| inbox end to end (queued, verified, gated, stored) | ${inbox.storeRate.toFixed(0)} tokens/s = ${(100 * inbox.storeRate / verify).toFixed(0)} % of one core's raw verify |`);
 console.log(`| fan-in: ${fan.followers} FLLW created on one cluster until all are followers on the other | ${fan.fanIn.toFixed(1)} s (${(fan.followers / fan.fanIn).toFixed(0)} deliveries/s) |`);
 console.log(`| fan-out: one post to ${fan.followers} followers on the other cluster | ${fan.fanOut.toFixed(2)} s (${(fan.followers / fan.fanOut).toFixed(0)} deliveries/s) |`);

@@ -8,6 +8,9 @@
 #include <condition_variable>
 #include <cstring>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/log.h"
 
 namespace cloudillo::cache {
@@ -94,14 +97,37 @@ LocalLimiter::LocalLimiter(std::shared_ptr<Redis> redis, Options options)
 LocalLimiter::~LocalLimiter() { Stop(); }
 
 Decision LocalLimiter::CheckBucket(const BucketLimits& b, const ClientAddress& addr) {
-  const char* ind = addr.v6 ? "ipv6_subnet" : "ipv4_individual";
-  const char* net = addr.v6 ? "ipv6_provider" : "ipv4_network";
+  return CheckScoped(b, addr.individual, addr.v6 ? "ipv6_subnet" : "ipv4_individual", addr.network,
+                     addr.v6 ? "ipv6_provider" : "ipv4_network");
+}
+
+Decision LocalLimiter::CheckScoped(const BucketLimits& b, const std::string& narrow, const char* narrow_level,
+                                   const std::string& wide, const char* wide_level) {
   std::string p = "rl:" + b.name + ":";
-  const Request reqs[4] = {{p + "s:" + addr.individual, b.addr_short, ind},
-                           {p + "l:" + addr.individual, b.addr_long, ind},
-                           {p + "s:" + addr.network, b.net_short, net},
-                           {p + "l:" + addr.network, b.net_long, net}};
+  const Request reqs[4] = {{p + "s:" + narrow, b.addr_short, narrow_level},
+                           {p + "l:" + narrow, b.addr_long, narrow_level},
+                           {p + "s:" + wide, b.net_short, wide_level},
+                           {p + "l:" + wide, b.net_long, wide_level}};
   return Check(reqs, 4);
+}
+
+absl::StatusOr<BucketLimits> ParseBucketSpec(const std::string& name, const std::string& spec) {
+  std::vector<std::string> parts = absl::StrSplit(AV(spec), ',');
+  if (parts.size() != 4)
+    return absl::InvalidArgumentError("rate limit for " + name + " needs four rate/burst pairs");
+  Tier tiers[4];
+  for (int i = 0; i < 4; ++i) {
+    std::vector<std::string> rb = absl::StrSplit(AV(parts[i]), '/');
+    double rate = 0;
+    int burst = 0;
+    if (rb.size() != 2 || !absl::SimpleAtod(AV(rb[0]), &rate) || !absl::SimpleAtoi(AV(rb[1]), &burst) ||
+        rate < 0 || burst < 1) {
+      return absl::InvalidArgumentError("rate limit for " + name + ": '" + parts[i] + "' is not rate/burst");
+    }
+    // Short tiers are per second, long tiers per hour.
+    tiers[i] = {i % 2 == 0 ? rate : rate / 3600.0, burst};
+  }
+  return BucketLimits{name, tiers[0], tiers[1], tiers[2], tiers[3]};
 }
 
 Decision LocalLimiter::CheckKey(const std::string& key, Tier tier, const char* level) {

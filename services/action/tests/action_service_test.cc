@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "issuer_limit.h"
 #include "outbox_worker.h"
 #include "pow_gate.h"
 
@@ -83,6 +84,38 @@ TEST(PowGate, KeysByNetworkAndCountsTrailingAs) {
   EXPECT_TRUE(PowSatisfied("abcAA", 2));
   EXPECT_FALSE(PowSatisfied("abcAB", 2));
   EXPECT_FALSE(PowSatisfied("A", 2));
+}
+
+TEST(IssuerLimit, LimitsAnIssuerPerTenantAndOverallFromItsNetworkOnly) {
+  auto limits = cache::ParseBucketSpec("issuer", "0.001/2,1000/1000,0.001/3,1000/1000");
+  ASSERT_TRUE(limits.ok()) << limits.status();
+  IssuerLimit limit(nullptr, *limits);
+  // bob -> tenant 1: the per-tenant burst of 2, then refused with a retry time.
+  EXPECT_TRUE(limit.Check(1, "bob.test", "198.51.100.7").allowed);
+  EXPECT_TRUE(limit.Check(1, "bob.test", "198.51.100.8").allowed);  // same /24
+  cache::Decision refused = limit.Check(1, "bob.test", "198.51.100.9");
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.level, "issuer_tenant");
+  EXPECT_GT(refused.retry_after_secs, 0);
+  // Another issuer, and bob's name sent from another network, have budgets of their own.
+  EXPECT_TRUE(limit.Check(1, "carol.test", "198.51.100.7").allowed);
+  EXPECT_TRUE(limit.Check(1, "bob.test", "203.0.113.5").allowed);
+  // bob -> tenant 2 spends the overall budget (burst 3, two used on tenant 1).
+  EXPECT_TRUE(limit.Check(2, "bob.test", "198.51.100.7").allowed);
+  cache::Decision overall = limit.Check(3, "bob.test", "198.51.100.7");
+  EXPECT_FALSE(overall.allowed);
+  EXPECT_EQ(overall.level, "issuer");
+}
+
+TEST(IssuerLimit, TheSpecIsCheckedAndTheDefaultParses) {
+  EXPECT_FALSE(cache::ParseBucketSpec("x", "1/2,3/4,5/6").ok());
+  EXPECT_FALSE(cache::ParseBucketSpec("x", "1/0,3/4,5/6,7/8").ok());
+  EXPECT_FALSE(cache::ParseBucketSpec("x", "a/2,3/4,5/6,7/8").ok());
+  EXPECT_FALSE(cache::ParseBucketSpec("x", "-1/2,3/4,5/6,7/8").ok());
+  cache::BucketLimits d = DefaultIssuerLimits();
+  EXPECT_EQ(d.addr_short.burst, 100);
+  EXPECT_DOUBLE_EQ(d.addr_short.per_second, 20);
+  EXPECT_DOUBLE_EQ(d.net_long.per_second, 50000 / 3600.0);
 }
 
 }  // namespace

@@ -63,6 +63,9 @@ struct Decision {
 
 // The reference's bucket table (Appendix D item 27).
 BucketLimits DefaultBucket(const std::string& name);
+// "5/10,60/60,15/30,200/200": narrow short (per second/burst), narrow long (per
+// hour/burst), wide short, wide long. InvalidArgument naming `name` otherwise.
+absl::StatusOr<BucketLimits> ParseBucketSpec(const std::string& name, const std::string& spec);
 
 class LocalLimiter {
  public:
@@ -78,6 +81,10 @@ class LocalLimiter {
   ~LocalLimiter();
 
   Decision CheckBucket(const BucketLimits& bucket, const ClientAddress& addr);
+  // The same four cells for caller-chosen scopes: `narrow` gets the bucket's address
+  // tiers, `wide` its network tiers (an issuer per tenant, and the issuer overall).
+  Decision CheckScoped(const BucketLimits& bucket, const std::string& narrow, const char* narrow_level,
+                       const std::string& wide, const char* wide_level);
   // One caller-chosen cell (a tenant's budget): `level` names it in a refusal.
   Decision CheckKey(const std::string& key, Tier tier, const char* level);
 

@@ -42,6 +42,10 @@ class ConfigSource {
   // Secret() that is a configuration error when unset.
   std::string RequiredSecret(std::string_view name, std::string_view help);
 
+  // A value that was read but does not parse in the component's own terms; Finish()
+  // reports it with the others.
+  void AddError(std::string message) { errors_.push_back(std::move(message)); }
+
   bool help_requested() const { return help_requested_; }
   std::string HelpText() const;
   absl::Status Finish() const;
