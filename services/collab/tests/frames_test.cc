@@ -20,7 +20,8 @@ std::string Bytes(std::initializer_list<int> b) {
 TEST(Frames, SyncRoundTrip) {
   for (auto t : {SyncType::kStep1, SyncType::kStep2, SyncType::kUpdate}) {
     std::string payload(300, 'x');
-    auto m = ParseMessage(EncodeSync(t, payload));
+    std::string frame = EncodeSync(t, payload);  // the message views it
+    auto m = ParseMessage(frame);
     ASSERT_TRUE(m.ok());
     EXPECT_EQ(m->type, MessageType::kSync);
     EXPECT_EQ(m->sync, t);
