@@ -194,6 +194,7 @@ int main(int argc, char** argv) {
       },
       [&] {
         gw.OnSubscriberReset();
+        collab_hub.OnSubscriberReset();
         identity_service.profiles().Clear();
       },
       topics);

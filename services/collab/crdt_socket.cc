@@ -90,6 +90,7 @@ class CollabService::Socket final : public grpc::ServerBidiReactor<SocketFrame, 
     std::shared_ptr<LiveDoc> doc;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
       doc = std::move(doc_);
     }
     if (!doc) return;
@@ -118,7 +119,12 @@ class CollabService::Socket final : public grpc::ServerBidiReactor<SocketFrame, 
         return self->Close(kCloseInternal, "Internal error");
       }
       {
-        std::lock_guard<std::mutex> lock(self->mu_);
+        std::unique_lock<std::mutex> lock(self->mu_);
+        if (self->done_) {
+          // The client left while the document loaded: OnDone found nothing to leave.
+          lock.unlock();
+          return self->svc_.hub().Leave(joined->doc, self.get());
+        }
         self->doc_ = joined->doc;
       }
       self->Send(std::make_shared<const std::string>(std::move(joined->sync_step1)));
@@ -207,7 +213,7 @@ class CollabService::Socket final : public grpc::ServerBidiReactor<SocketFrame, 
   std::deque<std::shared_ptr<const std::string>> queue_;
   size_t queued_bytes_ = 0;
   SocketFrame out_;
-  bool writing_ = false, closing_ = false, finished_ = false, accepted_sent_ = false;
+  bool writing_ = false, closing_ = false, finished_ = false, accepted_sent_ = false, done_ = false;
 };
 
 CollabService::CollabService(DocHub& hub, AccessCheck& access, rpc::WorkerPool& workers, SocketLimits limits,

@@ -380,11 +380,11 @@ void DocHub::ApplyRows(LiveDoc& doc, const std::vector<UpdateRow>& rows, bool br
   }
 }
 
-void DocHub::CatchUp(const std::shared_ptr<LiveDoc>& doc) {
+void DocHub::CatchUp(const std::shared_ptr<LiveDoc>& doc, bool always) {
   int64_t after;
   {
     std::lock_guard<std::mutex> lock(doc->mu);
-    if (!doc->HasGap()) return;
+    if (!doc->loaded || (!always && !doc->HasGap())) return;
     after = doc->last_seq;
   }
   auto rows = store_.Load(doc->tn_id, doc->doc_id, after, false);
@@ -450,6 +450,15 @@ void DocHub::Deliver(const std::string& channel, const std::string& message) {
     if (gap) CatchUp(doc);
   });
   if (!queued) LogWarn("crdt_deliver_dropped", {{"reason", "workers busy"}});
+}
+
+void DocHub::OnSubscriberReset() {
+  std::vector<std::shared_ptr<LiveDoc>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [ch, d] : docs_) all.push_back(d);
+  }
+  for (auto& d : all) workers_.TrySubmit([this, d] { CatchUp(d, true); });
 }
 
 void DocHub::Compact(int64_t tn_id, const std::string& doc_id) {

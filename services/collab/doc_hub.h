@@ -105,6 +105,8 @@ class DocHub {
 
   // A message from the Redis subscription (its thread; heavy work goes to the workers).
   void Deliver(const std::string& channel, const std::string& message);
+  // The subscription reconnected: what was published meanwhile is read from the log.
+  void OnSubscriberReset();
   // Starts the reaper thread (eviction, compaction).
   void Start();
   void Stop();
@@ -115,7 +117,9 @@ class DocHub {
 
  private:
   void ApplyRows(LiveDoc& doc, const std::vector<UpdateRow>& rows, bool broadcast);
-  void CatchUp(const std::shared_ptr<LiveDoc>& doc);
+  // Reads the log after the document's position: when a seq is missing (`always`
+  // false) or unconditionally.
+  void CatchUp(const std::shared_ptr<LiveDoc>& doc, bool always = false);
   void Publish(const LiveDoc& doc, char kind, int64_t seq, const std::string& payload);
   void Broadcast(LiveDoc& doc, std::shared_ptr<const std::string> frame);  // doc.mu held
   void ReapLoop();

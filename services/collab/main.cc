@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   topics.patterns = {collab::DocHub::kPattern};
   cache::Subscriber sub(
       *redis_cfg, {}, [&hub](const std::string& ch, const std::string& msg) { hub.Deliver(ch, msg); },
-      nullptr, topics);
+      [&hub] { hub.OnSubscriberReset(); }, topics);
   rpc::RpcServer server(registry);
   server.AddService(&service);
   server.KeepLongStreams();  // /ws/crdt sockets
