@@ -32,7 +32,7 @@ after(async () => {
 
 async function newDoc(tenant, token, name = 'Doc') {
   const r = await c.api(tenant.idTag, 'POST', '/api/files', { token, body: { fileTp: 'CRDT', fileName: name } });
-  assert.equal(r.status, 200, r.text);
+  assert.equal(r.status, 201, r.text);
   return r.json.data.fileId;
 }
 
