@@ -285,3 +285,23 @@ test('two replicas behind two gateways converge; a killed replica loses nothing 
   await waitFor('fresh reader', () => text(fresh) === text(b));
   await Promise.all([a2.close(), b.close(), fresh.close()]);
 });
+
+test('the all-in-one binary serves live documents too', async () => {
+  const one = new Cluster({}, { allInOne: true });
+  await one.start();
+  try {
+    const t = one.createTenant('carol.crdt.test');
+    const token = await one.login(t);
+    const r = await one.api(t.idTag, 'POST', '/api/files', { token, body: { fileTp: 'CRDT', fileName: 'One' } });
+    assert.equal(r.status, 201, r.text);
+    const open = (tok) => connect(t.idTag, r.json.data.fileId, { token: tok, port: one.ports.http });
+    const a = await opened(open(token));
+    const b = await opened(open(token));
+    a.doc.getText('t').insert(0, 'together');
+    await waitFor('all-in-one convergence', () => text(b) === 'together');
+    assert.equal((await open(undefined).closedP).code, 4403);
+    await Promise.all([a.close(), b.close()]);
+  } finally {
+    await one.stop();
+  }
+});
