@@ -94,6 +94,18 @@ class LiveDoc {
   bool HasGap() const { return !ahead.empty(); }
 };
 
+struct DocHub::Counters {
+  prometheus::Counter *step1 = nullptr, *step2 = nullptr, *update = nullptr, *awareness = nullptr,
+                      *other = nullptr;
+  prometheus::Counter *malformed = nullptr, *invalid = nullptr, *too_big = nullptr, *read_only = nullptr,
+                      *noop = nullptr;
+  prometheus::Counter *gap_fills = nullptr, *compacted = nullptr, *compact_failed = nullptr;
+};
+
+void DocHub::Count(prometheus::Counter* Counters::*which) {
+  if (counters_ && counters_.get()->*which) (counters_.get()->*which)->Increment();
+}
+
 namespace {
 
 bool Covered(const yjs::DeleteSet& ds, uint64_t client, uint64_t clock, uint64_t len) {
@@ -158,6 +170,36 @@ DocHub::DocHub(DocStore& store, std::shared_ptr<cache::Redis> redis, rpc::Worker
                     .Help("Yjs updates accepted from clients and committed by this process")
                     .Register(*registry)
                     .Add({});
+    counters_ = std::make_unique<Counters>();
+    auto& messages = prometheus::BuildCounter()
+                         .Name("cloudillo_collab_messages_total")
+                         .Help("Client messages on /ws/crdt by type")
+                         .Register(*registry);
+    counters_->step1 = &messages.Add({{"type", "sync_step1"}});
+    counters_->step2 = &messages.Add({{"type", "sync_step2"}});
+    counters_->update = &messages.Add({{"type", "update"}});
+    counters_->awareness = &messages.Add({{"type", "awareness"}});
+    counters_->other = &messages.Add({{"type", "other"}});
+    auto& dropped = prometheus::BuildCounter()
+                        .Name("cloudillo_collab_dropped_total")
+                        .Help("Client messages refused (the socket closes) or dropped, by reason")
+                        .Register(*registry);
+    counters_->malformed = &dropped.Add({{"reason", "malformed"}});
+    counters_->invalid = &dropped.Add({{"reason", "invalid_update"}});
+    counters_->too_big = &dropped.Add({{"reason", "too_big"}});
+    counters_->read_only = &dropped.Add({{"reason", "read_only"}});
+    counters_->noop = &dropped.Add({{"reason", "noop"}});
+    counters_->gap_fills = &prometheus::BuildCounter()
+                                .Name("cloudillo_collab_gap_fills_total")
+                                .Help("Update-log reads that filled updates missed on Redis pub/sub")
+                                .Register(*registry)
+                                .Add({});
+    auto& compactions = prometheus::BuildCounter()
+                            .Name("cloudillo_collab_compactions_total")
+                            .Help("Update-log compactions by result")
+                            .Register(*registry);
+    counters_->compacted = &compactions.Add({{"result", "done"}});
+    counters_->compact_failed = &compactions.Add({{"result", "failed"}});
   }
 }
 
@@ -271,14 +313,27 @@ void DocHub::Publish(const LiveDoc& doc, char kind, int64_t seq, const std::stri
 
 DocHub::Outcome DocHub::Handle(LiveDoc& doc, DocPeer* from, const PeerInfo& who, std::string_view frame) {
   auto msg = ParseMessage(frame);
-  if (!msg.ok()) return {kCloseProtocol, "malformed message"};
-  if (msg->type == MessageType::kOther) return {};  // auth, queryAwareness: ignored (§5.2)
+  if (!msg.ok()) {
+    Count(&Counters::malformed);
+    return {kCloseProtocol, "malformed message"};
+  }
+  if (msg->type == MessageType::kOther) {
+    Count(&Counters::other);
+    return {};  // auth, queryAwareness: ignored (§5.2)
+  }
 
   if (msg->type == MessageType::kAwareness) {
+    Count(&Counters::awareness);
     auto entries = DecodeAwareness(msg->payload);
-    if (!entries.ok()) return {kCloseProtocol, "malformed awareness"};
+    if (!entries.ok()) {
+      Count(&Counters::malformed);
+      return {kCloseProtocol, "malformed awareness"};
+    }
     auto stamped = StampAwareness(std::move(*entries), who.awareness_id);
-    if (!stamped) return {};
+    if (!stamped) {
+      Count(&Counters::malformed);
+      return {};
+    }
     std::lock_guard<std::mutex> lock(doc.mu);
     std::vector<AwarenessEntry> keep;
     for (auto& e : *stamped) {
@@ -303,29 +358,46 @@ DocHub::Outcome DocHub::Handle(LiveDoc& doc, DocPeer* from, const PeerInfo& who,
   }
 
   if (msg->sync == SyncType::kStep1) {
+    Count(&Counters::step1);
     std::lock_guard<std::mutex> lock(doc.mu);
     auto snap = doc.Snapshot(limits_.yjs);
     if (!snap.ok()) return {4500, "internal error"};
     auto diff = yjs::DiffUpdate(*snap, msg->payload, limits_.yjs);
-    if (!diff.ok()) return {kCloseProtocol, "malformed state vector"};
+    if (!diff.ok()) {
+      Count(&Counters::malformed);
+      return {kCloseProtocol, "malformed state vector"};
+    }
     from->Send(std::make_shared<const std::string>(EncodeSync(SyncType::kStep2, *diff)));
     return {};
   }
 
   // SyncStep2 or Update.
-  if (who.read_only || msg->payload.empty()) return {};
-  if (msg->payload.size() > limits_.max_update_bytes) return {kCloseTooBig, "update too large"};
+  Count(msg->sync == SyncType::kStep2 ? &Counters::step2 : &Counters::update);
+  if (who.read_only) {
+    Count(&Counters::read_only);
+    return {};
+  }
+  if (msg->payload.empty()) return {};
+  if (msg->payload.size() > limits_.max_update_bytes) {
+    Count(&Counters::too_big);
+    return {kCloseTooBig, "update too large"};
+  }
   auto update = yjs::DecodeUpdate(msg->payload, limits_.yjs);
   if (!update.ok()) {
-    return update.status().code() == absl::StatusCode::kResourceExhausted
-               ? Outcome{kCloseTooBig, "update too large"}
-               : Outcome{kCloseInvalid, "invalid update"};
+    bool big = update.status().code() == absl::StatusCode::kResourceExhausted;
+    Count(big ? &Counters::too_big : &Counters::invalid);
+    return big ? Outcome{kCloseTooBig, "update too large"} : Outcome{kCloseInvalid, "invalid update"};
   }
   {
     std::lock_guard<std::mutex> lock(doc.mu);
-    if (IsNoop(doc, *update)) return {};
-    if (doc.bytes() + msg->payload.size() > limits_.max_doc_bytes)
+    if (IsNoop(doc, *update)) {
+      Count(&Counters::noop);
+      return {};
+    }
+    if (doc.bytes() + msg->payload.size() > limits_.max_doc_bytes) {
+      Count(&Counters::too_big);
       return {kCloseTooBig, "document too large"};
+    }
   }
   std::string bytes(msg->payload);
   // Committed before anyone sees it: an acknowledged update survives this process.
@@ -387,6 +459,7 @@ void DocHub::CatchUp(const std::shared_ptr<LiveDoc>& doc, bool always) {
     if (!doc->loaded || (!always && !doc->HasGap())) return;
     after = doc->last_seq;
   }
+  Count(&Counters::gap_fills);
   auto rows = store_.Load(doc->tn_id, doc->doc_id, after, false);
   if (!rows.ok()) {
     LogWarn("crdt_catch_up_failed", {{"error", rows.status().ToString()}});
@@ -463,6 +536,7 @@ void DocHub::OnSubscriberReset() {
 
 void DocHub::Compact(int64_t tn_id, const std::string& doc_id) {
   auto left = store_.Compact(tn_id, doc_id, limits_.compaction, limits_.yjs);
+  Count(left.ok() ? &Counters::compacted : &Counters::compact_failed);
   if (!left.ok()) LogWarn("crdt_compaction_failed", {{"error", left.status().ToString()}});
 }
 

@@ -132,6 +132,11 @@ class DocHub {
   const std::string origin_;  // this process, on what it publishes
   prometheus::Gauge* docs_gauge_ = nullptr;
   prometheus::Counter* updates_ = nullptr;
+  // Client messages by kind, messages refused or dropped by why, log reads that filled
+  // a pub/sub gap, compactions by result (docs/operations.md).
+  struct Counters;
+  std::unique_ptr<Counters> counters_;
+  void Count(prometheus::Counter* Counters::*which);
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<LiveDoc>> docs_;  // by channel name
