@@ -101,6 +101,12 @@ local extra = {
     panel('Open WebSocket sessions', [['sum(cloudillo_collab_connections{%s})' % sel('collab'), 'sessions']]),
     panel('Documents open', [['sum(cloudillo_collab_documents_open{%s})' % sel('collab'), 'documents']]),
     panel('Updates applied', [['sum(rate(cloudillo_collab_updates_total{%s}[5m]))' % sel('collab'), 'updates']], 'ops'),
+    panel('Client messages refused or dropped', [
+      ['sum by (reason) (rate(cloudillo_collab_dropped_total{%s}[5m]))' % sel('collab'), '{{reason}}'],
+    ], 'ops'),
+    panel('Pub/sub gaps filled from the log', [
+      ['sum(rate(cloudillo_collab_gap_fills_total{%s}[5m]))' % sel('collab'), 'gap fills'],
+    ], 'ops'),
   ],
 };
 

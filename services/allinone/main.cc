@@ -1,4 +1,4 @@
-// The all-in-one binary (DESIGN "All-in-one"): identity, access, action, the admin API and
+// The all-in-one binary (DESIGN "All-in-one"): identity, access, action, blob, collab, the admin API and
 // the gateway in one process, the services on an in-process gRPC channel (no network,
 // so no credentials apply there). The admin API still listens on the network and
 // still requires mutual TLS with the `admin` identity. The same service classes as
@@ -23,6 +23,9 @@
 #include "cloudillo/process/readiness.h"
 #include "cloudillo/rpc/cluster_tls.h"
 #include "cloudillo/rpc/server.h"
+#include "collab_config.h"
+#include "collab_service.h"
+#include "file_access.h"
 #include "gateway.h"
 #include "history_sync.h"
 #include "identity_config.h"
@@ -42,6 +45,9 @@ const std::vector<db::Migration>& Migrations();
 namespace cloudillo::blob {
 const std::vector<db::Migration>& Migrations();
 }
+namespace cloudillo::collab {
+const std::vector<db::Migration>& Migrations();
+}
 
 using namespace cloudillo;
 
@@ -58,6 +64,7 @@ int main(int argc, char** argv) {
   auto act_cfg = action::ActionConfig::Load(src);
   auto fed_cfg = federation::ClientConfig::Load(src);
   auto blob_cfg = blob::BlobConfig::Load(src);
+  auto collab_cfg = collab::CollabConfig::Load(src);
   auto master = process::LoadMasterKey(src);
   auto tls = rpc::ClusterTls::Load(src, !migrate);
   auto& redis_cfg = store.redis;
@@ -78,11 +85,14 @@ int main(int argc, char** argv) {
   if (!act_pool.ok()) return process::StartupFailure("database", act_pool.status());
   auto blob_pool = db::Pool::Connect(store.database_url, store.db_pool_size, "blob");
   if (!blob_pool.ok()) return process::StartupFailure("database", blob_pool.status());
+  auto collab_pool = db::Pool::Connect(store.database_url, store.db_pool_size, "collab");
+  if (!collab_pool.ok()) return process::StartupFailure("database", collab_pool.status());
   const std::tuple<std::shared_ptr<db::Pool>, const char*, const std::vector<db::Migration>*> schemas[] = {
       {*id_pool, "identity", &identity::Migrations()},
       {*ac_pool, "access", &access::Migrations()},
       {*act_pool, "action", &action::Migrations()},
-      {*blob_pool, "blob", &blob::Migrations()}};
+      {*blob_pool, "blob", &blob::Migrations()},
+      {*collab_pool, "collab", &collab::Migrations()}};
   for (const auto& [pool, schema, m] : schemas) {
     absl::Status st = migrate ? db::Migrate(*pool, schema, *m) : db::CheckCurrent(*pool, schema, *m);
     if (!st.ok()) return process::StartupFailure(migrate ? "migrate" : "schema", st);
@@ -127,9 +137,17 @@ int main(int argc, char** argv) {
   if (!blob_store.ok()) return process::StartupFailure("blob store", blob_store.status());
   blob::BlobMetrics blob_metrics(*registry);
   blob::BlobService blob_service(*blob_pool, std::move(*blob_store), blob_cfg.options, workers, blob_metrics);
+  blob::FileAccessService file_access(*blob_pool, workers);
+  collab::DocStore collab_store(*collab_pool);
+  collab::DocHub collab_hub(collab_store, redis, workers, collab_cfg.hub, registry.get());
+  collab::AccessCheck collab_access;
+  collab::CollabService collab_service(collab_hub, collab_access, workers, collab_cfg.socket, registry.get());
   rpc::RpcServer services(registry);
   services.AddService(&action_service);
   services.AddService(&blob_service);
+  services.AddService(&file_access);
+  services.AddService(&collab_service);
+  services.KeepLongStreams();  // /ws/bus and /ws/crdt sockets
   services.AddService(identity_service.internal_service());
   services.AddService(identity_service.edge_service());
   services.AddService(access_service.internal_service());
@@ -144,6 +162,7 @@ int main(int argc, char** argv) {
   outbox.Start();
   inbox.Start();
   blob_service.ConnectIdentity(channel);
+  collab_access.Connect(cloudillo::v1::Blob::NewStub(channel));
   history.Start();
   rpc::RpcServer admin_server(registry);
   admin_server.AddService(&admin);
@@ -155,25 +174,32 @@ int main(int argc, char** argv) {
   gateway::GatewayBackends backends;
   backends.directory.identity = cloudillo::v1::Identity::NewStub(channel);
   backends.directory.access = cloudillo::v1::Access::NewStub(channel);
-  backends.channels = {{"identity", channel}, {"access", channel}, {"action", channel}, {"blob", channel}};
+  backends.channels = {{"identity", channel},
+                       {"access", channel},
+                       {"action", channel},
+                       {"blob", channel},
+                       {"collab", channel}};
   int http_port = gw_cfg->http_port, https_port = gw_cfg->https_port;
   gateway::Gateway gw(std::move(*gw_cfg), std::move(backends), redis, registry, Clock::Real());
   // One subscription for the process: invalidations, and every tenant's bus channel.
   cache::Subscriber::Options topics;
-  topics.patterns = {action::kBusPattern};
+  topics.patterns = {action::kBusPattern, collab::DocHub::kPattern};
   cache::Subscriber subscriber(
       *redis_cfg, {cache::kInvalidationChannel},
       [&](const std::string& channel, const std::string& msg) {
+        if (channel.rfind("crdt:", 0) == 0) return collab_hub.Deliver(channel, msg);
         if (channel != cache::kInvalidationChannel) return (void)bus.Deliver(channel, msg);
         gw.OnInvalidation(msg);
         identity_service.profiles().OnInvalidation(msg);
       },
       [&] {
         gw.OnSubscriberReset();
+        collab_hub.OnSubscriberReset();
         identity_service.profiles().Clear();
       },
       topics);
   subscriber.Start();
+  collab_hub.Start();
   gw.Start();
   auto http = http::HttpServer::Start(gw.ServerOptions(http_port, false));
   if (!http.ok()) return process::StartupFailure("HTTP listener", http.status());
@@ -202,9 +228,11 @@ int main(int argc, char** argv) {
   readiness.SetDraining();
   absl::SleepFor(proc.drain_delay);
   bus.CloseAll(action::kBusCloseRestart);
+  collab_service.CloseAll(collab::kCloseRestart);
   http::StopTogether({http->get(), https.get()}, proc.shutdown_grace);
   gw.Stop();
   subscriber.Stop();
+  collab_hub.Stop();
   outbox.Stop();
   inbox.Stop();
   history.Stop();

@@ -5,7 +5,9 @@ namespace cloudillo::blob {
 rpc::AccessPolicy ListenerPolicy() {
   rpc::AccessPolicy p;
   p.Allow("/cloudillo.v1.BlobEdge/", {"gateway"});
-  p.Allow("/grpc.health.v1.Health/", {"gateway", "admin"});
+  // Live documents ask who may open them (PROTOCOL §5.1).
+  p.Allow("/cloudillo.v1.Blob/CheckFileAccess", {"collab"});
+  p.Allow("/grpc.health.v1.Health/", {"gateway", "collab", "admin"});
   return p;
 }
 

@@ -13,6 +13,7 @@
 #include "cloudillo/rpc/channel.h"
 #include "cloudillo/rpc/cluster_tls.h"
 #include "cloudillo/rpc/server.h"
+#include "file_access.h"
 #include "image_variants.h"
 
 namespace cloudillo::blob {
@@ -68,7 +69,9 @@ int main(int argc, char** argv) {
   blob::BlobService service(*pool, std::move(*store), cfg.options, workers, metrics);
   service.ConnectIdentity(rpc::ConnectChannel(cfg.identity_addr, &tls, "identity"));
   rpc::RpcServer server(registry);
+  blob::FileAccessService file_access(*pool, workers);
   server.AddService(&service);
+  server.AddService(&file_access);
   auto port = server.Start(
       *listen, rpc::ServerCredentials(tls, std::make_shared<rpc::AccessPolicy>(blob::ListenerPolicy())));
   if (!port.ok()) return process::StartupFailure("gRPC", port.status());

@@ -65,6 +65,7 @@ absl::StatusOr<GatewayConfig> GatewayConfig::Load(ConfigSource& src) {
   c.rpc_timeout_ms =
       int(src.Int("CLOUDILLO_RPC_TIMEOUT_MS", 10000, 100, 600000, "deadline of each backend call"));
   c.blob_addr = src.Str("CLOUDILLO_BLOB_ADDR", "127.0.0.1:9104", "blob gRPC address");
+  c.collab_addr = src.Str("CLOUDILLO_COLLAB_ADDR", "127.0.0.1:9105", "collab gRPC address");
   c.stream_timeout_ms = int(src.Int("CLOUDILLO_STREAM_TIMEOUT_MS", 3600000, 1000, 86400000,
                                     "deadline of a streamed upload or download"));
   c.access_log = src.Bool("CLOUDILLO_ACCESS_LOG", true, "one JSON log line per request");

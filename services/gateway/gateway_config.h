@@ -34,6 +34,7 @@ struct GatewayConfig {
   cache::RedisConfig redis;
   int rpc_timeout_ms = 10000;
   std::string blob_addr;
+  std::string collab_addr;
   int stream_timeout_ms = 3600000;  // uploads and downloads (a stalled client is cut by the idle timeout)
   bool access_log = true;
   bool rate_limit = true;

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   backends.directory.access = cloudillo::v1::Access::NewStub(access);
   backends.channels = {{"identity", identity}, {"access", access}, {"action", action}};
   backends.channels["blob"] = rpc::ConnectChannel(cfg->blob_addr, &tls, "blob");
+  backends.channels["collab"] = rpc::ConnectChannel(cfg->collab_addr, &tls, "collab");
 
   int http_port = cfg->http_port, https_port = cfg->https_port;
   gateway::Gateway gw(std::move(*cfg), std::move(backends), redis, registry, Clock::Real());

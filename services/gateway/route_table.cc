@@ -14,6 +14,7 @@ constexpr auto kRequired = AuthMode::kRequired;
 #define ACCESS(M) "access", "/cloudillo.v1.AccessEdge/" #M
 #define ACTION(M) "action", "/cloudillo.v1.ActionEdge/" #M
 #define BLOB(M) "blob", "/cloudillo.v1.BlobEdge/" #M
+#define COLLAB(M) "collab", "/cloudillo.v1.CollabEdge/" #M
 
 // Uploads stream through (never buffered); the blob service enforces its own,
 // configurable upload limit, so the gateway only bounds them at 4 GiB.
@@ -106,6 +107,10 @@ std::vector<Route> Build() {
       // client wait for a fresh token; a refusal before the upgrade would look like a
       // network failure and be retried with the same token. The service decides.
       {"GET", "/ws/bus", kOptional, "websocket", true, ACTION(Bus), RouteKind::kWebSocket, 64 << 10},
+      // Live documents (PROTOCOL §5): a bad or absent token is a guest, whom the service
+      // upgrades and then closes with its code (4403, 4404, ...). Messages up to 16 MiB.
+      {"GET", "/ws/crdt/{docId}", kOptional, "websocket", true, COLLAB(Crdt), RouteKind::kWebSocket,
+       16 << 20},
   };
 }
 
@@ -113,6 +118,7 @@ std::vector<Route> Build() {
 #undef ACCESS
 #undef ACTION
 #undef BLOB
+#undef COLLAB
 
 }  // namespace
 

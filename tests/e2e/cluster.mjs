@@ -82,11 +82,12 @@ export class Cluster {
     // A federation test picks the gateway's port first, to map one cluster's hosts to
     // the other (CLOUDILLO_FEDERATION_MAP).
     if (this.extraEnv.CLOUDILLO_HTTP_PORT) this.ports.http = Number(this.extraEnv.CLOUDILLO_HTTP_PORT);
-    [this.ports.grpcB, this.ports.opsB] = await Promise.all([freePort(), freePort()]);
+    [this.ports.grpcB, this.ports.opsB, this.ports.grpcC, this.ports.opsC] = await Promise.all(
+      [freePort(), freePort(), freePort(), freePort()]);
     this.logDir = mkdtempSync(path.join(os.tmpdir(), 'cloudillo-e2e-'));
     // The internal network's mutual TLS: one CA, a certificate per service identity.
     this.certs = path.join(this.logDir, 'certs');
-    execFileSync(path.join(root, 'tools/cluster-certs'), [this.certs, 'gateway', 'identity', 'access', 'action', 'admin', 'blob']);
+    execFileSync(path.join(root, 'tools/cluster-certs'), [this.certs, 'gateway', 'identity', 'access', 'action', 'admin', 'blob', 'collab']);
     this.env = {
       PATH: process.env.PATH,
       CLOUDILLO_DATABASE_URL: t.CLOUDILLO_TEST_DATABASE_URL.replace(/\/[^/]*$/, `/${this.db}`),
@@ -108,9 +109,10 @@ export class Cluster {
       CLOUDILLO_BLOB_ADDR: `127.0.0.1:${this.ports.grpcB}`,
       CLOUDILLO_BLOB_DIR: path.join(this.logDir, 'blobs'),
       CLOUDILLO_BLOB_MAX_UPLOAD_MB: '512',
+      CLOUDILLO_COLLAB_ADDR: `127.0.0.1:${this.ports.grpcC}`,
       ...this.extraEnv,
     };
-    const migrators = this.allInOne ? ['allinone'] : ['identity', 'access', 'action', 'blob'];
+    const migrators = this.allInOne ? ['allinone'] : ['identity', 'access', 'action', 'blob', 'collab'];
     for (const svc of migrators) {
       execFileSync(path.join(build, `services/${svc}/cloudillo-${svc}`), ['migrate'], { env: this.env, stdio: 'ignore' });
     }
@@ -126,10 +128,11 @@ export class Cluster {
       this.spawn('access', [`--grpc-listen=127.0.0.1:${this.ports.grpcA}`, `--ops-addr=127.0.0.1:${opsA}`]);
       this.spawn('action', [`--grpc-listen=127.0.0.1:${this.ports.grpcX}`, `--ops-addr=127.0.0.1:${this.ports.opsX}`]);
       this.spawn('blob', [`--grpc-listen=127.0.0.1:${this.ports.grpcB}`, `--ops-addr=127.0.0.1:${this.ports.opsB}`]);
+      this.spawn('collab', [`--grpc-listen=127.0.0.1:${this.ports.grpcC}`, `--ops-addr=127.0.0.1:${this.ports.opsC}`]);
       this.spawn('gateway', [`--ops-addr=127.0.0.1:${opsG}`]);
     }
     // Each process reports itself ready; the gateway does not wait for its backends.
-    const ops = this.allInOne ? [opsG] : [opsG, opsI, opsA, this.ports.opsX, this.ports.opsB];
+    const ops = this.allInOne ? [opsG] : [opsG, opsI, opsA, this.ports.opsX, this.ports.opsB, this.ports.opsC];
     for (const port of ops) {
       let ready = false;
       for (let i = 0; i < 150 && !ready; i++) {
@@ -139,6 +142,35 @@ export class Cluster {
       }
       if (!ready) throw new Error(`cluster not ready; logs in ${this.logDir}`);
     }
+  }
+
+  // A second collab replica and a gateway in front of it (split clusters only): both
+  // gateways serve every tenant; each reaches only its own collab. Returns the second
+  // gateway's HTTP port.
+  async startSecondCollab() {
+    const [grpc, ops, http, opsG] = await Promise.all(Array.from({ length: 4 }, freePort));
+    this.ports.http2 = http;
+    this.spawn('collab', [`--grpc-listen=127.0.0.1:${grpc}`, `--ops-addr=127.0.0.1:${ops}`], 'collab2',
+      { CLOUDILLO_COLLAB_ADDR: `127.0.0.1:${grpc}` });
+    this.spawn('gateway', [`--ops-addr=127.0.0.1:${opsG}`], 'gateway2',
+      { CLOUDILLO_COLLAB_ADDR: `127.0.0.1:${grpc}`, CLOUDILLO_HTTP_PORT: String(http) });
+    for (const port of [ops, opsG]) {
+      let ready = false;
+      for (let i = 0; i < 150 && !ready; i++) {
+        const r = await request(port, 'localhost', 'GET', '/readyz').catch(() => null);
+        ready = r && r.status === 200;
+        if (!ready) await sleep(100);
+      }
+      if (!ready) throw new Error(`second collab not ready; logs in ${this.logDir}`);
+    }
+    return http;
+  }
+
+  // Sends `signal` to one process (by its spawn name) and waits for it to end.
+  async kill(name, signal = 'SIGKILL') {
+    const p = this.procs[name];
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    await new Promise((resolve) => { p.once('exit', resolve); p.kill(signal); });
   }
 
   // The environment of one process: its own certificate (the all-in-one binary
@@ -152,16 +184,18 @@ export class Cluster {
     };
   }
 
-  spawn(name, args) {
+  // `as`: the name of a second process of the same service (its log, its entry in
+  // procs); `env`: settings of this process only.
+  spawn(name, args, as = name, env = {}) {
     const bin = path.join(build, `services/${name}/cloudillo-${name}`);
-    const log = path.join(this.logDir, `${name}.log`);
+    const log = path.join(this.logDir, `${as}.log`);
     // Logs go straight to a file: a pipe would fill while the test blocks in a
     // synchronous call (the admin CLI) and stall the service on its next log line.
     const fd = openSync(log, 'a');
-    const p = spawn(bin, args, { env: this.envFor(name), stdio: ['ignore', 'ignore', fd] });
+    const p = spawn(bin, args, { env: { ...this.envFor(name), ...env }, stdio: ['ignore', 'ignore', fd] });
     closeSync(fd);
-    p.on('exit', (code, signal) => { this.exitCodes[name] = signal ? signal : code; });
-    this.procs[name] = p;
+    p.on('exit', (code, signal) => { this.exitCodes[as] = signal ? signal : code; });
+    this.procs[as] = p;
     // Never leave a service running when the test process ends, however it ends.
     process.once('exit', () => { if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); });
   }

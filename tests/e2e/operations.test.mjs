@@ -70,7 +70,7 @@ test('SIGTERM drains and exits 0; a restart keeps tenants, keys, sessions and se
   assert.equal(put.status, 200);
   const me = await c.api(alice.idTag, 'GET', '/api/me');
   const codes = await c.stopServices();
-  assert.deepEqual(codes, { identity: 0, access: 0, action: 0, blob: 0, gateway: 0 });
+  assert.deepEqual(codes, { identity: 0, access: 0, action: 0, blob: 0, collab: 0, gateway: 0 });
   await c.startServices();
   const me2 = await c.api(alice.idTag, 'GET', '/api/me');
   assert.deepEqual(me2.json.data, me.json.data);

@@ -8,6 +8,7 @@
 #include "cloudillo/v1/access.pb.h"
 #include "cloudillo/v1/action.pb.h"
 #include "cloudillo/v1/blob.pb.h"
+#include "cloudillo/v1/collab.pb.h"
 #include "cloudillo/v1/identity.pb.h"
 
 namespace cloudillo::gateway {
@@ -23,9 +24,11 @@ void LinkDescriptors() {
   // action.proto holds only a service: reference its file's descriptor table.
   static const void* volatile action_file = &descriptor_table_cloudillo_2fv1_2faction_2eproto;
   (void)action_file;
-  // blob.proto has no messages of its own: a volatile use keeps its file linked.
+  // A volatile use keeps a file linked (collab.proto has no messages of its own).
   static const void* volatile blob_proto = &descriptor_table_cloudillo_2fv1_2fblob_2eproto;
   (void)blob_proto;
+  static const void* volatile collab_proto = &descriptor_table_cloudillo_2fv1_2fcollab_2eproto;
+  (void)collab_proto;
 }
 
 // "/cloudillo.v1.IdentityEdge/GetMe" -> "cloudillo.v1.IdentityEdge.GetMe"

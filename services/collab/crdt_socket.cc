@@ -1,0 +1,259 @@
+// One /ws/crdt connection: a gRPC callback reactor over the gateway's SocketFrame
+// stream. Every callback returns at once; blocking work goes to the worker pool.
+#include <deque>
+
+#include "cloudillo/core/log.h"
+#include "collab_service.h"
+
+namespace cloudillo::collab {
+
+using cloudillo::v1::SocketFrame;
+
+class CollabService::Socket final : public grpc::ServerBidiReactor<SocketFrame, SocketFrame>,
+                                    public DocPeer,
+                                    public std::enable_shared_from_this<Socket> {
+ public:
+  explicit Socket(CollabService& svc) : svc_(svc) {}
+
+  static Socket* Start(CollabService& svc) {
+    auto s = std::make_shared<Socket>(svc);
+    s->self_ = s;
+    s->StartRead(&s->in_);
+    return s.get();
+  }
+
+  void Send(std::shared_ptr<const std::string> frame) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closing_) return;
+    if (queue_.size() + 1 > svc_.limits().queue_messages ||
+        queued_bytes_ + frame->size() > svc_.limits().queue_bytes) {
+      // Too far behind: what it missed is re-sent by the sync on reconnect.
+      ClearQueue();
+      QueueClose(kCloseTryLater, "client too slow");
+    } else {
+      queued_bytes_ += frame->size();
+      queue_.push_back(std::move(frame));
+    }
+    Pump(lock);
+  }
+
+  void Close(int code, std::string reason) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closing_) return;
+    ClearQueue();
+    QueueClose(code, std::move(reason));
+    Pump(lock);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return End();
+    if (!opened_) {
+      opened_ = true;
+      if (!in_.has_open())
+        return End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "open frame expected"));
+      return Opened();
+    }
+    if (in_.has_close()) return End();
+    if (!in_.has_binary()) return ReadNext();  // text frames carry nothing here
+    if (in_.binary().size() > svc_.limits().max_message) return Close(kCloseTooBig, "message too big");
+    auto self = shared_from_this();
+    std::shared_ptr<LiveDoc> doc;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      doc = doc_;
+    }
+    if (!doc) return End();
+    auto frame = std::make_shared<std::string>(std::move(*in_.mutable_binary()));
+    bool queued = svc_.workers().TrySubmit([self, doc, frame] {
+      auto out = self->svc_.hub().Handle(*doc, self.get(), self->who_, *frame);
+      if (out.close_code != 0) return self->Close(out.close_code, out.reason);
+      self->ReadNext();
+    });
+    if (!queued) Close(kCloseTryLater, "Try again later");
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok || out_.has_close()) {
+      lock.unlock();
+      return End();
+    }
+    Pump(lock);
+  }
+
+  void OnCancel() override { End(); }
+
+  void OnDone() override {
+    auto keep = std::move(self_);  // may be the last reference
+    svc_.Unregister(this);
+    std::shared_ptr<LiveDoc> doc;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+      doc = std::move(doc_);
+    }
+    if (!doc) return;
+    // Leave publishes and broadcasts; never on gRPC's thread when a worker is free.
+    auto& hub = svc_.hub();
+    const DocPeer* me = this;
+    if (!svc_.workers().TrySubmit([&hub, doc, me, keep] { hub.Leave(doc, me); })) hub.Leave(doc, me);
+  }
+
+ private:
+  void Opened() {
+    auto self = shared_from_this();
+    if (!svc_.Register(self)) {
+      Accept();
+      return Close(kCloseRestart, "server restarting");
+    }
+    auto open = std::make_shared<cloudillo::v1::ApiRequest>(std::move(*in_.mutable_open()));
+    bool queued = svc_.workers().TrySubmit([self, open] {
+      Grant g = self->svc_.access().Check(*open);
+      self->Accept();
+      if (g.close_code != 0) return self->Close(g.close_code, g.reason);
+      self->who_ = g.who;
+      auto joined = self->svc_.hub().Join(open->ctx().tn_id(), rpc_doc_id(*open), self);
+      if (!joined.ok()) {
+        LogWarn("crdt_join_failed", {{"error", joined.status().ToString()}});
+        return self->Close(kCloseInternal, "Internal error");
+      }
+      {
+        std::unique_lock<std::mutex> lock(self->mu_);
+        if (self->done_) {
+          // The client left while the document loaded: OnDone found nothing to leave.
+          lock.unlock();
+          return self->svc_.hub().Leave(joined->doc, self.get());
+        }
+        self->doc_ = joined->doc;
+      }
+      self->Send(std::make_shared<const std::string>(std::move(joined->sync_step1)));
+      self->ReadNext();
+    });
+    if (!queued) {
+      Accept();
+      Close(kCloseTryLater, "Try again later");
+    }
+  }
+
+  static std::string rpc_doc_id(const cloudillo::v1::ApiRequest& open) {
+    auto it = open.path().find("docId");
+    return it == open.path().end() ? std::string() : it->second;
+  }
+
+  // The client sees a close code only on an open socket: accepted goes first.
+  void Accept() {
+    std::unique_lock<std::mutex> lock(mu_);
+    SocketFrame f;
+    f.mutable_accepted();
+    control_.push_front(std::move(f));
+    Pump(lock);
+  }
+
+  // Reads and writes are started under mu_ and never after Finish (End).
+  void ReadNext() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!finished_) StartRead(&in_);
+  }
+
+  void ClearQueue() {
+    queue_.clear();
+    queued_bytes_ = 0;
+  }
+
+  // mu_ held.
+  void QueueClose(int code, std::string reason) {
+    closing_ = true;
+    SocketFrame f;
+    f.mutable_close()->set_code(code);
+    f.mutable_close()->set_reason(std::move(reason));
+    control_.push_back(std::move(f));
+  }
+
+  // Starts the next write if none is outstanding; control frames go first, and a close
+  // only once the frames queued before it were written.
+  void Pump(std::unique_lock<std::mutex>& lock) {
+    if (writing_ || finished_) return;
+    if (!control_.empty() && (control_.front().has_accepted() || queue_.empty())) {
+      out_ = std::move(control_.front());
+      control_.pop_front();
+    } else if (accepted_sent_ && !queue_.empty()) {
+      out_.Clear();
+      out_.set_binary(*queue_.front());
+      queued_bytes_ -= queue_.front()->size();
+      queue_.pop_front();
+    } else {
+      return;
+    }
+    if (out_.has_accepted()) accepted_sent_ = true;
+    writing_ = true;
+    StartWrite(&out_);
+  }
+
+  void End(grpc::Status status = grpc::Status::OK) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_) return;
+      finished_ = true;
+      closing_ = true;
+      ClearQueue();
+    }
+    Finish(status);
+  }
+
+  CollabService& svc_;
+  std::shared_ptr<Socket> self_;
+  SocketFrame in_;
+  bool opened_ = false;
+  PeerInfo who_;  // set before the first read of a client message
+
+  std::mutex mu_;
+  std::shared_ptr<LiveDoc> doc_;
+  std::deque<SocketFrame> control_;
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  size_t queued_bytes_ = 0;
+  SocketFrame out_;
+  bool writing_ = false, closing_ = false, finished_ = false, accepted_sent_ = false, done_ = false;
+};
+
+CollabService::CollabService(DocHub& hub, AccessCheck& access, rpc::WorkerPool& workers, SocketLimits limits,
+                             prometheus::Registry* registry)
+    : hub_(hub), access_(access), workers_(workers), limits_(limits) {
+  if (registry) {
+    connections_ = &prometheus::BuildGauge()
+                        .Name("cloudillo_collab_connections")
+                        .Help("Open /ws/crdt sockets served by this process")
+                        .Register(*registry)
+                        .Add({});
+  }
+}
+
+grpc::ServerBidiReactor<SocketFrame, SocketFrame>* CollabService::Crdt(grpc::CallbackServerContext*) {
+  return Socket::Start(*this);
+}
+
+bool CollabService::Register(const std::shared_ptr<Socket>& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return false;
+  sockets_.emplace(s.get(), s);
+  if (connections_) connections_->Set(double(sockets_.size()));
+  return true;
+}
+
+void CollabService::Unregister(const Socket* s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (sockets_.erase(s) && connections_) connections_->Set(double(sockets_.size()));
+}
+
+void CollabService::CloseAll(int code) {
+  std::vector<std::shared_ptr<Socket>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    for (auto& [raw, w] : sockets_)
+      if (auto p = w.lock()) all.push_back(p);
+  }
+  for (auto& s : all) s->Close(code, "server restarting");
+}
+
+}  // namespace cloudillo::collab
