@@ -236,8 +236,8 @@ void RtdbSession::DoSubscribe(const Json& id, const Json& frame) {
   }
   if (subs_.count(sub->id) == 0) return;  // unsubscribed meanwhile
   Json data = Json::array();
-  for (Json& d : *initial) data.push_back(sub->aggregate ? std::move(d) : Project(d, sub->select));
-  if (sub->aggregate) sub->groups = *initial;
+  for (const Json& d : *initial) data.push_back(sub->aggregate ? d : Project(d, sub->select));
+  if (sub->aggregate) sub->groups = std::move(*initial);
   SendLocked(Change(sub->id, Json{{"action", "ready"}, {"path", sub->path}, {"data", std::move(data)}}));
   sub->ready = true;
   for (Json& e : sub->pending) SendLocked(Change(sub->id, std::move(e)));
