@@ -41,8 +41,8 @@ size_t RtdbHub::Deliver(const std::string& channel, const std::string& text) {
   auto tn = msg->find("tn");
   auto f = msg->find("f");
   auto kind = msg->find("k");
-  if (tn == msg->end() || !tn->is_number_integer() || f == msg->end() || !f->is_string() || kind == msg->end() ||
-      !kind->is_string())
+  if (tn == msg->end() || !tn->is_number_integer() || f == msg->end() || !f->is_string() ||
+      kind == msg->end() || !kind->is_string())
     return 0;
   Key key{tn->get<int64_t>(), f->get<std::string>()};
   if (rest != absl::StrCat(key.first, ":", key.second)) return 0;
@@ -70,7 +70,8 @@ size_t RtdbHub::Deliver(const std::string& channel, const std::string& text) {
   return targets.size();
 }
 
-std::optional<Json> RtdbHub::PresenceJoin(int64_t tn_id, const std::string& file_id, const std::string& conn_id) {
+std::optional<Json> RtdbHub::PresenceJoin(int64_t tn_id, const std::string& file_id,
+                                          const std::string& conn_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& room = rooms_[{tn_id, file_id}];
   if (room.size() >= limits_.max_room_members) return std::nullopt;

@@ -1,6 +1,5 @@
 #include "path.h"
 
-
 namespace cloudillo::collab::rtdb {
 
 absl::StatusOr<std::string> NormalizePath(std::string_view path, const Limits& limits) {

@@ -17,7 +17,7 @@ namespace cloudillo::collab::rtdb {
 // the limit.
 absl::StatusOr<std::string> NormalizePath(std::string_view path, const Limits& limits);
 
-bool IsDocumentPath(std::string_view path);  // even number of segments
+bool IsDocumentPath(std::string_view path);          // even number of segments
 std::string_view ParentPath(std::string_view path);  // "" for a top-level collection
 std::string_view LastSegment(std::string_view path);
 

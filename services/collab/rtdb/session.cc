@@ -37,7 +37,8 @@ Scope ParseScope(const Json& frame) {
 }
 
 Json Change(const std::string& sub_id, Json event) {
-  return Json{{"id", RandomId()}, {"type", "change"}, {"subscriptionId", sub_id}, {"event", std::move(event)}};
+  return Json{
+      {"id", RandomId()}, {"type", "change"}, {"subscriptionId", sub_id}, {"event", std::move(event)}};
 }
 
 // A status from the transaction, as the error frame of §6.3.
@@ -63,8 +64,8 @@ bool InScope(std::string_view sub_path, Scope scope, std::string_view path) {
     case Scope::kChildren:
       return ParentPath(path) == sub_path;
     case Scope::kSubtree:
-      return path == sub_path || (path.substr(0, sub_path.size()) == sub_path && path.size() > sub_path.size() &&
-                                  path[sub_path.size()] == '/');
+      return path == sub_path || (path.substr(0, sub_path.size()) == sub_path &&
+                                  path.size() > sub_path.size() && path[sub_path.size()] == '/');
   }
   return false;
 }
@@ -92,9 +93,10 @@ void RtdbSession::Start() {
   if (!roster) return;  // room full: the database still works, presence frames get 400
   std::lock_guard<std::mutex> lock(mu_);
   presence_enabled_ = true;
-  SendLocked(Json{{"id", RandomId()},
-                  {"type", "presenceChange"},
-                  {"event", {{"action", "sync"}, {"connId", config_.conn_id}, {"users", std::move(*roster)}}}});
+  SendLocked(
+      Json{{"id", RandomId()},
+           {"type", "presenceChange"},
+           {"event", {{"action", "sync"}, {"connId", config_.conn_id}, {"users", std::move(*roster)}}}});
 }
 
 void RtdbSession::Close() {
@@ -107,7 +109,8 @@ void RtdbSession::Close() {
   deps_.hub->Leave(config_.tn_id, config_.file_id, this);
   if (presence_enabled_) {
     deps_.hub->PresenceRemove(config_.tn_id, config_.file_id, config_.conn_id);
-    deps_.hub->Publish(config_.tn_id, config_.file_id, Json{{"k", "p"}, {"a", "leave"}, {"c", config_.conn_id}});
+    deps_.hub->Publish(config_.tn_id, config_.file_id,
+                       Json{{"k", "p"}, {"a", "leave"}, {"c", config_.conn_id}});
   }
   auto released = deps_.store->ReleaseConnection(config_.tn_id, config_.file_id, config_.conn_id);
   if (!released.ok()) {
@@ -222,18 +225,19 @@ void RtdbSession::DoSubscribe(const Json& id, const Json& frame) {
     // Registered before the initial read, so nothing committed in between is missed;
     // what arrives meanwhile waits in `pending` until `ready` is out.
     subs_[sub->id] = sub;
-    SendLocked(Json{{"id", id}, {"type", "subscribeResult"}, {"subscriptionId", sub->id}});
   }
   absl::StatusOr<std::vector<Json>> initial =
-      sub->aggregate
-          ? deps_.store->AggregateScan(config_.tn_id, config_.file_id, sub->path, sub->scope, sub->filter, *sub->aggregate)
-          : deps_.store->Scan(config_.tn_id, config_.file_id, sub->path, sub->scope, sub->filter);
+      sub->aggregate ? deps_.store->AggregateScan(config_.tn_id, config_.file_id, sub->path, sub->scope,
+                                                  sub->filter, *sub->aggregate)
+                     : deps_.store->Scan(config_.tn_id, config_.file_id, sub->path, sub->scope, sub->filter);
   std::lock_guard<std::mutex> lock(mu_);
   if (!initial.ok()) {
     LogWarn("rtdb: subscription read failed", {{"error", initial.status().ToString()}});
     subs_.erase(sub->id);
+    SendLocked(Json{{"id", id}, {"type", "error"}, {"code", 500}, {"message", "Subscribe failed"}});
     return;
   }
+  SendLocked(Json{{"id", id}, {"type", "subscribeResult"}, {"subscriptionId", sub->id}});
   if (subs_.count(sub->id) == 0) return;  // unsubscribed meanwhile
   Json data = Json::array();
   for (const Json& d : *initial) data.push_back(sub->aggregate ? d : Project(d, sub->select));
@@ -260,8 +264,9 @@ void RtdbSession::DoTransaction(const Json& id, const Json& frame) {
     if (!op.is_object()) return Error(id, 400, "Invalid operation");
     if (!MayWrite(StringMember(op, "path").value_or("")))
       return Error(id, 403,
-                   config_.access == Access::kComment ? "Comment access - writes restricted to comment collections"
-                                                      : "Write access denied - read-only connection");
+                   config_.access == Access::kComment
+                       ? "Comment access - writes restricted to comment collections"
+                       : "Write access denied - read-only connection");
   }
   Json results;
   std::vector<Json> events;
@@ -352,16 +357,18 @@ void RtdbSession::DoLock(const Json& id, const Json& frame, bool lock) {
     auto r = deps_.store->Lock(config_.tn_id, config_.file_id, *path, lock_holder_, hard, config_.conn_id);
     if (!r.ok()) return Error(id, 500, "Lock failed");
     if (*r) {
-      return Answer(id, "lockResult",
-                    Json{{"locked", false}, {"holder", (*r)->holder}, {"mode", (*r)->hard ? "hard" : "soft"}});
+      return Answer(
+          id, "lockResult",
+          Json{{"locked", false}, {"holder", (*r)->holder}, {"mode", (*r)->hard ? "hard" : "soft"}});
     }
     Answer(id, "lockResult", Json{{"locked", true}});
-    deps_.hub->Publish(config_.tn_id, config_.file_id,
-                       Json{{"k", "c"},
-                            {"a", "lock"},
-                            {"p", *path},
-                            {"d", {{"userId", lock_holder_}, {"mode", hard ? "hard" : "soft"}, {"connId", config_.conn_id}}},
-                            {"c", config_.conn_id}});
+    deps_.hub->Publish(
+        config_.tn_id, config_.file_id,
+        Json{{"k", "c"},
+             {"a", "lock"},
+             {"p", *path},
+             {"d", {{"userId", lock_holder_}, {"mode", hard ? "hard" : "soft"}, {"connId", config_.conn_id}}},
+             {"c", config_.conn_id}});
     return;
   }
   auto r = deps_.store->Unlock(config_.tn_id, config_.file_id, *path, lock_holder_);
@@ -410,8 +417,9 @@ void RtdbSession::DoPresence(const Json& id, const Json& frame) {
     }
     if (Dump(state).size() > limits_.max_presence_bytes) return Error(id, 413, "Presence state too large");
     auto now = std::chrono::steady_clock::now();
-    presence_tokens_ = std::min(kPresenceBurst, presence_tokens_ + std::chrono::duration<double>(now - presence_last_).count() *
-                                                                       kPresencePerSecond);
+    presence_tokens_ = std::min(
+        kPresenceBurst,
+        presence_tokens_ + std::chrono::duration<double>(now - presence_last_).count() * kPresencePerSecond);
     presence_last_ = now;
     if (presence_tokens_ < 1) return Answer(id, "presenceResult", Json{{"throttled", true}});
     presence_tokens_ -= 1;
@@ -452,7 +460,8 @@ std::optional<Json> RtdbSession::EventFor(const Subscription& sub, const Json& m
         return (a == old->end()) == (b == data->end()) && (a == old->end() || *a == *b);
       }))
     return std::nullopt;  // nothing it selected changed
-  return Json{{"action", old_matches ? action : "create"}, {"path", path}, {"data", Project(*data, sub.select)}};
+  return Json{
+      {"action", old_matches ? action : "create"}, {"path", path}, {"data", Project(*data, sub.select)}};
 }
 
 void RtdbSession::DeliverLocked(Subscription& sub, Json event) {
@@ -512,8 +521,8 @@ void RtdbSession::Recompute(const std::shared_ptr<Subscription>& sub) {
     std::lock_guard<std::mutex> lock(mu_);
     sub->dirty = false;
   }
-  auto groups =
-      deps_.store->AggregateScan(config_.tn_id, config_.file_id, sub->path, sub->scope, sub->filter, *sub->aggregate);
+  auto groups = deps_.store->AggregateScan(config_.tn_id, config_.file_id, sub->path, sub->scope, sub->filter,
+                                           *sub->aggregate);
   std::lock_guard<std::mutex> lock(mu_);
   sub->recompute_running = false;
   if (closed_ || subs_.count(sub->id) == 0) return;
@@ -527,7 +536,8 @@ void RtdbSession::Recompute(const std::shared_ptr<Subscription>& sub) {
       for (const Json& g : *groups)
         if (std::find(sub->groups.begin(), sub->groups.end(), g) == sub->groups.end()) delta.push_back(g);
       for (const Json& old : sub->groups) {
-        const bool still = std::any_of(groups->begin(), groups->end(), [&](const Json& g) { return g.at("group") == old.at("group"); });
+        const bool still = std::any_of(groups->begin(), groups->end(),
+                                       [&](const Json& g) { return g.at("group") == old.at("group"); });
         if (!still) {
           Json gone = old;
           gone["count"] = 0;  // a group with count 0 is a removal
@@ -535,7 +545,8 @@ void RtdbSession::Recompute(const std::shared_ptr<Subscription>& sub) {
         }
       }
       if (!delta.empty())
-        SendLocked(Change(sub->id, Json{{"action", "update"}, {"path", sub->path}, {"data", std::move(delta)}}));
+        SendLocked(
+            Change(sub->id, Json{{"action", "update"}, {"path", sub->path}, {"data", std::move(delta)}}));
     }
     sub->groups = std::move(*groups);
   } else {

@@ -106,7 +106,7 @@ class RtdbSession final : public RtdbListener, public std::enable_shared_from_th
 
   // The event a subscription shows for a change message, or nullopt.
   std::optional<Json> EventFor(const Subscription& sub, const Json& msg) const;
-  void DeliverLocked(Subscription& sub, Json event);  // mu_ held
+  void DeliverLocked(Subscription& sub, Json event);                 // mu_ held
   void ScheduleRecompute(const std::shared_ptr<Subscription>& sub);  // mu_ held
   void Recompute(const std::shared_ptr<Subscription>& sub);
 

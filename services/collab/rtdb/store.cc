@@ -44,7 +44,8 @@ std::string ScopeSql(Scope scope) {
 std::string BoundBytes(const std::string& inner, std::vector<Param>& params) {
   const std::string budget = Ph(params, P(kMaxResultBytes));
   return absl::StrCat(
-      "SELECT path, doc::text FROM (SELECT path, doc, ord, sum(octet_length(doc::text)) OVER (ORDER BY ord) AS run "
+      "SELECT path, doc::text FROM (SELECT path, doc, ord, sum(octet_length(doc::text)) OVER (ORDER BY ord) "
+      "AS run "
       "FROM (SELECT path, doc, row_number() OVER () AS ord FROM (",
       inner, ") a) b) c WHERE run <= ", budget, "::bigint OR ord = 1 ORDER BY ord");
 }
@@ -65,22 +66,24 @@ std::string SqlCond(const Condition& c, std::vector<Param>& params) {
     case Condition::Op::kLessThanOrEqual:
       return absl::StrCat(f, " <= ", JsonParam(params, c.value));
     case Condition::Op::kInArray:
-      return absl::StrCat("EXISTS (SELECT 1 FROM jsonb_array_elements(", JsonParam(params, c.value), ") e WHERE e = ",
-                          f, ")");
+      return absl::StrCat("EXISTS (SELECT 1 FROM jsonb_array_elements(", JsonParam(params, c.value),
+                          ") e WHERE e = ", f, ")");
     case Condition::Op::kNotInArray:
       return absl::StrCat("NOT EXISTS (SELECT 1 FROM jsonb_array_elements(", JsonParam(params, c.value),
                           ") e WHERE e = ", f, ")");
     case Condition::Op::kArrayContains:
-      return absl::StrCat("(CASE WHEN jsonb_typeof(", f, ") = 'array' THEN EXISTS (SELECT 1 FROM jsonb_array_elements(",
-                          f, ") e WHERE e = ", JsonParam(params, c.value), ") ELSE false END)");
+      return absl::StrCat("(CASE WHEN jsonb_typeof(", f,
+                          ") = 'array' THEN EXISTS (SELECT 1 FROM jsonb_array_elements(", f,
+                          ") e WHERE e = ", JsonParam(params, c.value), ") ELSE false END)");
     case Condition::Op::kArrayContainsAny:
     case Condition::Op::kArrayContainsAll: {
       const bool all = c.op == Condition::Op::kArrayContainsAll;
       const std::string wanted = JsonParam(params, c.value);
       // Any: some wanted value is an element. All: no wanted value is missing.
       return absl::StrCat("(CASE WHEN jsonb_typeof(", f, ") = 'array' THEN ", all ? "NOT " : "",
-                          "EXISTS (SELECT 1 FROM jsonb_array_elements(", wanted, ") w WHERE ", all ? "NOT " : "",
-                          "EXISTS (SELECT 1 FROM jsonb_array_elements(", f, ") e WHERE e = w)) ELSE false END)");
+                          "EXISTS (SELECT 1 FROM jsonb_array_elements(", wanted, ") w WHERE ",
+                          all ? "NOT " : "", "EXISTS (SELECT 1 FROM jsonb_array_elements(", f,
+                          ") e WHERE e = w)) ELSE false END)");
     }
   }
   return "false";
@@ -89,7 +92,8 @@ std::string SqlCond(const Condition& c, std::vector<Param>& params) {
 std::string OrderSql(const std::vector<SortKey>& sort, std::vector<Param>& params) {
   std::vector<std::string> keys;
   for (const SortKey& k : sort)
-    keys.push_back(absl::StrCat(FieldExpr(params, k.field), k.ascending ? " ASC NULLS FIRST" : " DESC NULLS LAST"));
+    keys.push_back(
+        absl::StrCat(FieldExpr(params, k.field), k.ascending ? " ASC NULLS FIRST" : " DESC NULLS LAST"));
   keys.push_back("path");
   return absl::StrJoin(keys, ", ");
 }
@@ -107,12 +111,13 @@ std::string NarrowDocSql(const AggregateSpec& spec, std::vector<Param>& params) 
   return absl::StrCat("jsonb_build_object(", absl::StrJoin(args, ", "), ")::text");
 }
 
-absl::StatusOr<std::vector<Json>> RunAggregate(db::Tx& tx, const std::string& where, std::vector<Param> params,
-                                               const AggregateSpec& spec, const Limits& limits) {
+absl::StatusOr<std::vector<Json>> RunAggregate(db::Tx& tx, const std::string& where,
+                                               std::vector<Param> params, const AggregateSpec& spec,
+                                               const Limits& limits) {
   const std::string narrow = NarrowDocSql(spec, params);
   const std::string cap = Ph(params, P(int64_t(limits.max_scan_rows)));
-  CL_ASSIGN_OR_RETURN(db::Result rows, tx.Query(absl::StrCat("SELECT '', ", narrow, " FROM rtdb_docs WHERE ", where,
-                                                             " ORDER BY path LIMIT ", cap, "::bigint"),
+  CL_ASSIGN_OR_RETURN(db::Result rows, tx.Query(absl::StrCat("SELECT '', ", narrow, " FROM rtdb_docs WHERE ",
+                                                             where, " ORDER BY path LIMIT ", cap, "::bigint"),
                                                 params));
   Aggregator agg(spec, limits.max_groups);
   for (const db::Row& r : rows.rows) {
@@ -148,10 +153,11 @@ std::vector<Json> DocsOfRows(const db::Result& rows) {
 }
 
 absl::StatusOr<std::optional<Json>> TxStore::GetForUpdate(const std::string& path) {
-  CL_ASSIGN_OR_RETURN(db::Result r,
-                      tx_.Query("SELECT path, doc::text FROM rtdb_docs WHERE tn_id = $1 AND file_id = $2 AND path = $3 "
-                                "FOR UPDATE",
-                                {P(tn_id_), P(file_id_), P(path)}));
+  CL_ASSIGN_OR_RETURN(
+      db::Result r,
+      tx_.Query("SELECT path, doc::text FROM rtdb_docs WHERE tn_id = $1 AND file_id = $2 AND path = $3 "
+                "FOR UPDATE",
+                {P(tn_id_), P(file_id_), P(path)}));
   std::vector<Json> docs = DocsOfRows(r);
   if (docs.empty()) return std::nullopt;
   return std::move(docs.front());
@@ -162,37 +168,43 @@ absl::Status TxStore::Put(const std::string& path, const Json& doc) {
   std::string text = Dump(doc);
   if (text.size() > limits_.max_doc_bytes) return absl::InvalidArgumentError("document too large");
   return tx_
-      .Query("INSERT INTO rtdb_docs (tn_id, file_id, path, parent_path, doc) VALUES ($1, $2, $3, $4, $5::jsonb) "
-             "ON CONFLICT (tn_id, file_id, path) DO UPDATE SET doc = EXCLUDED.doc, updated_at = now()",
-             {P(tn_id_), P(file_id_), P(path), P(ParentPath(path)), P(text)})
+      .Query(
+          "INSERT INTO rtdb_docs (tn_id, file_id, path, parent_path, doc) VALUES ($1, $2, $3, $4, $5::jsonb) "
+          "ON CONFLICT (tn_id, file_id, path) DO UPDATE SET doc = EXCLUDED.doc, updated_at = now()",
+          {P(tn_id_), P(file_id_), P(path), P(ParentPath(path)), P(text)})
       .status();
 }
 
 absl::Status TxStore::Delete(const std::string& path) {
-  return tx_.Query("DELETE FROM rtdb_docs WHERE tn_id = $1 AND file_id = $2 AND path = $3", {P(tn_id_), P(file_id_), P(path)})
+  return tx_
+      .Query("DELETE FROM rtdb_docs WHERE tn_id = $1 AND file_id = $2 AND path = $3",
+             {P(tn_id_), P(file_id_), P(path)})
       .status();
 }
 
 absl::StatusOr<std::optional<LockInfo>> TxStore::LockOf(const std::string& path) {
-  CL_ASSIGN_OR_RETURN(db::Result r, tx_.Query("SELECT holder, hard FROM rtdb_locks WHERE tn_id = $1 AND file_id = $2 "
-                                              "AND path = $3 AND expires_at > now()",
-                                              {P(tn_id_), P(file_id_), P(path)}));
+  CL_ASSIGN_OR_RETURN(db::Result r,
+                      tx_.Query("SELECT holder, hard FROM rtdb_locks WHERE tn_id = $1 AND file_id = $2 "
+                                "AND path = $3 AND expires_at > now()",
+                                {P(tn_id_), P(file_id_), P(path)}));
   if (r.empty()) return std::nullopt;
   return LockInfo{r.rows[0].Str(0), r.rows[0].Bool(1)};
 }
 
-absl::StatusOr<Json> TxStore::ComputedQuery(const std::string& kind, const std::string& path, const std::string& field,
-                                            const Json& filter) {
+absl::StatusOr<Json> TxStore::ComputedQuery(const std::string& kind, const std::string& path,
+                                            const std::string& field, const Json& filter) {
   std::vector<Param> params = {P(tn_id_), P(file_id_), P(path)};
   if (kind == "exists") {
-    CL_ASSIGN_OR_RETURN(db::Result r, tx_.Query("SELECT 1 FROM rtdb_docs WHERE tn_id = $1 AND file_id = $2 AND path = $3",
-                                                params));
+    CL_ASSIGN_OR_RETURN(
+        db::Result r,
+        tx_.Query("SELECT 1 FROM rtdb_docs WHERE tn_id = $1 AND file_id = $2 AND path = $3", params));
     return Json(!r.empty());
   }
   std::optional<Filter> f = ParseFilter(filter, limits_);
   const std::string where = BaseWhere(Scope::kChildren, f, params);
   if (kind == "count") {
-    CL_ASSIGN_OR_RETURN(db::Result r, tx_.Query(absl::StrCat("SELECT count(*) FROM rtdb_docs WHERE ", where), params));
+    CL_ASSIGN_OR_RETURN(db::Result r,
+                        tx_.Query(absl::StrCat("SELECT count(*) FROM rtdb_docs WHERE ", where), params));
     return Json(r.rows[0].Int(0));
   }
   AggregateSpec spec;
@@ -204,9 +216,10 @@ absl::StatusOr<Json> TxStore::ComputedQuery(const std::string& kind, const std::
   spec.ops.push_back({k, field});
   const std::string value = FieldExpr(params, field);
   const std::string cap = Ph(params, P(int64_t(limits_.max_scan_rows)));
-  CL_ASSIGN_OR_RETURN(db::Result rows, tx_.Query(absl::StrCat("SELECT ", value, "::text FROM rtdb_docs WHERE ", where,
-                                                              " ORDER BY path LIMIT ", cap, "::bigint"),
-                                                 params));
+  CL_ASSIGN_OR_RETURN(db::Result rows,
+                      tx_.Query(absl::StrCat("SELECT ", value, "::text FROM rtdb_docs WHERE ", where,
+                                             " ORDER BY path LIMIT ", cap, "::bigint"),
+                                params));
   double sum = 0, lo = 0, hi = 0;
   int64_t n = 0;
   for (const db::Row& r : rows.rows) {
@@ -225,7 +238,8 @@ absl::StatusOr<Json> TxStore::ComputedQuery(const std::string& kind, const std::
   return Json(kind == "min" ? lo : hi);
 }
 
-absl::StatusOr<std::optional<Json>> RtdbStore::Get(int64_t tn_id, const std::string& file_id, const std::string& path) {
+absl::StatusOr<std::optional<Json>> RtdbStore::Get(int64_t tn_id, const std::string& file_id,
+                                                   const std::string& path) {
   CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("SELECT path, doc::text FROM rtdb_docs WHERE tn_id = $1 AND "
                                                  "file_id = $2 AND path = $3",
                                                  {P(tn_id), P(file_id), P(path)}));
@@ -234,8 +248,8 @@ absl::StatusOr<std::optional<Json>> RtdbStore::Get(int64_t tn_id, const std::str
   return std::move(docs.front());
 }
 
-absl::StatusOr<std::vector<Json>> RtdbStore::Query(int64_t tn_id, const std::string& file_id, const std::string& path,
-                                                   const ReadOptions& o) {
+absl::StatusOr<std::vector<Json>> RtdbStore::Query(int64_t tn_id, const std::string& file_id,
+                                                   const std::string& path, const ReadOptions& o) {
   std::vector<Param> params = {P(tn_id), P(file_id), P(path)};
   const std::string where = BaseWhere(Scope::kChildren, o.filter, params);
   std::vector<Json> out;
@@ -248,8 +262,8 @@ absl::StatusOr<std::vector<Json>> RtdbStore::Query(int64_t tn_id, const std::str
     const std::string order = OrderSql(o.sort, p);
     const std::string limit = Ph(p, P(o.limit));
     const std::string offset = Ph(p, P(o.offset));
-    const std::string inner = absl::StrCat("SELECT path, doc FROM rtdb_docs WHERE ", where, " ORDER BY ", order,
-                                           " LIMIT ", limit, "::bigint OFFSET ", offset, "::bigint");
+    const std::string inner = absl::StrCat("SELECT path, doc FROM rtdb_docs WHERE ", where, " ORDER BY ",
+                                           order, " LIMIT ", limit, "::bigint OFFSET ", offset, "::bigint");
     CL_ASSIGN_OR_RETURN(db::Result r, tx.Query(BoundBytes(inner, p), p));
     out = DocsOfRows(r);
     return absl::OkStatus();
@@ -258,8 +272,9 @@ absl::StatusOr<std::vector<Json>> RtdbStore::Query(int64_t tn_id, const std::str
   return out;
 }
 
-absl::StatusOr<std::vector<Json>> RtdbStore::Scan(int64_t tn_id, const std::string& file_id, const std::string& path,
-                                                  Scope scope, const std::optional<Filter>& filter) {
+absl::StatusOr<std::vector<Json>> RtdbStore::Scan(int64_t tn_id, const std::string& file_id,
+                                                  const std::string& path, Scope scope,
+                                                  const std::optional<Filter>& filter) {
   std::vector<Param> params = {P(tn_id), P(file_id), P(path)};
   const std::string where = BaseWhere(scope, filter, params);
   const std::string cap = Ph(params, P(int64_t(limits_.max_ready_docs)));
@@ -299,16 +314,17 @@ absl::Status RtdbStore::Transact(int64_t tn_id, const std::string& file_id,
 }
 
 absl::StatusOr<std::optional<LockInfo>> RtdbStore::Lock(int64_t tn_id, const std::string& file_id,
-                                                        const std::string& path, const std::string& holder, bool hard,
-                                                        const std::string& conn_id) {
+                                                        const std::string& path, const std::string& holder,
+                                                        bool hard, const std::string& conn_id) {
   CL_ASSIGN_OR_RETURN(
       db::Result r,
-      pool_->Query("INSERT INTO rtdb_locks (tn_id, file_id, path, holder, hard, conn_id, expires_at) "
-                   "VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7::int)) "
-                   "ON CONFLICT (tn_id, file_id, path) DO UPDATE SET holder = EXCLUDED.holder, hard = EXCLUDED.hard, "
-                   "conn_id = EXCLUDED.conn_id, expires_at = EXCLUDED.expires_at "
-                   "WHERE rtdb_locks.holder = EXCLUDED.holder OR rtdb_locks.expires_at <= now() RETURNING 1",
-                   {P(tn_id), P(file_id), P(path), P(holder), P(hard), P(conn_id), P(limits_.lock_ttl_seconds)}));
+      pool_->Query(
+          "INSERT INTO rtdb_locks (tn_id, file_id, path, holder, hard, conn_id, expires_at) "
+          "VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7::int)) "
+          "ON CONFLICT (tn_id, file_id, path) DO UPDATE SET holder = EXCLUDED.holder, hard = EXCLUDED.hard, "
+          "conn_id = EXCLUDED.conn_id, expires_at = EXCLUDED.expires_at "
+          "WHERE rtdb_locks.holder = EXCLUDED.holder OR rtdb_locks.expires_at <= now() RETURNING 1",
+          {P(tn_id), P(file_id), P(path), P(holder), P(hard), P(conn_id), P(limits_.lock_ttl_seconds)}));
   if (!r.empty()) return std::nullopt;
   CL_ASSIGN_OR_RETURN(db::Result cur, pool_->Query("SELECT holder, hard FROM rtdb_locks WHERE tn_id = $1 AND "
                                                    "file_id = $2 AND path = $3",
@@ -320,17 +336,20 @@ absl::StatusOr<std::optional<LockInfo>> RtdbStore::Lock(int64_t tn_id, const std
 
 absl::StatusOr<bool> RtdbStore::Unlock(int64_t tn_id, const std::string& file_id, const std::string& path,
                                        const std::string& holder) {
-  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("DELETE FROM rtdb_locks WHERE tn_id = $1 AND file_id = $2 AND "
-                                                 "path = $3 AND holder = $4 RETURNING 1",
-                                                 {P(tn_id), P(file_id), P(path), P(holder)}));
+  CL_ASSIGN_OR_RETURN(db::Result r,
+                      pool_->Query("DELETE FROM rtdb_locks WHERE tn_id = $1 AND file_id = $2 AND "
+                                   "path = $3 AND holder = $4 RETURNING 1",
+                                   {P(tn_id), P(file_id), P(path), P(holder)}));
   return !r.empty();
 }
 
-absl::StatusOr<std::vector<std::string>> RtdbStore::ReleaseConnection(int64_t tn_id, const std::string& file_id,
+absl::StatusOr<std::vector<std::string>> RtdbStore::ReleaseConnection(int64_t tn_id,
+                                                                      const std::string& file_id,
                                                                       const std::string& conn_id) {
-  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("DELETE FROM rtdb_locks WHERE tn_id = $1 AND file_id = $2 AND "
-                                                 "conn_id = $3 RETURNING path",
-                                                 {P(tn_id), P(file_id), P(conn_id)}));
+  CL_ASSIGN_OR_RETURN(db::Result r,
+                      pool_->Query("DELETE FROM rtdb_locks WHERE tn_id = $1 AND file_id = $2 AND "
+                                   "conn_id = $3 RETURNING path",
+                                   {P(tn_id), P(file_id), P(conn_id)}));
   std::vector<std::string> paths;
   for (const db::Row& row : r.rows) paths.push_back(row.Str(0));
   return paths;
@@ -338,9 +357,10 @@ absl::StatusOr<std::vector<std::string>> RtdbStore::ReleaseConnection(int64_t tn
 
 absl::Status RtdbStore::RefreshLocks(int64_t tn_id, const std::string& file_id, const std::string& conn_id) {
   return pool_
-      ->Query("UPDATE rtdb_locks SET expires_at = now() + make_interval(secs => $4::int) WHERE tn_id = $1 AND "
-              "file_id = $2 AND conn_id = $3",
-              {P(tn_id), P(file_id), P(conn_id), P(limits_.lock_ttl_seconds)})
+      ->Query(
+          "UPDATE rtdb_locks SET expires_at = now() + make_interval(secs => $4::int) WHERE tn_id = $1 AND "
+          "file_id = $2 AND conn_id = $3",
+          {P(tn_id), P(file_id), P(conn_id), P(limits_.lock_ttl_seconds)})
       .status();
 }
 

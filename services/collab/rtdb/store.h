@@ -22,8 +22,8 @@
 #include "absl/status/statusor.h"
 #include "cloudillo/db/pool.h"
 #include "json.h"
-#include "rtdb_limits.h"
 #include "query_spec.h"
+#include "rtdb_limits.h"
 
 namespace cloudillo::collab::rtdb {
 
@@ -51,8 +51,8 @@ class TxStore {
   absl::StatusOr<std::optional<LockInfo>> LockOf(const std::string& path);
   // `$query` (write_ops.h): count, sum, avg, min, max over the children of `path`
   // (optionally filtered), or exists for a document path.
-  absl::StatusOr<Json> ComputedQuery(const std::string& kind, const std::string& path, const std::string& field,
-                                     const Json& filter);
+  absl::StatusOr<Json> ComputedQuery(const std::string& kind, const std::string& path,
+                                     const std::string& field, const Json& filter);
 
  private:
   db::Tx& tx_;
@@ -75,19 +75,22 @@ class RtdbStore {
   absl::StatusOr<std::vector<Json>> Scan(int64_t tn_id, const std::string& file_id, const std::string& path,
                                          Scope scope, const std::optional<Filter>& filter);
   // Aggregate groups over `path` in `scope`.
-  absl::StatusOr<std::vector<Json>> AggregateScan(int64_t tn_id, const std::string& file_id, const std::string& path,
-                                                  Scope scope, const std::optional<Filter>& filter,
+  absl::StatusOr<std::vector<Json>> AggregateScan(int64_t tn_id, const std::string& file_id,
+                                                  const std::string& path, Scope scope,
+                                                  const std::optional<Filter>& filter,
                                                   const AggregateSpec& spec);
 
   // Runs `fn` in one transaction, again from the start (at most Limits::tx_retries
   // times) when PostgreSQL reports a serialization failure, deadlock or a concurrent
   // insert of the same path. `fn` must be safe to run more than once.
-  absl::Status Transact(int64_t tn_id, const std::string& file_id, const std::function<absl::Status(TxStore&)>& fn);
+  absl::Status Transact(int64_t tn_id, const std::string& file_id,
+                        const std::function<absl::Status(TxStore&)>& fn);
 
   // nullopt when `holder` now holds the lock (fresh, or already its own); otherwise
   // the lock that stands in the way.
-  absl::StatusOr<std::optional<LockInfo>> Lock(int64_t tn_id, const std::string& file_id, const std::string& path,
-                                               const std::string& holder, bool hard, const std::string& conn_id);
+  absl::StatusOr<std::optional<LockInfo>> Lock(int64_t tn_id, const std::string& file_id,
+                                               const std::string& path, const std::string& holder, bool hard,
+                                               const std::string& conn_id);
   // True when a lock of `holder` was released.
   absl::StatusOr<bool> Unlock(int64_t tn_id, const std::string& file_id, const std::string& path,
                               const std::string& holder);

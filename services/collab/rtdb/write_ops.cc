@@ -22,8 +22,8 @@ absl::Status SetDotted(Json& target, const std::string& key, const Json& value, 
     Json& next = (*cur)[parts[i]];
     if (next.is_null()) next = Json::object();
     if (!next.is_object())
-      return absl::InvalidArgumentError(absl::StrCat("Cannot apply dot notation '", key, "': field '", parts[i],
-                                                     "' is not an object"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Cannot apply dot notation '", key, "': field '", parts[i], "' is not an object"));
     cur = &next;
   }
   if (parts.back().empty()) return absl::InvalidArgumentError("empty part in dot key");
@@ -196,8 +196,9 @@ absl::Status EvaluateComputed(Json& data, const Json& current, const ComputedQue
       if (needs_field && (field == nullptr || !field->is_string()))
         return absl::InvalidArgumentError(absl::StrCat(kind, " requires field"));
       const Json* filter = Get(value, "filter");
-      CL_ASSIGN_OR_RETURN(Json v, query.run(kind, path->get<std::string>(), needs_field ? field->get<std::string>() : "",
-                                            filter != nullptr ? *filter : Json(nullptr)));
+      CL_ASSIGN_OR_RETURN(
+          Json v, query.run(kind, path->get<std::string>(), needs_field ? field->get<std::string>() : "",
+                            filter != nullptr ? *filter : Json(nullptr)));
       value = std::move(v);
     }
   }

@@ -22,8 +22,8 @@ absl::Status ShallowMerge(Json& target, const Json& patch, const Limits& limits)
 // `field` is empty for count and exists. Set by the transaction (store.cc) so a query
 // reads the transaction's own writes.
 struct ComputedQuery {
-  std::function<absl::StatusOr<Json>(const std::string& kind, const std::string& path, const std::string& field,
-                                     const Json& filter)>
+  std::function<absl::StatusOr<Json>(const std::string& kind, const std::string& path,
+                                     const std::string& field, const Json& filter)>
       run;
 };
 

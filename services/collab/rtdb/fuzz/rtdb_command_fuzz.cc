@@ -6,9 +6,9 @@
 #include <string_view>
 
 #include "json.h"
-#include "rtdb_limits.h"
 #include "path.h"
 #include "query_spec.h"
+#include "rtdb_limits.h"
 #include "write_ops.h"
 
 using namespace cloudillo::collab::rtdb;
@@ -32,9 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)NormalizePath(it->get<std::string>(), limits);
   if (auto it = frame->find("data"); it != frame->end()) {
     Json patch = *it;
-    ComputedQuery q{[](const std::string&, const std::string&, const std::string&, const Json&) -> absl::StatusOr<Json> {
-      return Json(0);
-    }};
+    ComputedQuery q{[](const std::string&, const std::string&, const std::string&,
+                       const Json&) -> absl::StatusOr<Json> { return Json(0); }};
     if (EvaluateComputed(patch, doc, q).ok()) {
       Json target = doc;
       (void)ShallowMerge(target, patch, limits);

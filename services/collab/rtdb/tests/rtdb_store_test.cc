@@ -79,7 +79,8 @@ class Client {
     cv_.notify_all();
   }
   // The first frame after `from` satisfying `pred`, waiting up to `timeout`.
-  std::optional<Json> WaitFor(const std::function<bool(const Json&)>& pred, std::chrono::milliseconds timeout = 5s) {
+  std::optional<Json> WaitFor(const std::function<bool(const Json&)>& pred,
+                              std::chrono::milliseconds timeout = 5s) {
     std::unique_lock<std::mutex> l(mu_);
     std::optional<Json> found;
     cv_.wait_for(l, timeout, [&] {
@@ -114,7 +115,8 @@ class Client {
 struct Replica {
   Replica(RtdbStore* store, const std::string& redis_addr) : store(store) {
     if (redis_addr.empty()) {
-      hub = std::make_unique<RtdbHub>([this](const std::string& ch, std::string m) { hub->Deliver(ch, m); }, Limits{});
+      hub = std::make_unique<RtdbHub>([this](const std::string& ch, std::string m) { hub->Deliver(ch, m); },
+                                      Limits{});
       return;
     }
     cache::RedisConfig rc;
@@ -128,8 +130,8 @@ struct Replica {
     cache::Subscriber::Options opts;
     opts.patterns = {RtdbHub::kPattern};
     sub = std::make_unique<cache::Subscriber>(
-        rc, std::vector<std::string>{}, [this](const std::string& ch, const std::string& m) { hub->Deliver(ch, m); },
-        [] {}, opts);
+        rc, std::vector<std::string>{},
+        [this](const std::string& ch, const std::string& m) { hub->Deliver(ch, m); }, [] {}, opts);
     sub->Start();
   }
   ~Replica() {
@@ -143,8 +145,8 @@ struct Replica {
   std::shared_ptr<RtdbSession> Open(Client& client, int64_t tn, const std::string& file, Access access,
                                     std::optional<std::string> id_tag = "alice.example") {
     SessionConfig c{tn, file, std::move(id_tag), RandomAlnum(24), access, false};
-    SessionDeps d{store, hub.get(), [&client](std::string f) { client.Push(std::move(f)); }, [](int, std::string) {},
-                  [this](std::function<void()> fn) { worker.Post(std::move(fn)); }};
+    SessionDeps d{store, hub.get(), [&client](std::string f) { client.Push(std::move(f)); },
+                  [](int, std::string) {}, [this](std::function<void()> fn) { worker.Post(std::move(fn)); }};
     auto s = RtdbSession::Create(c, d);
     s->Start();
     return s;
@@ -211,23 +213,34 @@ TEST_F(RtdbStoreTest, CreateQueryGetUpdateReplaceDelete) {
   EXPECT_EQ(q["data"][0]["title"], "a");
   EXPECT_EQ(q["data"][2]["title"], "c");
   EXPECT_TRUE(q["data"][0].contains("id"));
-  q = Call(*s, c, J(R"({"type":"query","path":"posts","filter":{"arrayContains":{"tags":"y"},"greaterThan":{"n":2}}})"));
+  q = Call(
+      *s, c,
+      J(R"({"type":"query","path":"posts","filter":{"arrayContains":{"tags":"y"},"greaterThan":{"n":2}}})"));
   ASSERT_EQ(q["data"].size(), 1u) << q;
   EXPECT_EQ(q["data"][0]["title"], "a");
-  q = Call(*s, c,
-           J(R"({"type":"query","path":"posts","filter":{"inArray":{"cat":["m"]}},"select":["title"],"limit":5})"));
+  q = Call(
+      *s, c,
+      J(R"({"type":"query","path":"posts","filter":{"inArray":{"cat":["m"]}},"select":["title"],"limit":5})"));
   ASSERT_EQ(q["data"].size(), 1u);
   EXPECT_EQ(q["data"][0].size(), 2u);  // id + title
-  q = Call(*s, c, J(R"({"type":"query","path":"posts","sort":[{"field":"n","ascending":true}],"limit":1,"offset":1})"));
+  q = Call(
+      *s, c,
+      J(R"({"type":"query","path":"posts","sort":[{"field":"n","ascending":true}],"limit":1,"offset":1})"));
   ASSERT_EQ(q["data"].size(), 1u);
   EXPECT_EQ(q["data"][0]["title"], "b");
   q = Call(*s, c, J(R"({"type":"query","path":"posts","filter":{"arrayContainsAll":{"tags":["x","y"]},
     "notInArray":{"cat":["m"]},"lessThanOrEqual":{"n":2}}})"));
   ASSERT_EQ(q["data"].size(), 1u);
-  q = Call(*s, c, J(R"({"type":"query","path":"posts","filter":{"arrayContainsAny":{"tags":["x","q"]},"notEquals":{"n":5}}})"));
+  q = Call(
+      *s, c,
+      J(R"({"type":"query","path":"posts","filter":{"arrayContainsAny":{"tags":["x","q"]},"notEquals":{"n":5}}})"));
   ASSERT_EQ(q["data"].size(), 1u);
-  q = Call(*s, c, J(R"({"type":"query","path":"posts","aggregate":{"groupBy":"cat","ops":[{"op":"sum","field":"n"},{"op":"max","field":"n"}]}})"));
-  EXPECT_TRUE(Same(q["data"], J(R"([{"group":"k","count":2,"sum_n":7.0,"max_n":5.0},{"group":"m","count":1,"sum_n":1.0,"max_n":1.0}])")));
+  q = Call(
+      *s, c,
+      J(R"({"type":"query","path":"posts","aggregate":{"groupBy":"cat","ops":[{"op":"sum","field":"n"},{"op":"max","field":"n"}]}})"));
+  EXPECT_TRUE(Same(
+      q["data"],
+      J(R"([{"group":"k","count":2,"sum_n":7.0,"max_n":5.0},{"group":"m","count":1,"sum_n":1.0,"max_n":1.0}])")));
   // Unparseable filter: ignored, not rejected.
   q = Call(*s, c, J(R"({"type":"query","path":"posts","filter":{"equals":[1]}})"));
   EXPECT_EQ(q["data"].size(), 3u);
@@ -236,9 +249,12 @@ TEST_F(RtdbStoreTest, CreateQueryGetUpdateReplaceDelete) {
   EXPECT_EQ(q["data"][0]["text"], "hi");
 
   const std::string doc = "posts/" + p1;
-  Tx(*s, c, R"([{"type":"update","path":")" + doc + R"(","data":{"title":null,"n":{"$op":"increment","by":10},"meta.seen":true}}])");
+  Tx(*s, c,
+     R"([{"type":"update","path":")" + doc +
+         R"(","data":{"title":null,"n":{"$op":"increment","by":10},"meta.seen":true}}])");
   Json g = Call(*s, c, Json{{"type", "get"}, {"path", doc}});
-  EXPECT_TRUE(Same(g["data"], J(R"({"n":12,"tags":["x","y"],"cat":"k","id":")" + p1 + R"(","meta":{"seen":true}})")));
+  EXPECT_TRUE(
+      Same(g["data"], J(R"({"n":12,"tags":["x","y"],"cat":"k","id":")" + p1 + R"(","meta":{"seen":true}})")));
   Tx(*s, c, R"([{"type":"replace","path":")" + doc + R"(","data":{"only":1}}])");
   g = Call(*s, c, Json{{"type", "get"}, {"path", doc}, {"select", {"only"}}});
   EXPECT_TRUE(Same(g["data"], J(R"({"id":")" + p1 + R"(","only":1})")));
@@ -266,19 +282,21 @@ TEST_F(RtdbStoreTest, AFailingOperationRollsBackTheWholeTransaction) {
   Client c;
   auto s = r.Open(c, tn_, "file1", Access::kWrite);
   Tx(*s, c, R"([{"type":"update","path":"a/x","data":{"v":1,"s":"str"}}])");
-  for (const char* bad : {
-           R"([{"type":"create","path":"a","data":{"k":1}},{"type":"update","path":"a/x","data":{"s.deep":1}}])",
-           R"([{"type":"update","path":"a/x","data":{"v":2}},{"type":"frobnicate","path":"a/x"}])",
-           R"([{"type":"update","path":"a/x","data":{"v":3}},{"type":"update","path":"a","data":{}}])",
-           R"([{"type":"update","path":"a/x","data":{"v":4}},{"type":"create","path":"a","data":{"n":{"$op":"nope"}}}])",
-           R"([{"type":"update","path":"a/x","data":{"v":5}},{"type":"update","path":"a/y","data":{"z":"\u0000"}}])",
-       }) {
+  for (
+      const char* bad : {
+          R"([{"type":"create","path":"a","data":{"k":1}},{"type":"update","path":"a/x","data":{"s.deep":1}}])",
+          R"([{"type":"update","path":"a/x","data":{"v":2}},{"type":"frobnicate","path":"a/x"}])",
+          R"([{"type":"update","path":"a/x","data":{"v":3}},{"type":"update","path":"a","data":{}}])",
+          R"([{"type":"update","path":"a/x","data":{"v":4}},{"type":"create","path":"a","data":{"n":{"$op":"nope"}}}])",
+          R"([{"type":"update","path":"a/x","data":{"v":5}},{"type":"update","path":"a/y","data":{"z":"\u0000"}}])",
+      }) {
     Json res = Tx(*s, c, bad);
     EXPECT_EQ(res["type"], "error") << bad;
     EXPECT_EQ(res["code"], 400) << res;
   }
-  std::string huge = R"([{"type":"update","path":"a/x","data":{"v":6}},{"type":"create","path":"a","data":{"big":")" +
-                     std::string(300 << 10, 'x') + "\"}}]";
+  std::string huge =
+      R"([{"type":"update","path":"a/x","data":{"v":6}},{"type":"create","path":"a","data":{"big":")" +
+      std::string(300 << 10, 'x') + "\"}}]";
   EXPECT_EQ(Tx(*s, c, huge)["code"], 400);
   Json q = Call(*s, c, J(R"({"type":"query","path":"a"})"));
   ASSERT_EQ(q["data"].size(), 1u);
@@ -294,8 +312,10 @@ TEST_F(RtdbStoreTest, ConcurrentIncrementsFromTwoSessionsAreExact) {
   std::atomic<int> failures{0};
   auto run = [&](RtdbSession& s, Client& c, int base) {
     for (int i = 0; i < kN; ++i) {
-      Json f{{"id", base + i}, {"type", "transaction"},
-             {"operations", J(R"([{"type":"update","path":"counters/c","data":{"n":{"$op":"increment","by":1}}}])")}};
+      Json f{{"id", base + i},
+             {"type", "transaction"},
+             {"operations",
+              J(R"([{"type":"update","path":"counters/c","data":{"n":{"$op":"increment","by":1}}}])")}};
       s.HandleText(Dump(f));
       auto a = c.WaitFor([&](const Json& x) { return x["id"] == base + i; }, 2s);
       if (!a || (*a)["type"] != "transactionResult") ++failures;
@@ -318,7 +338,9 @@ TEST_F(RtdbStoreTest, SubscriptionsGetReadyThenLiveEvents) {
   auto v = r.Open(watcher, tn_, "file1", Access::kRead);
   Tx(*w, writer, R"([{"type":"update","path":"todos/t1","data":{"done":false,"n":1}},
                      {"type":"update","path":"todos/t2","data":{"done":true,"n":2}}])");
-  Json sub = Call(*v, watcher, J(R"({"type":"subscribe","path":"todos","scope":"children","filter":{"equals":{"done":false}}})"));
+  Json sub =
+      Call(*v, watcher,
+           J(R"({"type":"subscribe","path":"todos","scope":"children","filter":{"equals":{"done":false}}})"));
   ASSERT_EQ(sub["type"], "subscribeResult");
   const std::string id = sub["subscriptionId"];
   EXPECT_EQ(id.rfind("sub-", 0), 0u);
@@ -326,13 +348,16 @@ TEST_F(RtdbStoreTest, SubscriptionsGetReadyThenLiveEvents) {
   const std::string doc_id = all["subscriptionId"];
 
   Tx(*w, writer, R"([{"type":"update","path":"todos/t3","data":{"done":false}}])");  // create, matches
-  Tx(*w, writer, R"([{"type":"update","path":"todos/t1","data":{"n":5}}])");          // update, matches
-  Tx(*w, writer, R"([{"type":"update","path":"todos/t2","data":{"n":3}}])");          // never matched: nothing
-  Tx(*w, writer, R"([{"type":"update","path":"todos/t1","data":{"done":true}}])");    // leaves the filter: delete
-  Tx(*w, writer, R"([{"type":"delete","path":"todos/t3"}])");                         // delete
+  Tx(*w, writer, R"([{"type":"update","path":"todos/t1","data":{"n":5}}])");         // update, matches
+  Tx(*w, writer, R"([{"type":"update","path":"todos/t2","data":{"n":3}}])");         // never matched: nothing
+  Tx(*w, writer,
+     R"([{"type":"update","path":"todos/t1","data":{"done":true}}])");  // leaves the filter: delete
+  Tx(*w, writer, R"([{"type":"delete","path":"todos/t3"}])");           // delete
   Tx(*w, writer, R"([{"type":"update","path":"todos/t3/sub/x","data":{"done":false}}])");  // not a child
-  ASSERT_TRUE(watcher.WaitFor([&](const Json& f) { return f["type"] == "change" && f["subscriptionId"] == id &&
-                                                          f["event"]["action"] == "delete" && f["event"]["path"] == "todos/t3"; }));
+  ASSERT_TRUE(watcher.WaitFor([&](const Json& f) {
+    return f["type"] == "change" && f["subscriptionId"] == id && f["event"]["action"] == "delete" &&
+           f["event"]["path"] == "todos/t3";
+  }));
   auto ev = watcher.Changes(id);
   ASSERT_EQ(ev.size(), 5u) << Dump(Json(ev));
   EXPECT_EQ(ev[0]["action"], "ready");
@@ -353,8 +378,9 @@ TEST_F(RtdbStoreTest, SubscriptionsGetReadyThenLiveEvents) {
     if (f["type"] == "change") EXPECT_TRUE(f["id"].is_string());
   Call(*v, watcher, Json{{"type", "unsubscribe"}, {"subscriptionId", id}});
   Tx(*w, writer, R"([{"type":"update","path":"todos/t9","data":{"done":false}}])");
-  ASSERT_TRUE(watcher.WaitFor([&](const Json& f) { return f["type"] == "change" && f["event"]["path"] == "todos/t9"; },
-                              300ms) == std::nullopt);
+  ASSERT_TRUE(watcher.WaitFor(
+                  [&](const Json& f) { return f["type"] == "change" && f["event"]["path"] == "todos/t9"; },
+                  300ms) == std::nullopt);
   EXPECT_EQ(watcher.Changes(id).size(), 5u);
 }
 
@@ -364,12 +390,20 @@ TEST_F(RtdbStoreTest, AggregateSubscriptionsUpdateAndReplace) {
   auto w = r.Open(writer, tn_, "file1", Access::kWrite);
   auto v = r.Open(watcher, tn_, "file1", Access::kRead);
   Tx(*w, writer, R"([{"type":"update","path":"votes/a","data":{"opt":"x","w":1}}])");
-  Json s1 = Call(*v, watcher, J(R"({"type":"subscribe","path":"votes","aggregate":{"groupBy":"opt","ops":[{"op":"sum","field":"w"}]}})"));
-  Json s2 = Call(*v, watcher, J(R"({"type":"subscribe","path":"votes","aggregate":{"groupBy":"opt","ops":[{"op":"max","field":"w"}]}})"));
+  Json s1 = Call(
+      *v, watcher,
+      J(R"({"type":"subscribe","path":"votes","aggregate":{"groupBy":"opt","ops":[{"op":"sum","field":"w"}]}})"));
+  Json s2 = Call(
+      *v, watcher,
+      J(R"({"type":"subscribe","path":"votes","aggregate":{"groupBy":"opt","ops":[{"op":"max","field":"w"}]}})"));
   const std::string sum_id = s1["subscriptionId"], max_id = s2["subscriptionId"];
   Tx(*w, writer, R"([{"type":"update","path":"votes/b","data":{"opt":"y","w":4}}])");
-  ASSERT_TRUE(watcher.WaitFor([&](const Json& f) { return f["type"] == "change" && f["subscriptionId"] == sum_id && f["event"]["action"] == "update"; }));
-  ASSERT_TRUE(watcher.WaitFor([&](const Json& f) { return f["type"] == "change" && f["subscriptionId"] == max_id && f["event"]["action"] == "replace"; }));
+  ASSERT_TRUE(watcher.WaitFor([&](const Json& f) {
+    return f["type"] == "change" && f["subscriptionId"] == sum_id && f["event"]["action"] == "update";
+  }));
+  ASSERT_TRUE(watcher.WaitFor([&](const Json& f) {
+    return f["type"] == "change" && f["subscriptionId"] == max_id && f["event"]["action"] == "replace";
+  }));
   auto sums = watcher.Changes(sum_id);
   EXPECT_EQ(sums[0]["data"], J(R"([{"group":"x","count":1,"sum_w":1.0}])"));
   EXPECT_EQ(sums[1]["data"], J(R"([{"group":"y","count":1,"sum_w":4.0}])"));
@@ -377,8 +411,9 @@ TEST_F(RtdbStoreTest, AggregateSubscriptionsUpdateAndReplace) {
   EXPECT_EQ(maxes[1]["data"].size(), 2u);
   // A group that empties is sent with count 0.
   Tx(*w, writer, R"([{"type":"delete","path":"votes/a"}])");
-  ASSERT_TRUE(watcher.WaitFor([&](const Json& f) { return f["type"] == "change" && f["subscriptionId"] == sum_id &&
-                                                          f["event"]["data"][0]["count"] == 0; }));
+  ASSERT_TRUE(watcher.WaitFor([&](const Json& f) {
+    return f["type"] == "change" && f["subscriptionId"] == sum_id && f["event"]["data"][0]["count"] == 0;
+  }));
 }
 
 TEST_F(RtdbStoreTest, TwoReplicasShareChangesAndLocksThroughRedis) {
@@ -390,9 +425,11 @@ TEST_F(RtdbStoreTest, TwoReplicasShareChangesAndLocksThroughRedis) {
   auto sb = r2.Open(b, tn_, "shared", Access::kWrite, "bob.example");
   Json sub = Call(*sb, b, J(R"({"type":"subscribe","path":"docs"})"));
   const std::string id = sub["subscriptionId"];
-  ASSERT_TRUE(b.WaitFor([&](const Json& f) { return f["type"] == "change" && f["event"]["action"] == "ready"; }));
+  ASSERT_TRUE(
+      b.WaitFor([&](const Json& f) { return f["type"] == "change" && f["event"]["action"] == "ready"; }));
   Tx(*sa, a, R"([{"type":"update","path":"docs/d1","data":{"text":"from r1"}}])");
-  auto ev = b.WaitFor([&](const Json& f) { return f["type"] == "change" && f["event"]["action"] == "create"; });
+  auto ev =
+      b.WaitFor([&](const Json& f) { return f["type"] == "change" && f["event"]["action"] == "create"; });
   ASSERT_TRUE(ev);
   EXPECT_EQ((*ev)["event"]["data"]["text"], "from r1");
 
@@ -400,7 +437,8 @@ TEST_F(RtdbStoreTest, TwoReplicasShareChangesAndLocksThroughRedis) {
   Json sa_sub = Call(*sa, a, J(R"({"type":"subscribe","path":"docs"})"));
   Json lk = Call(*sa, a, J(R"({"type":"lock","path":"docs/d1","mode":"hard"})"));
   EXPECT_EQ(lk["locked"], true);
-  auto lock_ev = b.WaitFor([&](const Json& f) { return f["type"] == "change" && f["event"]["action"] == "lock"; });
+  auto lock_ev =
+      b.WaitFor([&](const Json& f) { return f["type"] == "change" && f["event"]["action"] == "lock"; });
   ASSERT_TRUE(lock_ev);
   EXPECT_EQ((*lock_ev)["event"]["data"]["userId"], "alice.example");
   EXPECT_EQ((*lock_ev)["event"]["data"]["mode"], "hard");
@@ -411,15 +449,19 @@ TEST_F(RtdbStoreTest, TwoReplicasShareChangesAndLocksThroughRedis) {
   Json blk = Call(*sb, b, J(R"({"type":"lock","path":"docs/d1","mode":"soft"})"));
   EXPECT_EQ(blk, J(R"({"id":)" + std::to_string(next_id_) +
                    R"(,"type":"lockResult","locked":false,"holder":"alice.example","mode":"hard"})"));
-  EXPECT_EQ(Tx(*sa, a, R"([{"type":"update","path":"docs/d1","data":{"text":"alice"}}])")["type"], "transactionResult");
+  EXPECT_EQ(Tx(*sa, a, R"([{"type":"update","path":"docs/d1","data":{"text":"alice"}}])")["type"],
+            "transactionResult");
   // A soft lock is advisory.
   Call(*sb, b, J(R"({"type":"lock","path":"docs/d2","mode":"soft"})"));
-  EXPECT_EQ(Tx(*sa, a, R"([{"type":"update","path":"docs/d2","data":{"x":1}}])")["type"], "transactionResult");
+  EXPECT_EQ(Tx(*sa, a, R"([{"type":"update","path":"docs/d2","data":{"x":1}}])")["type"],
+            "transactionResult");
   ASSERT_TRUE(a.WaitFor([&](Json f) { return f["type"] == "change" && f["event"]["action"] == "lock"; }));
   // Closing alice's connection releases her lock; bob hears the unlock.
   sa->Close();
-  ASSERT_TRUE(b.WaitFor([&](const Json& f) { return f["type"] == "change" && f["event"]["action"] == "unlock"; }));
-  EXPECT_EQ(Tx(*sb, b, R"([{"type":"update","path":"docs/d1","data":{"text":"bob"}}])")["type"], "transactionResult");
+  ASSERT_TRUE(
+      b.WaitFor([&](const Json& f) { return f["type"] == "change" && f["event"]["action"] == "unlock"; }));
+  EXPECT_EQ(Tx(*sb, b, R"([{"type":"update","path":"docs/d1","data":{"text":"bob"}}])")["type"],
+            "transactionResult");
   // Alice got bob's lock event but never her own.
   int bobs = 0;
   for (Json f : a.All()) {
@@ -445,7 +487,8 @@ TEST_F(RtdbStoreTest, TenantsAndFilesAreIsolated) {
   EXPECT_EQ(Call(*t2, c2, J(R"({"type":"query","path":"p"})"))["data"].size(), 0u);
   EXPECT_EQ(Call(*other_file, c3, J(R"({"type":"query","path":"p"})"))["data"].size(), 0u);
   // The other tenant's lock does not bind here.
-  EXPECT_EQ(Tx(*t2, c2, R"([{"type":"update","path":"p/secret","data":{"v":"tenant B"}}])")["type"], "transactionResult");
+  EXPECT_EQ(Tx(*t2, c2, R"([{"type":"update","path":"p/secret","data":{"v":"tenant B"}}])")["type"],
+            "transactionResult");
   EXPECT_EQ(Call(*t1, c1, J(R"({"type":"get","path":"p/secret"})"))["data"]["v"], "tenant A");
   std::this_thread::sleep_for(100ms);
   for (const Json& e : c2.Changes(sub2["subscriptionId"]))
@@ -466,13 +509,58 @@ TEST_F(RtdbStoreTest, FieldNamesAndValuesNeverBecomeSql) {
   EXPECT_EQ(q["data"].size(), 1u);
   q = Call(*s, c, J(R"({"type":"query","path":"p","filter":{"equals":{"a":"1' OR '1'='1"}}})"));
   EXPECT_EQ(q["data"].size(), 0u);
-  EXPECT_EQ(Call(*s, c, J(R"({"type":"createIndex","path":"p","field":"a'); DROP TABLE rtdb_docs; --"})"))["code"], 400);
+  EXPECT_EQ(
+      Call(*s, c, J(R"({"type":"createIndex","path":"p","field":"a'); DROP TABLE rtdb_docs; --"})"))["code"],
+      400);
   EXPECT_EQ(Call(*s, c, J(R"({"type":"createIndex","path":"p","field":"a"})"))["type"], "createIndexResult");
   auto idx = (*pool_)->Query("SELECT count(*) FROM pg_indexes WHERE indexname = 'rtdb_docs_f_a'");
   ASSERT_TRUE(idx.ok());
   EXPECT_EQ(idx->rows[0].Int(0), 1);
   q = Call(*s, c, J(R"({"type":"query","path":"p","filter":{"equals":{"a":1}}})"));
   EXPECT_EQ(q["data"].size(), 1u);
+}
+
+TEST_F(RtdbStoreTest, CommentersWriteCommentsOnMetaAndSubscriptionsAreBounded) {
+  Replica r(store_.get(), "");
+  Client c;
+  auto meta = r.Open(c, tn_, "doc1~meta", Access::kComment);
+  EXPECT_EQ(Tx(*meta, c, R"([{"type":"create","path":"c","data":{"text":"nice"}}])")["type"],
+            "transactionResult");
+  EXPECT_EQ(Tx(*meta, c, R"([{"type":"create","path":"t","data":{"title":"thread"}}])")["type"],
+            "transactionResult");
+  EXPECT_EQ(Tx(*meta, c, R"([{"type":"update","path":"settings/x","data":{"a":1}}])")["code"], 403);
+  // A reference cannot smuggle a write outside t/ and c/.
+  EXPECT_EQ(Tx(*meta, c, R"([{"type":"create","path":"c","data":{},"ref":"$x"},
+                             {"type":"update","path":"c/${$x}","data":{"a":1}}])")["type"],
+            "transactionResult");
+  Limits small;
+  small.max_subscriptions = 3;
+  RtdbStore bounded(*pool_, small);
+  Replica rb(&bounded, "");
+  Client cb;
+  auto s = rb.Open(cb, tn_, "file1", Access::kRead);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(Call(*s, cb, J(R"({"type":"subscribe","path":"x"})"))["type"], "subscribeResult");
+  Json refused = Call(*s, cb, J(R"({"type":"subscribe","path":"x"})"));
+  EXPECT_EQ(refused["type"], "error");
+  EXPECT_EQ(refused["code"], 400);
+  // A big collection's ready is cut at max_ready_docs.
+  Limits few;
+  few.max_ready_docs = 5;
+  RtdbStore capped(*pool_, few);
+  std::string ops = "[";
+  for (int i = 0; i < 12; ++i)
+    ops += std::string(i ? "," : "") + R"({"type":"create","path":"many","data":{"i":1}})";
+  Client cw;
+  auto w = r.Open(cw, tn_, "file1", Access::kWrite);
+  ASSERT_EQ(Tx(*w, cw, ops + "]")["type"], "transactionResult");
+  Replica rc(&capped, "");
+  Client cc;
+  auto sc = rc.Open(cc, tn_, "file1", Access::kRead);
+  Json sub = Call(*sc, cc, J(R"({"type":"subscribe","path":"many"})"));
+  auto ready = cc.Changes(sub["subscriptionId"]);
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0]["data"].size(), 5u);
 }
 
 }  // namespace

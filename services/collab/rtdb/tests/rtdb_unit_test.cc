@@ -60,10 +60,11 @@ TEST(RtdbPath, ValidatesAndNormalises) {
 
 TEST(RtdbMerge, Semantics) {
   Json doc = J(R"({"a":1,"nested":{"x":1,"y":2},"keep":true,"gone":5,"profile":{"age":30,"name":"n"}})");
-  ASSERT_TRUE(
-      ShallowMerge(doc, J(R"({"a":2,"nested":{"x":9},"gone":null,"p.q.r":3,"profile.age":31,"profile.name":null})"),
-                   kLimits)
-          .ok());
+  ASSERT_TRUE(ShallowMerge(
+                  doc,
+                  J(R"({"a":2,"nested":{"x":9},"gone":null,"p.q.r":3,"profile.age":31,"profile.name":null})"),
+                  kLimits)
+                  .ok());
   EXPECT_EQ(doc, J(R"({"a":2,"nested":{"x":9},"keep":true,"profile":{"age":31},"p":{"q":{"r":3}}})"));
   // A dot key through a non-object fails and names the field.
   Json d2 = J(R"({"a":1})");
@@ -101,7 +102,8 @@ TEST(RtdbComputed, FieldOperations) {
 }
 
 TEST(RtdbComputed, FunctionsQueriesAndErrors) {
-  Json data = J(R"({"slug":{"$fn":"slugify","args":["  Hello, World!  "]},"lo":{"$fn":"lowercase","args":["AbC"]},
+  Json data =
+      J(R"({"slug":{"$fn":"slugify","args":["  Hello, World!  "]},"lo":{"$fn":"lowercase","args":["AbC"]},
     "up":{"$fn":"uppercase","args":["AbC"]},"tr":{"$fn":"trim","args":["  x "]},"len":{"$fn":"length","args":[[1,2]]},
     "h":{"$fn":"hash","args":["x"]},"t":{"$fn":"now"},"q":{"$query":"count","path":"c"}})");
   ASSERT_TRUE(EvaluateComputed(data, Json::object(), ComputedQuery{NoQuery}).ok());
@@ -113,12 +115,13 @@ TEST(RtdbComputed, FunctionsQueriesAndErrors) {
   EXPECT_TRUE(data["h"].is_string());
   EXPECT_GT(data["t"].get<int64_t>(), 1700000000000);
   EXPECT_EQ(data["q"], 42);
-  for (const char* bad : {R"({"a":{"$op":"explode"}})", R"({"a":{"$fn":"exec","args":["x"]}})",
-                          R"({"a":{"$fn":"slugify","args":[1]}})", R"({"a":{"$fn":"length"}})",
-                          R"({"a":{"$query":"count"}})", R"({"a":{"$query":"sum","path":"c"}})",
-                          R"({"a":{"$query":"drop","path":"c"}})"}) {
+  for (const char* bad :
+       {R"({"a":{"$op":"explode"}})", R"({"a":{"$fn":"exec","args":["x"]}})",
+        R"({"a":{"$fn":"slugify","args":[1]}})", R"({"a":{"$fn":"length"}})", R"({"a":{"$query":"count"}})",
+        R"({"a":{"$query":"sum","path":"c"}})", R"({"a":{"$query":"drop","path":"c"}})"}) {
     Json d = J(bad);
-    EXPECT_EQ(EvaluateComputed(d, Json::object(), ComputedQuery{NoQuery}).code(), absl::StatusCode::kInvalidArgument)
+    EXPECT_EQ(EvaluateComputed(d, Json::object(), ComputedQuery{NoQuery}).code(),
+              absl::StatusCode::kInvalidArgument)
         << bad;
   }
   Json overflow = J(R"({"n":{"$op":"increment","by":9223372036854775807}})");
@@ -164,9 +167,10 @@ TEST(RtdbFilter, UnparseableIsIgnoredNotRejected) {
   EXPECT_FALSE(ParseFilter(many, kLimits));
   Json long_field{{"equals", {{std::string(300, 'f'), 1}}}};
   EXPECT_FALSE(ParseFilter(long_field, kLimits));
-  ReadOptions o = ParseReadOptions(J(R"({"filter":{"equals":5},"sort":[{"field":"a"},{"field":"b","ascending":false},7],
+  ReadOptions o =
+      ParseReadOptions(J(R"({"filter":{"equals":5},"sort":[{"field":"a"},{"field":"b","ascending":false},7],
     "limit":-3,"offset":"x","aggregate":{"groupBy":1},"select":["a",2,"",null]})"),
-                                   kLimits);
+                       kLimits);
   EXPECT_FALSE(o.filter);
   ASSERT_EQ(o.sort.size(), 1u);
   EXPECT_EQ(o.sort[0].field, "b");
@@ -227,8 +231,8 @@ struct Harness {
 TEST(RtdbSessionFrames, HostileFramesGetNoAnswerOr400) {
   Harness h;
   auto s = h.Open(Access::kWrite);
-  for (const char* ignored : {"", "nope", "[]", "42", R"({"type":"ping"})", R"({"id":1})", R"({"id":1,"type":5})",
-                              R"({"id":1,"type":"ping")"})
+  for (const char* ignored : {"", "nope", "[]", "42", R"({"type":"ping"})", R"({"id":1})",
+                              R"({"id":1,"type":5})", R"({"id":1,"type":"ping")"})
     s->HandleText(ignored);
   s->HandleText(std::string(100000, '['));
   EXPECT_TRUE(h.frames.empty());
@@ -257,14 +261,16 @@ TEST(RtdbSessionFrames, HostileFramesGetNoAnswerOr400) {
 TEST(RtdbSessionFrames, ReadersAndCommentersCannotWrite) {
   Harness h;
   auto reader = h.Open(Access::kRead);
-  reader->HandleText(R"({"id":1,"type":"transaction","operations":[{"type":"create","path":"t","data":{}}]})");
+  reader->HandleText(
+      R"({"id":1,"type":"transaction","operations":[{"type":"create","path":"t","data":{}}]})");
   reader->HandleText(R"({"id":2,"type":"lock","path":"t/x","mode":"hard"})");
   // Comment on a normal database is Read (§6.1).
   auto commenter = h.Open(Access::kComment);
   EXPECT_EQ(commenter->access(), Access::kRead);
   auto meta = h.Open(Access::kComment, false, "f1~meta");
   EXPECT_EQ(meta->access(), Access::kComment);
-  meta->HandleText(R"({"id":3,"type":"transaction","operations":[{"type":"create","path":"posts","data":{}}]})");
+  meta->HandleText(
+      R"({"id":3,"type":"transaction","operations":[{"type":"create","path":"posts","data":{}}]})");
   meta->HandleText(
       R"({"id":4,"type":"transaction","operations":[{"type":"create","path":"c","data":{}},{"type":"delete","path":"x/y"}]})");
   meta->HandleText(R"({"id":5,"type":"createIndex","path":"posts","field":"a"})");
@@ -304,8 +310,8 @@ TEST(RtdbSessionFrames, PresenceIsStampedAndRelayedToOthers) {
   auto a = h.Open(Access::kRead, true);
   std::vector<Json> seen_by_b;
   SessionConfig c{7, "f1", std::nullopt, "conn2", Access::kRead, true};
-  SessionDeps d{&h.store, &h.hub, [&](std::string f) { seen_by_b.push_back(Json::parse(f)); }, [](int, std::string) {},
-                [](std::function<void()> fn) { fn(); }};
+  SessionDeps d{&h.store, &h.hub, [&](std::string f) { seen_by_b.push_back(Json::parse(f)); },
+                [](int, std::string) {}, [](std::function<void()> fn) { fn(); }};
   auto b = RtdbSession::Create(c, d);
   b->Start();
   a->HandleText(R"({"id":1,"type":"presence","state":{"user":{"idTag":"bob.example","name":"A"}}})");
