@@ -295,7 +295,7 @@ void RtdbSession::DoTransaction(const Json& id, const Json& frame) {
         const std::string doc_id = RandomId();
         data["id"] = doc_id;
         const std::string doc_path = path + "/" + doc_id;
-        if (absl::Status s = tx.Put(doc_path, data); !s.ok()) return s;
+        if (absl::Status s = tx.Put(doc_path, data, false); !s.ok()) return s;
         const Json* ref = Member(op, "ref");
         if (ref != nullptr && ref->is_string() && absl::StartsWith(ref->get_ref<const std::string&>(), "$"))
           refs[ref->get<std::string>().substr(1)] = doc_id;
@@ -328,7 +328,7 @@ void RtdbSession::DoTransaction(const Json& id, const Json& frame) {
         doc = std::move(data);
       }
       if (doc.is_object() && !doc.contains("id")) doc["id"] = std::string(LastSegment(path));
-      if (absl::Status s = tx.Put(path, doc); !s.ok()) return s;
+      if (absl::Status s = tx.Put(path, doc, existing->has_value()); !s.ok()) return s;
       Json ev{{"a", *existing ? "update" : "create"}, {"p", path}, {"d", std::move(doc)}};
       if (*existing) ev["o"] = std::move(**existing);
       events.push_back(std::move(ev));

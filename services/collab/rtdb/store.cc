@@ -163,14 +163,21 @@ absl::StatusOr<std::optional<Json>> TxStore::GetForUpdate(const std::string& pat
   return std::move(docs.front());
 }
 
-absl::Status TxStore::Put(const std::string& path, const Json& doc) {
+absl::Status TxStore::Put(const std::string& path, const Json& doc, bool existed) {
   if (!doc.is_object()) return absl::InvalidArgumentError("document must be an object");
   std::string text = Dump(doc);
   if (text.size() > limits_.max_doc_bytes) return absl::InvalidArgumentError("document too large");
+  if (existed) {
+    return tx_
+        .Query(
+            "UPDATE rtdb_docs SET doc = $4::jsonb, updated_at = now() WHERE tn_id = $1 AND file_id = $2 AND "
+            "path = $3",
+            {P(tn_id_), P(file_id_), P(path), P(text)})
+        .status();
+  }
   return tx_
       .Query(
-          "INSERT INTO rtdb_docs (tn_id, file_id, path, parent_path, doc) VALUES ($1, $2, $3, $4, $5::jsonb) "
-          "ON CONFLICT (tn_id, file_id, path) DO UPDATE SET doc = EXCLUDED.doc, updated_at = now()",
+          "INSERT INTO rtdb_docs (tn_id, file_id, path, parent_path, doc) VALUES ($1, $2, $3, $4, $5::jsonb)",
           {P(tn_id_), P(file_id_), P(path), P(ParentPath(path)), P(text)})
       .status();
 }

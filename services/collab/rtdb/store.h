@@ -44,8 +44,12 @@ class TxStore {
   TxStore(db::Tx& tx, int64_t tn_id, const std::string& file_id, const Limits& limits)
       : tx_(tx), tn_id_(tn_id), file_id_(file_id), limits_(limits) {}
   absl::StatusOr<std::optional<Json>> GetForUpdate(const std::string& path);
+  // Writes the document. `existed` says what GetForUpdate saw: an existing row is
+  // updated (it is locked), a missing one inserted without ON CONFLICT, so that a
+  // concurrent insert of the same path fails (AlreadyExists) and the transaction is
+  // retried instead of overwriting the other's write with a stale computation.
   // InvalidArgument when the document is not an object or over max_doc_bytes.
-  absl::Status Put(const std::string& path, const Json& doc);
+  absl::Status Put(const std::string& path, const Json& doc, bool existed);
   absl::Status Delete(const std::string& path);
   // The unexpired lock on `path`, if any.
   absl::StatusOr<std::optional<LockInfo>> LockOf(const std::string& path);

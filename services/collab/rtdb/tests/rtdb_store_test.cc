@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <latch>
 #include <thread>
 
 #include "cloudillo/cache/redis.h"
@@ -329,6 +330,32 @@ TEST_F(RtdbStoreTest, ConcurrentIncrementsFromTwoSessionsAreExact) {
   auto doc = store_->Get(tn_, "file1", "counters/c");
   ASSERT_TRUE(doc.ok() && *doc);
   EXPECT_EQ((**doc)["n"], 2 * kN);
+}
+
+TEST_F(RtdbStoreTest, ConcurrentFirstWritesOfTheSameDocumentAreNotLost) {
+  // Both transactions read "no document" before either writes: the loser must fail and
+  // run again on the winner's row, never overwrite it with its stale computation.
+  std::latch both_read(2);
+  auto increment = [&] {
+    int attempt = 0;
+    return store_->Transact(tn_, "file1", [&](TxStore& tx) -> absl::Status {
+      auto cur = tx.GetForUpdate("fresh/d");
+      if (!cur.ok()) return cur.status();
+      if (attempt++ == 0) both_read.arrive_and_wait();
+      int64_t n = *cur ? (**cur)["n"].get<int64_t>() : 0;
+      return tx.Put("fresh/d", Json{{"n", n + 1}}, cur->has_value());
+    });
+  };
+  absl::Status s1, s2;
+  std::thread t1([&] { s1 = increment(); });
+  std::thread t2([&] { s2 = increment(); });
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(s1.ok()) << s1;
+  ASSERT_TRUE(s2.ok()) << s2;
+  auto doc = store_->Get(tn_, "file1", "fresh/d");
+  ASSERT_TRUE(doc.ok() && *doc);
+  EXPECT_EQ((**doc)["n"], 2);
 }
 
 TEST_F(RtdbStoreTest, SubscriptionsGetReadyThenLiveEvents) {
