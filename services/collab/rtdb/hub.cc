@@ -23,7 +23,11 @@ void RtdbHub::Leave(int64_t tn_id, const std::string& file_id, const RtdbListene
   if (it == listeners_.end()) return;
   auto& v = it->second;
   v.erase(std::remove_if(v.begin(), v.end(), [&](const auto& l) { return l.get() == listener; }), v.end());
-  if (v.empty()) listeners_.erase(it);
+  if (v.empty()) {
+    listeners_.erase(it);
+    // Nobody here shows this room any more: what we knew of it is not kept.
+    rooms_.erase({tn_id, file_id});
+  }
 }
 
 void RtdbHub::Publish(int64_t tn_id, const std::string& file_id, Json message) {
@@ -49,7 +53,9 @@ size_t RtdbHub::Deliver(const std::string& channel, const std::string& text) {
   std::vector<std::shared_ptr<RtdbListener>> targets;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (*kind == "p") {
+    // Rooms are kept only where a local connection is open on the file, so a
+    // process does not mirror the presence of the whole cluster.
+    if (*kind == "p" && listeners_.count(key)) {
       auto conn = msg->find("c");
       auto action = msg->find("a");
       if (conn == msg->end() || !conn->is_string() || action == msg->end() || !action->is_string()) return 0;

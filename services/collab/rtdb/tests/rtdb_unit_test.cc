@@ -329,6 +329,24 @@ TEST(RtdbSessionFrames, PresenceIsStampedAndRelayedToOthers) {
   EXPECT_EQ(h.frames.back()["event"]["users"].size(), 2u);
 }
 
+TEST(RtdbHubTest, RoomsHoldAtMostTheMemberLimit) {
+  Harness h;
+  auto s = h.Open(Access::kRead);
+  for (int i = 0; i < 150; ++i)
+    h.hub.Deliver("rtdb:7:f1", Json{{"k", "p"},
+                                    {"tn", 7},
+                                    {"f", "f1"},
+                                    {"a", "join"},
+                                    {"c", "c" + std::to_string(i)},
+                                    {"s", {{"i", i}}}}
+                                   .dump());
+  EXPECT_FALSE(h.hub.PresenceJoin(7, "f1", "late"));
+  h.hub.Deliver("rtdb:7:f1", R"({"k":"p","tn":7,"f":"f1","a":"leave","c":"c0"})");
+  auto roster = h.hub.PresenceJoin(7, "f1", "late");
+  ASSERT_TRUE(roster);
+  EXPECT_EQ(roster->size(), 99u);
+}
+
 TEST(RtdbHubTest, DropsMessagesWhoseChannelDoesNotMatch) {
   Harness h;
   auto s = h.Open(Access::kRead);
@@ -338,6 +356,11 @@ TEST(RtdbHubTest, DropsMessagesWhoseChannelDoesNotMatch) {
   EXPECT_EQ(h.hub.Deliver("rtdb:7:f1", R"({"k":"c","tn":7,"f":"f1"})"), 1u);
   h.hub.Leave(7, "f1", s.get());
   EXPECT_EQ(h.hub.listeners(), 0u);
+  // Presence of files without a local connection is not mirrored.
+  EXPECT_EQ(h.hub.Deliver("rtdb:9:far", R"({"k":"p","tn":9,"f":"far","a":"join","c":"x","s":{"a":1}})"), 0u);
+  auto roster = h.hub.PresenceJoin(9, "far", "me");
+  ASSERT_TRUE(roster);
+  EXPECT_TRUE(roster->empty());
 }
 
 }  // namespace
