@@ -460,8 +460,7 @@ std::optional<Json> RtdbSession::EventFor(const Subscription& sub, const Json& m
         return (a == old->end()) == (b == data->end()) && (a == old->end() || *a == *b);
       }))
     return std::nullopt;  // nothing it selected changed
-  return Json{
-      {"action", old_matches ? action : "create"}, {"path", path}, {"data", Project(*data, sub.select)}};
+  return Json{{"action", action}, {"path", path}, {"data", Project(*data, sub.select)}};
 }
 
 void RtdbSession::DeliverLocked(Subscription& sub, Json event) {

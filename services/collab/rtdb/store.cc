@@ -32,8 +32,10 @@ std::string ScopeSql(Scope scope) {
     case Scope::kChildren:
       return "parent_path = $3";
     case Scope::kSubtree:
-      // '0' follows '/' in the C collation of `path`: a range scan of the prefix.
-      return "(path = $3 OR (path > $3 || '/' AND path < $3 || '0'))";
+      // What a subtree subscription starts with is the collection's own documents,
+      // as in the reference (its query lists direct children); live events then
+      // cover every depth (session.cc InScope).
+      return "parent_path = $3";
   }
   return "false";
 }

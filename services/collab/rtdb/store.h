@@ -75,7 +75,8 @@ class RtdbStore {
   // aggregate, the groups.
   absl::StatusOr<std::vector<Json>> Query(int64_t tn_id, const std::string& file_id, const std::string& path,
                                           const ReadOptions& options);
-  // The documents a subscription starts with, in path order, at most max_ready_docs.
+  // The documents a subscription starts with, in path order, at most max_ready_docs:
+  // the document itself for kDocument, the collection's children otherwise.
   absl::StatusOr<std::vector<Json>> Scan(int64_t tn_id, const std::string& file_id, const std::string& path,
                                          Scope scope, const std::optional<Filter>& filter);
   // Aggregate groups over `path` in `scope`.

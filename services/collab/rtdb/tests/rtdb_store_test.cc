@@ -403,11 +403,24 @@ TEST_F(RtdbStoreTest, SubscriptionsGetReadyThenLiveEvents) {
   auto frames = watcher.All();
   for (const Json& f : frames)
     if (f["type"] == "change") EXPECT_TRUE(f["id"].is_string());
+  // A subtree subscription starts with the collection's documents, then hears every depth.
+  Json tree = Call(*v, watcher, J(R"({"type":"subscribe","path":"todos"})"));
+  auto tree_ev = watcher.Changes(tree["subscriptionId"]);
+  ASSERT_EQ(tree_ev.size(), 1u);
+  for (Json d : tree_ev[0]["data"]) EXPECT_NE(d["id"], "x");
+  EXPECT_EQ(tree_ev[0]["data"].size(), 2u);  // t1, t2
+  Tx(*w, writer, R"([{"type":"update","path":"todos/t3/sub/y","data":{"deep":true}}])");
+  ASSERT_TRUE(watcher.WaitFor([&](const Json& f) {
+    return f["type"] == "change" && f["subscriptionId"] == tree["subscriptionId"] &&
+           f["event"]["path"] == "todos/t3/sub/y";
+  }));
   Call(*v, watcher, Json{{"type", "unsubscribe"}, {"subscriptionId", id}});
   Tx(*w, writer, R"([{"type":"update","path":"todos/t9","data":{"done":false}}])");
-  ASSERT_TRUE(watcher.WaitFor(
-                  [&](const Json& f) { return f["type"] == "change" && f["event"]["path"] == "todos/t9"; },
-                  300ms) == std::nullopt);
+  // Delivered (the subtree subscription has it), but not to the unsubscribed one.
+  ASSERT_TRUE(watcher.WaitFor([&](const Json& f) {
+    return f["type"] == "change" && f["subscriptionId"] == tree["subscriptionId"] &&
+           f["event"]["path"] == "todos/t9";
+  }));
   EXPECT_EQ(watcher.Changes(id).size(), 5u);
 }
 
