@@ -513,6 +513,33 @@ TEST_F(RtdbStoreTest, TwoReplicasShareChangesAndLocksThroughRedis) {
   sb->Close();
 }
 
+TEST_F(RtdbStoreTest, LocksOfAVanishedConnectionExpireUnlessKeptAlive) {
+  Limits quick;
+  quick.lock_ttl_seconds = 2;
+  RtdbStore store(*pool_, quick);
+  Replica r(&store, "");
+  Client a, b;
+  auto sa = r.Open(a, tn_, "file1", Access::kWrite, "alice.example");
+  auto sb = r.Open(b, tn_, "file1", Access::kWrite, "bob.example");
+  EXPECT_EQ(Call(*sa, a, J(R"({"type":"lock","path":"d/kept","mode":"hard"})"))["locked"], true);
+  EXPECT_EQ(Call(*sa, a, J(R"({"type":"lock","path":"d/lost","mode":"hard"})"))["locked"], true);
+  std::this_thread::sleep_for(1s);
+  sa->Heartbeat();  // both now run to t=3 s
+  std::this_thread::sleep_for(1s);
+  // From here on alice's connection is gone without a Close (a dead replica), except
+  // that d/kept is taken again by alice.example from a second tab (to t=4 s).
+  Client a2;
+  auto sa2 = r.Open(a2, tn_, "file1", Access::kWrite, "alice.example");
+  EXPECT_EQ(Call(*sa2, a2, J(R"({"type":"lock","path":"d/kept","mode":"hard"})"))["locked"], true);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(Tx(*sb, b, R"([{"type":"update","path":"d/lost","data":{"x":1}}])")["type"], "transactionResult");
+  EXPECT_EQ(Tx(*sb, b, R"([{"type":"update","path":"d/kept","data":{"x":1}}])")["code"], 423);
+  EXPECT_EQ(Call(*sb, b, J(R"({"type":"lock","path":"d/lost","mode":"soft"})"))["locked"], true);
+  // Bob cannot unlock alice's lock.
+  Call(*sb, b, J(R"({"type":"unlock","path":"d/kept"})"));
+  EXPECT_EQ(Tx(*sb, b, R"([{"type":"update","path":"d/kept","data":{"x":2}}])")["code"], 423);
+}
+
 TEST_F(RtdbStoreTest, TenantsAndFilesAreIsolated) {
   Replica r(store_.get(), "");
   Client c1, c2, c3;
