@@ -29,6 +29,7 @@
 #include "identity_policy.h"
 #include "identity_service.h"
 #include "image_variants.h"
+#include "remote_files.h"
 
 namespace cloudillo::identity {
 const std::vector<db::Migration>& Migrations();
@@ -127,9 +128,12 @@ int main(int argc, char** argv) {
   if (!blob_store.ok()) return process::StartupFailure("blob store", blob_store.status());
   blob::BlobMetrics blob_metrics(*registry);
   blob::BlobService blob_service(*blob_pool, std::move(*blob_store), blob_cfg.options, workers, blob_metrics);
+  // The shared outbound client: its body bound (16 MiB by default) caps one variant.
+  blob::RemoteFileService remote_files(blob_service, *blob_pool, *fed_client, {blob_cfg.remote_max_bytes});
   rpc::RpcServer services(registry);
   services.AddService(&action_service);
   services.AddService(&blob_service);
+  services.AddService(&remote_files);
   services.AddService(identity_service.internal_service());
   services.AddService(identity_service.edge_service());
   services.AddService(access_service.internal_service());
