@@ -8,7 +8,7 @@
 //
 //   BENCH_SECONDS=10 BENCH_CONNECTIONS=16 BENCH_REPS=3 BENCH_UPLOAD_MB=200 tools/bench files
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, readFileSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { chmodSync, closeSync, createReadStream, mkdtempSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -113,6 +113,7 @@ const c = new Cluster({
 });
 await c.start();
 const root = mkdtempSync(path.join(os.tmpdir(), 'bench-files-'));
+chmodSync(root, 0o755);  // nginx's workers run as an unprivileged user
 const nginx = await startNginx(root);
 const rows = [];
 let up = {};
@@ -125,10 +126,11 @@ try {
     const r = await upload(c, t.idTag, token, `bench-${size}.bin`, bytes);
     if (r.status !== 201) throw new Error(`upload: ${r.status} ${r.text}`);
     const id = r.json.data.fileId;
-    writeFileSync(path.join(root, `f-${size}.bin`), bytes);
+    writeFileSync(path.join(root, `f-${size}.bin`), bytes, { mode: 0o644 });
     const check = await c.api(t.idTag, 'GET', `/api/files/${id}`, { token });
     if (!check.bytes.equals(bytes)) throw new Error('the gateway served other bytes');
-    wrk(nginx.port, `/f-${size}.bin`, 'localhost');  // warm both
+    const warm = wrk(nginx.port, `/f-${size}.bin`, 'localhost');  // warm both
+    if (warm.errors > warm.n / 100) throw new Error(`nginx does not serve the file: ${JSON.stringify(warm)}`);
     wrk(c.ports.http, `/api/files/${id}`, host, token);
     const ours = [], theirs = [];
     for (let i = 0; i < reps; i++) {  // turns, so both see the same swings of a shared VM
