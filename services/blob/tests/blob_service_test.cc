@@ -15,6 +15,7 @@
 #include "cloudillo/testing/test_env.h"
 #include "image_variants.h"
 #include "remote_files.h"
+#include "test_server.h"
 
 namespace cloudillo::blob {
 const std::vector<db::Migration>& Migrations();
@@ -314,6 +315,77 @@ TEST_F(RemoteFileTest, SizeIdsAndPeerFailuresAreBounded) {
   EXPECT_EQ(Fetch(1, id).status().code(), absl::StatusCode::kNotFound);
   node_->failure = absl::DeadlineExceededError("slow node");
   EXPECT_EQ(Fetch(1, id).status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(Count("SELECT count(*) FROM files"), 0);
+}
+
+// The same through libs/federation's real client: HTTP to a loopback node named by
+// CLOUDILLO_FEDERATION_MAP, its deadline, its body bound and its SSRF guard.
+class RemoteFileNetworkTest : public RemoteFileTest {
+ protected:
+  void SetUp() override {
+    RemoteFileTest::SetUp();
+    server_ = std::make_unique<federation::testing::TestServer>(
+        [this](const federation::testing::HttpRequest& req) {
+          if (delay_ > absl::ZeroDuration()) absl::SleepFor(delay_);
+          auto it = node_->answers.find(std::string(req.target()));
+          if (it == node_->answers.end()) return federation::testing::Reply(404, "{}");
+          return federation::testing::Reply(it->second.status, it->second.body, "application/octet-stream");
+        });
+    federation::ClientConfig c;
+    c.federation_map = "cl-o.remote.test=http://127.0.0.1:" + std::to_string(server_->port());
+    c.timeout = absl::Seconds(1);
+    c.max_body = 64 << 10;
+    // Test-only DNS answers: still checked by the SSRF guard, which must refuse them.
+    c.static_hosts = {{"cl-o.inside.test", "127.0.0.1"}, {"cl-o.metadata.test", "169.254.169.254"}};
+    auto client = federation::Client::Create(c);
+    ASSERT_TRUE(client.ok()) << client.status();
+    remote_ = std::make_unique<RemoteFileService>(*service_, pool_, *client, RemoteFileOptions{1 << 20});
+  }
+  absl::StatusOr<cloudillo::v1::RemoteFileReply> FetchFrom(const std::string& id_tag, const std::string& id) {
+    cloudillo::v1::RemoteFileRequest req;
+    req.set_tn_id(1);
+    req.set_id_tag(id_tag);
+    req.set_file_id(id);
+    return remote_->Fetch(req);
+  }
+  std::unique_ptr<federation::testing::TestServer> server_;
+  absl::Duration delay_ = absl::ZeroDuration();
+};
+
+TEST_F(RemoteFileNetworkTest, AMatchingFileIsFetchedOverHttpAndAForgedOneIsRefused) {
+  std::string good = node_->Publish({{"orig", "over the wire"}});
+  auto r = FetchFrom("remote.test", good);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->fetched_bytes(), 13);
+  ApiRequest get = Owner(1, "a.test");
+  (*get.mutable_path())["fileId"] = good;
+  EXPECT_EQ(Download(get), "over the wire");
+
+  std::string forged = node_->Publish({{"orig", "promised bytes"}});
+  Sha256Stream h;
+  h.Update("promised bytes");
+  node_->answers["/api/files/variant/" + ContentId('b', h.Finish())].body = "delivered byte";
+  EXPECT_EQ(FetchFrom("remote.test", forged).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(Count("SELECT count(*) FROM files WHERE tn_id = 1"), 1);
+}
+
+TEST_F(RemoteFileNetworkTest, TimeBodySizeAndAddressesAreBounded) {
+  std::string id = node_->Publish({{"orig", "slow"}});
+  delay_ = absl::Milliseconds(1500);
+  EXPECT_EQ(FetchFrom("remote.test", id).status().code(), absl::StatusCode::kDeadlineExceeded);
+  delay_ = absl::ZeroDuration();
+  // A node that sends more than the client takes for one body (64 KiB here), whatever
+  // its descriptor claimed.
+  std::string big = node_->Publish({{"orig", "small"}});
+  Sha256Stream h;
+  h.Update("small");
+  node_->answers["/api/files/variant/" + ContentId('b', h.Finish())].body = std::string(100 << 10, 'x');
+  EXPECT_EQ(FetchFrom("remote.test", big).status().code(), absl::StatusCode::kResourceExhausted);
+  // Names that resolve inside (loopback, link-local metadata) are refused before any request.
+  const int before = server_->requests();
+  EXPECT_EQ(FetchFrom("inside.test", id).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(FetchFrom("metadata.test", id).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(server_->requests(), before);
   EXPECT_EQ(Count("SELECT count(*) FROM files"), 0);
 }
 
