@@ -83,7 +83,11 @@ absl::StatusOr<ApiReply> AccessService::DoListRefs(const ApiRequest& req) {
                       pool_->Query(sql + " ORDER BY created_at DESC, ref_id LIMIT 1000", params));
   ojson arr = ojson::array();
   for (const auto& row : r.rows) arr.push_back(RefJson(row));
-  return rpc::Data(arr);
+  // The reference answers the whole list with offset pagination covering it.
+  ApiReply reply = rpc::Data(arr);
+  reply.set_extra_json(
+      json({{"pagination", {{"offset", 0}, {"limit", arr.size()}, {"total", arr.size()}}}}).dump());
+  return reply;
 }
 
 absl::StatusOr<ApiReply> AccessService::DoCreateRef(const ApiRequest& req) {

@@ -85,6 +85,7 @@ test('a share link: created by the owner, exchanged by a guest for a token that 
   // Listing: used-up refs leave the default (active) list and show under filter=used.
   let l = await c.api(a.idTag, 'GET', '/api/refs?type=share.file', { token: tokenA });
   assert.equal(l.status, 200, l.text);
+  assert.deepEqual(l.json.pagination, { offset: 0, limit: l.json.data.length, total: l.json.data.length });
   assert.ok(!l.json.data.some((x2) => x2.refId === ref.refId));
   l = await c.api(a.idTag, 'GET', `/api/refs?filter=used&resourceId=${encodeURIComponent(id)}`, { token: tokenA });
   assert.deepEqual(l.json.data.map((x2) => [x2.refId, x2.count]), [[ref.refId, 0]]);
