@@ -502,9 +502,10 @@ absl::StatusOr<ApiReply> AccessService::DoAccessToken(const ApiRequest& req) {
   if (!scope.empty() && !ValidScope(scope)) return rpc::BadRequest("invalid scope");
   // Present even when empty: an empty token is a refusal too (E6 recommend).
   if (req.query().count("token") != 0) return DoFederatedAccessToken(req, scope);
-  if (!rpc::QueryParam(req, "refId").empty() || !rpc::QueryParam(req, "via").empty()) {
-    return rpc::Forbidden("share-link and embed tokens are not available on this server yet");
+  if (!rpc::QueryParam(req, "via").empty()) {
+    return rpc::Forbidden("embed tokens are not available on this server yet");
   }
+  if (req.query().count("refId") != 0) return DoRefAccessToken(req);
   crypto::AccessClaims claims;
   claims.iss = ctx.id_tag();
   if (!api_key.empty()) {

@@ -102,6 +102,12 @@ class AccessService final : public cloudillo::v1::Access::CallbackService,
   grpc::ServerUnaryReactor* PasskeyLoginChallenge(grpc::CallbackServerContext*, const ApiRequest*,
                                                   ApiReply*) override;
   grpc::ServerUnaryReactor* PasskeyLogin(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  // Refs (refs.cc).
+  grpc::ServerUnaryReactor* ListRefs(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* CreateRef(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* GetRef(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* PatchRef(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
+  grpc::ServerUnaryReactor* DeleteRef(grpc::CallbackServerContext*, const ApiRequest*, ApiReply*) override;
 
   // The roles a tenant's owner holds (PROTOCOL §3.1).
   static const char* OwnerRoles();
@@ -146,6 +152,13 @@ class AccessService final : public cloudillo::v1::Access::CallbackService,
   absl::StatusOr<ApiReply> DoGetApiKey(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoPatchApiKey(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoDeleteApiKey(const ApiRequest& req);
+  // Refs (refs.cc).
+  absl::StatusOr<ApiReply> DoListRefs(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoCreateRef(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoGetRef(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoPatchRef(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoDeleteRef(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoRefAccessToken(const ApiRequest& req);
 
   // Passkeys (passkey_handlers.cc). The challenge token is an HS256 JWT under a key
   // derived for this purpose alone, so it can never pass as an access token.

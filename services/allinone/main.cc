@@ -32,6 +32,7 @@
 #include "identity_policy.h"
 #include "identity_service.h"
 #include "image_variants.h"
+#include "remote_files.h"
 
 namespace cloudillo::identity {
 const std::vector<db::Migration>& Migrations();
@@ -142,11 +143,14 @@ int main(int argc, char** argv) {
   collab::DocHub collab_hub(collab_store, redis, workers, collab_cfg.hub, registry.get());
   collab::AccessCheck collab_access;
   collab::CollabService collab_service(collab_hub, collab_access, workers, collab_cfg.socket, registry.get());
+  // The shared outbound client: its body bound (16 MiB by default) caps one variant.
+  blob::RemoteFileService remote_files(blob_service, *blob_pool, *fed_client, {blob_cfg.remote_max_bytes});
   rpc::RpcServer services(registry);
   services.AddService(&action_service);
   services.AddService(&blob_service);
   services.AddService(&file_access);
   services.AddService(&collab_service);
+  services.AddService(&remote_files);
   services.KeepLongStreams();  // /ws/bus and /ws/crdt sockets
   services.AddService(identity_service.internal_service());
   services.AddService(identity_service.edge_service());

@@ -5,6 +5,7 @@
 //   CLOUDILLO_BLOB_MAX_UPLOAD_MB   largest upload (413 beyond)
 //   CLOUDILLO_BLOB_QUOTA_MB        stored bytes per tenant (507 beyond); 0: none
 //   CLOUDILLO_BLOB_STORE           local | s3
+//   CLOUDILLO_BLOB_REMOTE_MAX_MB   largest remote file fetched (PROTOCOL §4.6)
 //   CLOUDILLO_S3_ENDPOINT, _BUCKET, _REGION, _ACCESS_KEY, _SECRET_KEY (secret)
 #pragma once
 
@@ -23,6 +24,7 @@ struct BlobConfig {
   std::string store;  // "local" | "s3"
   S3Options s3;
   BlobOptions options;
+  uint64_t remote_max_bytes = 0;
 
   static BlobConfig Load(ConfigSource& src) {
     BlobConfig c;
@@ -45,6 +47,9 @@ struct BlobConfig {
     c.options.quota_bytes = uint64_t(src.Int("CLOUDILLO_BLOB_QUOTA_MB", 0, 0, int64_t(1) << 40,
                                              "stored bytes per tenant in MiB (507 beyond); 0: no quota"))
                             << 20;
+    c.remote_max_bytes = uint64_t(src.Int("CLOUDILLO_BLOB_REMOTE_MAX_MB", 64, 1, 1 << 14,
+                                          "largest remote file (all its variants) fetched, in MiB"))
+                         << 20;
     c.s3.spool_dir = c.dir + "/tmp";
     return c;
   }

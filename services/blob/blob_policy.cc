@@ -7,6 +7,8 @@ rpc::AccessPolicy ListenerPolicy() {
   p.Allow("/cloudillo.v1.BlobEdge/", {"gateway"});
   // Live documents ask who may open them (PROTOCOL §5.1).
   p.Allow("/cloudillo.v1.Blob/CheckFileAccess", {"collab"});
+  // Attachments of incoming actions (action) and remote avatars (identity), PROTOCOL §4.6.
+  p.Allow("/cloudillo.v1.RemoteFiles/FetchRemoteFile", {"action", "identity"});
   p.Allow("/grpc.health.v1.Health/", {"gateway", "collab", "admin"});
   return p;
 }

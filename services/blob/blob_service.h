@@ -43,6 +43,17 @@ struct FileRow {
   bool has_parent = false, has_root = false;
 };
 
+// A BLOB file record to store with its blobs (an upload's, a remote file's).
+struct NewBlobFile {
+  int64_t tn_id = 0;
+  std::string file_id, file_name, content_type, preset, descriptor, creator;
+  db::Param parent, visibility;  // NULL: the root; NULL: direct (owner only)
+  nlohmann::json x;              // null: none
+  std::vector<std::string> tags;
+  std::vector<Variant> variants;
+  std::vector<std::pair<std::string, SpoolFile*>> files;  // blob id -> its spool file
+};
+
 class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
  public:
   BlobService(std::shared_ptr<db::Pool> pool, std::unique_ptr<BlobStore> store, BlobOptions options,
@@ -103,6 +114,9 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
   // Stores a finished upload: variants, blobs, descriptor, the file record.
   absl::StatusOr<ApiReply> FinishUpload(const ApiRequest& head, std::unique_ptr<SpoolFile> spool,
                                         const std::string& digest);
+  // Stores the blobs and the record of `f` in one transaction (quota, one writer per
+  // tenant); the tenant's existing record instead when it has the file already.
+  absl::StatusOr<std::optional<FileRow>> StoreBlobFile(const NewBlobFile& f, uint64_t* new_bytes);
   // What a download sends: the head (status, headers) and the byte window of a blob.
   struct DownloadPlan {
     ApiReply head;

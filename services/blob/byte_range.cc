@@ -54,4 +54,21 @@ RangeVerdict ParseRange(std::string_view header, uint64_t size, ByteRange* out) 
   return RangeVerdict::kPartial;
 }
 
+bool IfNoneMatchHits(std::string_view header, std::string_view tag) {
+  size_t start = 0;
+  while (start <= header.size()) {
+    size_t comma = header.find(',', start);
+    if (comma == std::string_view::npos) comma = header.size();
+    std::string_view p = header.substr(start, comma - start);
+    while (!p.empty() && (p.front() == ' ' || p.front() == '\t')) p.remove_prefix(1);
+    while (!p.empty() && (p.back() == ' ' || p.back() == '\t')) p.remove_suffix(1);
+    if (p == "*") return true;
+    if (p.size() > 2 && p.substr(0, 2) == "W/") p.remove_prefix(2);
+    if (p.size() >= 2 && p.front() == '"' && p.back() == '"') p = p.substr(1, p.size() - 2);
+    if (!p.empty() && p == tag) return true;
+    start = comma + 1;
+  }
+  return false;
+}
+
 }  // namespace cloudillo::blob

@@ -1,5 +1,6 @@
-// The Range request header (RFC 9110 §14.2), single ranges only, for
-// GET /api/files/{id} and /api/files/variant/{id} (PROTOCOL §4.4).
+// The Range (RFC 9110 §14.2, single ranges only) and If-None-Match (§13.1.2) request
+// headers, for GET /api/files/{id}, /api/files/variant/{id} and the descriptor
+// (PROTOCOL §4.4).
 #pragma once
 
 #include <cstdint>
@@ -21,5 +22,10 @@ enum class RangeVerdict {
 
 // `header` as sent; `size` the length of the representation.
 RangeVerdict ParseRange(std::string_view header, uint64_t size, ByteRange* out);
+
+// True when If-None-Match `header` names `tag` (given unquoted) or is `*`. The weak
+// comparison RFC 9110 asks for on GET: a `W/` prefix is ignored, and a list matches
+// when any member does. Unquoted members match too (some peers send them bare).
+bool IfNoneMatchHits(std::string_view header, std::string_view tag);
 
 }  // namespace cloudillo::blob

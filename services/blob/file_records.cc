@@ -2,6 +2,7 @@
 // files, rename and move, trash, per-user flags and tags; and the unary RPC wiring.
 #include "absl/strings/numbers.h"
 #include "blob_service.h"
+#include "byte_range.h"
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/random.h"
 #include "cloudillo/core/status_macros.h"
@@ -43,7 +44,19 @@ BlobService::BlobService(std::shared_ptr<db::Pool> pool, std::unique_ptr<BlobSto
 absl::StatusOr<ApiReply> BlobService::DoGetDescriptor(const ApiRequest& req) {
   CL_ASSIGN_OR_RETURN(FileRow f, ReadableFile(req, rpc::PathParam(req, "fileId")));
   if (f.descriptor.empty()) return rpc::NotFoundError("This file has no descriptor");
-  return rpc::Data(json(f.descriptor));
+  // A blob file's id is the hash of its descriptor: the answer never changes for an id.
+  ApiReply reply;
+  auto& h = *reply.mutable_headers();
+  h["ETag"] = "\"" + f.file_id + "\"";
+  h["Cache-Control"] = "private, max-age=31536000, immutable";
+  auto inm = req.headers().find("if-none-match");
+  if (inm != req.headers().end() && IfNoneMatchHits(inm->second, f.file_id)) {
+    reply.set_http_status(304);
+    reply.set_empty_body(true);
+    return reply;
+  }
+  reply.set_data_json(json(f.descriptor).dump());
+  return reply;
 }
 
 absl::StatusOr<ApiReply> BlobService::DoGetMetadata(const ApiRequest& req) {

@@ -7,6 +7,7 @@
 #include "blob_service.h"
 #include "cloudillo/core/log.h"
 #include "cloudillo/db/migrate.h"
+#include "cloudillo/federation/client.h"
 #include "cloudillo/http/ops.h"
 #include "cloudillo/process/process.h"
 #include "cloudillo/process/readiness.h"
@@ -15,6 +16,7 @@
 #include "cloudillo/rpc/server.h"
 #include "file_access.h"
 #include "image_variants.h"
+#include "remote_files.h"
 
 namespace cloudillo::blob {
 const std::vector<db::Migration>& Migrations();
@@ -36,6 +38,7 @@ int main(int argc, char** argv) {
   auto proc = process::LoadProcessConfig(src, "127.0.0.1:9204");
   InitLogging("blob");
   auto cfg = blob::BlobConfig::Load(src);
+  auto fed_cfg = federation::ClientConfig::Load(src);
   auto tls = rpc::ClusterTls::Load(src, !migrate);
   if (src.help_requested()) {
     std::printf("cloudillo-blob [migrate]\n%s\n", src.HelpText().c_str());
@@ -68,10 +71,16 @@ int main(int argc, char** argv) {
   blob::BlobMetrics metrics(*registry);
   blob::BlobService service(*pool, std::move(*store), cfg.options, workers, metrics);
   service.ConnectIdentity(rpc::ConnectChannel(cfg.identity_addr, &tls, "identity"));
+  // Each remote body is held whole while it is hashed: bounded by the largest file.
+  fed_cfg.max_body = size_t(cfg.remote_max_bytes);
+  auto fed_client = federation::Client::Create(fed_cfg);
+  if (!fed_client.ok()) return process::StartupFailure("CLOUDILLO_FEDERATION_MAP", fed_client.status());
+  blob::RemoteFileService remote(service, *pool, *fed_client, {cfg.remote_max_bytes});
   rpc::RpcServer server(registry);
   blob::FileAccessService file_access(*pool, workers);
   server.AddService(&service);
   server.AddService(&file_access);
+  server.AddService(&remote);
   auto port = server.Start(
       *listen, rpc::ServerCredentials(tls, std::make_shared<rpc::AccessPolicy>(blob::ListenerPolicy())));
   if (!port.ok()) return process::StartupFailure("gRPC", port.status());

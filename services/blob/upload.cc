@@ -257,8 +257,6 @@ absl::StatusOr<ApiReply> BlobService::FinishUpload(const ApiRequest& head, std::
       variants.push_back({v.name, v.blob_id, v.format, int64_t(v.file->size()), v.width, v.height});
   }
   const Variant orig = variants[0];
-  uint64_t incoming = 0;
-  for (const Variant& v : variants) incoming += uint64_t(v.size);
   std::string descriptor = BuildDescriptor(variants);  // sorts `variants`
   Sha256Stream dsha;
   dsha.Update(descriptor);
@@ -272,65 +270,24 @@ absl::StatusOr<ApiReply> BlobService::FinishUpload(const ApiRequest& head, std::
   nlohmann::json x = nullptr;
   if (image) x = {{"dim", {orig.width, orig.height}}};
 
+  NewBlobFile nf;
+  nf.tn_id = tn;
+  nf.file_id = file_id;
+  nf.parent = *parent;
+  nf.file_name = rpc::PathParam(head, "fileName");
+  nf.content_type = ct;
+  nf.preset = preset.name;
+  nf.descriptor = descriptor;
+  nf.creator = ctx.subject();
+  nf.visibility = vis.empty() ? db::Null() : db::P(vis);
+  nf.x = x;
+  nf.tags = tags;
+  nf.variants = variants;
   // Which spool file holds which blob.
-  std::vector<std::pair<std::string, SpoolFile*>> files = {{orig.blob_id, spool.get()}};
-  for (RenderedVariant& v : rendered) files.push_back({v.blob_id, v.file.get()});
-
-  std::optional<FileRow> existing;
+  nf.files = {{orig.blob_id, spool.get()}};
+  for (RenderedVariant& v : rendered) nf.files.push_back({v.blob_id, v.file.get()});
   uint64_t new_bytes = 0;
-  absl::Status st = pool_->Transact([&](db::Tx& tx) -> absl::Status {
-    // One writer per tenant at a time between here and the commit, against garbage
-    // collection (which removes blobs no row refers to) and for the quota sum.
-    CL_RETURN_IF_ERROR(
-        tx.Query("SELECT pg_advisory_xact_lock(hashtextextended('blob.tenant', $1))", {db::P(tn)}).status());
-    CL_ASSIGN_OR_RETURN(auto found, tx.Query(std::string("SELECT ") + kFileColumns +
-                                                 " FROM files f WHERE f.tn_id = $1 AND f.file_id = $2",
-                                             {db::P(tn), db::P(file_id)}));
-    if (!found.empty()) {
-      existing = RowToFile(found.rows[0]);
-      return absl::OkStatus();
-    }
-    if (parent->has_value()) {
-      CL_ASSIGN_OR_RETURN(auto p, tx.Query("SELECT 1 FROM files WHERE tn_id = $1 AND file_id = $2 AND "
-                                           "file_tp = 'FLDR' AND status = 'A'",
-                                           {db::P(tn), *parent}));
-      if (p.empty()) return rpc::NotFoundError("Parent folder not found");
-    }
-    if (options_.quota_bytes != 0) {
-      CL_ASSIGN_OR_RETURN(
-          auto used,
-          tx.Query("SELECT coalesce(sum(size), 0)::bigint FROM blobs WHERE tn_id = $1", {db::P(tn)}));
-      uint64_t u = uint64_t(used.rows[0].Int(0));
-      if (u + incoming > options_.quota_bytes) return OverQuota(options_.quota_bytes, u);
-    }
-    for (auto& [blob_id, file] : files) {
-      CL_ASSIGN_OR_RETURN(auto ins, tx.Query("INSERT INTO blobs (tn_id, blob_id, size) VALUES ($1, $2, $3) "
-                                             "ON CONFLICT DO NOTHING",
-                                             {db::P(tn), db::P(blob_id), db::P(int64_t(file->size()))}));
-      if (ins.affected > 0) new_bytes += file->size();
-      // Renamed into place while the lock is held: collection cannot remove it meanwhile.
-      CL_RETURN_IF_ERROR(store_->Put(tn, blob_id, *file));
-    }
-    CL_RETURN_IF_ERROR(tx.Query("INSERT INTO files (tn_id, file_id, parent_id, file_tp, file_name, "
-                                "content_type, preset, descriptor, "
-                                "creator, visibility, x, tags) VALUES ($1, $2, $3, 'BLOB', $4, $5, $6, $7, "
-                                "$8, $9, $10::jsonb, $11)",
-                                {db::P(tn), db::P(file_id), *parent, db::P(rpc::PathParam(head, "fileName")),
-                                 db::P(ct), db::P(preset.name), db::P(descriptor), db::P(ctx.subject()),
-                                 vis.empty() ? db::Null() : db::P(vis),
-                                 x.is_null() ? db::Null() : db::P(x.dump()), db::P(TextArray(tags))})
-                           .status());
-    for (const Variant& v : variants) {
-      CL_RETURN_IF_ERROR(
-          tx.Query("INSERT INTO file_variants (tn_id, file_id, variant, blob_id, format, size, width, "
-                   "height) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                   {db::P(tn), db::P(file_id), db::P(v.name), db::P(v.blob_id), db::P(v.format),
-                    db::P(v.size), db::P(v.width), db::P(v.height)})
-              .status());
-    }
-    return absl::OkStatus();
-  });
-  if (!st.ok()) return st;
+  CL_ASSIGN_OR_RETURN(std::optional<FileRow> existing, StoreBlobFile(nf, &new_bytes));
   if (existing) {
     metrics_.existed.Increment();
     nlohmann::ordered_json view = FileView(ctx, *existing, nullptr);
@@ -350,6 +307,68 @@ absl::StatusOr<ApiReply> BlobService::FinishUpload(const ApiRequest& head, std::
   ApiReply reply = rpc::Data(data);
   reply.set_http_status(201);
   return reply;
+}
+
+absl::StatusOr<std::optional<FileRow>> BlobService::StoreBlobFile(const NewBlobFile& nf,
+                                                                  uint64_t* new_bytes) {
+  const int64_t tn = nf.tn_id;
+  uint64_t incoming = 0;
+  for (const Variant& v : nf.variants) incoming += uint64_t(v.size);
+  std::optional<FileRow> existing;
+  absl::Status st = pool_->Transact([&](db::Tx& tx) -> absl::Status {
+    // One writer per tenant at a time between here and the commit, against garbage
+    // collection (which removes blobs no row refers to) and for the quota sum.
+    CL_RETURN_IF_ERROR(
+        tx.Query("SELECT pg_advisory_xact_lock(hashtextextended('blob.tenant', $1))", {db::P(tn)}).status());
+    CL_ASSIGN_OR_RETURN(auto found, tx.Query(std::string("SELECT ") + kFileColumns +
+                                                 " FROM files f WHERE f.tn_id = $1 AND f.file_id = $2",
+                                             {db::P(tn), db::P(nf.file_id)}));
+    if (!found.empty()) {
+      existing = RowToFile(found.rows[0]);
+      return absl::OkStatus();
+    }
+    if (nf.parent.has_value()) {
+      CL_ASSIGN_OR_RETURN(auto p, tx.Query("SELECT 1 FROM files WHERE tn_id = $1 AND file_id = $2 AND "
+                                           "file_tp = 'FLDR' AND status = 'A'",
+                                           {db::P(tn), nf.parent}));
+      if (p.empty()) return rpc::NotFoundError("Parent folder not found");
+    }
+    if (options_.quota_bytes != 0) {
+      CL_ASSIGN_OR_RETURN(
+          auto used,
+          tx.Query("SELECT coalesce(sum(size), 0)::bigint FROM blobs WHERE tn_id = $1", {db::P(tn)}));
+      uint64_t u = uint64_t(used.rows[0].Int(0));
+      if (u + incoming > options_.quota_bytes) return OverQuota(options_.quota_bytes, u);
+    }
+    for (auto& [blob_id, file] : nf.files) {
+      CL_ASSIGN_OR_RETURN(auto ins, tx.Query("INSERT INTO blobs (tn_id, blob_id, size) VALUES ($1, $2, $3) "
+                                             "ON CONFLICT DO NOTHING",
+                                             {db::P(tn), db::P(blob_id), db::P(int64_t(file->size()))}));
+      if (ins.affected > 0) *new_bytes += file->size();
+      // Renamed into place while the lock is held: collection cannot remove it meanwhile.
+      CL_RETURN_IF_ERROR(store_->Put(tn, blob_id, *file));
+    }
+    CL_RETURN_IF_ERROR(
+        tx.Query("INSERT INTO files (tn_id, file_id, parent_id, file_tp, file_name, "
+                 "content_type, preset, descriptor, "
+                 "creator, visibility, x, tags) VALUES ($1, $2, $3, 'BLOB', $4, $5, $6, $7, "
+                 "$8, $9, $10::jsonb, $11)",
+                 {db::P(tn), db::P(nf.file_id), nf.parent, db::P(nf.file_name), db::P(nf.content_type),
+                  db::P(nf.preset), db::P(nf.descriptor), db::P(nf.creator), nf.visibility,
+                  nf.x.is_null() ? db::Null() : db::P(nf.x.dump()), db::P(TextArray(nf.tags))})
+            .status());
+    for (const Variant& v : nf.variants) {
+      CL_RETURN_IF_ERROR(
+          tx.Query("INSERT INTO file_variants (tn_id, file_id, variant, blob_id, format, size, width, "
+                   "height) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                   {db::P(tn), db::P(nf.file_id), db::P(v.name), db::P(v.blob_id), db::P(v.format),
+                    db::P(v.size), db::P(v.width), db::P(v.height)})
+              .status());
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return existing;
 }
 
 }  // namespace cloudillo::blob

@@ -46,6 +46,12 @@ std::vector<Route> Build() {
       {"DELETE", "/api/auth/wa/reg/{keyId}", kRequired, nullptr, false, ACCESS(DeletePasskey)},
       {"GET", "/api/auth/wa/login/challenge", kIgnore, "auth", true, ACCESS(PasskeyLoginChallenge)},
       {"POST", "/api/auth/wa/login", kIgnore, "auth", true, ACCESS(PasskeyLogin)},
+      // Refs (PROTOCOL §8 "Refs"): the lookup is public and skips the ban (Appendix D 30).
+      {"GET", "/api/refs", kRequired, nullptr, false, ACCESS(ListRefs)},
+      {"POST", "/api/refs", kRequired, nullptr, false, ACCESS(CreateRef)},
+      {"GET", "/api/refs/{refId}", kOptional, "general", false, ACCESS(GetRef)},
+      {"PATCH", "/api/refs/{refId}", kRequired, nullptr, false, ACCESS(PatchRef)},
+      {"DELETE", "/api/refs/{refId}", kRequired, nullptr, false, ACCESS(DeleteRef)},
       // Own profile (PROTOCOL §1.4, Appendix C.7)
       {"GET", "/api/me", kIgnore, "general", true, IDENTITY(GetMe)},
       {"GET", "/api/me/full", kOptional, "general", false, IDENTITY(GetMeFull)},

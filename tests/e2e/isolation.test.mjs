@@ -30,6 +30,8 @@ const routes = [
   ['DELETE', '/api/auth/api-keys/1'], ['POST', '/api/auth/logout', {}],
   ['POST', '/api/auth/password', { currentPassword: 'password123', newPassword: 'hijacked-pw' }],
   ['GET', '/api/auth/access-token'], ['GET', '/api/auth/login-token'], ['POST', '/api/auth/login-init', {}],
+  ['GET', '/api/refs'], ['POST', '/api/refs', { type: 'share.file', resourceId: 'f1~x' }],
+  ['PATCH', '/api/refs/abc', { count: 2 }], ['DELETE', '/api/refs/abc'],
 ];
 
 test("tenant A's session token is refused on every route of tenant B", async () => {

@@ -159,3 +159,29 @@ TEST(Range, UnsatisfiableAndMalformed) {
 
 }  // namespace
 }  // namespace cloudillo::blob
+
+namespace cloudillo::blob {
+namespace {
+
+TEST(IfNoneMatch, MatchesTheTagInItsCommonForms) {
+  const std::string tag = "b1~AAAA";
+  EXPECT_TRUE(IfNoneMatchHits("\"b1~AAAA\"", tag));
+  EXPECT_TRUE(IfNoneMatchHits("W/\"b1~AAAA\"", tag));
+  EXPECT_TRUE(IfNoneMatchHits("b1~AAAA", tag));
+  EXPECT_TRUE(IfNoneMatchHits("\"x\", \"b1~AAAA\"", tag));
+  EXPECT_TRUE(IfNoneMatchHits(" \"b1~AAAA\" ", tag));
+  EXPECT_TRUE(IfNoneMatchHits("*", tag));
+}
+
+TEST(IfNoneMatch, OtherTagsAndHostileHeadersDoNotMatch) {
+  const std::string tag = "b1~AAAA";
+  for (const char* h : {"", "\"\"", "\"b1~AAAB\"", "\"b1~AAAA", "b1~AAA", "\"b1~AAAAA\"", ",,,", "W/",
+                        "W/\"\"", "\"B1~AAAA\"", "**", "\"*\"x", "\"b1~AAAA\"\"b1~AAAA\""}) {
+    EXPECT_FALSE(IfNoneMatchHits(h, tag)) << h;
+  }
+  EXPECT_FALSE(IfNoneMatchHits(std::string(100000, ','), tag));
+  EXPECT_FALSE(IfNoneMatchHits("\"b1~AAAA\"", ""));
+}
+
+}  // namespace
+}  // namespace cloudillo::blob

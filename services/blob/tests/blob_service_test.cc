@@ -1,7 +1,8 @@
 // The blob service against a real PostgreSQL (the ctest `pgredis` fixture) and a
 // local store in a temporary folder, through an in-process gRPC server: uploads
 // stream in as the gateway sends them, a cancelled upload is no file, tenants stay
-// apart, downloads return the bytes, garbage collection removes what no file needs.
+// apart, downloads return the bytes, garbage collection removes what no file needs,
+// and another node's file is stored only when its bytes match its ids (§4.6).
 #include "blob_service.h"
 
 #include <gtest/gtest.h>
@@ -13,6 +14,8 @@
 #include "cloudillo/rpc/server.h"
 #include "cloudillo/testing/test_env.h"
 #include "image_variants.h"
+#include "remote_files.h"
+#include "test_server.h"
 
 namespace cloudillo::blob {
 const std::vector<db::Migration>& Migrations();
@@ -168,6 +171,222 @@ TEST_F(BlobServiceTest, PermanentDeleteCollectsTheBlob) {
                 : std::count_if(std::filesystem::recursive_directory_iterator(dir_ + "/1"), {},
                                 [](const auto& e) { return e.is_regular_file(); }),
             0);
+}
+
+// Another node as the outbound client sees it: canned answers by path, every request
+// recorded (with its headers) so a test can tell what was asked.
+class FakeNode final : public federation::Client {
+ public:
+  std::map<std::string, federation::Response> answers;
+  std::vector<std::pair<std::string, std::string>> asked;  // path, Authorization
+  absl::Status failure = absl::OkStatus();
+
+  absl::StatusOr<federation::Response> Get(std::string_view id_tag, std::string_view path,
+                                           const std::map<std::string, std::string>& headers) override {
+    auto auth = headers.find("Authorization");
+    asked.push_back({std::string(path), auth == headers.end() ? "" : auth->second});
+    if (id_tag != "remote.test") return absl::UnavailableError("unknown node");
+    if (!failure.ok()) return failure;
+    auto it = answers.find(std::string(path));
+    if (it == answers.end()) return federation::Response{404, R"({"error":{"code":"E-CORE-NOTFOUND"}})", {}};
+    return it->second;
+  }
+  absl::StatusOr<federation::Response> PostJson(std::string_view, std::string_view, std::string,
+                                                const std::map<std::string, std::string>&) override {
+    return absl::UnimplementedError("not used");
+  }
+
+  // Publishes `variants` (name -> bytes) as one file; returns its id.
+  std::string Publish(const std::vector<std::pair<std::string, std::string>>& variants) {
+    std::vector<Variant> vs;
+    for (const auto& [name, bytes] : variants) {
+      Sha256Stream h;
+      h.Update(bytes);
+      Variant v{name, ContentId('b', h.Finish()), "bin", int64_t(bytes.size())};
+      answers["/api/files/variant/" + v.blob_id] = {200, bytes, {}};
+      vs.push_back(v);
+    }
+    std::string descriptor = BuildDescriptor(vs);
+    Sha256Stream d;
+    d.Update(descriptor);
+    std::string id = ContentId('f', d.Finish());
+    answers["/api/files/" + id + "/descriptor"] = {200, json{{"data", descriptor}}.dump(), {}};
+    answers["/api/files/" + id + "/metadata"] = {
+        200, json{{"data", {{"fileName", "attachment.bin"}, {"contentType", "application/pdf"}}}}.dump(), {}};
+    return id;
+  }
+};
+
+class RemoteFileTest : public BlobServiceTest {
+ protected:
+  void SetUp() override {
+    BlobServiceTest::SetUp();
+    node_ = std::make_shared<FakeNode>();
+    remote_ = std::make_unique<RemoteFileService>(*service_, pool_, node_, RemoteFileOptions{1 << 20});
+  }
+  absl::StatusOr<cloudillo::v1::RemoteFileReply> Fetch(int64_t tn, const std::string& id,
+                                                       const std::string& bearer = "") {
+    cloudillo::v1::RemoteFileRequest req;
+    req.set_tn_id(tn);
+    req.set_id_tag("remote.test");
+    req.set_file_id(id);
+    req.set_bearer(bearer);
+    return remote_->Fetch(req);
+  }
+  int64_t Count(const std::string& sql) {
+    auto r = pool_->Query(sql);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->rows[0].Int(0) : -1;
+  }
+  std::shared_ptr<FakeNode> node_;
+  std::unique_ptr<RemoteFileService> remote_;
+};
+
+TEST_F(RemoteFileTest, MatchingBytesAreStoredAndServedAsTheTenantsOwn) {
+  std::string id = node_->Publish({{"orig", "remote original bytes"}, {"vis.tn", "thumb"}});
+  auto r = Fetch(1, id, "peer-token");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->existed());
+  EXPECT_EQ(r->fetched_bytes(), 26);
+  for (const auto& [path, auth] : node_->asked) EXPECT_EQ(auth, "Bearer peer-token") << path;
+  ApiRequest get = Owner(1, "a.test");
+  (*get.mutable_path())["fileId"] = id;
+  EXPECT_EQ(Download(get), "remote original bytes");
+  json list = List(Owner(1, "a.test"));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["fileName"], "attachment.bin");
+  EXPECT_EQ(list[0]["contentType"], "application/pdf");
+  EXPECT_EQ(List(Owner(2, "b.test")).size(), 0u);  // fetched for tenant 1 only
+  // Again: the tenant has it, nothing is asked of the other node.
+  node_->asked.clear();
+  auto again = Fetch(1, id);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->existed());
+  EXPECT_TRUE(node_->asked.empty());
+}
+
+TEST_F(RemoteFileTest, BytesThatDoNotMatchTheirIdAreRefusedAndNothingIsStored) {
+  std::string id = node_->Publish({{"orig", "the real bytes"}});
+  Sha256Stream h;
+  h.Update("the real bytes");
+  const std::string path = "/api/files/variant/" + ContentId('b', h.Finish());
+  for (std::string forged : {"the fake bytes", "the real byte", "the real bytes!", ""}) {
+    node_->answers[path] = {200, forged, {}};
+    auto r = Fetch(1, id);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << forged;
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM files WHERE tn_id = 1"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM blobs WHERE tn_id = 1"), 0);
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/tmp"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/1"));
+}
+
+TEST_F(RemoteFileTest, ADescriptorThatDoesNotHashToTheIdIsRefused) {
+  std::string id = node_->Publish({{"orig", "bytes"}});
+  std::string other = node_->Publish({{"orig", "other bytes"}});
+  // The node answers the other file's (valid) descriptor for this id.
+  node_->answers["/api/files/" + id + "/descriptor"] = node_->answers["/api/files/" + other + "/descriptor"];
+  EXPECT_EQ(Fetch(1, id).status().code(), absl::StatusCode::kDataLoss);
+  for (std::string body : {"{}", "[]", "not json", R"({"data":7})", R"({"data":"d2,"})"}) {
+    node_->answers["/api/files/" + id + "/descriptor"] = {200, body, {}};
+    EXPECT_EQ(Fetch(1, id).status().code(), absl::StatusCode::kDataLoss) << body;
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM files"), 0);
+}
+
+TEST_F(RemoteFileTest, SizeIdsAndPeerFailuresAreBounded) {
+  // Larger than this service fetches (1 MiB in this test): refused before any variant.
+  std::string big = node_->Publish({{"orig", std::string((1 << 20) + 1, 'x')}});
+  node_->asked.clear();
+  EXPECT_EQ(Fetch(1, big).status().code(), absl::StatusCode::kResourceExhausted);
+  for (const auto& [path, auth] : node_->asked) EXPECT_EQ(path.find("/variant/"), std::string::npos);
+  // Hostile ids never reach the other node.
+  node_->asked.clear();
+  for (std::string bad : {"", "f1~short", "b1~AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                          "../../etc/passwd", "f1~AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/"}) {
+    EXPECT_EQ(Fetch(1, bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_TRUE(node_->asked.empty());
+  // The other node's refusals and failures pass through as statuses, nothing stored.
+  std::string id = node_->Publish({{"orig", "x"}});
+  node_->answers["/api/files/" + id + "/descriptor"].status = 403;
+  EXPECT_EQ(Fetch(1, id).status().code(), absl::StatusCode::kPermissionDenied);
+  node_->answers.erase("/api/files/" + id + "/descriptor");
+  EXPECT_EQ(Fetch(1, id).status().code(), absl::StatusCode::kNotFound);
+  node_->failure = absl::DeadlineExceededError("slow node");
+  EXPECT_EQ(Fetch(1, id).status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(Count("SELECT count(*) FROM files"), 0);
+}
+
+// The same through libs/federation's real client: HTTP to a loopback node named by
+// CLOUDILLO_FEDERATION_MAP, its deadline, its body bound and its SSRF guard.
+class RemoteFileNetworkTest : public RemoteFileTest {
+ protected:
+  void SetUp() override {
+    RemoteFileTest::SetUp();
+    server_ = std::make_unique<federation::testing::TestServer>(
+        [this](const federation::testing::HttpRequest& req) {
+          if (delay_ > absl::ZeroDuration()) absl::SleepFor(delay_);
+          auto it = node_->answers.find(std::string(req.target()));
+          if (it == node_->answers.end()) return federation::testing::Reply(404, "{}");
+          return federation::testing::Reply(it->second.status, it->second.body, "application/octet-stream");
+        });
+    federation::ClientConfig c;
+    c.federation_map = "cl-o.remote.test=http://127.0.0.1:" + std::to_string(server_->port());
+    c.timeout = absl::Seconds(1);
+    c.max_body = 64 << 10;
+    // Test-only DNS answers: still checked by the SSRF guard, which must refuse them.
+    c.static_hosts = {{"cl-o.inside.test", "127.0.0.1"}, {"cl-o.metadata.test", "169.254.169.254"}};
+    auto client = federation::Client::Create(c);
+    ASSERT_TRUE(client.ok()) << client.status();
+    remote_ = std::make_unique<RemoteFileService>(*service_, pool_, *client, RemoteFileOptions{1 << 20});
+  }
+  absl::StatusOr<cloudillo::v1::RemoteFileReply> FetchFrom(const std::string& id_tag, const std::string& id) {
+    cloudillo::v1::RemoteFileRequest req;
+    req.set_tn_id(1);
+    req.set_id_tag(id_tag);
+    req.set_file_id(id);
+    return remote_->Fetch(req);
+  }
+  std::unique_ptr<federation::testing::TestServer> server_;
+  absl::Duration delay_ = absl::ZeroDuration();
+};
+
+TEST_F(RemoteFileNetworkTest, AMatchingFileIsFetchedOverHttpAndAForgedOneIsRefused) {
+  std::string good = node_->Publish({{"orig", "over the wire"}});
+  auto r = FetchFrom("remote.test", good);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->fetched_bytes(), 13);
+  ApiRequest get = Owner(1, "a.test");
+  (*get.mutable_path())["fileId"] = good;
+  EXPECT_EQ(Download(get), "over the wire");
+
+  std::string forged = node_->Publish({{"orig", "promised bytes"}});
+  Sha256Stream h;
+  h.Update("promised bytes");
+  node_->answers["/api/files/variant/" + ContentId('b', h.Finish())].body = "delivered byte";
+  EXPECT_EQ(FetchFrom("remote.test", forged).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(Count("SELECT count(*) FROM files WHERE tn_id = 1"), 1);
+}
+
+TEST_F(RemoteFileNetworkTest, TimeBodySizeAndAddressesAreBounded) {
+  std::string id = node_->Publish({{"orig", "slow"}});
+  delay_ = absl::Milliseconds(1500);
+  EXPECT_EQ(FetchFrom("remote.test", id).status().code(), absl::StatusCode::kDeadlineExceeded);
+  delay_ = absl::ZeroDuration();
+  // A node that sends more than the client takes for one body (64 KiB here), whatever
+  // its descriptor claimed.
+  std::string big = node_->Publish({{"orig", "small"}});
+  Sha256Stream h;
+  h.Update("small");
+  node_->answers["/api/files/variant/" + ContentId('b', h.Finish())].body = std::string(100 << 10, 'x');
+  EXPECT_EQ(FetchFrom("remote.test", big).status().code(), absl::StatusCode::kResourceExhausted);
+  // Names that resolve inside (loopback, link-local metadata) are refused before any request.
+  const int before = server_->requests();
+  EXPECT_EQ(FetchFrom("inside.test", id).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(FetchFrom("metadata.test", id).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(server_->requests(), before);
+  EXPECT_EQ(Count("SELECT count(*) FROM files"), 0);
 }
 
 }  // namespace

@@ -13,6 +13,9 @@ TEST(ScopePermits, FileScopesReachOnlyTheirFamilies) {
   EXPECT_FALSE(ScopePermits("file:f1~abc:W", "/api/settings", "GET"));
   EXPECT_FALSE(ScopePermits("file:f1~abc:W", "/api/me", "PATCH"));
   EXPECT_FALSE(ScopePermits("file:f1~abc:W", "/api/auth/api-keys", "POST"));
+  // A share link's guest never reaches the refs that admitted it.
+  EXPECT_FALSE(ScopePermits("file:f1~abc:W", "/api/refs", "GET"));
+  EXPECT_FALSE(ScopePermits("file:f1~abc:R", "/api/refs/abc", "DELETE"));
   EXPECT_FALSE(ScopePermits("nonsense", "/api/files/x", "GET"));
   EXPECT_TRUE(ScopePermits("apkg:publish", "/api/actions", "POST"));
   EXPECT_FALSE(ScopePermits("apkg:publish", "/api/actions", "GET"));
