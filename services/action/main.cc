@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   if (!client.ok()) return process::StartupFailure("CLOUDILLO_FEDERATION_MAP", client.status());
   auto redis = cache::Redis::Create(*redis_cfg);
   auto registry = std::make_shared<prometheus::Registry>();
+  (*pool)->ExportMetrics(*registry, "action");
 
   rpc::WorkerPool workers({"action", proc.worker_threads, proc.worker_queue, 0, registry.get()});
   std::shared_ptr<cloudillo::v1::Identity::StubInterface> identity =

@@ -97,6 +97,10 @@ int main(int argc, char** argv) {
   if (!fed_client.ok()) return process::StartupFailure("CLOUDILLO_FEDERATION_MAP", fed_client.status());
   auto redis = cache::Redis::Create(*redis_cfg);
   auto registry = std::make_shared<prometheus::Registry>();
+  (*id_pool)->ExportMetrics(*registry, "identity");
+  (*ac_pool)->ExportMetrics(*registry, "access");
+  (*act_pool)->ExportMetrics(*registry, "action");
+  (*blob_pool)->ExportMetrics(*registry, "blob");
 
   rpc::WorkerPool workers({"services", proc.worker_threads, proc.worker_queue, 0, registry.get()});
   rpc::WorkerPool password_workers(

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   auto store = cfg.OpenStore();
   if (!store.ok()) return process::StartupFailure("blob store", store.status());
   auto registry = std::make_shared<prometheus::Registry>();
+  (*pool)->ExportMetrics(*registry, "blob");
 
   rpc::WorkerPool workers({"blob", proc.worker_threads, proc.worker_queue, 0, registry.get()});
   blob::BlobMetrics metrics(*registry);

@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   if (!listen.ok()) return process::StartupFailure("gRPC listen address", listen.status());
   auto redis = cache::Redis::Create(*redis_cfg);
   auto registry = std::make_shared<prometheus::Registry>();
+  (*pool)->ExportMetrics(*registry, "identity");
 
   rpc::WorkerPool workers({"identity", proc.worker_threads, proc.worker_queue, 0, registry.get()});
   identity::IdentityService service(*pool, redis, *master, Clock::Real(), workers);
