@@ -70,6 +70,8 @@ int main(int argc, char** argv) {
   service.ConnectIdentity(rpc::ConnectChannel(cfg.identity_addr, &tls, "identity"));
   rpc::RpcServer server(registry);
   server.AddService(&service);
+  blob::BlobInternalService internal(service, *pool, workers);
+  server.AddService(&internal);
   auto port = server.Start(
       *listen, rpc::ServerCredentials(tls, std::make_shared<rpc::AccessPolicy>(blob::ListenerPolicy())));
   if (!port.ok()) return process::StartupFailure("gRPC", port.status());
