@@ -54,6 +54,7 @@ class InboxWorker {
   InboxOptions options_;
   std::unique_ptr<Metrics> metrics_;
   std::vector<std::thread> threads_;
+  cache::UsageRecorder* usage_ = nullptr;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable cv_;
