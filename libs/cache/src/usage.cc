@@ -32,10 +32,20 @@ UsageRecorder::~UsageRecorder() { Stop(); }
 
 void UsageRecorder::Add(int64_t tn_id, const char* field, int64_t n) {
   if (!redis_ || n == 0) return;
+  // The gateway adds on every request: each thread formats the date once a day, not
+  // each time.
+  thread_local int64_t day = -1;
+  thread_local std::string day_text;
+  absl::Time now = clock_.Now();
+  if (int64_t d = absl::ToUnixSeconds(now) / 86400; d != day) {
+    day = d;
+    day_text = UsageDay(now);
+  }
+  std::string key = "usage:" + std::to_string(tn_id) + ":" + day_text;
   bool full = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    pending_[{UsageKey(tn_id, clock_.Now()), field}] += n;
+    pending_[{std::move(key), field}] += n;
     full = pending_.size() >= options_.max_pending;
   }
   if (full) Flush();

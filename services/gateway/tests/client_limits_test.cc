@@ -14,10 +14,12 @@ class ClientLimitsTest : public ::testing::Test {
  protected:
   GatewayConfig config_;
   prometheus::Registry registry_;
-  std::unique_ptr<GatewayMetrics> metrics_ =
-      std::make_unique<GatewayMetrics>(registry_, RouteTable::Default(), std::vector<std::string>{"tenant_quota"});
+  std::unique_ptr<GatewayMetrics> metrics_ = std::make_unique<GatewayMetrics>(
+      registry_, RouteTable::Default(), std::vector<std::string>{"tenant_quota"});
   std::unique_ptr<Limits> Make() { return std::make_unique<Limits>(config_, nullptr, *metrics_); }
-  static TenantInfo Tenant(int64_t tn, int rpm, int rpd) { return TenantInfo{tn, "t.example", true, rpm, rpd}; }
+  static TenantInfo Tenant(int64_t tn, int rpm, int rpd) {
+    return TenantInfo{tn, "t.example", true, rpm, rpd};
+  }
 };
 
 TEST_F(ClientLimitsTest, MinuteQuotaAdmitsItsBurstThenRefusesWithTheQuotasLevel) {
