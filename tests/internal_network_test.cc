@@ -27,6 +27,7 @@ const std::vector<std::string> kIdentities = {"gateway", "identity", "access", "
 const std::map<std::string, std::set<std::string>> kExpected = {
     {"cloudillo.v1.IdentityEdge.*", {"gateway"}},
     {"cloudillo.v1.AccessEdge.*", {"gateway"}},
+    // blob may call it too (its storage quota); not among the identities this test plays.
     {"cloudillo.v1.Identity.ResolveTenant", {"gateway"}},
     {"cloudillo.v1.Identity.GetLoginProfile", {"access"}},
     // action may call these too; it is not among the identities this test plays.
@@ -47,7 +48,8 @@ const std::map<std::string, std::set<std::string>> kExpected = {
     {"cloudillo.v1.Admin.*", {"admin"}},
 };
 
-std::set<std::string> Allowed(const google::protobuf::MethodDescriptor& m, const std::set<std::string>& health) {
+std::set<std::string> Allowed(const google::protobuf::MethodDescriptor& m,
+                              const std::set<std::string>& health) {
   std::string service = m.service()->full_name();
   if (service == "grpc.health.v1.Health") return health;
   if (auto it = kExpected.find(m.full_name()); it != kExpected.end()) return it->second;
@@ -72,13 +74,16 @@ class InternalNetworkTest : public ServicesFixture {
     // The same kinds of service objects as production, on network listeners with
     // the production credentials and policies.
     net_identity_ = std::make_unique<identity::IdentityService>(pool_, redis_, *master_, clock_, workers_);
-    net_admin_ = std::make_unique<identity::AdminService>(pool_, redis_, *master_, clock_, kAdminToken, workers_);
+    net_admin_ =
+        std::make_unique<identity::AdminService>(pool_, redis_, *master_, clock_, kAdminToken, workers_);
     net_access_ = std::make_unique<access::AccessService>(access_pool_, redis_, *master_, clock_,
-                                                          access::AccessOptions{absl::Milliseconds(10)}, workers_,
-                                                          password_workers_);
+                                                          access::AccessOptions{absl::Milliseconds(10)},
+                                                          workers_, password_workers_);
     ASSERT_TRUE(net_access_->Init().ok());
     auto start = [&](rpc::RpcServer& server, const std::string& id, rpc::AccessPolicy policy) -> std::string {
-      auto port = server.Start("127.0.0.1:0", rpc::ServerCredentials(Tls(certs_, id), std::make_shared<rpc::AccessPolicy>(policy)));
+      auto port =
+          server.Start("127.0.0.1:0",
+                       rpc::ServerCredentials(Tls(certs_, id), std::make_shared<rpc::AccessPolicy>(policy)));
       EXPECT_TRUE(port.ok()) << port.status();
       return "127.0.0.1:" + std::to_string(port.ok() ? *port : 0);
     };
@@ -88,13 +93,16 @@ class InternalNetworkTest : public ServicesFixture {
     access_server_.AddService(net_access_->internal_service());
     access_server_.AddService(net_access_->edge_service());
     listeners_ = {
-        {"identity", start(identity_server_, "identity", identity::ListenerPolicy()),
+        {"identity",
+         start(identity_server_, "identity", identity::ListenerPolicy()),
          {"cloudillo.v1.Identity", "cloudillo.v1.IdentityEdge", "grpc.health.v1.Health"},
          {"gateway", "access", "admin"}},
-        {"identity", start(admin_server_, "identity", identity::AdminListenerPolicy()),
+        {"identity",
+         start(admin_server_, "identity", identity::AdminListenerPolicy()),
          {"cloudillo.v1.Admin", "grpc.health.v1.Health"},
          {"admin"}},
-        {"access", start(access_server_, "access", access::ListenerPolicy()),
+        {"access",
+         start(access_server_, "access", access::ListenerPolicy()),
          {"cloudillo.v1.Access", "cloudillo.v1.AccessEdge", "grpc.health.v1.Health"},
          {"gateway", "identity", "admin"}},
     };
@@ -123,7 +131,8 @@ class InternalNetworkTest : public ServicesFixture {
     grpc::Slice empty(std::string(""));
     grpc::ByteBuffer req(&empty, 1), resp;
     std::promise<grpc::Status> done;
-    stub.UnaryCall(&ctx, method, grpc::StubOptions(), &req, &resp, [&](grpc::Status s) { done.set_value(s); });
+    stub.UnaryCall(&ctx, method, grpc::StubOptions(), &req, &resp,
+                   [&](grpc::Status s) { done.set_value(s); });
     return done.get_future().get();
   }
 
@@ -161,7 +170,8 @@ TEST_F(InternalNetworkTest, EveryMethodAdmitsOnlyItsCallers) {
         const auto& m = *service->method(i);
         std::string path = "/" + service_name + "/" + m.name();
         std::set<std::string> allowed = Allowed(m, l.health);
-        auto timeout = m.server_streaming() ? std::chrono::milliseconds(300) : std::chrono::milliseconds(3000);
+        auto timeout =
+            m.server_streaming() ? std::chrono::milliseconds(300) : std::chrono::milliseconds(3000);
         for (const auto& id : kIdentities) {
           grpc::Status st = Call(channels[id], path, timeout);
           // The policy refuses with "<caller> may not call <method>"; a handler that ran
@@ -182,7 +192,8 @@ TEST_F(InternalNetworkTest, EveryMethodAdmitsOnlyItsCallers) {
     }
     // A method no service has is refused like any other unlisted one.
     for (const auto& id : kIdentities) {
-      EXPECT_EQ(Call(channels[id], "/cloudillo.v1.Nope/Nothing").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+      EXPECT_EQ(Call(channels[id], "/cloudillo.v1.Nope/Nothing").error_code(),
+                grpc::StatusCode::PERMISSION_DENIED);
     }
   }
   EXPECT_GE(checked, 40);  // every method of the six services

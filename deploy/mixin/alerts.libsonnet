@@ -66,10 +66,12 @@
                 'cloudillo:grpc_server_calls:error_ratio_rate5m > %g' % c.grpcErrorRatio, '10m', 'warning',
                 'A Cloudillo service fails many calls',
                 'More than %g%% of the gRPC calls to {{ $labels.job }} in {{ $labels.namespace }} fail with a server error ({{ $value | humanizePercentage }}).' % (100 * c.grpcErrorRatio)),
+          // The pool's own view: every connection lent and callers waiting for one, through
+          // the whole window (a burst that clears within minutes is not saturation).
           alert('CloudilloPostgresPoolSaturated',
-                'min_over_time(sum by (namespace, job) (cloudillo_worker_queue_depth{%(jobSelector)s})[10m:1m]) > 0' % c, '5m', 'warning',
-                'Calls queue for PostgreSQL',
-                'Every worker of {{ $labels.job }} in {{ $labels.namespace }} (each holding a PostgreSQL connection) has been busy for 15 minutes and calls wait in the queue.'),
+                'min_over_time((sum by (namespace, job) (cloudillo_db_pool_connections_in_use{%(jobSelector)s}) / sum by (namespace, job) (cloudillo_db_pool_connections{%(jobSelector)s}))[10m:1m]) >= 1 and on (namespace, job) min_over_time(sum by (namespace, job) (cloudillo_db_pool_waiters{%(jobSelector)s})[10m:1m]) > 0' % c, '5m', 'warning',
+                'Calls wait for a PostgreSQL connection',
+                'Every PostgreSQL connection of {{ $labels.job }} in {{ $labels.namespace }} has been in use, with callers waiting for one, for 15 minutes.'),
           alert('CloudilloWorkerQueueFull',
                 'sum by (namespace, job) (rate(cloudillo_worker_refused_total{%(jobSelector)s}[5m])) > 0' % c, '5m', 'critical',
                 'A Cloudillo service refuses calls (503)',

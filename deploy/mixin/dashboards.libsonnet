@@ -61,6 +61,12 @@ local common(job) = [
   panel('gRPC calls in flight', [['sum(cloudillo_grpc_server_in_flight{%s})' % sel(job), 'in flight']]),
   panel('Worker queue (waiting for PostgreSQL)', [['sum by (pool) (cloudillo_worker_queue_depth{%s})' % sel(job), '{{pool}}']]),
   panel('Calls refused (queue full)', [['sum by (pool) (rate(cloudillo_worker_refused_total{%s}[5m]))' % sel(job), '{{pool}}']], 'reqps'),
+  panel('PostgreSQL connections', [
+    ['sum by (pool) (cloudillo_db_pool_connections_in_use{%s})' % sel(job), 'in use {{pool}}'],
+    ['sum by (pool) (cloudillo_db_pool_connections{%s})' % sel(job), 'size {{pool}}'],
+    ['sum by (pool) (cloudillo_db_pool_waiters{%s})' % sel(job), 'waiting {{pool}}'],
+  ]),
+  panel('PostgreSQL connection wait p99', [['histogram_quantile(0.99, sum by (pool, le) (rate(cloudillo_db_pool_wait_seconds_bucket{%s}[5m])))' % sel(job), '{{pool}}']], 's'),
 ]);
 
 local extra = {

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   if (!fed_client.ok()) return process::StartupFailure("CLOUDILLO_FEDERATION_MAP", fed_client.status());
   auto redis = cache::Redis::Create(*redis_cfg);
   auto registry = std::make_shared<prometheus::Registry>();
+  (*pool)->ExportMetrics(*registry, "access");
 
   rpc::WorkerPool workers({"access", proc.worker_threads, proc.worker_queue, 0, registry.get()});
   // Argon2id: as many at once as the memory budget allows, at the lowest CPU priority.

@@ -85,6 +85,10 @@ void InboxWorker::Run() {
           Metrics& m = *metrics_;
           if (*outcome == Received::kDuplicate && m.duplicate) m.duplicate->Increment();
           if (*outcome != Received::kDuplicate && m.accepted) m.accepted->Increment();
+          if (*outcome != Received::kDuplicate && usage_) {
+            usage_->Add(tenant.tn_id, cache::kUsageFedIn);
+            usage_->Add(tenant.tn_id, cache::kUsageFedInBytes, int64_t(r.Str(3).size() + r.Str(4).size()));
+          }
         } else if (done) {
           if (metrics_->refused) metrics_->refused->Increment();
           // E5 recommend: only a CONN* whose signature failed raises its network's PoW.

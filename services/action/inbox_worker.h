@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "action_store.h"
+#include "cloudillo/cache/usage.h"
 #include "pipeline.h"
 #include "pow_gate.h"
 
@@ -36,6 +37,9 @@ class InboxWorker {
   void Start();
   void Notify();
   void Stop();
+  // Federation traffic per tenant for the admin API's usage (tokens accepted, their
+  // bytes). Set before Start(); may stay unset.
+  void CountUsage(cache::UsageRecorder* usage) { usage_ = usage; }
 
   // Whether a Receive() error ends the row (true) or is worth a retry.
   static bool IsPermanent(const absl::Status& st);
@@ -50,6 +54,7 @@ class InboxWorker {
   InboxOptions options_;
   std::unique_ptr<Metrics> metrics_;
   std::vector<std::thread> threads_;
+  cache::UsageRecorder* usage_ = nullptr;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable cv_;

@@ -5,6 +5,7 @@
 #include "action_policy.h"
 #include "action_service.h"
 #include "cloudillo/cache/redis.h"
+#include "cloudillo/cache/usage.h"
 #include "cloudillo/core/log.h"
 #include "cloudillo/db/migrate.h"
 #include "cloudillo/federation/client.h"
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
   if (!client.ok()) return process::StartupFailure("CLOUDILLO_FEDERATION_MAP", client.status());
   auto redis = cache::Redis::Create(*redis_cfg);
   auto registry = std::make_shared<prometheus::Registry>();
+  (*pool)->ExportMetrics(*registry, "action");
 
   rpc::WorkerPool workers({"action", proc.worker_threads, proc.worker_queue, 0, registry.get()});
   std::shared_ptr<cloudillo::v1::Identity::StubInterface> identity =
@@ -73,6 +75,10 @@ int main(int argc, char** argv) {
                               registry.get());
   action::PowGate pow(redis);
   action::InboxWorker inbox(store, pipeline, pow, {cfg.inbox_threads}, registry.get());
+  // Federation traffic per tenant for the admin API's usage calls.
+  cache::UsageRecorder usage(redis, Clock::Real());
+  outbox.CountUsage(&usage);
+  inbox.CountUsage(&usage);
   action::HistorySync history(store, pipeline, *client, Clock::Real(), {});
   history.Attach(pipeline, outbox);
   // The bus: one pattern subscription for every tenant's channel, fanned out in process.
@@ -90,6 +96,7 @@ int main(int argc, char** argv) {
   auto port = server.Start(
       *listen, rpc::ServerCredentials(tls, std::make_shared<rpc::AccessPolicy>(action::ListenerPolicy())));
   if (!port.ok()) return process::StartupFailure("gRPC", port.status());
+  usage.Start();
   outbox.Start();
   inbox.Start();
   history.Start();
@@ -118,6 +125,7 @@ int main(int argc, char** argv) {
   // Leased rows a stopped worker did not finish become due again after the lease.
   outbox.Stop();
   inbox.Stop();
+  usage.Stop();
   history.Stop();
   workers.Shutdown();
   (*ops)->Stop(absl::Seconds(1));

@@ -176,7 +176,8 @@ void OutboxWorker::Deliver(const Job& job) {
   json body{{"token", job.token}};
   if (!job.related.empty()) body["related"] = job.related;
   if (metrics_->attempts) metrics_->attempts->Increment();
-  auto resp = client_->PostJson(job.recipient, "/api/inbox", body.dump());
+  std::string payload = body.dump();
+  auto resp = client_->PostJson(job.recipient, "/api/inbox", payload);
   if (!resp.ok()) {
     metrics_->Failure(FailureReason(resp.status()));
     // A recipient we may never contact (bad id_tag, private address) will not improve.
@@ -188,6 +189,10 @@ void OutboxWorker::Deliver(const Job& job) {
   int status = resp->status;
   if (status >= 200 && status < 300) {
     Finish(job, "D", status, "");
+    if (usage_) {
+      usage_->Add(job.tn_id, cache::kUsageFedOut);
+      usage_->Add(job.tn_id, cache::kUsageFedOutBytes, int64_t(payload.size()));
+    }
     if (delivered_) delivered_(Tenant{job.tn_id, job.issuer}, job.a_id, job.recipient, job.type);
     return;
   }

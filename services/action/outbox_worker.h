@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "action_store.h"
+#include "cloudillo/cache/usage.h"
 #include "cloudillo/federation/client.h"
 #include "pipeline.h"
 
@@ -52,6 +53,9 @@ class OutboxWorker {
   using DeliveredFn = std::function<void(const Tenant& issuer, int64_t a_id, const std::string& recipient,
                                          const std::string& type)>;
   void OnDelivered(DeliveredFn fn) { delivered_ = std::move(fn); }
+  // Federation traffic per tenant for the admin API's usage (deliveries taken, bytes
+  // sent). Set before Start(); may stay unset.
+  void CountUsage(cache::UsageRecorder* usage) { usage_ = usage; }
 
   // Parses the proof-of-work length of a 428 body (E4 recommend): details.required,
   // else "(N chars)" in the message, else the run of 'A's between quotes; 0 if none.
@@ -84,6 +88,7 @@ class OutboxWorker {
   bool pending_ = false;
   std::map<std::string, int> in_flight_;
   DeliveredFn delivered_;
+  cache::UsageRecorder* usage_ = nullptr;
 };
 
 }  // namespace cloudillo::action

@@ -11,6 +11,7 @@
 #include "access_service.h"
 #include "action_config.h"
 #include "action_service.h"
+#include "admin_http.h"
 #include "admin_service.h"
 #include "blob_config.h"
 #include "cloudillo/cache/invalidation.h"
@@ -108,6 +109,10 @@ int main(int argc, char** argv) {
   if (!fed_client.ok()) return process::StartupFailure("CLOUDILLO_FEDERATION_MAP", fed_client.status());
   auto redis = cache::Redis::Create(*redis_cfg);
   auto registry = std::make_shared<prometheus::Registry>();
+  (*id_pool)->ExportMetrics(*registry, "identity");
+  (*ac_pool)->ExportMetrics(*registry, "access");
+  (*act_pool)->ExportMetrics(*registry, "action");
+  (*blob_pool)->ExportMetrics(*registry, "blob");
 
   rpc::WorkerPool workers({"services", proc.worker_threads, proc.worker_queue, 0, registry.get()});
   rpc::WorkerPool password_workers(
@@ -127,6 +132,10 @@ int main(int argc, char** argv) {
                               registry.get());
   action::PowGate pow(redis);
   action::InboxWorker inbox(action_store, pipeline, pow, {act_cfg.inbox_threads}, registry.get());
+  // Federation traffic per tenant for the admin API's usage calls.
+  cache::UsageRecorder usage(redis, Clock::Real());
+  outbox.CountUsage(&usage);
+  inbox.CountUsage(&usage);
   action::HistorySync history(action_store, pipeline, *fed_client, Clock::Real(), {});
   history.Attach(pipeline, outbox);
   action::BusHub bus(act_cfg.bus, registry.get());
@@ -148,6 +157,8 @@ int main(int argc, char** argv) {
   rpc::RpcServer services(registry);
   services.AddService(&action_service);
   services.AddService(&blob_service);
+  blob::BlobInternalService blob_internal(blob_service, *blob_pool, workers);
+  services.AddService(&blob_internal);
   services.AddService(&file_access);
   services.AddService(&collab_service);
   services.AddService(&remote_files);
@@ -159,10 +170,12 @@ int main(int argc, char** argv) {
   if (auto st = services.Start("", nullptr); !st.ok()) return process::StartupFailure("gRPC", st.status());
   auto channel = services.InProcessChannel();
   admin.ConnectAccess(channel);
+  admin.ConnectBlob(channel);
   admin.OnProfileChange([&identity_service](int64_t tn) { identity_service.profiles().Forget(tn); });
   access_service.ConnectIdentity(channel);
   access_service.ConnectFederation(*fed_client, fed_keys);
   pipeline.ConnectIdentity(cloudillo::v1::Identity::NewStub(channel));
+  usage.Start();
   outbox.Start();
   inbox.Start();
   blob_service.ConnectIdentity(channel);
@@ -174,6 +187,9 @@ int main(int argc, char** argv) {
       id_cfg.admin_addr,
       rpc::ServerCredentials(tls, std::make_shared<rpc::AccessPolicy>(identity::AdminListenerPolicy())));
   if (!admin_port.ok()) return process::StartupFailure("admin gRPC", admin_port.status());
+  identity::AdminHttp admin_http(admin, workers);
+  auto admin_http_server = identity::StartAdminHttp(id_cfg.admin_http_addr, admin_http);
+  if (!admin_http_server.ok()) return process::StartupFailure("admin HTTP", admin_http_server.status());
 
   gateway::GatewayBackends backends;
   backends.directory.identity = cloudillo::v1::Identity::NewStub(channel);
@@ -225,6 +241,7 @@ int main(int argc, char** argv) {
   LogInfo("started", {{"http_port", (*http)->port()},
                       {"https_port", https ? https->port() : 0},
                       {"admin_port", *admin_port},
+                      {"admin_http_port", *admin_http_server ? (*admin_http_server)->port() : 0},
                       {"ops_port", (*ops)->port()}});
 
   int sig = process::WaitForShutdownSignal();
@@ -239,9 +256,13 @@ int main(int argc, char** argv) {
   collab_hub.Stop();
   outbox.Stop();
   inbox.Stop();
+  usage.Stop();
   history.Stop();
-  process::RunTogether(
-      {[&] { admin_server.Shutdown(proc.shutdown_grace); }, [&] { services.Shutdown(proc.shutdown_grace); }});
+  process::RunTogether({[&] { admin_server.Shutdown(proc.shutdown_grace); },
+                        [&] { services.Shutdown(proc.shutdown_grace); },
+                        [&] {
+                          if (*admin_http_server) (*admin_http_server)->Stop(proc.shutdown_grace);
+                        }});
   workers.Shutdown();
   password_workers.Shutdown();
   (*ops)->Stop(absl::Seconds(1));

@@ -9,6 +9,8 @@ rpc::AccessPolicy ListenerPolicy() {
   p.Allow("/cloudillo.v1.Blob/CheckFileAccess", {"collab"});
   // Attachments of incoming actions (action) and remote avatars (identity), PROTOCOL §4.6.
   p.Allow("/cloudillo.v1.RemoteFiles/FetchRemoteFile", {"action", "identity"});
+  // Storage usage for the admin API, which identity serves.
+  p.Allow("/cloudillo.v1.BlobInternal/", {"identity"});
   p.Allow("/grpc.health.v1.Health/", {"gateway", "collab", "admin"});
   return p;
 }

@@ -13,8 +13,10 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <unordered_map>
 
 #include "blob_metrics.h"
 #include "blob_store.h"
@@ -52,6 +54,7 @@ struct NewBlobFile {
   std::vector<std::string> tags;
   std::vector<Variant> variants;
   std::vector<std::pair<std::string, SpoolFile*>> files;  // blob id -> its spool file
+  std::optional<uint64_t> quota;  // the tenant's plan quota; none: CLOUDILLO_BLOB_QUOTA_MB
 };
 
 class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
@@ -107,8 +110,13 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
   // Checks an upload's head before any body byte is spooled. `picture` ("profile",
   // "cover" or "") fixes the preset and name of PUT /api/me/image and /cover.
   absl::Status CheckUploadHead(ApiRequest& head, const std::string& picture) const;
-  // Bytes the tenant may still store (UINT64_MAX without a quota).
-  absl::StatusOr<uint64_t> QuotaLeft(int64_t tn_id);
+  // The tenant's storage quota (0: none): its plan's (from identity's ResolveTenant,
+  // cached for kQuotaCacheTtl), else CLOUDILLO_BLOB_QUOTA_MB (storage_quota.cc).
+  absl::StatusOr<uint64_t> QuotaOf(const cloudillo::v1::RequestContext& ctx);
+  // Bytes the tenant may still store (UINT64_MAX without a quota) under `quota`.
+  absl::StatusOr<uint64_t> QuotaLeft(int64_t tn_id, uint64_t quota);
+  // Bytes of the tenant's distinct blobs: what the quota counts.
+  absl::StatusOr<uint64_t> StoredBytes(int64_t tn_id);
   // Tells identity that the uploaded `reply` is the tenant's new picture.
   absl::Status PublishPicture(const ApiRequest& head, const std::string& picture, const ApiReply& reply);
   // Stores a finished upload: variants, blobs, descriptor, the file record.
@@ -166,6 +174,26 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
   rpc::WorkerPool& workers_;
   BlobMetrics& metrics_;
   std::unique_ptr<cloudillo::v1::Identity::Stub> identity_;
+  struct CachedQuota {
+    uint64_t bytes = 0;
+    absl::Time until;
+  };
+  std::mutex quota_mu_;
+  std::unordered_map<std::string, CachedQuota> quotas_;  // by id_tag; bounded (storage_quota.cc)
+};
+
+// For other services: identity's admin API asks for a tenant's storage.
+class BlobInternalService final : public cloudillo::v1::BlobInternal::CallbackService {
+ public:
+  BlobInternalService(BlobService& blob, std::shared_ptr<db::Pool> pool, rpc::WorkerPool& workers)
+      : blob_(blob), pool_(std::move(pool)), workers_(workers) {}
+  grpc::ServerUnaryReactor* GetStorageUsage(grpc::CallbackServerContext*, const cloudillo::v1::TenantRef*,
+                                            cloudillo::v1::StorageUsage*) override;
+
+ private:
+  BlobService& blob_;
+  std::shared_ptr<db::Pool> pool_;
+  rpc::WorkerPool& workers_;
 };
 
 }  // namespace cloudillo::blob

@@ -199,12 +199,12 @@ absl::StatusOr<ApiReply> BlobService::DoHead(const ApiRequest& req, bool by_vari
 
 grpc::ServerUnaryReactor* BlobService::HeadFile(grpc::CallbackServerContext* ctx, const ApiRequest* req,
                                                 ApiReply* out) {
-  return rpc::Serve(ctx, out, workers_, [=] { return DoHead(*req, false); });
+  return rpc::Serve(ctx, out, workers_, [=, this] { return DoHead(*req, false); });
 }
 
 grpc::ServerUnaryReactor* BlobService::HeadVariant(grpc::CallbackServerContext* ctx, const ApiRequest* req,
                                                    ApiReply* out) {
-  return rpc::Serve(ctx, out, workers_, [=] { return DoHead(*req, true); });
+  return rpc::Serve(ctx, out, workers_, [=, this] { return DoHead(*req, true); });
 }
 
 }  // namespace cloudillo::blob

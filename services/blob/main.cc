@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   auto store = cfg.OpenStore();
   if (!store.ok()) return process::StartupFailure("blob store", store.status());
   auto registry = std::make_shared<prometheus::Registry>();
+  (*pool)->ExportMetrics(*registry, "blob");
 
   rpc::WorkerPool workers({"blob", proc.worker_threads, proc.worker_queue, 0, registry.get()});
   blob::BlobMetrics metrics(*registry);
@@ -79,6 +80,8 @@ int main(int argc, char** argv) {
   rpc::RpcServer server(registry);
   blob::FileAccessService file_access(*pool, workers);
   server.AddService(&service);
+  blob::BlobInternalService internal(service, *pool, workers);
+  server.AddService(&internal);
   server.AddService(&file_access);
   server.AddService(&remote);
   auto port = server.Start(

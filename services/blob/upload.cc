@@ -69,8 +69,11 @@ class UploadReactor final : public grpc::ServerReadReactor<ApiUploadPart> {
       return Submit([this] {
         // The quota is checked again at the commit; this stops an upload that can
         // never fit as soon as it passes what is left, not after spooling all of it.
-        auto left = s_.QuotaLeft(head_.ctx().tn_id());
+        auto quota = s_.QuotaOf(head_.ctx());
+        if (!quota.ok()) return Done(quota.status(), &s_.metrics().failed);
+        auto left = s_.QuotaLeft(head_.ctx().tn_id(), *quota);
         if (!left.ok()) return Done(left.status(), &s_.metrics().failed);
+        quota_ = *quota;
         quota_left_ = *left;
         auto f = SpoolFile::Create(s_.store().spool_dir());
         if (!f.ok()) return Done(f.status(), &s_.metrics().failed);
@@ -85,8 +88,7 @@ class UploadReactor final : public grpc::ServerReadReactor<ApiUploadPart> {
       if (spool_->size() + chunk.size() > s_.options().max_upload_bytes)
         return Done(TooLarge(), &s_.metrics().refused);
       if (spool_->size() + chunk.size() > quota_left_)
-        return Done(OverQuota(s_.options().quota_bytes, s_.options().quota_bytes - quota_left_),
-                    &s_.metrics().refused);
+        return Done(OverQuota(quota_, quota_ - quota_left_), &s_.metrics().refused);
       sha_.Update(chunk);
       if (absl::Status st = spool_->Append(chunk); !st.ok()) return Done(st, &s_.metrics().failed);
       StartRead(&part_);
@@ -138,6 +140,7 @@ class UploadReactor final : public grpc::ServerReadReactor<ApiUploadPart> {
   ApiReply* reply_;
   absl::Time deadline_;
   std::string picture_;
+  uint64_t quota_ = 0;
   uint64_t quota_left_ = UINT64_MAX;
   ApiUploadPart part_;
   ApiRequest head_;
@@ -169,13 +172,10 @@ grpc::ServerReadReactor<ApiUploadPart>* BlobService::PutCoverImage(grpc::Callbac
   return new UploadReactor(*this, ctx, reply, "cover");
 }
 
-absl::StatusOr<uint64_t> BlobService::QuotaLeft(int64_t tn_id) {
-  if (options_.quota_bytes == 0) return UINT64_MAX;
-  CL_ASSIGN_OR_RETURN(
-      auto used,
-      pool_->Query("SELECT coalesce(sum(size), 0)::bigint FROM blobs WHERE tn_id = $1", {db::P(tn_id)}));
-  uint64_t u = uint64_t(used.rows[0].Int(0));
-  return u >= options_.quota_bytes ? 0 : options_.quota_bytes - u;
+absl::StatusOr<uint64_t> BlobService::QuotaLeft(int64_t tn_id, uint64_t quota) {
+  if (quota == 0) return UINT64_MAX;
+  CL_ASSIGN_OR_RETURN(uint64_t u, StoredBytes(tn_id));
+  return u >= quota ? 0 : quota - u;
 }
 
 void BlobService::ConnectIdentity(std::shared_ptr<grpc::Channel> channel) {
@@ -286,6 +286,7 @@ absl::StatusOr<ApiReply> BlobService::FinishUpload(const ApiRequest& head, std::
   // Which spool file holds which blob.
   nf.files = {{orig.blob_id, spool.get()}};
   for (RenderedVariant& v : rendered) nf.files.push_back({v.blob_id, v.file.get()});
+  CL_ASSIGN_OR_RETURN(nf.quota, QuotaOf(head.ctx()));
   uint64_t new_bytes = 0;
   CL_ASSIGN_OR_RETURN(std::optional<FileRow> existing, StoreBlobFile(nf, &new_bytes));
   if (existing) {
@@ -333,12 +334,13 @@ absl::StatusOr<std::optional<FileRow>> BlobService::StoreBlobFile(const NewBlobF
                                            {db::P(tn), nf.parent}));
       if (p.empty()) return rpc::NotFoundError("Parent folder not found");
     }
-    if (options_.quota_bytes != 0) {
+    const uint64_t quota = nf.quota.value_or(options_.quota_bytes);
+    if (quota != 0) {
       CL_ASSIGN_OR_RETURN(
           auto used,
           tx.Query("SELECT coalesce(sum(size), 0)::bigint FROM blobs WHERE tn_id = $1", {db::P(tn)}));
       uint64_t u = uint64_t(used.rows[0].Int(0));
-      if (u + incoming > options_.quota_bytes) return OverQuota(options_.quota_bytes, u);
+      if (u + incoming > quota) return OverQuota(quota, u);
     }
     for (auto& [blob_id, file] : nf.files) {
       CL_ASSIGN_OR_RETURN(auto ins, tx.Query("INSERT INTO blobs (tn_id, blob_id, size) VALUES ($1, $2, $3) "

@@ -212,7 +212,7 @@ void ApiFlow::Authenticated(AuthResult auth) {
   if (auth.problem == AuthProblem::kNone) {
     caller_ = std::move(auth.caller);
     // Only a request that proved it acts for this tenant spends the tenant's budget.
-    if (auto limited = gw_.limits_->ChargeTenant(tenant_.tn_id)) return Answer(std::move(*limited));
+    if (auto limited = gw_.limits_->ChargeTenant(tenant_)) return Answer(std::move(*limited));
     return CallBackend();
   }
   // Anonymous from here on: routes without a bucket of their own are limited per address.
@@ -271,6 +271,8 @@ std::optional<http::Response> ApiFlow::BuildApiRequest(cloudillo::v1::ApiRequest
 
 void ApiFlow::CallBackend() {
   const Route& route = *match_.route;
+  // Usage for the admin API: every request this tenant's API served past the checks.
+  gw_.usage_.Add(tenant_.tn_id, cache::kUsageRequests);
   // A GET the service marked reusable may be answered from memory (reply_cache.h),
   // before building the call: only a request that once passed every check below with
   // the same key put the entry there.

@@ -6,8 +6,9 @@
 //      bucket, so made-up names cannot turn into unlimited backend calls;
 //   3. anonymous requests on routes without a bucket charge the address's
 //      `anonymous` bucket;
-//   4. the tenant's budget is charged only after authentication, so strangers cannot
-//      spend a tenant's budget and lock its owner out.
+//   4. the tenant's budget, and its plan's request quotas (per minute and per day),
+//      are charged only after authentication, so strangers cannot spend a tenant's
+//      budget and lock its owner out.
 //
 // Every check is decided in process (libs/cache LocalLimiter, BanList) and reconciled
 // with Redis in batches, so a request makes no Redis round trip; the one exception is
@@ -23,6 +24,7 @@
 #include "cloudillo/cache/ban_list.h"
 #include "cloudillo/cache/local_limiter.h"
 #include "cloudillo/http/server.h"
+#include "directory.h"
 #include "gateway_config.h"
 #include "metrics.h"
 #include "route_table.h"
@@ -41,7 +43,7 @@ class Limits {
   // Steps 2-4: nullopt to go on, else the 429 to answer.
   std::optional<http::Response> ChargeLookup(const cache::ClientAddress& addr);
   std::optional<http::Response> ChargeAnonymous(const cache::ClientAddress& addr);
-  std::optional<http::Response> ChargeTenant(int64_t tn_id);
+  std::optional<http::Response> ChargeTenant(const TenantInfo& tenant);
 
   void OnInvalidation(const std::string& message) { bans_.OnInvalidation(message); }
   void Clear() { bans_.Clear(); }
@@ -59,5 +61,7 @@ class Limits {
 
 // The 429 of PROTOCOL Appendix D item 29.
 http::Response RateLimited(const cache::Decision& d);
+// The 429 of a spent plan quota: the same envelope, its own message and level.
+http::Response QuotaExceeded(const cache::Decision& d);
 
 }  // namespace cloudillo::gateway

@@ -178,7 +178,8 @@ void Directory::FetchTenant(const std::string& id_tag, Done<std::optional<Tenant
           if (st.ok()) {
             const auto& t = call->resp;
             return complete(
-                std::optional<TenantInfo>(TenantInfo{t.tn_id(), t.id_tag(), t.status() == "active"}),
+                std::optional<TenantInfo>(TenantInfo{t.tn_id(), t.id_tag(), t.status() == "active",
+                                                     t.requests_per_minute(), t.requests_per_day()}),
                 now + kTenantTtl);
           }
           if (st.error_code() == grpc::StatusCode::NOT_FOUND) {

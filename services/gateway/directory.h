@@ -36,6 +36,9 @@ struct TenantInfo {
   int64_t tn_id = 0;
   std::string id_tag;
   bool active = true;
+  // The tenant's plan's request quotas (identity's ResolveTenant); 0: none.
+  int32_t requests_per_minute = 0;
+  int32_t requests_per_day = 0;
 };
 
 struct SecretInfo {

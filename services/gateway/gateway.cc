@@ -24,7 +24,8 @@ bool SecretParam(std::string_view raw_name) {
 }
 
 std::vector<std::string> BucketNames(const GatewayConfig& c) {
-  std::vector<std::string> names = {"tenant", "banned", c.lookup_bucket.name, c.anonymous_bucket.name};
+  std::vector<std::string> names = {"tenant", "tenant_quota", "banned", c.lookup_bucket.name,
+                                    c.anonymous_bucket.name};
   for (const auto& b : c.buckets) names.push_back(b.name);
   return names;
 }
@@ -57,6 +58,7 @@ Gateway::Gateway(GatewayConfig config, GatewayBackends backends, std::shared_ptr
       metrics_(std::make_unique<GatewayMetrics>(*registry, routes_, BucketNames(config_))),
       directory_(std::move(backends.directory), absl::Milliseconds(config_.rpc_timeout_ms), clock),
       limits_(std::make_unique<Limits>(config_, redis_, *metrics_)),
+      usage_(redis_, clock_),
       static_files_(config_.web_root),
       disk_({"web-root", 2, 256, 0, registry.get()}) {
   for (auto& [name, channel] : backends.channels) stubs_[name] = std::make_unique<grpc::GenericStub>(channel);
@@ -64,8 +66,14 @@ Gateway::Gateway(GatewayConfig config, GatewayBackends backends, std::shared_ptr
 
 Gateway::~Gateway() { disk_.Shutdown(); }
 
-void Gateway::Start() { limits_->Start(); }
-void Gateway::Stop() { limits_->Stop(); }
+void Gateway::Start() {
+  limits_->Start();
+  usage_.Start();
+}
+void Gateway::Stop() {
+  limits_->Stop();
+  usage_.Stop();
+}
 
 grpc::GenericStub* Gateway::Stub(const std::string& backend) {
   auto it = stubs_.find(backend);

@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "cloudillo/cache/redis.h"
+#include "cloudillo/cache/usage.h"
 #include "cloudillo/core/clock.h"
 #include "cloudillo/http/server.h"
 #include "cloudillo/rpc/dispatch.h"
@@ -67,7 +68,8 @@ class Gateway {
   void OnInvalidation(const std::string& message);
   void OnSubscriberReset();
 
-  // Starts and stops the rate limiter's reconciliation with Redis.
+  // Starts and stops the rate limiter's reconciliation with Redis and the usage
+  // counters' flushes.
   void Start();
   void Stop();
 
@@ -90,6 +92,7 @@ class Gateway {
   std::unique_ptr<GatewayMetrics> metrics_;
   Directory directory_;
   std::unique_ptr<Limits> limits_;
+  cache::UsageRecorder usage_;
   ReplyCache replies_;
   Waiters waiters_{kMaxWaiters};  // long-polls held for a wake-up (WaitPolicy)
   std::unordered_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_;

@@ -6,7 +6,8 @@ rpc::AccessPolicy ListenerPolicy() {
   rpc::AccessPolicy p;
   // REST routes carry a RequestContext that only the gateway may assert.
   p.Allow("/cloudillo.v1.IdentityEdge/", {"gateway"});
-  p.Allow("/cloudillo.v1.Identity/ResolveTenant", {"gateway"});
+  // blob reads the tenant's storage quota (its plan) from it.
+  p.Allow("/cloudillo.v1.Identity/ResolveTenant", {"gateway", "blob"});
   p.Allow("/cloudillo.v1.Identity/GetLoginProfile", {"access"});
   // access signs PROXY tokens (§3.4) and reads a peer's roles for the token it mints (E7).
   for (const char* m : {"SignAction", "GetRelationships"}) {

@@ -56,16 +56,27 @@ grpc::ServerUnaryReactor* IdentityService::ResolveTenant(grpc::CallbackServerCon
                                                          const cloudillo::v1::ResolveTenantRequest* req,
                                                          cloudillo::v1::Tenant* out) {
   return rpc::Serve(ctx, out, workers_, [=, this]() -> absl::StatusOr<cloudillo::v1::Tenant> {
-    CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query("SELECT tn_id, id_tag, type, status, name FROM tenants "
-                                                   "WHERE id_tag = $1",
-                                                   {db::P(req->id_tag())}));
+    // The plan's limits travel with the tenant: the gateway and blob enforce them
+    // from their tenant caches, without reading this schema.
+    CL_ASSIGN_OR_RETURN(
+        db::Result r,
+        pool_->Query("SELECT t.tn_id, t.id_tag, t.type, t.status, t.name, coalesce(t.plan, ''), "
+                     "coalesce(p.storage_bytes, 0), coalesce(p.requests_per_minute, 0), "
+                     "coalesce(p.requests_per_day, 0) FROM tenants t LEFT JOIN plans p ON "
+                     "p.name = t.plan WHERE t.id_tag = $1",
+                     {db::P(req->id_tag())}));
     if (r.empty()) return absl::NotFoundError("no such tenant");
+    const db::Row& row = r.rows[0];
     cloudillo::v1::Tenant t;
-    t.set_tn_id(r.rows[0].Int(0));
-    t.set_id_tag(r.rows[0].Str(1));
-    t.set_type(r.rows[0].Str(2));
-    t.set_status(r.rows[0].Str(3));
-    t.set_name(r.rows[0].Str(4));
+    t.set_tn_id(row.Int(0));
+    t.set_id_tag(row.Str(1));
+    t.set_type(row.Str(2));
+    t.set_status(row.Str(3));
+    t.set_name(row.Str(4));
+    t.set_plan(row.Str(5));
+    t.set_storage_quota_bytes(row.Int(6));
+    t.set_requests_per_minute(int32_t(row.Int(7)));
+    t.set_requests_per_day(int32_t(row.Int(8)));
     return t;
   });
 }

@@ -1,6 +1,7 @@
 // The identity service binary: `cloudillo-identity [migrate] [--flag=value ...]`.
 #include <prometheus/registry.h>
 
+#include "admin_http.h"
 #include "admin_service.h"
 #include "cloudillo/cache/invalidation.h"
 #include "cloudillo/cache/redis.h"
@@ -58,11 +59,13 @@ int main(int argc, char** argv) {
   if (!listen.ok()) return process::StartupFailure("gRPC listen address", listen.status());
   auto redis = cache::Redis::Create(*redis_cfg);
   auto registry = std::make_shared<prometheus::Registry>();
+  (*pool)->ExportMetrics(*registry, "identity");
 
   rpc::WorkerPool workers({"identity", proc.worker_threads, proc.worker_queue, 0, registry.get()});
   identity::IdentityService service(*pool, redis, *master, Clock::Real(), workers);
   identity::AdminService admin(*pool, redis, *master, Clock::Real(), cfg.admin_token, workers);
   admin.ConnectAccess(rpc::ConnectChannel(cfg.access_addr, &tls, "access"));
+  admin.ConnectBlob(rpc::ConnectChannel(cfg.blob_addr, &tls, "blob"));
   admin.OnProfileChange([&service](int64_t tn) { service.profiles().Forget(tn); });
   // Profiles changed through another replica are dropped here too.
   cache::Subscriber subscriber(
@@ -83,6 +86,9 @@ int main(int argc, char** argv) {
       cfg.admin_addr,
       rpc::ServerCredentials(tls, std::make_shared<rpc::AccessPolicy>(identity::AdminListenerPolicy())));
   if (!admin_port.ok()) return process::StartupFailure("admin gRPC", admin_port.status());
+  identity::AdminHttp admin_http(admin, workers);
+  auto admin_http_server = identity::StartAdminHttp(cfg.admin_http_addr, admin_http);
+  if (!admin_http_server.ok()) return process::StartupFailure("admin HTTP", admin_http_server.status());
 
   process::Readiness readiness(registry);
   readiness.AddDependency("postgres", [&] { return (*pool)->Ping(); });
@@ -95,6 +101,7 @@ int main(int argc, char** argv) {
   readiness.Start();
   LogInfo("started", {{"grpc", *listen},
                       {"admin_port", *admin_port},
+                      {"admin_http_port", *admin_http_server ? (*admin_http_server)->port() : 0},
                       {"ops_port", (*ops)->port()},
                       {"identity", tls.identity}});
 
@@ -102,8 +109,11 @@ int main(int argc, char** argv) {
   LogInfo("draining", {{"signal", sig}});
   readiness.SetDraining();
   absl::SleepFor(proc.drain_delay);
-  process::RunTogether(
-      {[&] { admin_server.Shutdown(proc.shutdown_grace); }, [&] { server.Shutdown(proc.shutdown_grace); }});
+  process::RunTogether({[&] { admin_server.Shutdown(proc.shutdown_grace); },
+                        [&] { server.Shutdown(proc.shutdown_grace); },
+                        [&] {
+                          if (*admin_http_server) (*admin_http_server)->Stop(proc.shutdown_grace);
+                        }});
   workers.Shutdown();
   subscriber.Stop();
   (*ops)->Stop(absl::Seconds(1));

@@ -269,6 +269,25 @@ test('a CronJob purges tenants past their deletion grace period, as an admin cli
   assert.equal(byKind(render('minimal-values.yaml', ['--set', 'tenantPurge.enabled=false']), 'CronJob').length, 0);
 });
 
+test('the admin HTTP/JSON API: identity listens on it, the admin Service exposes it to admin clients only, never the ingress', () => {
+  const docs = render('minimal-values.yaml');
+  const id = byKind(docs, 'Deployment').find((d) => component(d) === 'identity').spec.template.spec.containers[0];
+  assert.equal(id.env.find((e) => e.name === 'CLOUDILLO_ADMIN_HTTP_ADDR').value, '0.0.0.0:9110');
+  assert.ok(id.ports.some((p) => p.name === 'admin-http' && p.containerPort === 9110));
+  const svc = byKind(docs, 'Service').find((s) => s.metadata.name === 'rel-cloudillo-admin');
+  assert.ok(svc.spec.ports.some((p) => p.name === 'admin-http' && p.port === 9110));
+  const np = byKind(docs, 'NetworkPolicy').find((n) => component(n) === 'identity');
+  const rule = np.spec.ingress.find((r) => r.ports.some((p) => p.port === 'admin-http'));
+  assert.equal(rule.from[0].podSelector.matchLabels['cloudillo.io/admin-client'], 'true');
+  for (const ing of byKind(docs, 'Ingress')) assert.doesNotMatch(JSON.stringify(ing), /admin/);
+  const off = render('minimal-values.yaml', ['--set', 'adminHttp.enabled=false']);
+  const idOff = byKind(off, 'Deployment').find((d) => component(d) === 'identity').spec.template.spec.containers[0];
+  assert.equal(idOff.env.find((e) => e.name === 'CLOUDILLO_ADMIN_HTTP_ADDR'), undefined);
+  assert.ok(!byKind(off, 'Service').find((s) => s.metadata.name === 'rel-cloudillo-admin').spec.ports.some((p) => p.name === 'admin-http'));
+  const bad = helm(['template', 'rel', '.', '-f', 'ci/minimal-values.yaml', '--set', 'adminHttp.enabled=yes'], { allowFail: true });
+  assert.notEqual(bad.status, 0, 'the schema must refuse a non-boolean adminHttp.enabled');
+});
+
 test('blobs on a single-writer volume refuse more than one blob replica', () => {
   const r = helm(['template', 'rel', '.', '-f', 'ci/small-values.yaml', '--set', 'services.blob.replicaCount=2'], { allowFail: true });
   assert.notEqual(r.status, 0);
@@ -288,6 +307,6 @@ test('every service of the build and of DESIGN has its rows in the chart', () =>
   }
   const ops = readFileSync(path.join(chart, '../../docs/operations.md'), 'utf8').split(/^## Scaling each service$/m)[1].split(/^## /m)[0];
   for (const s of services) assert.match(ops, new RegExp(`^\\| ${s} \\|`, 'm'), `docs/operations.md "Scaling each service" has no row for ${s}`);
-  const ports = Object.values(facts).flatMap((f) => [f.grpcPort, f.opsPort, f.adminPort, f.httpPort].filter(Boolean));
+  const ports = Object.values(facts).flatMap((f) => [f.grpcPort, f.opsPort, f.adminPort, f.adminHttpPort, f.httpPort].filter(Boolean));
   assert.equal(new Set(ports).size, ports.length, 'two services share a port');
 });

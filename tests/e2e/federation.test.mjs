@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign as cryptoSign, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { Cluster, freePort, b64url } from './cluster.mjs';
 
 let A, B, alice, bob, aliceToken, bobToken;
@@ -34,6 +35,12 @@ before(async () => {
   A = new Cluster({ CLOUDILLO_HTTP_PORT: String(portA), CLOUDILLO_FEDERATION_MAP: map });
   B = new Cluster({ CLOUDILLO_HTTP_PORT: String(portB), CLOUDILLO_FEDERATION_MAP: map });
   await Promise.all([A.start(), B.start()]);
+  // Usage counters in the shared Redis are keyed by tenant id, which starts at 1 in
+  // every test database: give each side ids no other run uses.
+  for (const c of [A, B]) {
+    const start = 1_000_000_000 + Math.floor(Math.random() * 1_000_000_000);
+    execFileSync('psql', ['-q', c.env.CLOUDILLO_DATABASE_URL, '-c', `ALTER SEQUENCE identity.tenants_tn_id_seq RESTART WITH ${start}`]);
+  }
   alice = A.createTenant('alice.test');
   bob = B.createTenant('bob.test');
   [aliceToken, bobToken] = await Promise.all([A.login(alice), B.login(bob)]);
@@ -115,6 +122,23 @@ test('connect, accept, post with an attachment, comment and react across two clu
     const a = (await list(B, bob, bobToken, '?type=POST')).find((x) => x.actionId === postId);
     return a && a.stat.commentCount === 1 && a.stat.reactions === '1,L1';
   });
+});
+
+test('federation traffic shows in each side\'s usage (admin API), per tenant', async () => {
+  // `usage` prints the day's line: requests=N  fed_out=N (B bytes)  fed_in=N (B bytes).
+  const today = (c, idTag) => {
+    const line = c.admin('usage', idTag, '--days=1').split('\n')[1];
+    const n = (re) => Number(re.exec(line)[1]);
+    return { out: n(/fed_out=(\d+)/), outBytes: n(/fed_out=\d+ \((\d+) bytes/), in: n(/fed_in=(\d+)/), inBytes: n(/fed_in=\d+ \((\d+) bytes/) };
+  };
+  // The action services add their counts every 5 s.
+  const a = await eventually('alice\'s deliveries in her usage', () => { const u = today(A, alice.idTag); return u.out > 0 && u.in > 0 && u; });
+  assert.ok(a.outBytes > 100 * a.out, `bytes ${a.outBytes} for ${a.out} deliveries`);
+  const b = await eventually('bob\'s deliveries in his usage', () => { const u = today(B, bob.idTag); return u.out > 0 && u.in > 0 && u; });
+  assert.ok(b.inBytes > 100 * b.in);
+  // dave, on alice's cluster, took part in nothing.
+  A.createTenant('dave.test');
+  assert.deepEqual(today(A, 'dave.test'), { out: 0, outBytes: 0, in: 0, inBytes: 0 });
 });
 
 test('forged tokens are answered 201 or 400 but never stored', async () => {

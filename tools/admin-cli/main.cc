@@ -1,13 +1,16 @@
 // cloudillo-admin: the provider's command line for the admin gRPC API.
 //
 //   cloudillo-admin [--addr=HOST:PORT] [--token-file=F] [--ca=F --cert=F --key=F] COMMAND ARGS
-//     tenant create ID_TAG [--password-file=F | --password-stdin] [--name=N] [--type=person|community] [--email=E]
-//     tenant create-many FILE    (one ID_TAG a line, no password; for tests and benchmarks)
+//     tenant create ID_TAG [--password-file=F | --password-stdin] [--name=N] [--type=person|community]
+//     [--email=E] tenant create-many FILE    (one ID_TAG a line, no password; for tests and benchmarks)
 //     tenant list
 //     tenant suspend|activate|delete ID_TAG
 //     tenant password ID_TAG (--password-file=F | --password-stdin)
 //     key rotate ID_TAG [--retire-days=N]
 //     secret rotate ID_TAG
+//     plan list | plan set NAME [--storage-mb=N] [--rpm=N] [--rpd=N] [--max-tenants=N] | plan delete NAME
+//     tenant plan ID_TAG PLAN     ("" takes the tenant off its plan)
+//     usage ID_TAG [--days=N]
 //     rotate-master-key
 //     ban lift ADDRESS
 //
@@ -19,9 +22,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <optional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -33,21 +36,26 @@
 namespace {
 
 int Usage() {
-  std::fprintf(stderr,
-               "usage: cloudillo-admin [--addr=HOST:PORT] [--token-file=F] [--ca=F --cert=F --key=F] COMMAND\n"
-               "  tenant create ID_TAG [--password-file=F | --password-stdin] [--name=N] [--type=person|community] "
-               "[--email=E]\n"
-               "  tenant create-many FILE   (one ID_TAG a line; no passwords)\n"
-               "  tenant list [--limit=N [--after=ID_TAG]]   (every tenant, page by page, unless --limit)\n"
-               "  tenant suspend|activate|delete ID_TAG      (activate also cancels a scheduled deletion)\n"
-               "  tenant schedule-delete ID_TAG [--grace-days=30]   (stops serving now, deleted by purge later)\n"
-               "  tenant purge                               (deletes tenants whose grace period is over)\n"
-               "  tenant password ID_TAG (--password-file=F | --password-stdin)\n"
-               "  key rotate ID_TAG [--retire-days=N]\n"
-               "  secret rotate ID_TAG\n"
-               "  rotate-master-key\n"
-               "  ban lift ADDRESS\n"
-               "TLS: CLOUDILLO_GRPC_CA/_CERT/_KEY (an `admin` certificate); token: CLOUDILLO_ADMIN_TOKEN(_FILE)\n");
+  std::fprintf(
+      stderr,
+      "usage: cloudillo-admin [--addr=HOST:PORT] [--token-file=F] [--ca=F --cert=F --key=F] COMMAND\n"
+      "  tenant create ID_TAG [--password-file=F | --password-stdin] [--name=N] [--type=person|community] "
+      "[--email=E]\n"
+      "  tenant create-many FILE   (one ID_TAG a line; no passwords)\n"
+      "  tenant list [--limit=N [--after=ID_TAG]]   (every tenant, page by page, unless --limit)\n"
+      "  tenant suspend|activate|delete ID_TAG      (activate also cancels a scheduled deletion)\n"
+      "  tenant schedule-delete ID_TAG [--grace-days=30]   (stops serving now, deleted by purge later)\n"
+      "  tenant purge                               (deletes tenants whose grace period is over)\n"
+      "  tenant password ID_TAG (--password-file=F | --password-stdin)\n"
+      "  key rotate ID_TAG [--retire-days=N]\n"
+      "  secret rotate ID_TAG\n"
+      "  plan list | plan set NAME [--storage-mb=N] [--rpm=N] [--rpd=N] [--max-tenants=N] | plan delete "
+      "NAME\n"
+      "  tenant plan ID_TAG PLAN   (\"\" takes the tenant off its plan)\n"
+      "  usage ID_TAG [--days=N]   (storage now; requests and federation traffic per day)\n"
+      "  rotate-master-key\n"
+      "  ban lift ADDRESS\n"
+      "TLS: CLOUDILLO_GRPC_CA/_CERT/_KEY (an `admin` certificate); token: CLOUDILLO_ADMIN_TOKEN(_FILE)\n");
   return 2;
 }
 
@@ -67,6 +75,12 @@ void PrintTenant(const cloudillo::v1::Tenant& t) {
               t.status().c_str(), t.name().c_str(), t.created_at().c_str());
 }
 
+void PrintPlan(const cloudillo::v1::Plan& p) {
+  std::printf("%s\tstorage=%lld\trpm=%d\trpd=%d\tmax_tenants=%d\ttenants=%d\n", p.name().c_str(),
+              (long long)p.storage_bytes(), p.requests_per_minute(), p.requests_per_day(), p.max_tenants(),
+              p.tenants());
+}
+
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
@@ -79,7 +93,8 @@ std::optional<std::string> ReadSecretFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
+    s.pop_back();
   return s;
 }
 
@@ -153,6 +168,30 @@ int main(int argc, char** argv) {
   if (args.size() < 2) return Usage();
   const std::string& group = args[0];
   const std::string& cmd = args[1];
+  if (group == "plan" && cmd == "list") {
+    cloudillo::v1::ListPlansReply out;
+    grpc::Status st = stub->ListPlans(ctx.get(), empty, &out);
+    for (const auto& p : out.plans()) PrintPlan(p);
+    return Report(st);
+  }
+  if (group == "usage") {
+    cloudillo::v1::UsageRequest req;
+    req.set_id_tag(cmd);
+    req.set_days(opts.count("days") ? std::atoi(opts["days"].c_str()) : 7);
+    cloudillo::v1::TenantUsage u;
+    grpc::Status st = stub->GetTenantUsage(ctx.get(), req, &u);
+    if (st.ok()) {
+      std::printf("%s	plan=%s	storage=%lld/%lld bytes	files=%lld\n", u.id_tag().c_str(), u.plan().c_str(),
+                  (long long)u.storage_bytes(), (long long)u.storage_quota_bytes(), (long long)u.files());
+      for (const auto& d : u.days()) {
+        std::printf("%s	requests=%lld	fed_out=%lld (%lld bytes)	fed_in=%lld (%lld bytes)\n",
+                    d.day().c_str(), (long long)d.requests(), (long long)d.federation_out(),
+                    (long long)d.federation_out_bytes(), (long long)d.federation_in(),
+                    (long long)d.federation_in_bytes());
+      }
+    }
+    return Report(st);
+  }
   if (group == "tenant" && cmd == "list") {
     // One page with --limit (and --after), else every tenant, 1000 at a time.
     bool one_page = opts.count("limit") > 0;
@@ -231,11 +270,13 @@ int main(int argc, char** argv) {
     req.set_grace_days(opts.count("grace-days") ? std::atoi(opts["grace-days"].c_str()) : 30);
     cloudillo::v1::ScheduleDeletionReply out;
     grpc::Status st = stub->ScheduleTenantDeletion(ctx.get(), req, &out);
-    if (st.ok()) std::printf("%s\tdeleting after %s\n", out.tenant().id_tag().c_str(), out.delete_after().c_str());
+    if (st.ok())
+      std::printf("%s\tdeleting after %s\n", out.tenant().id_tag().c_str(), out.delete_after().c_str());
     return Report(st);
   }
   if (group == "tenant" && cmd == "password") {
-    if (args.size() > 3) return Fail("the password is read from --password-file or --password-stdin, not argv");
+    if (args.size() > 3)
+      return Fail("the password is read from --password-file or --password-stdin, not argv");
     auto pw = password(true);
     if (!pw) return Fail("give the new password with --password-file=F or --password-stdin");
     cloudillo::v1::SetPasswordAdminRequest req;
@@ -256,6 +297,33 @@ int main(int argc, char** argv) {
     cloudillo::v1::TenantByIdTag req;
     req.set_id_tag(target);
     return Report(stub->RotateTokenSecret(ctx.get(), req, &empty));
+  }
+  if (group == "plan" && cmd == "set") {
+    cloudillo::v1::Plan p;
+    p.set_name(target);
+    p.set_storage_bytes(std::atoll(opts["storage-mb"].c_str()) << 20);
+    p.set_requests_per_minute(std::atoi(opts["rpm"].c_str()));
+    p.set_requests_per_day(std::atoi(opts["rpd"].c_str()));
+    p.set_max_tenants(std::atoi(opts["max-tenants"].c_str()));
+    cloudillo::v1::Plan out;
+    grpc::Status st = stub->UpsertPlan(ctx.get(), p, &out);
+    if (st.ok()) PrintPlan(out);
+    return Report(st);
+  }
+  if (group == "plan" && cmd == "delete") {
+    cloudillo::v1::PlanByName req;
+    req.set_name(target);
+    return Report(stub->DeletePlan(ctx.get(), req, &empty));
+  }
+  if (group == "tenant" && cmd == "plan") {
+    if (args.size() < 4) return Usage();
+    cloudillo::v1::AssignPlanRequest req;
+    req.set_id_tag(target);
+    req.set_plan(args[3]);
+    cloudillo::v1::Tenant t;
+    grpc::Status st = stub->AssignPlan(ctx.get(), req, &t);
+    if (st.ok()) PrintTenant(t);
+    return Report(st);
   }
   if (group == "ban" && cmd == "lift") {
     cloudillo::v1::LiftBanRequest req;

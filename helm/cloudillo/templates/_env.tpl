@@ -107,6 +107,10 @@ Names follow the services' configuration (README "Configuration").
   value: /etc/cloudillo/secrets/admin-token
 - name: CLOUDILLO_ADMIN_ADDR
   value: "0.0.0.0:{{ $facts.adminPort }}"
+{{- if and $facts.adminHttpPort $root.Values.adminHttp.enabled }}
+- name: CLOUDILLO_ADMIN_HTTP_ADDR
+  value: "0.0.0.0:{{ $facts.adminHttpPort }}"
+{{- end }}
 {{- end }}
 {{- /* Object storage (blob) */}}
 {{- if $facts.objectStorage }}

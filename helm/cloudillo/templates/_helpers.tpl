@@ -69,6 +69,7 @@ gateway:
 identity:
   grpcPort: 9101
   adminPort: 9100
+  adminHttpPort: 9110
   opsPort: 9201
   database: true
   masterKey: true

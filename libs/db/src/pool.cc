@@ -1,5 +1,9 @@
 #include "cloudillo/db/pool.h"
 
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <condition_variable>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -29,14 +33,18 @@ absl::Status Convert(const std::exception& e) {
   };
   if (state == "57014") return logged(absl::DeadlineExceededError("the database work took too long"));
   if (state == "55P03") return logged(absl::AbortedError("a row was locked for too long; retry"));
-  if (dynamic_cast<const pqxx::unique_violation*>(&e)) return logged(absl::AlreadyExistsError("already exists"));
-  if (dynamic_cast<const pqxx::foreign_key_violation*>(&e) || dynamic_cast<const pqxx::check_violation*>(&e) ||
-      dynamic_cast<const pqxx::not_null_violation*>(&e)) {
+  if (dynamic_cast<const pqxx::unique_violation*>(&e))
+    return logged(absl::AlreadyExistsError("already exists"));
+  if (dynamic_cast<const pqxx::foreign_key_violation*>(&e) ||
+      dynamic_cast<const pqxx::check_violation*>(&e) || dynamic_cast<const pqxx::not_null_violation*>(&e)) {
     return logged(absl::FailedPreconditionError("the change conflicts with stored data"));
   }
-  if (dynamic_cast<const pqxx::transaction_rollback*>(&e)) return logged(absl::AbortedError("transaction conflict; retry"));
-  if (dynamic_cast<const pqxx::broken_connection*>(&e)) return logged(absl::UnavailableError("database unavailable"));
-  if (dynamic_cast<const pqxx::data_exception*>(&e)) return logged(absl::InvalidArgumentError("invalid value for the database"));
+  if (dynamic_cast<const pqxx::transaction_rollback*>(&e))
+    return logged(absl::AbortedError("transaction conflict; retry"));
+  if (dynamic_cast<const pqxx::broken_connection*>(&e))
+    return logged(absl::UnavailableError("database unavailable"));
+  if (dynamic_cast<const pqxx::data_exception*>(&e))
+    return logged(absl::InvalidArgumentError("invalid value for the database"));
   return logged(absl::InternalError("database error"));
 }
 
@@ -95,6 +103,37 @@ class PgTx final : public Tx {
   bool failed_ = false;
 };
 
+// Saturation is what matters for alerts: connections in use against the pool's size,
+// callers waiting for one, and how long they waited.
+struct PoolMetrics {
+  PoolMetrics(prometheus::Registry& r, const std::string& name)
+      : size(prometheus::BuildGauge()
+                 .Name("cloudillo_db_pool_connections")
+                 .Help("Size of the PostgreSQL connection pool")
+                 .Register(r)
+                 .Add({{"pool", name}})),
+        in_use(prometheus::BuildGauge()
+                   .Name("cloudillo_db_pool_connections_in_use")
+                   .Help("PostgreSQL connections lent to a query or transaction")
+                   .Register(r)
+                   .Add({{"pool", name}})),
+        waiters(prometheus::BuildGauge()
+                    .Name("cloudillo_db_pool_waiters")
+                    .Help("Callers waiting for a free PostgreSQL connection")
+                    .Register(r)
+                    .Add({{"pool", name}})),
+        wait(prometheus::BuildHistogram()
+                 .Name("cloudillo_db_pool_wait_seconds")
+                 .Help("Time a caller waited for a PostgreSQL connection (also when it gave up)")
+                 .Register(r)
+                 .Add({{"pool", name}}, prometheus::Histogram::BucketBoundaries{
+                                            0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5})) {}
+  prometheus::Gauge& size;
+  prometheus::Gauge& in_use;
+  prometheus::Gauge& waiters;
+  prometheus::Histogram& wait;
+};
+
 class PgPool final : public Pool {
  public:
   PgPool(std::string url, int size, std::string schema)
@@ -132,6 +171,14 @@ class PgPool final : public Pool {
   }
 
   absl::Status Ping() override { return Query("SELECT 1", {}).status(); }
+
+  void ExportMetrics(prometheus::Registry& registry, const std::string& name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    metrics_ = std::make_unique<PoolMetrics>(registry, name);
+    metrics_->size.Set(double(slots_.size()));
+    metrics_->in_use.Set(double(busy_.size()));
+    metrics_->waiters.Set(double(waiting_));
+  }
 
  private:
   struct Conn {
@@ -200,22 +247,38 @@ class PgPool final : public Pool {
 
   size_t Acquire(absl::Time until) {
     std::unique_lock<std::mutex> lock(mu_);
-    bool got = cv_.wait_for(lock, absl::ToChronoMilliseconds(std::max(absl::ZeroDuration(), until - absl::Now())),
-                            [&] { return busy_.size() < slots_.size(); });
-    if (!got) return SIZE_MAX;
-    for (size_t i = 0; i < slots_.size(); ++i) {
+    absl::Time start = absl::Now();
+    auto free = [&] { return busy_.size() < slots_.size(); };
+    bool got = free();
+    if (!got) {
+      // Only a caller that finds every connection lent counts as a waiter.
+      ++waiting_;
+      if (metrics_) metrics_->waiters.Set(double(waiting_));
+      got = cv_.wait_for(
+          lock, absl::ToChronoMilliseconds(std::max(absl::ZeroDuration(), until - absl::Now())), free);
+      --waiting_;
+    }
+    size_t idx = SIZE_MAX;
+    for (size_t i = 0; got && i < slots_.size(); ++i) {
       if (!busy_.count(i)) {
         busy_.insert(i);
-        return i;
+        idx = i;
+        break;
       }
     }
-    return SIZE_MAX;
+    if (metrics_) {
+      metrics_->waiters.Set(double(waiting_));
+      metrics_->in_use.Set(double(busy_.size()));
+      metrics_->wait.Observe(absl::ToDoubleSeconds(absl::Now() - start));
+    }
+    return idx;
   }
 
   void Return(size_t i) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       busy_.erase(i);
+      if (metrics_) metrics_->in_use.Set(double(busy_.size()));
     }
     cv_.notify_one();
   }
@@ -224,6 +287,8 @@ class PgPool final : public Pool {
   std::string schema_;
   std::vector<Conn> slots_;
   std::set<size_t> busy_;
+  int waiting_ = 0;                       // guarded by mu_
+  std::unique_ptr<PoolMetrics> metrics_;  // guarded by mu_
   std::mutex mu_;
   std::condition_variable cv_;
 };

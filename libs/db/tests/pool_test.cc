@@ -1,6 +1,10 @@
 #include "cloudillo/db/pool.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <future>
+#include <thread>
 
 #include "cloudillo/core/deadline.h"
 #include "cloudillo/db/migrate.h"
@@ -95,6 +99,66 @@ TEST_F(PoolTest, NullsAndTypes) {
   EXPECT_TRUE(row.Bool(2));
   EXPECT_EQ(row.Str(3), "");
   EXPECT_THAT(pool_->Ping(), IsOk());
+}
+
+double MetricValue(prometheus::Registry& r, const std::string& name, const std::string& pool) {
+  for (const auto& f : r.Collect()) {
+    if (f.name != name) continue;
+    for (const auto& m : f.metric) {
+      if (m.label.size() != 1 || m.label[0].name != "pool" || m.label[0].value != pool) continue;
+      if (f.type == prometheus::MetricType::Histogram) return double(m.histogram.sample_count);
+      return m.gauge.value;
+    }
+  }
+  return -1;
+}
+
+TEST(PoolMetrics, SizeInUseWaitersAndWaitTime) {
+  auto pool = Pool::Connect(cloudillo::testing::CreateTestDatabase(), 2);
+  ASSERT_THAT(pool, IsOk());
+  prometheus::Registry registry;
+  (*pool)->ExportMetrics(registry, "svc");
+  EXPECT_EQ(MetricValue(registry, "cloudillo_db_pool_connections", "svc"), 2);
+  EXPECT_EQ(MetricValue(registry, "cloudillo_db_pool_connections_in_use", "svc"), 0);
+  EXPECT_EQ(MetricValue(registry, "cloudillo_db_pool_waiters", "svc"), 0);
+
+  // Two transactions hold both connections until released; a third query must wait.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::vector<std::thread> holders;
+  for (int i = 0; i < 2; ++i) {
+    holders.emplace_back([&] {
+      (void)(*pool)->Transact([&](Tx&) {
+        released.wait();
+        return absl::OkStatus();
+      });
+    });
+  }
+  auto wait_for = [&](const std::string& name, double want) {
+    for (int i = 0; i < 500 && MetricValue(registry, name, "svc") != want; ++i)
+      absl::SleepFor(absl::Milliseconds(10));
+    return MetricValue(registry, name, "svc");
+  };
+  EXPECT_EQ(wait_for("cloudillo_db_pool_connections_in_use", 2), 2);
+  std::thread waiter([&] { EXPECT_THAT((*pool)->Query("SELECT 1"), IsOk()); });
+  EXPECT_EQ(wait_for("cloudillo_db_pool_waiters", 1), 1);
+  absl::SleepFor(absl::Milliseconds(50));
+  release.set_value();
+  waiter.join();
+  for (auto& t : holders) t.join();
+  EXPECT_EQ(MetricValue(registry, "cloudillo_db_pool_waiters", "svc"), 0);
+  EXPECT_EQ(MetricValue(registry, "cloudillo_db_pool_connections_in_use", "svc"), 0);
+  EXPECT_EQ(MetricValue(registry, "cloudillo_db_pool_wait_seconds", "svc"), 3);
+  // The waiter's 50 ms and more are in the histogram's sum.
+  for (const auto& f : registry.Collect()) {
+    if (f.name == "cloudillo_db_pool_wait_seconds") EXPECT_GE(f.metric[0].histogram.sample_sum, 0.05);
+  }
+  // A second pool in the same process (all-in-one) is its own series.
+  auto other = Pool::Connect(cloudillo::testing::CreateTestDatabase(), 3);
+  ASSERT_THAT(other, IsOk());
+  (*other)->ExportMetrics(registry, "other");
+  EXPECT_EQ(MetricValue(registry, "cloudillo_db_pool_connections", "other"), 3);
+  EXPECT_EQ(MetricValue(registry, "cloudillo_db_pool_connections", "svc"), 2);
 }
 
 TEST(PoolConnect, UnreachableIsUnavailable) {

@@ -7,11 +7,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "blob_policy.h"
 #include "cloudillo/db/migrate.h"
 #include "cloudillo/rpc/server.h"
+#include "cloudillo/rpc/status.h"
 #include "cloudillo/testing/test_env.h"
 #include "image_variants.h"
 #include "remote_files.h"
@@ -387,6 +390,79 @@ TEST_F(RemoteFileNetworkTest, TimeBodySizeAndAddressesAreBounded) {
   EXPECT_EQ(FetchFrom("metadata.test", id).status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(server_->requests(), before);
   EXPECT_EQ(Count("SELECT count(*) FROM files"), 0);
+
+// identity's ResolveTenant as blob asks it: "plan.test" is on a plan of 20 bytes.
+class FakeIdentity final : public cloudillo::v1::Identity::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* ResolveTenant(grpc::CallbackServerContext* ctx,
+                                          const cloudillo::v1::ResolveTenantRequest* req,
+                                          cloudillo::v1::Tenant* out) override {
+    ++calls;
+    out->set_id_tag(req->id_tag());
+    out->set_tn_id(req->id_tag() == "plan.test" ? 1 : 2);
+    if (req->id_tag() == "plan.test") out->set_storage_quota_bytes(20);
+    auto* r = ctx->DefaultReactor();
+    r->Finish(grpc::Status::OK);
+    return r;
+  }
+  std::atomic<int> calls{0};
+};
+
+TEST_F(BlobServiceTest, StorageQuotaComesFromTheTenantsPlanAndUsageIsPerTenant) {
+  FakeIdentity identity;
+  rpc::RpcServer identity_server(std::make_shared<prometheus::Registry>());
+  identity_server.AddService(&identity);
+  ASSERT_TRUE(identity_server.Start("", nullptr).ok());
+  service_->ConnectIdentity(identity_server.InProcessChannel());
+  auto upload = [&](int64_t tn, const std::string& tag, const std::string& name, const std::string& bytes) {
+    ApiRequest head = Owner(tn, tag);
+    (*head.mutable_path())["preset"] = "file";
+    (*head.mutable_path())["fileName"] = name;
+    ApiReply reply;
+    return Upload(head, {bytes}, &reply);
+  };
+  EXPECT_TRUE(upload(1, "plan.test", "a.bin", "0123456789").ok());
+  grpc::Status over = upload(1, "plan.test", "b.bin", "abcdefghijklmnop");
+  EXPECT_EQ(over.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << over.error_message();
+  EXPECT_EQ(rpc::ErrorInfoOf(over).http_status(), 507);
+  EXPECT_EQ(json::parse(rpc::ErrorInfoOf(over).details_json())["quota"], 20);
+  // The plan is cached: the second upload asked identity no more.
+  EXPECT_EQ(identity.calls.load(), 1);
+  // Another tenant without a plan has no quota.
+  EXPECT_TRUE(upload(2, "free.test", "c.bin", std::string(1000, 'x')).ok());
+
+  BlobInternalService internal(*service_, pool_, workers_);
+  rpc::RpcServer internal_server(std::make_shared<prometheus::Registry>());
+  internal_server.AddService(&internal);
+  ASSERT_TRUE(internal_server.Start("", nullptr).ok());
+  auto stub = cloudillo::v1::BlobInternal::NewStub(internal_server.InProcessChannel());
+  auto usage = [&](int64_t tn) {
+    cloudillo::v1::TenantRef ref;
+    ref.set_tn_id(tn);
+    cloudillo::v1::StorageUsage u;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(stub->GetStorageUsage(&ctx, ref, &u).ok());
+    return u;
+  };
+  EXPECT_EQ(usage(1).stored_bytes(), 10);
+  EXPECT_EQ(usage(1).files(), 1);
+  EXPECT_EQ(usage(2).stored_bytes(), 1000);
+  EXPECT_EQ(usage(3).stored_bytes(), 0);
+  cloudillo::v1::TenantRef none;
+  cloudillo::v1::StorageUsage u;
+  grpc::ClientContext ctx;
+  EXPECT_EQ(stub->GetStorageUsage(&ctx, none, &u).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  internal_server.Shutdown(absl::Seconds(1));
+  identity_server.Shutdown(absl::Seconds(1));
+}
+
+TEST(BlobPolicy, StorageUsageIsIdentitysAloneAndRoutesTheGatewaysAlone) {
+  rpc::AccessPolicy p = ListenerPolicy();
+  EXPECT_TRUE(p.Permits("/cloudillo.v1.BlobInternal/GetStorageUsage", "identity"));
+  for (const char* who : {"gateway", "access", "action", "admin", "blob", ""})
+    EXPECT_FALSE(p.Permits("/cloudillo.v1.BlobInternal/GetStorageUsage", who)) << who;
+  EXPECT_TRUE(p.Permits("/cloudillo.v1.BlobEdge/Upload", "gateway"));
+  EXPECT_FALSE(p.Permits("/cloudillo.v1.BlobEdge/Upload", "identity"));
 }
 
 }  // namespace

@@ -32,6 +32,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace cloudillo::db {
 
 // A query parameter: text in PostgreSQL's input syntax, or SQL NULL.
@@ -84,6 +88,9 @@ class Pool {
   virtual absl::Status Transact(const std::function<absl::Status(Tx&)>& fn) = 0;
   // A cheap round trip, for /readyz.
   virtual absl::Status Ping() = 0;
+  // Exports the cloudillo_db_pool_* metrics labelled pool=`name` (the schema: one
+  // process may hold several pools; never a tenant). Call once, before serving.
+  virtual void ExportMetrics(prometheus::Registry& registry, const std::string& name) = 0;
 };
 
 }  // namespace cloudillo::db
