@@ -58,6 +58,7 @@ struct Options {
   double rate = 2;  // updates per second per client
   double seconds = 20;
   double warmup = 3;
+  double tick_ms = 2;  // the senders' timer granularity
   int threads = 0;
 };
 
@@ -164,13 +165,20 @@ struct Worker {
   std::vector<std::shared_ptr<Client>> clients;
   size_t next_connect = 0;
   tcp::resolver::results_type endpoints;
+  // One ticker sends every client's due updates: a timer per client would wake the
+  // thread once per update, and on a virtual machine wake-ups cost more than the sends.
+  asio::steady_timer ticker{ioc};
+  Clock::time_point next_tick;
+  Clock::duration tick{};
   void ConnectNext();
+  void StartSending(const Shared& s);
+  void Tick(const Shared& s);
 };
 
 class Client : public std::enable_shared_from_this<Client> {
  public:
   Client(Worker& w, Shared& s, int index)
-      : w_(w), s_(s), index_(index), doc_(index % s.opt->docs), ws_(w.ioc), timer_(w.ioc) {
+      : w_(w), s_(s), index_(index), doc_(index % s.opt->docs), ws_(w.ioc) {
     const Options& o = *s.opt;
     const std::string& name = s.doc_names[static_cast<size_t>(doc_)];
     if (o.framing == "hocuspocus") PutVarString(prefix_, name);
@@ -220,28 +228,23 @@ class Client : public std::enable_shared_from_this<Client> {
         });
   }
 
-  void StartSending() {
-    if (frames_.empty()) return;
+  void StartSending(Clock::time_point now) {
     const double period_us = 1e6 / s_.opt->rate;
     // Spread the clients' phases over one period.
-    next_ =
-        Clock::now() + std::chrono::microseconds(static_cast<int64_t>(period_us * (index_ % 997) / 997.0));
+    next_ = now + std::chrono::microseconds(static_cast<int64_t>(period_us * (index_ % 997) / 997.0));
     period_ = std::chrono::microseconds(static_cast<int64_t>(period_us));
-    Tick();
+  }
+
+  // Sends what is due by `now`; a late tick catches up, so the offered load stays fixed.
+  void SendDue(Clock::time_point now) {
+    if (frames_.empty()) return;
+    while (next_ <= now) {
+      SendUpdate();
+      next_ += period_;
+    }
   }
 
  private:
-  void Tick() {
-    auto self = shared_from_this();
-    timer_.expires_at(next_);
-    timer_.async_wait([self](beast::error_code ec) {
-      if (ec || !self->s_.sending.load(std::memory_order_relaxed)) return;
-      self->SendUpdate();
-      self->next_ += self->period_;
-      self->Tick();
-    });
-  }
-
   void SendUpdate() {
     if (seq_ >= frames_.size()) {
       w_.stats.exhausted++;
@@ -334,7 +337,6 @@ class Client : public std::enable_shared_from_this<Client> {
   Shared& s_;
   int index_, doc_;
   websocket::stream<beast::tcp_stream> ws_;
-  asio::steady_timer timer_;
   beast::flat_buffer rx_;
   std::deque<asio::const_buffer> queue_;
   bool writing_ = false, ready_ = false, failed_ = false;
@@ -349,6 +351,25 @@ class Client : public std::enable_shared_from_this<Client> {
 // overflow the server's accept backlog and measure retransmits.
 void Worker::ConnectNext() {
   if (next_connect < clients.size()) clients[next_connect++]->Start();
+}
+
+void Worker::StartSending(const Shared& s) {
+  const auto now = Clock::now();
+  for (auto& c : clients) c->StartSending(now);
+  tick = std::chrono::microseconds(static_cast<int64_t>(s.opt->tick_ms * 1000));
+  next_tick = now;
+  Tick(s);
+}
+
+void Worker::Tick(const Shared& s) {
+  next_tick += tick;
+  ticker.expires_at(next_tick);
+  ticker.async_wait([this, &s](beast::error_code ec) {
+    if (ec || !s.sending.load(std::memory_order_relaxed)) return;
+    const auto now = Clock::now();
+    for (auto& c : clients) c->SendDue(now);
+    Tick(s);
+  });
 }
 
 // --- the server's processes ----------------------------------------------------------------
@@ -410,7 +431,7 @@ bool ParseUrl(const std::string& url, Options& o) {
 int Usage() {
   std::cerr << "usage: collab_bench --url=ws://HOST:PORT/PATH [--framing=hocuspocus|y-websocket]\n"
                "  [--mode=load|memory] [--updates=FILE] [--clients=1000] [--docs=100] [--rate=2]\n"
-               "  [--seconds=20] [--warmup=3] [--threads=N] [--token=T] [--host-header=H]\n"
+               "  [--seconds=20] [--warmup=3] [--tick-ms=2] [--threads=N] [--token=T] [--host-header=H]\n"
                "  [--doc-prefix=bench-] [--doc-ids=FILE] [--server-pid=PID[,PID...]]\n";
   return 2;
 }
@@ -439,6 +460,8 @@ bool ParseFlags(int argc, char** argv, Options& o) {
       o.seconds = std::stod(v);
     } else if (k == "warmup") {
       o.warmup = std::stod(v);
+    } else if (k == "tick-ms") {
+      o.tick_ms = std::stod(v);
     } else if (k == "threads") {
       o.threads = std::stoi(v);
     } else if (k == "token") {
@@ -459,7 +482,8 @@ bool ParseFlags(int argc, char** argv, Options& o) {
   if (o.framing != "hocuspocus" && o.framing != "y-websocket") return false;
   if (o.mode != "load" && o.mode != "memory") return false;
   if (o.mode == "memory") o.clients = o.docs;  // one idle client per document
-  return o.clients > 0 && o.docs > 0 && o.rate > 0 && (o.mode == "memory" || !o.updates_file.empty());
+  return o.clients > 0 && o.docs > 0 && o.rate > 0 && o.tick_ms > 0 &&
+         (o.mode == "memory" || !o.updates_file.empty());
 }
 
 void Sleep(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
@@ -543,8 +567,7 @@ int main(int argc, char** argv) {
          << ",\"kbPerDoc\":" << (rss_after - rss_before) / std::max(1, shared.ready.load());
   } else {
     shared.sending = true;
-    for (auto& w : workers)
-      for (auto& c : w->clients) asio::post(w->ioc, [c] { c->StartSending(); });
+    for (auto& w : workers) asio::post(w->ioc, [wp = w.get(), &shared] { wp->StartSending(shared); });
     Sleep(o.warmup);
     const double cpu0 = CpuSeconds(o.server_pids), self0 = SelfCpuSeconds();
     const auto m0 = Clock::now();
