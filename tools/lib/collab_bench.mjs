@@ -84,13 +84,9 @@ function pidsOf(ppid) {
   return out;
 }
 
-// >>> LEAD: FILL IN WHEN services/collab IS MERGED <<<
-// A split cluster with the collab service, one tenant and `n` CRDT files, and an access
-// token for them. What is known to be missing: Cluster (tests/e2e/cluster.mjs) must
-// migrate and spawn `collab` (certificate, CLOUDILLO_COLLAB_ADDR for the gateway, its
-// ops port in the readiness loop), and the rate limit of the `websocket` bucket must be
-// raised like the others here (1,000 upgrades come from one address). Check the access
-// token's claims against what /ws/crdt accepts.
+// A split cluster with the collab service, one tenant and `n` CRDT files, and an owner's
+// access token for them. Rate limits stay on; their numbers are raised because every
+// upgrade and request of the load generator comes from one loopback address.
 async function startOurCluster(n) {
   const { Cluster } = await import('../../tests/e2e/cluster.mjs');
   const high = '100000000/100000000,1000000000/1000000000,100000000/100000000,1000000000/1000000000';
@@ -99,6 +95,7 @@ async function startOurCluster(n) {
     CLOUDILLO_RATE_AUTH: high,
     CLOUDILLO_RATE_LOOKUP: high,
     CLOUDILLO_RATE_ANONYMOUS: high,
+    CLOUDILLO_RATE_WEBSOCKET: high,
     CLOUDILLO_RATE_TENANT: '100000000/100000000',
     CLOUDILLO_LOG_LEVEL: 'info',
   });

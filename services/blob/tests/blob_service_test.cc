@@ -390,6 +390,7 @@ TEST_F(RemoteFileNetworkTest, TimeBodySizeAndAddressesAreBounded) {
   EXPECT_EQ(FetchFrom("metadata.test", id).status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(server_->requests(), before);
   EXPECT_EQ(Count("SELECT count(*) FROM files"), 0);
+}
 
 // identity's ResolveTenant as blob asks it: "plan.test" is on a plan of 20 bytes.
 class FakeIdentity final : public cloudillo::v1::Identity::CallbackService {
