@@ -11,6 +11,7 @@
 
 #include <prometheus/gauge.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <thread>
 #include <unordered_map>
