@@ -300,3 +300,26 @@ test('a subscriber on a second replica behind a second gateway sees changes made
   assert.equal(upd.data.text, 'back');
   await Promise.all([a.close(), b.close()]);
 });
+
+test('the all-in-one binary serves the real-time database too', async () => {
+  const one = new Cluster({}, { allInOne: true });
+  await one.start();
+  try {
+    const t = one.createTenant('rosa.rtdb.test');
+    const token = await one.login(t);
+    const r = await one.api(t.idTag, 'POST', '/api/files', { token, body: { fileTp: 'RTDB', fileName: 'One' } });
+    assert.equal(r.status, 201, r.text);
+    const open = (tok) => connect(t.idTag, r.json.data.fileId, { token: tok, port: one.ports.http });
+    const a = await opened(open(token));
+    const b = await opened(open(token));
+    const sid = (await b.call({ type: 'subscribe', path: 'x' })).subscriptionId;
+    await waitFor('ready', () => changes(b, sid).find((e) => e.action === 'ready'));
+    await a.tx([{ type: 'create', path: 'x', data: { v: 1 } }]);
+    const created = await waitFor('create', () => changes(b, sid).find((e) => e.action === 'create'));
+    assert.equal(created.data.v, 1);
+    assert.equal((await open(undefined).closedP).code, 4403);
+    await Promise.all([a.close(), b.close()]);
+  } finally {
+    await one.stop();
+  }
+});
