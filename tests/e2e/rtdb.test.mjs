@@ -232,6 +232,16 @@ test('tenant isolation: one tenant never opens or reads another tenant\'s databa
   assert.equal((await connect(ravi.idTag, `${id}~meta`, { token: raviToken }).closedP).code, 4404);
   const meta = await opened(connect(rita.idTag, `${id}~meta`, { token: ritaToken }));
   assert.equal((await meta.tx([{ type: 'create', path: 'c', data: { text: 'a comment' } }])).type, 'transactionResult');
+  // A file token opens its file's side database with the file's rights, and only that.
+  const exp = Math.floor(Date.now() / 1000) + 600;
+  const other = await newDb(rita, ritaToken);
+  const otherTok = c.mintToken(rita.tnId, { iss: rita.idTag, scope: `file:${other}:W`, exp });
+  assert.equal((await connect(rita.idTag, `${id}~meta`, { token: otherTok }).closedP).code, 4403);
+  const readTok = c.mintToken(rita.tnId, { iss: rita.idTag, scope: `file:${id}:R`, exp });
+  const metaRo = await opened(connect(rita.idTag, `${id}~meta`, { token: readTok }));
+  assert.equal((await metaRo.call({ type: 'query', path: 'c' })).data.length, 1);
+  assert.equal((await metaRo.tx([{ type: 'create', path: 'c', data: { text: 'no' } }])).code, 403);
+  await metaRo.close();
   // Stores are per tenant: the same name holds different documents.
   const sa = await opened(connect(rita.idTag, 's~rtdbnotes', { token: ritaToken }));
   await sa.tx([{ type: 'replace', path: 'n/1', data: { who: 'rita' } }]);
