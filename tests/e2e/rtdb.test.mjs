@@ -280,7 +280,9 @@ test('hostile frames get 400 or close the socket; the service stays up', async (
   // A frame beyond 1 MiB closes the socket; a binary frame too.
   s.ws.send(JSON.stringify({ id: 99, type: 'ping', pad: 'x'.repeat((1 << 20) + 10) }));
   const code = (await s.closedP).code;
-  assert.equal(code, 1009);
+  // The gateway closes with 1009 while the client may still be writing: the client then
+  // sees the reset (1006) instead of the close frame.
+  assert.ok(code === 1009 || code === 1006, `closed with ${code}`);
   const bin = await opened(connect(rita.idTag, id, { token: ritaToken }));
   bin.ws.send(Buffer.from([1, 2, 3]));
   assert.equal((await bin.closedP).code, 1003);
