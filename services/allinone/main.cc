@@ -152,6 +152,13 @@ int main(int argc, char** argv) {
   collab::DocHub collab_hub(collab_store, redis, workers, collab_cfg.hub, registry.get());
   collab::AccessCheck collab_access;
   collab::CollabService collab_service(collab_hub, collab_access, workers, collab_cfg.socket, registry.get());
+  collab::rtdb::RtdbStore rtdb_store(*collab_pool, collab::rtdb::Limits{});
+  collab::rtdb::RtdbHub rtdb_hub(
+      [redis](const std::string& ch, std::string msg) {
+        redis->CommandAsync({"PUBLISH", ch, std::move(msg)}, [](absl::StatusOr<cache::Reply>) {});
+      },
+      collab::rtdb::Limits{});
+  collab_service.EnableRtdb(rtdb_store, rtdb_hub);
   // The shared outbound client: its body bound (16 MiB by default) caps one variant.
   blob::RemoteFileService remote_files(blob_service, *blob_pool, *fed_client, {blob_cfg.remote_max_bytes});
   rpc::RpcServer services(registry);
@@ -162,7 +169,7 @@ int main(int argc, char** argv) {
   services.AddService(&file_access);
   services.AddService(&collab_service);
   services.AddService(&remote_files);
-  services.KeepLongStreams();  // /ws/bus and /ws/crdt sockets
+  services.KeepLongStreams();  // /ws/bus, /ws/crdt and /ws/rtdb sockets
   services.AddService(identity_service.internal_service());
   services.AddService(identity_service.edge_service());
   services.AddService(access_service.internal_service());
@@ -203,11 +210,12 @@ int main(int argc, char** argv) {
   gateway::Gateway gw(std::move(*gw_cfg), std::move(backends), redis, registry, Clock::Real());
   // One subscription for the process: invalidations, and every tenant's bus channel.
   cache::Subscriber::Options topics;
-  topics.patterns = {action::kBusPattern, collab::DocHub::kPattern};
+  topics.patterns = {action::kBusPattern, collab::DocHub::kPattern, collab::rtdb::RtdbHub::kPattern};
   cache::Subscriber subscriber(
       *redis_cfg, {cache::kInvalidationChannel},
       [&](const std::string& channel, const std::string& msg) {
         if (channel.rfind("crdt:", 0) == 0) return collab_hub.Deliver(channel, msg);
+        if (channel.rfind("rtdb:", 0) == 0) return (void)rtdb_hub.Deliver(channel, msg);
         if (channel != cache::kInvalidationChannel) return (void)bus.Deliver(channel, msg);
         gw.OnInvalidation(msg);
         identity_service.profiles().OnInvalidation(msg);

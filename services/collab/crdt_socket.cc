@@ -11,6 +11,7 @@ using cloudillo::v1::SocketFrame;
 
 class CollabService::Socket final : public grpc::ServerBidiReactor<SocketFrame, SocketFrame>,
                                     public DocPeer,
+                                    public LiveSocket,
                                     public std::enable_shared_from_this<Socket> {
  public:
   explicit Socket(CollabService& svc) : svc_(svc) {}
@@ -37,7 +38,7 @@ class CollabService::Socket final : public grpc::ServerBidiReactor<SocketFrame, 
     Pump(lock);
   }
 
-  void Close(int code, std::string reason) {
+  void Close(int code, std::string reason) override {
     std::unique_lock<std::mutex> lock(mu_);
     if (closing_) return;
     ClearQueue();
@@ -222,7 +223,7 @@ CollabService::CollabService(DocHub& hub, AccessCheck& access, rpc::WorkerPool& 
   if (registry) {
     connections_ = &prometheus::BuildGauge()
                         .Name("cloudillo_collab_connections")
-                        .Help("Open /ws/crdt sockets served by this process")
+                        .Help("Open /ws/crdt and /ws/rtdb sockets served by this process")
                         .Register(*registry)
                         .Add({});
   }
@@ -232,7 +233,33 @@ grpc::ServerBidiReactor<SocketFrame, SocketFrame>* CollabService::Crdt(grpc::Cal
   return Socket::Start(*this);
 }
 
-bool CollabService::Register(const std::shared_ptr<Socket>& s) {
+CollabService::~CollabService() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (heartbeat_.joinable()) heartbeat_.join();
+}
+
+void CollabService::EnableRtdb(rtdb::RtdbStore& store, rtdb::RtdbHub& hub) {
+  rtdb_store_ = &store;
+  rtdb_hub_ = &hub;
+  heartbeat_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_cv_.wait_for(lock, limits_.rtdb_heartbeat, [this] { return stopping_; })) {
+      std::vector<std::shared_ptr<LiveSocket>> all;
+      for (auto& [raw, w] : sockets_)
+        if (auto p = w.lock()) all.push_back(std::move(p));
+      lock.unlock();
+      for (auto& s : all) s->Tick();
+      all.clear();  // the last reference may go here, never under mu_
+      lock.lock();
+    }
+  });
+}
+
+bool CollabService::Register(const std::shared_ptr<LiveSocket>& s) {
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return false;
   sockets_.emplace(s.get(), s);
@@ -240,13 +267,13 @@ bool CollabService::Register(const std::shared_ptr<Socket>& s) {
   return true;
 }
 
-void CollabService::Unregister(const Socket* s) {
+void CollabService::Unregister(const LiveSocket* s) {
   std::lock_guard<std::mutex> lock(mu_);
   if (sockets_.erase(s) && connections_) connections_->Set(double(sockets_.size()));
 }
 
 void CollabService::CloseAll(int code) {
-  std::vector<std::shared_ptr<Socket>> all;
+  std::vector<std::shared_ptr<LiveSocket>> all;
   {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;

@@ -14,6 +14,8 @@
 #include "collab_config.h"
 #include "collab_policy.h"
 #include "collab_service.h"
+#include "hub.h"
+#include "store.h"
 
 namespace cloudillo::collab {
 const std::vector<db::Migration>& Migrations();
@@ -62,15 +64,27 @@ int main(int argc, char** argv) {
   collab::AccessCheck access;
   access.Connect(cloudillo::v1::Blob::NewStub(rpc::ConnectChannel(cfg.blob_addr, &tls, "blob")));
   collab::CollabService service(hub, access, workers, cfg.socket, registry.get());
-  // One pattern subscription for every document's channel, fanned out in process.
+  collab::rtdb::RtdbStore rtdb_store(*pool, collab::rtdb::Limits{});
+  collab::rtdb::RtdbHub rtdb_hub(
+      [redis](const std::string& ch, std::string msg) {
+        redis->CommandAsync({"PUBLISH", ch, std::move(msg)}, [](absl::StatusOr<cache::Reply>) {});
+      },
+      collab::rtdb::Limits{});
+  service.EnableRtdb(rtdb_store, rtdb_hub);
+  // One pattern subscription per engine for every document's channel, fanned out in
+  // process.
   cache::Subscriber::Options topics;
-  topics.patterns = {collab::DocHub::kPattern};
+  topics.patterns = {collab::DocHub::kPattern, collab::rtdb::RtdbHub::kPattern};
   cache::Subscriber sub(
-      *redis_cfg, {}, [&hub](const std::string& ch, const std::string& msg) { hub.Deliver(ch, msg); },
+      *redis_cfg, {},
+      [&hub, &rtdb_hub](const std::string& ch, const std::string& msg) {
+        if (ch.rfind("rtdb:", 0) == 0) return (void)rtdb_hub.Deliver(ch, msg);
+        hub.Deliver(ch, msg);
+      },
       [&hub] { hub.OnSubscriberReset(); }, topics);
   rpc::RpcServer server(registry);
   server.AddService(&service);
-  server.KeepLongStreams();  // /ws/crdt sockets
+  server.KeepLongStreams();  // /ws/crdt and /ws/rtdb sockets
   auto port = server.Start(
       *listen, rpc::ServerCredentials(tls, std::make_shared<rpc::AccessPolicy>(collab::ListenerPolicy())));
   if (!port.ok()) return process::StartupFailure("gRPC", port.status());

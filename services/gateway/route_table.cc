@@ -117,6 +117,10 @@ std::vector<Route> Build() {
       // upgrades and then closes with its code (4403, 4404, ...). Messages up to 16 MiB.
       {"GET", "/ws/crdt/{docId}", kOptional, "websocket", true, COLLAB(Crdt), RouteKind::kWebSocket,
        16 << 20},
+      // The real-time database (PROTOCOL §6): the same guest rule, JSON text messages up
+      // to 1 MiB.
+      {"GET", "/ws/rtdb/{fileId}", kOptional, "websocket", true, COLLAB(Rtdb), RouteKind::kWebSocket,
+       1 << 20},
   };
 }
 

@@ -65,5 +65,43 @@ TEST(Decide, ShareLinkVisitorWritesWithoutIdentity) {
   EXPECT_EQ(g.who.awareness_id, "");
 }
 
+// /ws/rtdb (PROTOCOL §6.1): RTDB files only, Comment survives as a level, and a
+// `~meta` side database takes its parent file's answer whatever that file's type.
+TEST(Decide, RtdbStores) {
+  auto owner = User("owner.test");
+  EXPECT_EQ(Decide(owner, "abc", "", File(FileAccessReply::WRITE, "CRDT"), kRtdbStore).close_code,
+            kCloseNotFound);
+  EXPECT_EQ(Decide(owner, "s~app", "", File(FileAccessReply::WRITE, "CRDT"), kRtdbStore).close_code,
+            kCloseStoreType);
+  auto w = Decide(owner, "abc", "", File(FileAccessReply::WRITE, "RTDB"), kRtdbStore);
+  EXPECT_EQ(w.close_code, 0);
+  EXPECT_EQ(w.level, FileAccessReply::WRITE);
+  EXPECT_EQ(Decide(owner, "abc", "read", File(FileAccessReply::WRITE, "RTDB"), kRtdbStore).level,
+            FileAccessReply::READ);
+  EXPECT_EQ(Decide(owner, "abc", "comment", File(FileAccessReply::WRITE, "RTDB"), kRtdbStore).level,
+            FileAccessReply::COMMENT);
+  EXPECT_EQ(Decide(User("x.test"), "abc", "", File(FileAccessReply::COMMENT, "RTDB"), kRtdbStore).level,
+            FileAccessReply::COMMENT);
+  // The side database of a CRDT document: allowed, with the document's access.
+  auto meta = Decide(User("x.test"), "abc~meta", "", File(FileAccessReply::COMMENT, "CRDT"), kRtdbStore);
+  EXPECT_EQ(meta.close_code, 0);
+  EXPECT_EQ(meta.level, FileAccessReply::COMMENT);
+  EXPECT_EQ(
+      Decide(User("x.test"), "abc~meta", "", File(FileAccessReply::NONE, "CRDT"), kRtdbStore).close_code,
+      kCloseForbidden);
+  // A guest reads at most.
+  cloudillo::v1::RequestContext guest;
+  guest.set_tn_id(7);
+  EXPECT_EQ(Decide(guest, "abc", "", File(FileAccessReply::WRITE, "RTDB"), kRtdbStore).level,
+            FileAccessReply::READ);
+  EXPECT_EQ(Decide(guest, "abc", "write", File(FileAccessReply::WRITE, "RTDB"), kRtdbStore).close_code,
+            kCloseForbidden);
+  // Only the RTDB socket knows side databases: for CRDT `~meta` is just a name.
+  EXPECT_EQ(Decide(owner, "abc~meta", "", File(FileAccessReply::WRITE, "BLOB")).close_code, kCloseNotFound);
+  EXPECT_TRUE(IsMetaDatabase("abc~meta"));
+  EXPECT_FALSE(IsMetaDatabase("~meta"));
+  EXPECT_FALSE(IsMetaDatabase("abc~metax"));
+}
+
 }  // namespace
 }  // namespace cloudillo::collab

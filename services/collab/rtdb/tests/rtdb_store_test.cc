@@ -16,8 +16,11 @@
 #include "cloudillo/testing/test_env.h"
 #include "session.h"
 
+namespace cloudillo::collab {
+const std::vector<db::Migration>& Migrations();  // the service's list (V002: rtdb)
+}
+
 namespace cloudillo::collab::rtdb {
-const std::vector<db::Migration>& Migrations();
 
 namespace {
 
@@ -166,7 +169,7 @@ class RtdbStoreTest : public ::testing::Test {
     auto pool = db::Pool::Connect(testing::CreateTestDatabase(), 6, "collab");
     ASSERT_TRUE(pool.ok()) << pool.status();
     pool_ = new std::shared_ptr<db::Pool>(*pool);
-    ASSERT_TRUE(db::Migrate(**pool_, "collab", Migrations()).ok());
+    ASSERT_TRUE(db::Migrate(**pool_, "collab", collab::Migrations()).ok());
   }
   void SetUp() override {
     store_ = std::make_unique<RtdbStore>(*pool_, Limits{});

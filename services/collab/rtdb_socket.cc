@@ -1,0 +1,289 @@
+// One /ws/rtdb connection: the same reactor shape as crdt_socket.cc, around an
+// rtdb::RtdbSession. The session blocks on PostgreSQL, so every call into it runs on the
+// worker pool, one at a time per connection (work_mu_), never on gRPC's or Redis's
+// thread; the session's send and close only queue here.
+#include <deque>
+
+#include "cloudillo/core/log.h"
+#include "cloudillo/core/random.h"
+#include "cloudillo/rpc/api.h"
+#include "collab_service.h"
+#include "session.h"
+
+namespace cloudillo::collab {
+
+using cloudillo::v1::FileAccessReply;
+using cloudillo::v1::SocketFrame;
+
+namespace {
+constexpr int kCloseUnsupported = 1003;  // a binary frame: RTDB speaks JSON text only
+
+rtdb::Access ToAccess(FileAccessReply::Access level) {
+  switch (level) {
+    case FileAccessReply::WRITE:
+      return rtdb::Access::kWrite;
+    case FileAccessReply::COMMENT:
+      return rtdb::Access::kComment;
+    default:
+      return rtdb::Access::kRead;
+  }
+}
+}  // namespace
+
+class CollabService::RtdbSocket final : public grpc::ServerBidiReactor<SocketFrame, SocketFrame>,
+                                        public LiveSocket,
+                                        public std::enable_shared_from_this<RtdbSocket> {
+ public:
+  explicit RtdbSocket(CollabService& svc) : svc_(svc) {}
+
+  static RtdbSocket* Start(CollabService& svc) {
+    auto s = std::make_shared<RtdbSocket>(svc);
+    s->self_ = s;
+    s->StartRead(&s->in_);
+    return s.get();
+  }
+
+  // The session's `send`: called under its lock, so it only queues.
+  void SendText(std::string frame) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closing_) return;
+    if (queue_.size() + 1 > svc_.limits().queue_messages ||
+        queued_bytes_ + frame.size() > svc_.limits().queue_bytes) {
+      // Too far behind: the client re-subscribes on reconnect and gets a fresh ready.
+      ClearQueue();
+      QueueClose(rtdb::kCloseTryLater, "client too slow");
+    } else {
+      queued_bytes_ += frame.size();
+      queue_.push_back(std::move(frame));
+    }
+    Pump(lock);
+  }
+
+  void Close(int code, std::string reason) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closing_) return;
+    ClearQueue();
+    QueueClose(code, std::move(reason));
+    Pump(lock);
+  }
+
+  void Tick() override {
+    auto session = current_session();
+    if (!session) return;
+    auto self = shared_from_this();
+    // A busy pool skips one beat; locks live for several (rtdb lock_ttl_seconds).
+    svc_.workers().TrySubmit([self, session] {
+      std::lock_guard<std::mutex> work(self->work_mu_);
+      session->Heartbeat();
+    });
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return End();
+    if (!opened_) {
+      opened_ = true;
+      if (!in_.has_open())
+        return End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "open frame expected"));
+      return Opened();
+    }
+    if (in_.has_close()) return End();
+    if (in_.has_binary()) return Close(kCloseUnsupported, "text frames only");
+    if (!in_.has_text()) return ReadNext();
+    if (in_.text().size() > svc_.limits().rtdb_max_message)
+      return Close(rtdb::kCloseTooBig, "message too big");
+    auto session = current_session();
+    if (!session) return End();
+    auto self = shared_from_this();
+    auto text = std::make_shared<std::string>(std::move(*in_.mutable_text()));
+    bool queued = svc_.workers().TrySubmit([self, session, text] {
+      {
+        std::lock_guard<std::mutex> work(self->work_mu_);
+        session->HandleText(*text);
+      }
+      self->ReadNext();
+    });
+    if (!queued) Close(rtdb::kCloseTryLater, "Try again later");
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok || out_.has_close()) {
+      lock.unlock();
+      return End();
+    }
+    Pump(lock);
+  }
+
+  void OnCancel() override { End(); }
+
+  void OnDone() override {
+    auto keep = std::move(self_);  // may be the last reference
+    svc_.Unregister(this);
+    std::shared_ptr<rtdb::RtdbSession> session;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+      session = std::move(session_);
+    }
+    if (!session) return;
+    // Close releases locks in PostgreSQL and publishes the presence leave.
+    auto finish = [keep, session] {
+      std::lock_guard<std::mutex> work(keep->work_mu_);
+      session->Close();
+    };
+    if (!svc_.workers().TrySubmit(finish)) finish();
+  }
+
+ private:
+  std::shared_ptr<rtdb::RtdbSession> current_session() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return session_;
+  }
+
+  void Opened() {
+    auto self = shared_from_this();
+    if (!svc_.Register(self)) {
+      Accept();
+      return Close(kCloseRestart, "server restarting");
+    }
+    auto open = std::make_shared<cloudillo::v1::ApiRequest>(std::move(*in_.mutable_open()));
+    bool queued = svc_.workers().TrySubmit([self, open] { self->OpenSession(*open); });
+    if (!queued) {
+      Accept();
+      Close(rtdb::kCloseTryLater, "Try again later");
+    }
+  }
+
+  // On a worker.
+  void OpenSession(const cloudillo::v1::ApiRequest& open) {
+    if (!svc_.rtdb_store() || !svc_.rtdb_hub()) {
+      Accept();
+      return Close(kCloseInternal, "Internal error");
+    }
+    Grant g = svc_.access().Check(open, kRtdbStore);
+    Accept();
+    if (g.close_code != 0) return Close(g.close_code, g.reason);
+    const auto& ctx = open.ctx();
+    rtdb::SessionConfig config;
+    config.tn_id = ctx.tn_id();
+    config.file_id = rpc::PathParam(open, kRtdbStore.path_param);
+    // A share-link visitor is anonymous: its locks are its connection's.
+    if (ctx.authenticated() && ctx.has_sub()) config.id_tag = ctx.subject();
+    config.conn_id = RandomAlnum(24);
+    config.access = ToAccess(g.level);
+    config.presence = rpc::QueryParam(open, "presence") == "1";
+    std::weak_ptr<RtdbSocket> weak = weak_from_this();
+    rtdb::SessionDeps deps;
+    deps.store = svc_.rtdb_store();
+    deps.hub = svc_.rtdb_hub();
+    deps.send = [weak](std::string frame) {
+      if (auto s = weak.lock()) s->SendText(std::move(frame));
+    };
+    deps.close = [weak](int code, std::string reason) {
+      if (auto s = weak.lock()) s->Close(code, std::move(reason));
+    };
+    rpc::WorkerPool* workers = &svc_.workers();
+    deps.post = [workers](std::function<void()> fn) {
+      // Called from the hub's delivery thread, which must not block: a full pool drops
+      // one aggregate recompute; the next change schedules another.
+      if (!workers->TrySubmit(std::move(fn))) LogWarn("rtdb_recompute_dropped");
+    };
+    auto session = rtdb::RtdbSession::Create(std::move(config), std::move(deps));
+    {
+      std::lock_guard<std::mutex> work(work_mu_);
+      session->Start();
+    }
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (done_) {
+        // The client left while the session started: OnDone found nothing to close.
+        lock.unlock();
+        std::lock_guard<std::mutex> work(work_mu_);
+        return session->Close();
+      }
+      session_ = session;
+    }
+    ReadNext();
+  }
+
+  // The client sees a close code only on an open socket: accepted goes first.
+  void Accept() {
+    std::unique_lock<std::mutex> lock(mu_);
+    SocketFrame f;
+    f.mutable_accepted();
+    control_.push_front(std::move(f));
+    Pump(lock);
+  }
+
+  // Reads and writes are started under mu_ and never after Finish (End).
+  void ReadNext() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!finished_) StartRead(&in_);
+  }
+
+  void ClearQueue() {
+    queue_.clear();
+    queued_bytes_ = 0;
+  }
+
+  // mu_ held.
+  void QueueClose(int code, std::string reason) {
+    closing_ = true;
+    SocketFrame f;
+    f.mutable_close()->set_code(code);
+    f.mutable_close()->set_reason(std::move(reason));
+    control_.push_back(std::move(f));
+  }
+
+  // Starts the next write if none is outstanding; control frames go first, and a close
+  // only once the frames queued before it were written.
+  void Pump(std::unique_lock<std::mutex>& lock) {
+    if (writing_ || finished_) return;
+    if (!control_.empty() && (control_.front().has_accepted() || queue_.empty())) {
+      out_ = std::move(control_.front());
+      control_.pop_front();
+    } else if (accepted_sent_ && !queue_.empty()) {
+      out_.Clear();
+      out_.set_text(std::move(queue_.front()));
+      queued_bytes_ -= out_.text().size();
+      queue_.pop_front();
+    } else {
+      return;
+    }
+    if (out_.has_accepted()) accepted_sent_ = true;
+    writing_ = true;
+    StartWrite(&out_);
+  }
+
+  void End(grpc::Status status = grpc::Status::OK) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_) return;
+      finished_ = true;
+      closing_ = true;
+      ClearQueue();
+    }
+    Finish(status);
+  }
+
+  CollabService& svc_;
+  std::shared_ptr<RtdbSocket> self_;
+  SocketFrame in_;
+  bool opened_ = false;
+
+  std::mutex work_mu_;  // one session call at a time (the session's contract)
+  std::mutex mu_;
+  std::shared_ptr<rtdb::RtdbSession> session_;
+  std::deque<SocketFrame> control_;
+  std::deque<std::string> queue_;
+  size_t queued_bytes_ = 0;
+  SocketFrame out_;
+  bool writing_ = false, closing_ = false, finished_ = false, accepted_sent_ = false, done_ = false;
+};
+
+grpc::ServerBidiReactor<SocketFrame, SocketFrame>* CollabService::Rtdb(grpc::CallbackServerContext*) {
+  return RtdbSocket::Start(*this);
+}
+
+}  // namespace cloudillo::collab
