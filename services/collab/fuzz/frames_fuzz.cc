@@ -14,7 +14,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto m = ParseMessage(s);
   if (!m.ok()) return 0;
   if (m->type == MessageType::kSync) {
-    auto again = ParseMessage(EncodeSync(m->sync, m->payload));
+    // The parsed payload views its input: keep the re-encoded frame alive.
+    const std::string encoded = EncodeSync(m->sync, m->payload);
+    auto again = ParseMessage(encoded);
     if (!again.ok() || again->payload != m->payload) std::abort();
   }
   if (m->type == MessageType::kAwareness) {
