@@ -110,8 +110,9 @@ async function fanoutBench() {
   const [portA, portB] = await Promise.all([freePort(), freePort()]);
   const followers = Array.from({ length: F }, (_, i) => `f${String(i).padStart(4, '0')}-${run}.test`);
   const map = [`cl-o.${ALICE}=http://127.0.0.1:${portA}`, ...followers.map((f) => `cl-o.${f}=http://127.0.0.1:${portB}`)].join(',');
-  // The followers' FLLW requests all come from this one load generator's address.
-  const env = { CLOUDILLO_FEDERATION_MAP: map, CLOUDILLO_RATE_FEDERATION: rate, CLOUDILLO_RATE_GENERAL: rate };
+  // The followers' FLLW requests (and the first request of each new host) all come from
+  // this one load generator's address.
+  const env = { CLOUDILLO_FEDERATION_MAP: map, CLOUDILLO_RATE_FEDERATION: rate, CLOUDILLO_RATE_GENERAL: rate, CLOUDILLO_RATE_LOOKUP: rate };
   const A = new Cluster({ ...env, CLOUDILLO_HTTP_PORT: String(portA) });
   const B = new Cluster({ ...env, CLOUDILLO_HTTP_PORT: String(portB) });
   await Promise.all([A.start(), B.start()]);
