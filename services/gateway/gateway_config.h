@@ -48,5 +48,4 @@ struct GatewayConfig {
   const cache::BucketLimits* Bucket(const std::string& name) const;
 };
 
-
 }  // namespace cloudillo::gateway
