@@ -67,6 +67,18 @@ http::Response FromApiReply(const cloudillo::v1::ApiReply& reply, const std::str
   return res;
 }
 
+namespace {
+
+http::WebSocketOptions SocketOptionsOf(const Route& route) {
+  http::WebSocketOptions o;
+  if (route.kind != RouteKind::kWebSocket) return o;
+  o.max_message = route.body_limit;
+  if (route.ping_seconds > 0) o.ping_interval = absl::Seconds(route.ping_seconds);
+  return o;
+}
+
+}  // namespace
+
 ApiFlow::ApiFlow(Gateway& gw, std::shared_ptr<http::Exchange> ex, std::string id_tag, std::string req_id,
                  absl::Time start)
     : gw_(gw), ex_(std::move(ex)), id_tag_(std::move(id_tag)), req_id_(std::move(req_id)), start_(start) {}
@@ -309,7 +321,7 @@ void ApiFlow::CallBackend() {
                                            self->match_.index, self->req_id_, self->tenant_.id_tag,
                                            self->start_);
                         },
-                        route.kind == RouteKind::kWebSocket ? route.body_limit : 0};
+                        SocketOptionsOf(route)};
     switch (route.kind) {
       case RouteKind::kUpload:
         return StartUpload(std::move(target), std::move(api));

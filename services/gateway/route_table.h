@@ -42,6 +42,7 @@ struct Route {
   const char* rpc;      // "/cloudillo.v1.IdentityEdge/GetMe"
   RouteKind kind = RouteKind::kUnary;
   size_t body_limit = 0;  // bytes; 0 = CLOUDILLO_MAX_BODY_BYTES (sockets: largest client message)
+  int ping_seconds = 0;   // sockets: ping after this much silence; 0 = the server's (30 s)
 };
 
 struct RouteMatch {

@@ -257,8 +257,7 @@ class SocketBridge final : public Bridge {
       lock.unlock();
       auto self = Self<SocketBridge>();
       t_.ex->AcceptWebSocket(
-          http::WebSocketOptions{t_.max_message},
-          [self](std::shared_ptr<http::WebSocket> ws) { self->OnAccepted(std::move(ws)); });
+          t_.socket, [self](std::shared_ptr<http::WebSocket> ws) { self->OnAccepted(std::move(ws)); });
       return;
     }
     std::shared_ptr<http::WebSocket> ws = ws_;

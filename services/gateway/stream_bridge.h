@@ -30,7 +30,7 @@ struct StreamTarget {
   std::chrono::system_clock::time_point deadline;  // uploads and downloads; sockets have none
   std::function<void(http::Response)> answer;      // an answer given before streaming began
   std::function<void(int status)> done;            // a streamed answer ended (logs, metrics)
-  size_t max_message = 0;  // sockets: the route's largest client message (0: the server's)
+  http::WebSocketOptions socket;                   // sockets: the route's message limit and ping interval
 };
 
 void StartUpload(StreamTarget target, cloudillo::v1::ApiRequest request);

@@ -16,14 +16,17 @@ class WsSession final : public WebSocket,
   WsSession(Stream&& stream, ServerContext* server, std::shared_ptr<ConnectionSlot> slot,
             const WebSocketOptions& options)
       : ws_(std::move(stream)), server_(server), slot_(std::move(slot)) {
-    size_t limit = server_->options().websocket_message_limit;
-    if (options.max_message != 0) limit = std::min(limit, options.max_message);
-    ws_.read_message_max(limit);
+    message_limit_ = server_->options().websocket_message_limit;
+    if (options.max_message != 0) message_limit_ = std::min(message_limit_, options.max_message);
+    frame_limit_ = std::min(message_limit_, server_->options().websocket_frame_limit);
+    absl::Duration ping = options.ping_interval > absl::ZeroDuration()
+                              ? options.ping_interval
+                              : server_->options().websocket_ping_interval;
     // Handshake 30 s. Beast pings when half the idle timeout passed without a frame from
     // the peer and gives up after the whole: so a ping every interval keeps a quiet but
     // live peer connected, and a dead one is dropped after two.
     websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::server);
-    t.idle_timeout = absl::ToChronoMilliseconds(2 * server_->options().websocket_ping_interval);
+    t.idle_timeout = absl::ToChronoMilliseconds(2 * ping);
     t.keep_alive_pings = true;
     ws_.set_option(t);
   }
@@ -49,22 +52,7 @@ class WsSession final : public WebSocket,
       if (self->broken_)
         return self->Guarded("ws_read", [&] { done(absl::UnavailableError("socket closed")); });
       self->reading_ = true;
-      self->ws_.async_read(self->in_, [self, done = std::move(done)](beast::error_code ec, size_t) {
-        self->reading_ = false;
-        if (ec == websocket::error::closed) {
-          self->peer_close_code_ = self->ws_.reason().code;
-          self->broken_ = true;
-          return self->Guarded("ws_read", [&] { done(absl::CancelledError("peer closed the socket")); });
-        }
-        if (ec) {
-          self->broken_ = true;
-          return self->Guarded("ws_read",
-                               [&] { done(absl::UnavailableError("socket failed: " + ec.message())); });
-        }
-        WsMessage m{beast::buffers_to_string(self->in_.data()), self->ws_.got_binary()};
-        self->in_.consume(self->in_.size());
-        self->Guarded("ws_read", [&] { done(std::move(m)); });
-      });
+      self->ReadSome(std::move(done));
     });
   }
 
@@ -115,6 +103,34 @@ class WsSession final : public WebSocket,
   }
 
  private:
+  // Beast limits messages, not frames. It checks a frame's declared length against
+  // read_message_max() as the frame header arrives (bytes of the message so far plus the
+  // new frame), and read_some() returns within one frame: so moving the limit to "so far
+  // plus one frame" before every read_some() caps each frame, and the message limit stays
+  // the ceiling. A frame too big fails like a message too big (close 1009).
+  void ReadSome(std::function<void(absl::StatusOr<WsMessage>)> done) {
+    ws_.read_message_max(std::min(message_limit_, in_.size() + frame_limit_));
+    ws_.async_read_some(
+        in_, kReadChunk,
+        [self = this->shared_from_this(), done = std::move(done)](beast::error_code ec, size_t) mutable {
+          if (!ec && !self->ws_.is_message_done()) return self->ReadSome(std::move(done));
+          self->reading_ = false;
+          if (ec == websocket::error::closed) {
+            self->peer_close_code_ = self->ws_.reason().code;
+            self->broken_ = true;
+            return self->Guarded("ws_read", [&] { done(absl::CancelledError("peer closed the socket")); });
+          }
+          if (ec) {
+            self->broken_ = true;
+            return self->Guarded("ws_read",
+                                 [&] { done(absl::UnavailableError("socket failed: " + ec.message())); });
+          }
+          WsMessage m{beast::buffers_to_string(self->in_.data()), self->ws_.got_binary()};
+          self->in_.consume(self->in_.size());
+          self->Guarded("ws_read", [&] { done(std::move(m)); });
+        });
+  }
+
   void StartClose() {
     close_pending_ = false;
     ws_.async_close(close_reason_,
@@ -132,7 +148,9 @@ class WsSession final : public WebSocket,
   ServerContext* server_;
   std::shared_ptr<ConnectionSlot> slot_;
   uint64_t registry_id_ = 0;
+  static constexpr size_t kReadChunk = 64 * 1024;
   beast::flat_buffer in_;
+  size_t message_limit_ = 0, frame_limit_ = 0;
   std::string out_;
   websocket::close_reason close_reason_;
   int peer_close_code_ = 0;

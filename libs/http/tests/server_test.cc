@@ -453,11 +453,11 @@ TEST(HttpServer, WebSocketMessageLimitPerSocket) {
   server->Stop(absl::Seconds(1));
 }
 
-TEST(HttpServer, WebSocketPingsAQuietPeer) {
-  ServerOptions o = EchoOptions();
-  o.websocket_ping_interval = absl::Milliseconds(100);
-  o.handler = [](std::shared_ptr<Exchange> ex) {
-    ex->AcceptWebSocket([](std::shared_ptr<WebSocket> ws) {
+// A client that never sends: how many pings arrive, up to the third, within `wait`.
+int PingsSeenByAQuietClient(ServerOptions o, WebSocketOptions socket,
+                            std::chrono::milliseconds wait = std::chrono::seconds(3)) {
+  o.handler = [socket](std::shared_ptr<Exchange> ex) {
+    ex->AcceptWebSocket(socket, [](std::shared_ptr<WebSocket> ws) {
       ws->Read([ws](absl::StatusOr<WsMessage>) {});  // reads once, keeps the socket
     });
   };
@@ -468,7 +468,7 @@ TEST(HttpServer, WebSocketPingsAQuietPeer) {
       {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
   ws.handshake("h", "/ws/quiet");
   int pings = 0;
-  boost::asio::steady_timer give_up(ioc, std::chrono::seconds(3));
+  boost::asio::steady_timer give_up(ioc, wait);
   give_up.async_wait([&](beast::error_code ec) {
     if (!ec) ioc.stop();
   });
@@ -481,7 +481,87 @@ TEST(HttpServer, WebSocketPingsAQuietPeer) {
   beast::flat_buffer buf;
   ws.async_read(buf, [](beast::error_code, size_t) {});
   ioc.run();
-  EXPECT_GE(pings, 3);
+  server->Stop(absl::Seconds(1));
+  return pings;
+}
+
+TEST(HttpServer, WebSocketPingsAQuietPeer) {
+  ServerOptions o = EchoOptions();
+  o.websocket_ping_interval = absl::Milliseconds(100);
+  EXPECT_GE(PingsSeenByAQuietClient(o, {}), 3);
+}
+
+// A route's own interval (live documents ping every 15 s, the server's default is 30 s).
+TEST(HttpServer, WebSocketPingIntervalPerSocket) {
+  ServerOptions o = EchoOptions();
+  o.websocket_ping_interval = absl::Seconds(60);
+  EXPECT_EQ(PingsSeenByAQuietClient(o, {}, std::chrono::milliseconds(700)), 0);
+  WebSocketOptions fast;
+  fast.ping_interval = absl::Milliseconds(100);
+  EXPECT_GE(PingsSeenByAQuietClient(o, fast), 3);
+}
+
+// Frames are capped apart from messages (PROTOCOL §10: 4 MiB and 16 MiB): a message in
+// small frames may exceed the frame cap, one frame beyond it closes with 1009.
+TEST(HttpServer, WebSocketFrameLimit) {
+  ServerOptions o = EchoOptions();
+  o.websocket_frame_limit = 32;
+  o.websocket_message_limit = 100;
+  std::atomic<int> read_failures{0};
+  o.handler = [&](std::shared_ptr<Exchange> ex) {
+    ex->AcceptWebSocket([&](std::shared_ptr<WebSocket> ws) {
+      auto loop = std::make_shared<std::function<void()>>();
+      *loop = [ws, loop, &read_failures] {
+        ws->Read([ws, loop, &read_failures](absl::StatusOr<WsMessage> m) {
+          if (!m.ok()) {
+            ++read_failures;
+            *loop = nullptr;
+            return;
+          }
+          ws->Write({"ok:" + std::to_string(m->data.size()), false}, [loop](absl::Status st) {
+            if (st.ok()) (*loop)();
+          });
+        });
+      };
+      (*loop)();
+    });
+  };
+  auto server = StartEcho(o);
+  boost::asio::io_context ioc;
+  beast::websocket::stream<tcp::socket> ws(ioc);
+  ws.next_layer().connect(
+      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
+  ws.handshake("h", "/ws/frames");
+  auto send_in_frames = [&](size_t total, size_t frame) {
+    for (size_t sent = 0; sent < total; sent += frame) {
+      size_t n = std::min(frame, total - sent);
+      ws.write_some(sent + n == total, boost::asio::buffer(std::string(n, 'f')));
+    }
+  };
+  beast::flat_buffer buf;
+  send_in_frames(96, 32);  // three frames at the cap, a message under its limit
+  ws.read(buf);
+  EXPECT_EQ(beast::buffers_to_string(buf.data()), "ok:96");
+  buf.clear();
+  send_in_frames(32, 32);  // one frame at the cap
+  ws.read(buf);
+  EXPECT_EQ(beast::buffers_to_string(buf.data()), "ok:32");
+  buf.clear();
+  send_in_frames(64, 20);  // the last of four frames is 4 bytes: all within the caps
+  ws.read(buf);
+  EXPECT_EQ(beast::buffers_to_string(buf.data()), "ok:64");
+  buf.clear();
+  // 40 bytes of a message read, then a frame over the cap (the message would fit):
+  ws.write_some(false, boost::asio::buffer(std::string(20, 'x')));
+  ws.write_some(false, boost::asio::buffer(std::string(20, 'x')));
+  ws.write_some(true, boost::asio::buffer(std::string(33, 'x')));
+  beast::error_code ec;
+  ws.read(buf, ec);
+  EXPECT_EQ(ec, beast::websocket::error::closed) << ec.message();
+  EXPECT_EQ(ws.reason().code, beast::websocket::close_code::too_big);
+  for (int i = 0; i < 100 && read_failures == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(read_failures.load(), 1);
   server->Stop(absl::Seconds(1));
 }
 

@@ -94,6 +94,22 @@ TEST(RouteTable, MatchesLiteralsBeforeParamsAndDecodes) {
             "cher.example");
 }
 
+// PROTOCOL §5.2 and §6.5/§7: live documents ping every 15 s, the other sockets every 30 s
+// (the server's default); messages up to 16 MiB, 1 MiB and 64 KiB.
+TEST(RouteTable, SocketLimitsAndPings) {
+  RouteMatch crdt = Table().Match("GET", "/ws/crdt/f1~abc");
+  ASSERT_NE(crdt.route, nullptr);
+  EXPECT_EQ(crdt.route->ping_seconds, 15);
+  EXPECT_EQ(crdt.route->body_limit, size_t(16) << 20);
+  RouteMatch rtdb = Table().Match("GET", "/ws/rtdb/f1");
+  ASSERT_NE(rtdb.route, nullptr);
+  EXPECT_EQ(rtdb.route->ping_seconds, 0);
+  EXPECT_EQ(rtdb.route->body_limit, size_t(1) << 20);
+  RouteMatch bus = Table().Match("GET", "/ws/bus");
+  ASSERT_NE(bus.route, nullptr);
+  EXPECT_EQ(bus.route->ping_seconds, 0);
+}
+
 TEST(RouteTable, WrongMethodUnknownPathAndBadEscapes) {
   RouteMatch m = Table().Match("DELETE", "/api/me");
   EXPECT_EQ(m.route, nullptr);

@@ -77,6 +77,9 @@ struct WebSocketOptions {
   // ServerOptions::websocket_message_limit means that limit. A larger message closes
   // the socket with 1009 (message too big) and fails the pending Read with Unavailable.
   size_t max_message = 0;
+  // A ping goes out after this long without a frame from the peer (PROTOCOL §5.2: 15 s
+  // for live documents); zero means ServerOptions::websocket_ping_interval.
+  absl::Duration ping_interval = absl::ZeroDuration();
 };
 
 struct WsMessage {
@@ -149,6 +152,9 @@ struct ServerOptions {
   std::string tls_cert_file, tls_key_file;
   // Largest WebSocket message accepted (PROTOCOL §10: 16 MiB).
   size_t websocket_message_limit = 16 * 1024 * 1024;
+  // Largest single frame (PROTOCOL §10: 4 MiB). Browsers send a message as one frame, so
+  // for them this is the message limit; a fragmented message may reach the one above.
+  size_t websocket_frame_limit = 4 * 1024 * 1024;
   // A WebSocket ping goes out after this long without a frame from the peer, and a peer
   // silent (no pong either) for twice as long is dropped: PROTOCOL §6.5 and §7 ping
   // every 30 s, and a vanished client must not hold its connection for minutes.
