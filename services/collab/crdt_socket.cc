@@ -65,10 +65,13 @@ class CollabService::Socket final : public grpc::ServerBidiReactor<SocketFrame, 
     }
     if (!doc) return End();
     auto frame = std::make_shared<std::string>(std::move(*in_.mutable_binary()));
+    // The next message is read once this one is decided: one update per connection waits
+    // for the log writer at most (log_writer.h).
     bool queued = svc_.workers().TrySubmit([self, doc, frame] {
-      auto out = self->svc_.hub().Handle(*doc, self.get(), self->who_, *frame);
-      if (out.close_code != 0) return self->Close(out.close_code, out.reason);
-      self->ReadNext();
+      self->svc_.hub().Handle(doc, self.get(), self->who_, *frame, [self](DocHub::Outcome out) {
+        if (out.close_code != 0) return self->Close(out.close_code, out.reason);
+        self->ReadNext();
+      });
     });
     if (!queued) Close(kCloseTryLater, "Try again later");
   }

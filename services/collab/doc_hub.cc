@@ -1,6 +1,7 @@
 #include "doc_hub.h"
 
 #include <algorithm>
+#include <future>
 
 #include "absl/strings/numbers.h"
 #include "cloudillo/core/absl_compat.h"
@@ -158,7 +159,8 @@ DocHub::DocHub(DocStore& store, std::shared_ptr<cache::Redis> redis, rpc::Worker
       redis_(std::move(redis)),
       workers_(workers),
       limits_(limits),
-      origin_(RandomAlnum(kOriginLen)) {
+      origin_(RandomAlnum(kOriginLen)),
+      log_(store, registry) {
   if (registry) {
     docs_gauge_ = &prometheus::BuildGauge()
                        .Name("cloudillo_collab_documents_open")
@@ -312,6 +314,28 @@ void DocHub::Publish(const LiveDoc& doc, char kind, int64_t seq, const std::stri
 }
 
 DocHub::Outcome DocHub::Handle(LiveDoc& doc, DocPeer* from, const PeerInfo& who, std::string_view frame) {
+  std::promise<Outcome> decided;
+  // The caller keeps `doc` alive until this returns: a non-owning pointer will do.
+  Handle(std::shared_ptr<LiveDoc>(std::shared_ptr<LiveDoc>(), &doc), from, who, frame,
+         [&decided](Outcome out) { decided.set_value(std::move(out)); });
+  return decided.get_future().get();
+}
+
+void DocHub::Handle(std::shared_ptr<LiveDoc> doc, DocPeer* from, const PeerInfo& who, std::string_view frame,
+                    std::function<void(Outcome)> done) {
+  ToCommit commit;
+  Outcome now = Check(*doc, from, who, frame, &commit);
+  if (!commit.update) return done(std::move(now));
+  // Committed before anyone sees it: an acknowledged update survives this process.
+  AppendItem item{doc->tn_id, doc->doc_id, std::move(commit.bytes), who.writer};
+  log_.Append(std::move(item), [this, doc, update = std::move(*commit.update), done = std::move(done)](
+                                   absl::StatusOr<int64_t> seq, std::string bytes) mutable {
+    done(Committed(doc, seq, std::move(bytes), update));
+  });
+}
+
+DocHub::Outcome DocHub::Check(LiveDoc& doc, DocPeer* from, const PeerInfo& who, std::string_view frame,
+                              ToCommit* commit) {
   auto msg = ParseMessage(frame);
   if (!msg.ok()) {
     Count(&Counters::malformed);
@@ -399,9 +423,14 @@ DocHub::Outcome DocHub::Handle(LiveDoc& doc, DocPeer* from, const PeerInfo& who,
       return {kCloseTooBig, "document too large"};
     }
   }
-  std::string bytes(msg->payload);
-  // Committed before anyone sees it: an acknowledged update survives this process.
-  auto seq = store_.Append(doc.tn_id, doc.doc_id, bytes, who.writer);
+  commit->bytes = std::string(msg->payload);
+  commit->update = std::move(*update);
+  return {};
+}
+
+DocHub::Outcome DocHub::Committed(const std::shared_ptr<LiveDoc>& doc_ptr, const absl::StatusOr<int64_t>& seq,
+                                  std::string bytes, const yjs::Update& update) {
+  LiveDoc& doc = *doc_ptr;
   if (!seq.ok()) {
     LogWarn("crdt_append_failed", {{"error", seq.status().ToString()}});
     return {4500, "internal error"};
@@ -411,7 +440,7 @@ DocHub::Outcome DocHub::Handle(LiveDoc& doc, DocPeer* from, const PeerInfo& who,
   {
     std::lock_guard<std::mutex> lock(doc.mu);
     doc.Take(*seq);
-    doc.Add(bytes, *update, limits_.yjs);
+    doc.Add(bytes, update, limits_.yjs);
     // To the others and back to the sender, who takes it as a keepalive (§5.2).
     Broadcast(doc, std::make_shared<const std::string>(EncodeSync(SyncType::kUpdate, bytes)));
     Publish(doc, 'u', *seq, bytes);
@@ -421,14 +450,14 @@ DocHub::Outcome DocHub::Handle(LiveDoc& doc, DocPeer* from, const PeerInfo& who,
   }
   if (gap) {
     // Another process committed in between and its message has not arrived (or was
-    // lost): the log has it already.
+    // lost): the log has it already. Reading it blocks: never on the log writer's thread.
     std::shared_ptr<LiveDoc> self;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = docs_.find(doc.channel);
       if (it != docs_.end()) self = it->second;
     }
-    if (self) CatchUp(self);
+    if (self) workers_.TrySubmit([this, self] { CatchUp(self); });
   }
   if (compact) {
     int64_t tn = doc.tn_id;

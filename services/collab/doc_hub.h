@@ -31,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -41,6 +42,7 @@
 #include "cloudillo/cache/redis.h"
 #include "cloudillo/rpc/dispatch.h"
 #include "doc_store.h"
+#include "log_writer.h"
 
 namespace cloudillo::collab {
 
@@ -96,11 +98,16 @@ class DocHub {
   // Removes the peer; its awareness clients are announced gone to everyone.
   void Leave(const std::shared_ptr<LiveDoc>& doc, const DocPeer* peer);
 
-  // One client message. Returns 0, or the code to close the connection with.
+  // One client message. Decided with 0, or the code to close the connection with. An
+  // update is decided once the log writer committed it (on its thread; never blocks),
+  // anything else at once (on the caller's thread).
   struct Outcome {
     int close_code = 0;
     std::string reason;
   };
+  void Handle(std::shared_ptr<LiveDoc> doc, DocPeer* from, const PeerInfo& who, std::string_view frame,
+              std::function<void(Outcome)> done);
+  // The same, waiting for the decision (tests, worker threads).
   Outcome Handle(LiveDoc& doc, DocPeer* from, const PeerInfo& who, std::string_view frame);
 
   // A message from the Redis subscription (its thread; heavy work goes to the workers).
@@ -116,6 +123,14 @@ class DocHub {
   static constexpr const char* kPattern = "crdt:*";
 
  private:
+  // An update that passed every check, to be committed.
+  struct ToCommit {
+    std::optional<yjs::Update> update;
+    std::string bytes;
+  };
+  Outcome Check(LiveDoc& doc, DocPeer* from, const PeerInfo& who, std::string_view frame, ToCommit* commit);
+  Outcome Committed(const std::shared_ptr<LiveDoc>& doc, const absl::StatusOr<int64_t>& seq,
+                    std::string bytes, const yjs::Update& update);
   void ApplyRows(LiveDoc& doc, const std::vector<UpdateRow>& rows, bool broadcast);
   // Reads the log after the document's position: when a seq is missing (`always`
   // false) or unconditionally.
@@ -143,6 +158,9 @@ class DocHub {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread reaper_;
+  // Last: destroyed first, it commits what is queued and decides it while the rest of
+  // the hub still stands.
+  LogWriter log_;
 };
 
 }  // namespace cloudillo::collab

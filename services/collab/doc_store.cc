@@ -1,8 +1,11 @@
 #include "doc_store.h"
 
+#include <algorithm>
+
 #include "absl/strings/escaping.h"
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/status_macros.h"
+#include "cloudillo/db/sql_text.h"
 
 namespace cloudillo::collab {
 namespace {
@@ -38,6 +41,60 @@ absl::StatusOr<int64_t> DocStore::Append(int64_t tn_id, const std::string& doc_i
   });
   if (!st.ok()) return st;
   return seq;
+}
+
+absl::StatusOr<std::vector<int64_t>> DocStore::AppendBatch(const std::vector<AppendItem>& items) {
+  std::vector<int64_t> seqs;
+  if (items.empty()) return seqs;
+  // The writers' locks are taken in (tenant, document) order, whoever batches: two
+  // replicas' batches never wait on each other in a cycle.
+  std::vector<std::pair<int64_t, std::string>> docs;
+  for (const AppendItem& it : items) docs.emplace_back(it.tn_id, it.doc_id);
+  std::sort(docs.begin(), docs.end());
+  docs.erase(std::unique(docs.begin(), docs.end()), docs.end());
+  std::vector<std::string> lock_tns, lock_docs, tns, doc_ids, hex, writers;
+  for (const auto& [tn, doc] : docs) {
+    lock_tns.push_back(std::to_string(tn));
+    lock_docs.push_back(doc);
+  }
+  for (const AppendItem& it : items) {
+    tns.push_back(std::to_string(it.tn_id));
+    doc_ids.push_back(it.doc_id);
+    hex.push_back(Hex(it.update));
+    writers.push_back(it.id_tag);
+  }
+  absl::Status st = pool_->Transact([&](db::Tx& tx) -> absl::Status {
+    // A function scan yields the array in order, and the locks are taken row by row.
+    CL_RETURN_IF_ERROR(
+        tx.Query("SELECT pg_advisory_xact_lock(hashtextextended('crdt:w:' || t || ':' || d, 0)) "
+                 "FROM unnest($1::bigint[], $2::text[]) AS x(t, d)",
+                 {db::P(db::TextArrayLiteral(lock_tns)), db::P(db::TextArrayLiteral(lock_docs))})
+            .status());
+    CL_ASSIGN_OR_RETURN(
+        auto r,
+        tx.Query("WITH input AS ("
+                 "  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) "
+                 "  WITH ORDINALITY AS x(tn_id, doc_id, hex, id_tag, ord)), "
+                 "top AS ("
+                 "  SELECT d.tn_id, d.doc_id, coalesce((SELECT max(u.seq) FROM crdt_updates u "
+                 "    WHERE u.tn_id = d.tn_id AND u.doc_id = d.doc_id), 0) AS seq "
+                 "  FROM (SELECT DISTINCT tn_id, doc_id FROM input) d), "
+                 "numbered AS ("
+                 "  SELECT i.ord, i.tn_id, i.doc_id, i.hex, i.id_tag, "
+                 "    t.seq + row_number() OVER (PARTITION BY i.tn_id, i.doc_id ORDER BY i.ord) AS seq "
+                 "  FROM input i JOIN top t ON t.tn_id = i.tn_id AND t.doc_id = i.doc_id), "
+                 "ins AS ("
+                 "  INSERT INTO crdt_updates (tn_id, doc_id, seq, bytes, id_tag) "
+                 "  SELECT tn_id, doc_id, seq, decode(hex, 'hex'), id_tag FROM numbered) "
+                 "SELECT seq FROM numbered ORDER BY ord",
+                 {db::P(db::TextArrayLiteral(tns)), db::P(db::TextArrayLiteral(doc_ids)),
+                  db::P(db::TextArrayLiteral(hex)), db::P(db::TextArrayLiteral(writers))}));
+    if (r.rows.size() != items.size()) return absl::InternalError("group commit returned a wrong row count");
+    for (const auto& row : r.rows) seqs.push_back(row.Int(0));
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return seqs;
 }
 
 absl::StatusOr<std::vector<UpdateRow>> DocStore::Load(int64_t tn_id, const std::string& doc_id,

@@ -35,6 +35,14 @@ struct CompactionLimits {
 // `i = true`, written by client 1 at clock 0 (tests/e2e checks it against yjs).
 std::string InitialUpdate();
 
+// One update waiting for the group commit (log_writer.h).
+struct AppendItem {
+  int64_t tn_id = 0;
+  std::string doc_id;
+  std::string update;
+  std::string id_tag;
+};
+
 class DocStore {
  public:
   explicit DocStore(std::shared_ptr<db::Pool> pool) : pool_(std::move(pool)) {}
@@ -42,6 +50,10 @@ class DocStore {
   // Commits `update`, returns its seq.
   absl::StatusOr<int64_t> Append(int64_t tn_id, const std::string& doc_id, const std::string& update,
                                  const std::string& id_tag);
+  // Commits all of `items` in one transaction and returns their seqs in item order:
+  // one commit (and one fsync) for many documents' updates. Updates of one document get
+  // consecutive seqs in item order.
+  absl::StatusOr<std::vector<int64_t>> AppendBatch(const std::vector<AppendItem>& items);
   // Rows after `after_seq`, in seq order. A document without rows gets InitialUpdate
   // committed first (once, whoever loads it first).
   absl::StatusOr<std::vector<UpdateRow>> Load(int64_t tn_id, const std::string& doc_id, int64_t after_seq,

@@ -52,6 +52,8 @@ struct Options {
   std::string updates_file;
   std::string doc_prefix = "bench-";
   std::string doc_ids_file;  // one document id per line, instead of prefix+index
+  int doc_offset = 0;        // the documents used are number doc_offset.. of the list
+  double hold_seconds = 0;   // memory mode: keep the sockets open this long after reporting
   std::vector<int> server_pids;
   int clients = 1000;
   int docs = 100;
@@ -431,6 +433,7 @@ bool ParseUrl(const std::string& url, Options& o) {
 int Usage() {
   std::cerr << "usage: collab_bench --url=ws://HOST:PORT/PATH [--framing=hocuspocus|y-websocket]\n"
                "  [--mode=load|memory] [--updates=FILE] [--clients=1000] [--docs=100] [--rate=2]\n"
+               "  [--doc-offset=0] [--hold-seconds=0]\n"
                "  [--seconds=20] [--warmup=3] [--tick-ms=2] [--threads=N] [--token=T] [--host-header=H]\n"
                "  [--doc-prefix=bench-] [--doc-ids=FILE] [--server-pid=PID[,PID...]]\n";
   return 2;
@@ -472,6 +475,10 @@ bool ParseFlags(int argc, char** argv, Options& o) {
       o.doc_prefix = v;
     } else if (k == "doc-ids") {
       o.doc_ids_file = v;
+    } else if (k == "doc-offset") {
+      o.doc_offset = std::stoi(v);
+    } else if (k == "hold-seconds") {
+      o.hold_seconds = std::stod(v);
     } else if (k == "server-pid") {
       std::istringstream in(v);
       for (std::string p; std::getline(in, p, ',');) o.server_pids.push_back(std::stoi(p));
@@ -517,12 +524,15 @@ int main(int argc, char** argv) {
     std::ifstream in(o.doc_ids_file);
     for (std::string line; std::getline(in, line);)
       if (!line.empty()) shared.doc_names.push_back(line);
-    if (shared.doc_names.size() < static_cast<size_t>(o.docs)) {
-      std::cerr << "the document list has " << shared.doc_names.size() << " ids, " << o.docs << " asked\n";
+    if (shared.doc_names.size() < static_cast<size_t>(o.doc_offset + o.docs)) {
+      std::cerr << "the document list has " << shared.doc_names.size() << " ids, " << o.doc_offset + o.docs
+                << " asked\n";
       return 1;
     }
+    shared.doc_names.erase(shared.doc_names.begin(), shared.doc_names.begin() + o.doc_offset);
   } else {
-    for (int d = 0; d < o.docs; d++) shared.doc_names.push_back(o.doc_prefix + std::to_string(d));
+    for (int d = 0; d < o.docs; d++)
+      shared.doc_names.push_back(o.doc_prefix + std::to_string(o.doc_offset + d));
   }
 
   const int nthreads =
@@ -616,6 +626,8 @@ int main(int argc, char** argv) {
   }
   json << "}";
   std::cout << json.str() << std::endl;
+  // A later run measures what documents beyond these cost (collab_bench.mjs).
+  if (o.mode == "memory" && o.hold_seconds > 0) Sleep(o.hold_seconds);
   // Close the sockets on their own threads, then leave without waiting for close handshakes.
   std::cout.flush();
   _exit(0);

@@ -5,10 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "cloudillo/db/migrate.h"
 #include "cloudillo/testing/test_env.h"
+#include "log_writer.h"
 
 namespace cloudillo::collab {
 const std::vector<db::Migration>& Migrations();
@@ -96,6 +100,83 @@ TEST_F(DocStoreTest, AppendsAreOrderedAndTenantsApart) {
   EXPECT_EQ((*rows)[0].seq, 2);
   EXPECT_EQ(ClockOf(MergedLog(*store_, 2, "d"), 5), 0u);
   EXPECT_EQ(ClockOf(MergedLog(*store_, 1, "d"), 5), 2u);
+}
+
+// The group commit: many documents in one transaction, each document's updates numbered
+// on from its log in batch order, and two batches racing over the same documents (two
+// replicas' log writers) never interleave or reuse a seq.
+TEST_F(DocStoreTest, BatchesNumberEachDocumentInOrder) {
+  ASSERT_EQ(*store_->Append(1, "b1", Typed(5, 0), "alice.test"), 1);
+  std::vector<AppendItem> batch = {{1, "b1", Typed(5, 1), "alice.test"},
+                                   {1, "b2", Typed(6, 0), "alice.test"},
+                                   {2, "b1", Typed(7, 0), "bob.test"},
+                                   {1, "b1", Typed(5, 2), ""},
+                                   {1, "b2", Typed(6, 1), "alice.test"}};
+  auto seqs = store_->AppendBatch(batch);
+  ASSERT_TRUE(seqs.ok()) << seqs.status();
+  EXPECT_EQ(*seqs, (std::vector<int64_t>{2, 1, 1, 3, 2}));
+  EXPECT_EQ(ClockOf(MergedLog(*store_, 1, "b1"), 5), 3u);
+  EXPECT_EQ(ClockOf(MergedLog(*store_, 1, "b2"), 6), 2u);
+  EXPECT_EQ(ClockOf(MergedLog(*store_, 2, "b1"), 7), 1u);
+  EXPECT_EQ(ClockOf(MergedLog(*store_, 2, "b1"), 5), 0u);  // tenants apart
+  EXPECT_TRUE(store_->AppendBatch({})->empty());
+
+  constexpr int kRounds = 20;
+  std::vector<std::thread> writers;
+  for (uint64_t w = 0; w < 2; ++w) {
+    writers.emplace_back([&, w] {
+      for (uint64_t i = 0; i < kRounds; ++i) {
+        // Opposite document orders in the two writers: the locks must not deadlock.
+        AppendItem x{3, "x", Typed(200 + w, i), ""}, y{3, "y", Typed(210 + w, i), ""};
+        auto s = store_->AppendBatch(w ? std::vector<AppendItem>{y, x} : std::vector<AppendItem>{x, y});
+        ASSERT_TRUE(s.ok()) << s.status();
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  for (const char* doc : {"x", "y"}) {
+    auto rows = store_->Load(3, doc, 0, false);
+    ASSERT_EQ(rows->size(), size_t(2 * kRounds));
+    for (size_t i = 0; i < rows->size(); ++i) EXPECT_EQ((*rows)[i].seq, int64_t(i + 1));
+  }
+  for (uint64_t w = 0; w < 2; ++w) {
+    EXPECT_EQ(ClockOf(MergedLog(*store_, 3, "x"), 200 + w), uint64_t(kRounds));
+    EXPECT_EQ(ClockOf(MergedLog(*store_, 3, "y"), 210 + w), uint64_t(kRounds));
+  }
+}
+
+// The log writer shares commits among concurrent appenders, decides each document's
+// updates in seq order, and commits what is still queued when it is destroyed.
+TEST_F(DocStoreTest, LogWriterGroupsCommitsAndDecidesInOrder) {
+  constexpr int kThreads = 4, kPerThread = 30;
+  std::mutex mu;
+  std::map<std::string, std::vector<int64_t>> decided;  // per document, in decision order
+  std::atomic<int> failures{0};
+  {
+    LogWriter log(*store_, nullptr);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          std::string doc = "lw" + std::to_string(i % 3);
+          log.Append({4, doc, Typed(300 + t, uint64_t(i / 3)), ""},
+                     [&, doc](absl::StatusOr<int64_t> seq, std::string bytes) {
+                       if (!seq.ok() || bytes.empty()) ++failures;
+                       std::lock_guard<std::mutex> lock(mu);
+                       if (seq.ok()) decided[doc].push_back(*seq);
+                     });
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  }  // destroyed with appends still queued: they are committed and decided first
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_EQ(decided.size(), 3u);
+  for (const auto& [doc, seqs] : decided) {
+    ASSERT_EQ(seqs.size(), size_t(kThreads * kPerThread / 3)) << doc;
+    for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], int64_t(i + 1)) << doc;
+    EXPECT_EQ(store_->Load(4, doc, 0, false)->size(), seqs.size());
+  }
 }
 
 TEST_F(DocStoreTest, CompactionKeepsStateInBoundedBatches) {
