@@ -1,20 +1,19 @@
 // One /ws/crdt connection: a gRPC callback reactor over the gateway's SocketFrame
 // stream. Every callback returns at once; blocking work goes to the worker pool.
-#include <deque>
-
 #include "cloudillo/core/log.h"
 #include "collab_service.h"
+#include "socket_reactor.h"
 
 namespace cloudillo::collab {
 
 using cloudillo::v1::SocketFrame;
 
-class CollabService::Socket final : public grpc::ServerBidiReactor<SocketFrame, SocketFrame>,
+class CollabService::Socket final : public SocketReactor,
                                     public DocPeer,
                                     public LiveSocket,
                                     public std::enable_shared_from_this<Socket> {
  public:
-  explicit Socket(CollabService& svc) : svc_(svc) {}
+  explicit Socket(CollabService& svc) : SocketReactor(svc.limits(), kCloseTryLater), svc_(svc) {}
 
   static Socket* Start(CollabService& svc) {
     auto s = std::make_shared<Socket>(svc);
@@ -23,44 +22,16 @@ class CollabService::Socket final : public grpc::ServerBidiReactor<SocketFrame, 
     return s.get();
   }
 
-  void Send(std::shared_ptr<const std::string> frame) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (closing_) return;
-    if (queue_.size() + 1 > svc_.limits().queue_messages ||
-        queued_bytes_ + frame->size() > svc_.limits().queue_bytes) {
-      // Too far behind: what it missed is re-sent by the sync on reconnect.
-      ClearQueue();
-      QueueClose(kCloseTryLater, "client too slow");
-    } else {
-      queued_bytes_ += frame->size();
-      queue_.push_back(std::move(frame));
-    }
-    Pump(lock);
-  }
+  void Send(std::shared_ptr<const std::string> frame) override { Queue(std::move(frame), false); }
+  void Close(int code, std::string reason) override { CloseWith(code, std::move(reason)); }
 
-  void Close(int code, std::string reason) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (closing_) return;
-    ClearQueue();
-    QueueClose(code, std::move(reason));
-    Pump(lock);
-  }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) return End();
-    if (!opened_) {
-      opened_ = true;
-      if (!in_.has_open())
-        return End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "open frame expected"));
-      return Opened();
-    }
-    if (in_.has_close()) return End();
+  void OnFrame() override {
     if (!in_.has_binary()) return ReadNext();  // text frames carry nothing here
     if (in_.binary().size() > svc_.limits().max_message) return Close(kCloseTooBig, "message too big");
     auto self = shared_from_this();
     std::shared_ptr<LiveDoc> doc;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::mutex> lock(state_mu_);
       doc = doc_;
     }
     if (!doc) return End();
@@ -76,24 +47,12 @@ class CollabService::Socket final : public grpc::ServerBidiReactor<SocketFrame, 
     if (!queued) Close(kCloseTryLater, "Try again later");
   }
 
-  void OnWriteDone(bool ok) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    writing_ = false;
-    if (!ok || out_.has_close()) {
-      lock.unlock();
-      return End();
-    }
-    Pump(lock);
-  }
-
-  void OnCancel() override { End(); }
-
   void OnDone() override {
     auto keep = std::move(self_);  // may be the last reference
     svc_.Unregister(this);
     std::shared_ptr<LiveDoc> doc;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::mutex> lock(state_mu_);
       done_ = true;
       doc = std::move(doc_);
     }
@@ -105,7 +64,7 @@ class CollabService::Socket final : public grpc::ServerBidiReactor<SocketFrame, 
   }
 
  private:
-  void Opened() {
+  void Opened() override {
     auto self = shared_from_this();
     if (!svc_.Register(self)) {
       Accept();
@@ -123,7 +82,7 @@ class CollabService::Socket final : public grpc::ServerBidiReactor<SocketFrame, 
         return self->Close(kCloseInternal, "Internal error");
       }
       {
-        std::unique_lock<std::mutex> lock(self->mu_);
+        std::unique_lock<std::mutex> lock(self->state_mu_);
         if (self->done_) {
           // The client left while the document loaded: OnDone found nothing to leave.
           lock.unlock();
@@ -145,79 +104,13 @@ class CollabService::Socket final : public grpc::ServerBidiReactor<SocketFrame, 
     return it == open.path().end() ? std::string() : it->second;
   }
 
-  // The client sees a close code only on an open socket: accepted goes first.
-  void Accept() {
-    std::unique_lock<std::mutex> lock(mu_);
-    SocketFrame f;
-    f.mutable_accepted();
-    control_.push_front(std::move(f));
-    Pump(lock);
-  }
-
-  // Reads and writes are started under mu_ and never after Finish (End).
-  void ReadNext() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!finished_) StartRead(&in_);
-  }
-
-  void ClearQueue() {
-    queue_.clear();
-    queued_bytes_ = 0;
-  }
-
-  // mu_ held.
-  void QueueClose(int code, std::string reason) {
-    closing_ = true;
-    SocketFrame f;
-    f.mutable_close()->set_code(code);
-    f.mutable_close()->set_reason(std::move(reason));
-    control_.push_back(std::move(f));
-  }
-
-  // Starts the next write if none is outstanding; control frames go first, and a close
-  // only once the frames queued before it were written.
-  void Pump(std::unique_lock<std::mutex>& lock) {
-    if (writing_ || finished_) return;
-    if (!control_.empty() && (control_.front().has_accepted() || queue_.empty())) {
-      out_ = std::move(control_.front());
-      control_.pop_front();
-    } else if (accepted_sent_ && !queue_.empty()) {
-      out_.Clear();
-      out_.set_binary(*queue_.front());
-      queued_bytes_ -= queue_.front()->size();
-      queue_.pop_front();
-    } else {
-      return;
-    }
-    if (out_.has_accepted()) accepted_sent_ = true;
-    writing_ = true;
-    StartWrite(&out_);
-  }
-
-  void End(grpc::Status status = grpc::Status::OK) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (finished_) return;
-      finished_ = true;
-      closing_ = true;
-      ClearQueue();
-    }
-    Finish(status);
-  }
-
   CollabService& svc_;
   std::shared_ptr<Socket> self_;
-  SocketFrame in_;
-  bool opened_ = false;
   PeerInfo who_;  // set before the first read of a client message
 
-  std::mutex mu_;
+  std::mutex state_mu_;
   std::shared_ptr<LiveDoc> doc_;
-  std::deque<SocketFrame> control_;
-  std::deque<std::shared_ptr<const std::string>> queue_;
-  size_t queued_bytes_ = 0;
-  SocketFrame out_;
-  bool writing_ = false, closing_ = false, finished_ = false, accepted_sent_ = false, done_ = false;
+  bool done_ = false;
 };
 
 CollabService::CollabService(DocHub& hub, AccessCheck& access, rpc::WorkerPool& workers, SocketLimits limits,

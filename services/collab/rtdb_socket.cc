@@ -1,14 +1,13 @@
-// One /ws/rtdb connection: the same reactor shape as crdt_socket.cc, around an
+// One /ws/rtdb connection: a SocketReactor (socket_reactor.h) around an
 // rtdb::RtdbSession. The session blocks on PostgreSQL, so every call into it runs on the
 // worker pool, one at a time per connection (work_mu_), never on gRPC's or Redis's
 // thread; the session's send and close only queue here.
-#include <deque>
-
 #include "cloudillo/core/log.h"
 #include "cloudillo/core/random.h"
 #include "cloudillo/rpc/api.h"
 #include "collab_service.h"
 #include "session.h"
+#include "socket_reactor.h"
 
 namespace cloudillo::collab {
 
@@ -30,11 +29,12 @@ rtdb::Access ToAccess(FileAccessReply::Access level) {
 }
 }  // namespace
 
-class CollabService::RtdbSocket final : public grpc::ServerBidiReactor<SocketFrame, SocketFrame>,
+class CollabService::RtdbSocket final : public SocketReactor,
                                         public LiveSocket,
                                         public std::enable_shared_from_this<RtdbSocket> {
  public:
-  explicit RtdbSocket(CollabService& svc) : svc_(svc) {}
+  // A client too far behind re-subscribes on reconnect and gets a fresh ready.
+  explicit RtdbSocket(CollabService& svc) : SocketReactor(svc.limits(), rtdb::kCloseTryLater), svc_(svc) {}
 
   static RtdbSocket* Start(CollabService& svc) {
     auto s = std::make_shared<RtdbSocket>(svc);
@@ -44,28 +44,8 @@ class CollabService::RtdbSocket final : public grpc::ServerBidiReactor<SocketFra
   }
 
   // The session's `send`: called under its lock, so it only queues.
-  void SendText(std::string frame) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (closing_) return;
-    if (queue_.size() + 1 > svc_.limits().queue_messages ||
-        queued_bytes_ + frame.size() > svc_.limits().queue_bytes) {
-      // Too far behind: the client re-subscribes on reconnect and gets a fresh ready.
-      ClearQueue();
-      QueueClose(rtdb::kCloseTryLater, "client too slow");
-    } else {
-      queued_bytes_ += frame.size();
-      queue_.push_back(std::move(frame));
-    }
-    Pump(lock);
-  }
-
-  void Close(int code, std::string reason) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (closing_) return;
-    ClearQueue();
-    QueueClose(code, std::move(reason));
-    Pump(lock);
-  }
+  void SendText(std::string frame) { Queue(std::make_shared<const std::string>(std::move(frame)), true); }
+  void Close(int code, std::string reason) override { CloseWith(code, std::move(reason)); }
 
   void Tick() override {
     auto session = current_session();
@@ -78,15 +58,7 @@ class CollabService::RtdbSocket final : public grpc::ServerBidiReactor<SocketFra
     });
   }
 
-  void OnReadDone(bool ok) override {
-    if (!ok) return End();
-    if (!opened_) {
-      opened_ = true;
-      if (!in_.has_open())
-        return End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "open frame expected"));
-      return Opened();
-    }
-    if (in_.has_close()) return End();
+  void OnFrame() override {
     if (in_.has_binary()) return Close(kCloseUnsupported, "text frames only");
     if (!in_.has_text()) return ReadNext();
     if (in_.text().size() > svc_.limits().rtdb_max_message)
@@ -105,24 +77,12 @@ class CollabService::RtdbSocket final : public grpc::ServerBidiReactor<SocketFra
     if (!queued) Close(rtdb::kCloseTryLater, "Try again later");
   }
 
-  void OnWriteDone(bool ok) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    writing_ = false;
-    if (!ok || out_.has_close()) {
-      lock.unlock();
-      return End();
-    }
-    Pump(lock);
-  }
-
-  void OnCancel() override { End(); }
-
   void OnDone() override {
     auto keep = std::move(self_);  // may be the last reference
     svc_.Unregister(this);
     std::shared_ptr<rtdb::RtdbSession> session;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::mutex> lock(state_mu_);
       done_ = true;
       session = std::move(session_);
     }
@@ -137,11 +97,11 @@ class CollabService::RtdbSocket final : public grpc::ServerBidiReactor<SocketFra
 
  private:
   std::shared_ptr<rtdb::RtdbSession> current_session() {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(state_mu_);
     return session_;
   }
 
-  void Opened() {
+  void Opened() override {
     auto self = shared_from_this();
     if (!svc_.Register(self)) {
       Accept();
@@ -195,7 +155,7 @@ class CollabService::RtdbSocket final : public grpc::ServerBidiReactor<SocketFra
       session->Start();
     }
     {
-      std::unique_lock<std::mutex> lock(mu_);
+      std::unique_lock<std::mutex> lock(state_mu_);
       if (done_) {
         // The client left while the session started: OnDone found nothing to close.
         lock.unlock();
@@ -207,79 +167,13 @@ class CollabService::RtdbSocket final : public grpc::ServerBidiReactor<SocketFra
     ReadNext();
   }
 
-  // The client sees a close code only on an open socket: accepted goes first.
-  void Accept() {
-    std::unique_lock<std::mutex> lock(mu_);
-    SocketFrame f;
-    f.mutable_accepted();
-    control_.push_front(std::move(f));
-    Pump(lock);
-  }
-
-  // Reads and writes are started under mu_ and never after Finish (End).
-  void ReadNext() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!finished_) StartRead(&in_);
-  }
-
-  void ClearQueue() {
-    queue_.clear();
-    queued_bytes_ = 0;
-  }
-
-  // mu_ held.
-  void QueueClose(int code, std::string reason) {
-    closing_ = true;
-    SocketFrame f;
-    f.mutable_close()->set_code(code);
-    f.mutable_close()->set_reason(std::move(reason));
-    control_.push_back(std::move(f));
-  }
-
-  // Starts the next write if none is outstanding; control frames go first, and a close
-  // only once the frames queued before it were written.
-  void Pump(std::unique_lock<std::mutex>& lock) {
-    if (writing_ || finished_) return;
-    if (!control_.empty() && (control_.front().has_accepted() || queue_.empty())) {
-      out_ = std::move(control_.front());
-      control_.pop_front();
-    } else if (accepted_sent_ && !queue_.empty()) {
-      out_.Clear();
-      out_.set_text(std::move(queue_.front()));
-      queued_bytes_ -= out_.text().size();
-      queue_.pop_front();
-    } else {
-      return;
-    }
-    if (out_.has_accepted()) accepted_sent_ = true;
-    writing_ = true;
-    StartWrite(&out_);
-  }
-
-  void End(grpc::Status status = grpc::Status::OK) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (finished_) return;
-      finished_ = true;
-      closing_ = true;
-      ClearQueue();
-    }
-    Finish(status);
-  }
-
   CollabService& svc_;
   std::shared_ptr<RtdbSocket> self_;
-  SocketFrame in_;
-  bool opened_ = false;
 
   std::mutex work_mu_;  // one session call at a time (the session's contract)
-  std::mutex mu_;
+  std::mutex state_mu_;
   std::shared_ptr<rtdb::RtdbSession> session_;
-  std::deque<SocketFrame> control_;
-  std::deque<std::string> queue_;
-  size_t queued_bytes_ = 0;
-  SocketFrame out_;
-  bool writing_ = false, closing_ = false, finished_ = false, accepted_sent_ = false, done_ = false;
+  bool done_ = false;
 };
 
 grpc::ServerBidiReactor<SocketFrame, SocketFrame>* CollabService::Rtdb(grpc::CallbackServerContext*) {

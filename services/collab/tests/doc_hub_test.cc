@@ -8,13 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cloudillo/db/migrate.h"
-#include "cloudillo/testing/test_env.h"
+#include "doc_fixture.h"
 #include "frames.h"
 
 namespace cloudillo::collab {
-const std::vector<db::Migration>& Migrations();
-
 namespace {
 
 class FakePeer : public DocPeer {
@@ -37,45 +34,20 @@ class FakePeer : public DocPeer {
   std::vector<std::string> frames;
 };
 
-std::string Typed(uint64_t client, uint64_t clock) {
-  yjs::Update u;
-  yjs::Struct s;
-  s.kind = yjs::StructKind::kItem;
-  s.id = {client, clock};
-  s.length = 1;
-  if (clock > 0) {
-    s.origin = yjs::Id{client, clock - 1};
-  } else {
-    s.parent.kind = yjs::Parent::Kind::kKey;
-    s.parent.key = "t";
-  }
-  s.content.kind = yjs::ContentKind::kString;
-  s.content.text = "a";
-  s.content.utf16_len = 1;
-  u.structs.push_back(s);
-  return yjs::EncodeUpdate(u);
-}
-
 std::string Aware(uint64_t client, uint64_t clock, const std::string& state) {
   return EncodeAwarenessMessage(EncodeAwareness({{client, clock, state}}));
 }
 
-class DocHubTest : public ::testing::Test {
+class DocHubTest : public DocStoreFixture {
  protected:
   void SetUp() override {
-    auto pool = db::Pool::Connect(testing::CreateTestDatabase(), 6, "collab");
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *pool;
-    ASSERT_TRUE(db::Migrate(*pool_, "collab", Migrations()).ok());
-    store_ = std::make_unique<DocStore>(pool_);
+    DocStoreFixture::SetUp();
     hub_ = std::make_unique<DocHub>(*store_, nullptr, workers_, HubLimits{}, nullptr);
   }
   int64_t Rows(const std::string& doc) {
     return pool_->Query("SELECT count(*) FROM crdt_updates WHERE doc_id = $1", {db::P(doc)})->rows[0].Int(0);
   }
   rpc::WorkerPool workers_{{"test", 2, 64, 0, nullptr}};
-  std::shared_ptr<db::Pool> pool_;
-  std::unique_ptr<DocStore> store_;
   std::unique_ptr<DocHub> hub_;
   PeerInfo writer_{false, "alice.test", "alice.test"};
   PeerInfo reader_{true, "bob.test", "bob.test"};

@@ -10,34 +10,11 @@
 #include <mutex>
 #include <thread>
 
-#include "cloudillo/db/migrate.h"
-#include "cloudillo/testing/test_env.h"
+#include "doc_fixture.h"
 #include "log_writer.h"
 
 namespace cloudillo::collab {
-const std::vector<db::Migration>& Migrations();
-
 namespace {
-
-// One character typed at the end of root text "t" by `client`, at `clock`.
-std::string Typed(uint64_t client, uint64_t clock) {
-  yjs::Update u;
-  yjs::Struct s;
-  s.kind = yjs::StructKind::kItem;
-  s.id = {client, clock};
-  s.length = 1;
-  if (clock > 0) {
-    s.origin = yjs::Id{client, clock - 1};
-  } else {
-    s.parent.kind = yjs::Parent::Kind::kKey;
-    s.parent.key = "t";
-  }
-  s.content.kind = yjs::ContentKind::kString;
-  s.content.text = "a";
-  s.content.utf16_len = 1;
-  u.structs.push_back(s);
-  return yjs::EncodeUpdate(u);
-}
 
 uint64_t ClockOf(const std::string& merged, uint64_t client) {
   auto sv = yjs::StateVectorFromUpdate(merged);
@@ -58,18 +35,7 @@ std::string MergedLog(DocStore& store, int64_t tn, const std::string& doc) {
   return *m;
 }
 
-class DocStoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto pool = db::Pool::Connect(testing::CreateTestDatabase(), 6, "collab");
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *pool;
-    ASSERT_TRUE(db::Migrate(*pool_, "collab", Migrations()).ok());
-    store_ = std::make_unique<DocStore>(pool_);
-  }
-  std::shared_ptr<db::Pool> pool_;
-  std::unique_ptr<DocStore> store_;
-};
+using DocStoreTest = DocStoreFixture;
 
 TEST_F(DocStoreTest, NewDocumentStartsWithMeta) {
   auto rows = store_->Load(1, "doc1", 0, true);
