@@ -467,6 +467,13 @@ absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::stri
   return outcome;
 }
 
+// An active INVT with subject "@<us>" for `id_tag` (§2.11 INVT into a community).
+absl::StatusOr<bool> Pipeline::InvitedToUs(const Tenant& tenant, const std::string& id_tag) {
+  CL_ASSIGN_OR_RETURN(auto invt,
+                      store_.LatestByKey(tenant.tn_id, absl::StrCat("INVT:@", tenant.id_tag, ":", id_tag)));
+  return invt && invt->status == "A" && invt->sub_type.empty();
+}
+
 // E11, receiver side: the status an inbound row rests at.
 absl::StatusOr<std::string> Pipeline::InboundStatus(const Tenant& tenant, const ActionRow& row,
                                                     bool pre_approved) {
@@ -475,6 +482,8 @@ absl::StatusOr<std::string> Pipeline::InboundStatus(const Tenant& tenant, const 
     CL_ASSIGN_OR_RETURN(auto ours,
                         store_.LatestByKey(tenant.tn_id, "CONN:" + tenant.id_tag + ":" + row.issuer));
     if (ours && ours->status != "D" && ours->sub_type.empty()) return std::string("A");  // mutual
+    CL_ASSIGN_OR_RETURN(bool invited, InvitedToUs(tenant, row.issuer));
+    if (invited) return std::string("A");
     CL_ASSIGN_OR_RETURN(std::string mode, Setting(tenant.tn_id, "profile.connection_mode"));
     if (mode == "\"A\"") return std::string("A");
     if (mode == "\"I\"") return std::string("D");
@@ -507,7 +516,13 @@ absl::Status Pipeline::OnReceive(const Tenant& tenant, const ActionRow& row) {
       bool mutual = ours && ours->status != "D" && ours->sub_type.empty();
       CL_RETURN_IF_ERROR(UpdateRelationship(tenant.tn_id, iss, true, true, true));
       if (mutual) LinkFormed(tenant, iss);
-      if (!mutual) {  // connection_mode A: answer with CONN:ACC
+      if (!mutual) {  // connection_mode A or an invitation: answer with CONN:ACC
+        // E11: the member an invitation into this community brought in.
+        CL_ASSIGN_OR_RETURN(bool invited, InvitedToUs(tenant, iss));
+        if (invited) {
+          CL_RETURN_IF_ERROR(UpdateRelationship(tenant.tn_id, iss, true, true, true, "contributor"));
+          CL_RETURN_IF_ERROR(subs_.RetireInvitations(tenant.tn_id, "@" + tenant.id_tag, iss));
+        }
         CreateInput acc;
         acc.type = "CONN";
         acc.sub_type = "ACC";

@@ -105,6 +105,7 @@ class Pipeline {
   // SUBS, INVT).
   absl::StatusOr<std::string> InboundStatus(const Tenant& tenant, const ActionRow& row, bool pre_approved);
   absl::Status OnReceive(const Tenant& tenant, const ActionRow& row);
+  absl::StatusOr<bool> InvitedToUs(const Tenant& tenant, const std::string& id_tag);
   // §2.5 item 5: the owner of a relay_children container vouches for an accepted
   // child from another tenant with an APRV that carries it to every member.
   absl::Status RelayChild(const Tenant& tenant, const ActionRow& row);

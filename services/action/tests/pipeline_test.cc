@@ -87,6 +87,7 @@ class FakeIdentity final : public cloudillo::v1::Identity::CallbackService {
     if (req->has_connected()) r.set_connected(req->connected());
     if (req->has_following()) r.set_following(req->following());
     if (req->has_follower()) r.set_follower(req->follower());
+    if (req->has_roles()) r.set_roles(req->roles());
     return Finish(ctx, grpc::Status::OK);
   }
   grpc::ServerUnaryReactor* ListFollowers(grpc::CallbackServerContext* ctx,
@@ -445,6 +446,39 @@ TEST_F(PipelineTest, InvitationsNeedAModeratorAndReachTheSubjectOwner) {
   EXPECT_EQ(Held(kAlice, sent.action_id)->status, "A");
   ASSERT_TRUE(Held(kCarol, sent.action_id));
   EXPECT_EQ(Held(kCarol, sent.action_id)->status, "C");
+}
+
+TEST_F(PipelineTest, AnInvitationIntoACommunityTurnsTheInviteesConnIntoAMembership) {
+  // carol plays the community, bob one of its moderators.
+  Connect(kBob, kCarol);
+  Connect(kBob, kDave);
+  CreateInput invt;
+  invt.type = "INVT";
+  invt.audience = "dave.test";
+  invt.subject = "@carol.test";
+  ActionRow sent = Create(kBob, invt);
+  Pump();
+  ASSERT_TRUE(Held(kCarol, sent.action_id));
+  EXPECT_EQ(Held(kCarol, sent.action_id)->status, "A");  // the community keeps it
+  ASSERT_TRUE(Held(kDave, sent.action_id));
+  EXPECT_EQ(Held(kDave, sent.action_id)->status, "C");
+  // An uninvited request waits for the community (connection_mode default).
+  CreateInput conn;
+  conn.type = "CONN";
+  conn.audience = "carol.test";
+  ActionRow uninvited = Create(kAlice, conn);
+  Pump();
+  EXPECT_EQ(Held(kCarol, uninvited.action_id)->status, "C");
+  // dave accepts: his CONN is answered at once and he becomes a contributor.
+  ASSERT_TRUE(pipeline_->Accept(kDave, sent.action_id).ok());
+  Pump();
+  auto acc = ByKey(kDave, "CONN:carol.test:dave.test");
+  ASSERT_TRUE(acc);
+  EXPECT_EQ(acc->full_type(), "CONN:ACC");
+  EXPECT_EQ(acc->status, "A");
+  EXPECT_EQ(identity_.Rel(kCarol.tn_id, "dave.test").roles(), "contributor");
+  EXPECT_TRUE(identity_.Rel(kCarol.tn_id, "dave.test").connected());
+  EXPECT_EQ(Held(kCarol, sent.action_id)->status, "D");  // used up
 }
 
 TEST_F(PipelineTest, AutoApproveVouchesForAConnectedWallPostWhenTheSettingSaysSo) {
