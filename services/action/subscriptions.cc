@@ -132,7 +132,13 @@ absl::StatusOr<std::string> Subscriptions::InboundInvtStatus(int64_t tn_id, cons
   if (!invt.sub_type.empty()) return std::string("A");
   if (IsIdentityRef(invt.subject)) return std::string(invt.subject.substr(1) == tenant_id_tag ? "A" : "C");
   CL_ASSIGN_OR_RETURN(auto target, store_.Find(tn_id, invt.subject));
-  return std::string(target && target->issuer == tenant_id_tag ? "A" : "C");
+  if (!target || target->issuer != tenant_id_tag) return std::string("C");
+  // At the home an INVT admits its invitee's SUBS, so it counts only from someone who
+  // may invite (the sender's node checks this too, but a peer's node is not ours).
+  absl::Status may = CheckGate(tn_id, invt.issuer, "INVT", "", invt.subject);
+  if (absl::IsPermissionDenied(may)) return std::string("D");
+  CL_RETURN_IF_ERROR(may);
+  return std::string("A");
 }
 
 absl::Status Subscriptions::RetireInvitations(int64_t tn_id, const std::string& subject_id,

@@ -432,13 +432,14 @@ TEST_F(PipelineTest, InvitationsNeedAModeratorAndReachTheSubjectOwner) {
   EXPECT_EQ(pipeline_->Create(kBob, invt).status().code(), absl::StatusCode::kPermissionDenied);
   // A moderator may, and the INVT goes to the invitee and to the CONV's home (alice),
   // which keeps it at A for the SUBS that follows; the invitee's copy rests at C.
-  // bob's own SUBS is what counts on his node (a SUBS:UPD from the admin is future
+  // bob's SUBS, at his node and at the home, is what counts (a SUBS:UPD from the admin is future
   // work): raise it in place.
   ASSERT_TRUE(
       pool_
-          ->Query("UPDATE actions SET content = '{\"role\":\"moderator\"}' WHERE tn_id = 2 AND key = $1 "
-                  "AND status = 'A'",
-                  {db::P("SUBS:" + conv.action_id + ":bob.test")})
+          ->Query(
+              "UPDATE actions SET content = '{\"role\":\"moderator\"}' WHERE tn_id IN (1, 2) AND key = $1 "
+              "AND status = 'A'",
+              {db::P("SUBS:" + conv.action_id + ":bob.test")})
           .ok());
   ActionRow sent = Create(kBob, invt);
   Pump();
@@ -446,6 +447,47 @@ TEST_F(PipelineTest, InvitationsNeedAModeratorAndReachTheSubjectOwner) {
   EXPECT_EQ(Held(kAlice, sent.action_id)->status, "A");
   ASSERT_TRUE(Held(kCarol, sent.action_id));
   EXPECT_EQ(Held(kCarol, sent.action_id)->status, "C");
+}
+
+TEST_F(PipelineTest, TheHomeIgnoresAnInvitationFromAPlainMember) {
+  Connect(kAlice, kBob);
+  Connect(kAlice, kCarol);
+  ActionRow conv = Conv(kAlice);
+  InviteAndJoin(conv, kBob);
+  // bob's node would refuse it, so he signs the INVT himself and sends it straight home.
+  std::string invt = Forge(kBob, "INVT", "", "carol.test", conv.action_id, R"({"role":"member"})");
+  ASSERT_TRUE(pipeline_->Receive(kAlice, invt, {}, false).ok());
+  EXPECT_EQ(Held(kAlice, crypto::ActionId(invt))->status, "D");
+  // carol's SUBS on the strength of it is turned down.
+  CreateInput subs;
+  subs.type = "SUBS";
+  subs.audience = "alice.test";
+  subs.subject = conv.action_id;
+  ActionRow joined = Create(kCarol, subs);
+  Pump();
+  EXPECT_EQ(Held(kAlice, joined.action_id)->status, "D");
+}
+
+TEST_F(PipelineTest, ARepostReachesTheOriginalsOwnerWithTheOriginal) {
+  Connect(kAlice, kBob);
+  CreateInput post;
+  post.type = "POST";
+  post.content = "public";
+  post.visibility = "P";
+  ActionRow original = Create(kAlice, post);
+  Pump();
+  ASSERT_TRUE(Held(kBob, original.action_id));
+  CreateInput repost;
+  repost.type = "REPOST";
+  repost.audience = "bob.test";
+  repost.subject = original.action_id;
+  ActionRow boost = Create(kBob, repost);
+  auto d = pool_->Query("SELECT recipient, related FROM deliveries WHERE tn_id = 2 AND a_id = $1",
+                        {db::P(boost.a_id)});
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_EQ(d->rows.size(), 1u);
+  EXPECT_EQ(d->rows[0].Str(0), "alice.test");
+  EXPECT_EQ(ParseTextArray(d->rows[0].Str(1)), std::vector<std::string>{original.token});
 }
 
 TEST_F(PipelineTest, AnInvitationIntoACommunityTurnsTheInviteesConnIntoAMembership) {
