@@ -380,6 +380,23 @@ TEST_F(PipelineTest, ClosedConvJoinsThroughAnInvitationAndRelaysToEveryMember) {
   Pump();
   EXPECT_TRUE(Held(kBob, mine.action_id));
   EXPECT_TRUE(Held(kCarol, mine.action_id));
+  // A comment under bob's MSG belongs to the CONV too: home, then to every member,
+  // and so does the home's STAT of the MSG's counters (never to plain followers).
+  identity_.Rel(kAlice.tn_id, "dave.test").set_follower(true);
+  CreateInput cmnt;
+  cmnt.type = "CMNT";
+  cmnt.parent_id = msg.action_id;
+  cmnt.content = "+1";
+  ActionRow comment = Create(kBob, cmnt);
+  EXPECT_EQ(comment.audience, "alice.test");
+  Pump();
+  ASSERT_TRUE(Held(kCarol, comment.action_id));
+  EXPECT_EQ(Held(kCarol, comment.action_id)->status, "A");
+  EXPECT_EQ(Held(kCarol, msg.action_id)->comments, 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM deliveries WHERE tn_id = 1 AND recipient = 'dave.test'"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM actions WHERE tn_id = 1 AND type = 'STAT' AND parent_id = $1",
+                  {db::P(msg.action_id)}),
+            1);
   // A member who leaves can no longer write.
   CreateInput leave;
   leave.type = "SUBS";
