@@ -308,8 +308,8 @@ absl::StatusOr<ApiReply> ActionService::DoInbox(const ApiRequest& req, bool sync
     if (bytes > kMaxRelatedBytes) return rpc::BadRequest("related tokens too large");
   }
   CL_ASSIGN_OR_RETURN(Claims claims, DecodeClaims(token));
-  if (cache::Decision d = issuer_limit_.Check(TenantOf(req).tn_id, claims.iss, req.ctx().client_ip());
-      !d.allowed) {
+  const Tenant tenant = TenantOf(req);
+  if (cache::Decision d = issuer_limit_.Check(tenant.tn_id, claims.iss, req.ctx().client_ip()); !d.allowed) {
     return rpc::ApiError(absl::StatusCode::kResourceExhausted, "E-RATE-LIMITED",
                          "Too many requests. Please slow down.",
                          ojson{{"level", d.level}, {"retryAfter", d.retry_after_secs}}.dump(), 429);
@@ -330,7 +330,6 @@ absl::StatusOr<ApiReply> ActionService::DoInbox(const ApiRequest& req, bool sync
                            428);
     }
   }
-  Tenant tenant = TenantOf(req);
   if (!sync) {
     CL_RETURN_IF_ERROR(
         store_.EnqueueInbound(tenant.tn_id, tenant.id_tag, token, related, req.ctx().client_ip()));

@@ -80,6 +80,7 @@ Pipeline::Pipeline(ActionStore& store, std::shared_ptr<cloudillo::v1::Identity::
                    std::shared_ptr<federation::KeyResolver> keys, std::shared_ptr<cache::Redis> redis,
                    const Clock& clock)
     : store_(store),
+      subs_(store),
       identity_(std::move(identity)),
       keys_(std::move(keys)),
       redis_(std::move(redis)),
@@ -179,7 +180,7 @@ absl::StatusOr<ActionRow> Pipeline::Create(const Tenant& tenant, const CreateInp
   c.a = in.attachments;
   c.aud = in.audience;
   c.sub = in.subject;
-  c.f = in.flags;
+  c.f = in.flags.empty() ? std::string(DefaultFlags(c.base_type())) : in.flags;
   c.exp = in.expires_at;
   c.iat = std::max(in.iat, absl::ToUnixSeconds(clock_.Now()));
   if (!c.aud.empty() && !IsCanonicalIdTag(c.aud)) return rpc::BadRequest("invalid audience id_tag");
@@ -206,6 +207,15 @@ absl::StatusOr<ActionRow> Pipeline::Create(const Tenant& tenant, const CreateInp
     CL_ASSIGN_OR_RETURN(auto rel, Relationship(tenant.tn_id, c.aud));
     if (!rel.following() && !rel.connected())
       return rpc::Forbidden("not following or connected to the audience");
+  }
+  // §2.9: a MSG in a CONV needs a membership there, an INVT a moderator's (§2.11).
+  std::string gated;
+  if (RequiresSubscription(c.base_type())) gated = absl::StartsWith(c.sub, "a1~") ? c.sub : c.p;
+  if (c.base_type() == "INVT" && c.sub_type().empty() && absl::StartsWith(c.sub, "a1~")) gated = c.sub;
+  if (!gated.empty()) {
+    absl::Status st = subs_.CheckGate(tenant.tn_id, tenant.id_tag, c.base_type(), c.sub_type(), gated);
+    if (absl::IsNotFound(st)) return rpc::NotFoundError();
+    if (!st.ok()) return rpc::Forbidden(std::string(st.message()));
   }
   // E10: explicit, parent, subject, type default, setting, F; `O` promotes to C.
   std::string v = in.visibility;
@@ -245,10 +255,10 @@ absl::StatusOr<ActionRow> Pipeline::Create(const Tenant& tenant, const CreateInp
     PublishBus(tenant, row);
     return row;
   }
-  CL_ASSIGN_OR_RETURN(std::vector<std::string> recipients, Recipients(tenant, def, row));
+  CL_ASSIGN_OR_RETURN(Delivery delivery, Recipients(tenant, def, row));
   CL_RETURN_IF_ERROR(store_.pool().Transact([&](db::Tx& tx) -> absl::Status {
     CL_ASSIGN_OR_RETURN(row.a_id, store_.Insert(tx, tenant.tn_id, row));
-    return store_.EnqueueDeliveries(tx, tenant.tn_id, row.a_id, recipients, {});
+    return store_.EnqueueDeliveries(tx, tenant.tn_id, row.a_id, delivery.recipients, delivery.related);
   }));
   row.received_at = row.created_at;
   CL_RETURN_IF_ERROR(OnCreate(tenant, row));
@@ -257,22 +267,60 @@ absl::StatusOr<ActionRow> Pipeline::Create(const Tenant& tenant, const CreateInp
 }
 
 // §2.5 with E24 item 3.
-absl::StatusOr<std::vector<std::string>> Pipeline::Recipients(const Tenant& tenant, const TypeDef& def,
-                                                              const ActionRow& row) {
-  std::vector<std::string> out;
+absl::StatusOr<Pipeline::Delivery> Pipeline::Recipients(const Tenant& tenant, const TypeDef& def,
+                                                        const ActionRow& row) {
+  Delivery out;
   if (def.local_only) return out;
-  if (def.broadcast && row.audience.empty()) {
-    if (row.type == "STAT" && !row.parent_id.empty()) {
-      CL_ASSIGN_OR_RETURN(auto parent, store_.Find(tenant.tn_id, row.parent_id));
-      if (parent) {
-        const TypeDef* pd = FindType(parent->full_type());
-        if (!pd || !pd->broadcast) return out;
-      }
-    }
-    return Followers(tenant.tn_id);
+  bool only_followers = false;  // ListFollowers leaves out suspended and blocked profiles
+  std::optional<ActionRow> subject;
+  if (absl::StartsWith(row.subject, "a1~")) {
+    CL_ASSIGN_OR_RETURN(subject, store_.Find(tenant.tn_id, row.subject));
   }
-  if (row.type == "APRV") return Followers(tenant.tn_id);
-  if (!row.audience.empty() && row.audience != tenant.id_tag) out.push_back(row.audience);
+  // Item 6: the subject's token travels along, so the receiver needs no fetch.
+  if (DeliverSubject(row.type) && subject) out.related.push_back(subject->token);
+  if (def.broadcast && row.audience.empty()) {
+    bool to_followers = true;
+    // A child of a member-scoped container (a STAT or the relay APRV of a CONV) is
+    // for the members alone; subscriber fan-out below covers them.
+    if (!row.parent_id.empty()) {
+      CL_ASSIGN_OR_RETURN(auto parent, store_.Find(tenant.tn_id, row.parent_id));
+      const TypeDef* pd = parent ? FindType(parent->full_type()) : nullptr;
+      to_followers = pd && pd->broadcast;
+    }
+    if (to_followers) {
+      CL_ASSIGN_OR_RETURN(out.recipients, Followers(tenant.tn_id));
+      only_followers = true;
+    }
+  } else if (row.type == "APRV" && subject && FindType(subject->full_type()) &&
+             FindType(subject->full_type())->broadcast) {
+    CL_ASSIGN_OR_RETURN(out.recipients, Followers(tenant.tn_id));  // E24 item 3
+    only_followers = true;
+  } else {
+    if (!row.audience.empty()) out.recipients.push_back(row.audience);
+    // Item 4: an INVT or REPOST also reaches the subject's owner.
+    if (DeliverToSubjectOwner(row.type)) {
+      if (IsIdentityRef(row.subject)) out.recipients.push_back(row.subject.substr(1));
+      if (subject) out.recipients.push_back(subject->issuer);
+    }
+  }
+  size_t before = out.recipients.size();
+  CL_RETURN_IF_ERROR(AddSubscribers(tenant, row, out.recipients));
+  only_followers = only_followers && out.recipients.size() == before;
+  std::vector<std::string>& r = out.recipients;
+  std::sort(r.begin(), r.end());
+  r.erase(std::unique(r.begin(), r.end()), r.end());
+  r.erase(std::remove_if(r.begin(), r.end(),
+                         [&](const std::string& t) { return t == tenant.id_tag || !IsCanonicalIdTag(t); }),
+          r.end());
+  if (r.empty() || only_followers) return out;
+  // Item 4: no delivery to a profile we suspended, blocked or banned.
+  CL_ASSIGN_OR_RETURN(ProfileIndex profiles, Profiles(tenant.tn_id, r));
+  r.erase(std::remove_if(r.begin(), r.end(),
+                         [&](const std::string& t) {
+                           const std::string& st = profiles[t].status();
+                           return st == "B" || st == "S" || st == "X";
+                         }),
+          r.end());
   return out;
 }
 
@@ -289,6 +337,17 @@ absl::Status Pipeline::OnCreate(const Tenant& tenant, const ActionRow& row) {
   // The owner reacting to or commenting on its own action counts it at once.
   if (row.type == "REACT" && !row.subject.empty()) return UpdateCounters(tenant, row.subject);
   if (row.type == "CMNT" && !row.parent_id.empty()) return UpdateCounters(tenant, row.parent_id);
+  // §2.11 CONV: the creator is its first member, as admin; the SUBS goes to the
+  // CONV's home so a CONV hosted elsewhere (aud) learns it too.
+  if (t == "CONV") {
+    CreateInput subs;
+    subs.type = "SUBS";
+    subs.audience = aud.empty() ? tenant.id_tag : aud;
+    subs.subject = row.action_id;
+    subs.content = json{{"role", "admin"}};
+    return Create(tenant, subs).status();
+  }
+  if (t == "SUBS:DEL") return subs_.RetireInvitations(tenant.tn_id, row.subject, tenant.id_tag);
   return absl::OkStatus();
 }
 
@@ -339,7 +398,15 @@ absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::stri
                 subject->visibility == "P" &&
                 (subject->issuer == tenant.id_tag || subject->audience == tenant.id_tag);
       bool r2 = c.base_type() == "STAT" && parent.has_value();
-      if (!r1 && !r2) return absl::PermissionDeniedError("no relationship with the issuer");
+      // R3: the owner of a relay_children container vouching for one of its children.
+      bool r3 = c.base_type() == "APRV" && parent && RelayChildren(parent->type) && OwnerOf(*parent) == c.iss;
+      if (!r1 && !r2 && !r3) return absl::PermissionDeniedError("no relationship with the issuer");
+    }
+    // Step 6: a MSG in a CONV comes from one of its members (or its creator).
+    if (RequiresSubscription(c.base_type()) && !pre_approved) {
+      const std::string& target = absl::StartsWith(c.sub, "a1~") ? c.sub : c.p;
+      if (!target.empty())
+        CL_RETURN_IF_ERROR(subs_.CheckGate(tenant.tn_id, c.iss, c.base_type(), c.sub_type(), target));
     }
     if (c.sub_type() != "DEL") {
       if (c.base_type() == "CMNT" && parent && HasFlag(parent->flags, 'c')) {
@@ -366,7 +433,7 @@ absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::stri
       PublishBus(tenant, row);
       return Received::kEphemeral;
     }
-    CL_ASSIGN_OR_RETURN(row.status, InboundStatus(tenant, row));
+    CL_ASSIGN_OR_RETURN(row.status, InboundStatus(tenant, row, pre_approved));
     absl::Status inserted = store_.pool().Transact([&](db::Tx& tx) -> absl::Status {
       CL_ASSIGN_OR_RETURN(row.a_id, store_.Insert(tx, tenant.tn_id, row));
       return absl::OkStatus();
@@ -377,6 +444,8 @@ absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::stri
       CL_RETURN_IF_ERROR(inserted);
       row.received_at = absl::ToUnixMicros(clock_.Now());
       CL_RETURN_IF_ERROR(OnReceive(tenant, row));
+      if (row.status == "A") CL_RETURN_IF_ERROR(RelayChild(tenant, row));
+      CL_RETURN_IF_ERROR(AutoApprove(tenant, row));
       if (row.status != "D") PublishBus(tenant, row);
     }
     stored = row;
@@ -398,13 +467,23 @@ absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::stri
   return outcome;
 }
 
+// An active INVT with subject "@<us>" for `id_tag` (§2.11 INVT into a community).
+absl::StatusOr<bool> Pipeline::InvitedToUs(const Tenant& tenant, const std::string& id_tag) {
+  CL_ASSIGN_OR_RETURN(auto invt,
+                      store_.LatestByKey(tenant.tn_id, absl::StrCat("INVT:@", tenant.id_tag, ":", id_tag)));
+  return invt && invt->status == "A" && invt->sub_type.empty();
+}
+
 // E11, receiver side: the status an inbound row rests at.
-absl::StatusOr<std::string> Pipeline::InboundStatus(const Tenant& tenant, const ActionRow& row) {
+absl::StatusOr<std::string> Pipeline::InboundStatus(const Tenant& tenant, const ActionRow& row,
+                                                    bool pre_approved) {
   const std::string t = row.full_type();
   if (t == "CONN") {
     CL_ASSIGN_OR_RETURN(auto ours,
                         store_.LatestByKey(tenant.tn_id, "CONN:" + tenant.id_tag + ":" + row.issuer));
     if (ours && ours->status != "D" && ours->sub_type.empty()) return std::string("A");  // mutual
+    CL_ASSIGN_OR_RETURN(bool invited, InvitedToUs(tenant, row.issuer));
+    if (invited) return std::string("A");
     CL_ASSIGN_OR_RETURN(std::string mode, Setting(tenant.tn_id, "profile.connection_mode"));
     if (mode == "\"A\"") return std::string("A");
     if (mode == "\"I\"") return std::string("D");
@@ -420,7 +499,9 @@ absl::StatusOr<std::string> Pipeline::InboundStatus(const Tenant& tenant, const 
     CL_ASSIGN_OR_RETURN(std::string allow, Setting(tenant.tn_id, "profile.allow_followers"));
     return std::string(allow == "false" ? "D" : "A");
   }
-  if ((row.type == "FSHR" || row.type == "INVT" || row.type == "PRINVT") && row.sub_type != "DEL") {
+  if (row.type == "SUBS") return subs_.InboundSubsStatus(tenant.tn_id, tenant.id_tag, row, pre_approved);
+  if (row.type == "INVT") return subs_.InboundInvtStatus(tenant.tn_id, tenant.id_tag, row);
+  if ((row.type == "FSHR" || row.type == "PRINVT") && row.sub_type != "DEL") {
     return std::string("C");
   }
   return std::string("A");
@@ -435,7 +516,13 @@ absl::Status Pipeline::OnReceive(const Tenant& tenant, const ActionRow& row) {
       bool mutual = ours && ours->status != "D" && ours->sub_type.empty();
       CL_RETURN_IF_ERROR(UpdateRelationship(tenant.tn_id, iss, true, true, true));
       if (mutual) LinkFormed(tenant, iss);
-      if (!mutual) {  // connection_mode A: answer with CONN:ACC
+      if (!mutual) {  // connection_mode A or an invitation: answer with CONN:ACC
+        // E11: the member an invitation into this community brought in.
+        CL_ASSIGN_OR_RETURN(bool invited, InvitedToUs(tenant, iss));
+        if (invited) {
+          CL_RETURN_IF_ERROR(UpdateRelationship(tenant.tn_id, iss, true, true, true, "contributor"));
+          CL_RETURN_IF_ERROR(subs_.RetireInvitations(tenant.tn_id, "@" + tenant.id_tag, iss));
+        }
         CreateInput acc;
         acc.type = "CONN";
         acc.sub_type = "ACC";
@@ -459,6 +546,9 @@ absl::Status Pipeline::OnReceive(const Tenant& tenant, const ActionRow& row) {
   if (row.type == "REACT" && !row.subject.empty()) return UpdateCounters(tenant, row.subject);
   if (row.type == "CMNT" && !row.parent_id.empty()) return UpdateCounters(tenant, row.parent_id);
   if (row.type == "STAT") return ApplyStat(tenant, row);
+  // §2.11 SUBS: a join through an invitation, or a leave, uses the invitation up.
+  if (row.type == "SUBS" && row.status == "A" && row.sub_type != "UPD")
+    return subs_.RetireInvitations(tenant.tn_id, row.subject, iss);
   return absl::OkStatus();
 }
 
@@ -549,6 +639,22 @@ absl::StatusOr<ActionRow> Pipeline::Accept(const Tenant& tenant, const std::stri
     acc.sub_type = "ACC";
     acc.audience = row->issuer;
     CL_RETURN_IF_ERROR(Create(tenant, acc).status());
+  }
+  // §2.11 INVT: joining is a SUBS to the CONV's home, or a CONN to the community.
+  if (row->full_type() == "INVT" && row->audience == tenant.id_tag) {
+    CreateInput join;
+    if (IsIdentityRef(row->subject)) {
+      join.type = "CONN";
+      join.audience = row->subject.substr(1);
+    } else {
+      CL_ASSIGN_OR_RETURN(auto target, store_.Find(tenant.tn_id, row->subject));
+      if (!target) return rpc::NotFoundError();
+      join.type = "SUBS";
+      join.audience = target->issuer;
+      join.subject = target->action_id;
+      join.content = json{{"role", "member"}};
+    }
+    CL_RETURN_IF_ERROR(Create(tenant, join).status());
   }
   const TypeDef* def = FindType(row->full_type());
   if (def && def->approvable && row->audience == tenant.id_tag) {

@@ -26,6 +26,7 @@
 #include "cloudillo/core/clock.h"
 #include "cloudillo/federation/key_resolver.h"
 #include "cloudillo/v1/identity.grpc.pb.h"
+#include "subscriptions.h"
 
 namespace cloudillo::action {
 
@@ -75,6 +76,8 @@ class Pipeline {
   absl::StatusOr<std::string> Sign(int64_t tn_id, const cloudillo::v1::ActionClaims& claims, int pow);
   // Told when a link with `peer` forms (CONN:ACC either way, a mutual CONN), so history
   // sync can pull the peer's outbox (history_sync.h, E9).
+  // The conversation rules (tests and the REST handlers read the roster).
+  Subscriptions& subscriptions() { return subs_; }
   void OnLinkFormed(std::function<void(const Tenant&, const std::string& peer)> fn) {
     link_formed_ = std::move(fn);
   }
@@ -90,18 +93,33 @@ class Pipeline {
   absl::StatusOr<std::string> Setting(int64_t tn_id, const std::string& key);
   absl::StatusOr<std::vector<std::string>> Followers(int64_t tn_id);
 
-  absl::StatusOr<std::vector<std::string>> Recipients(const Tenant& tenant, const TypeDef& def,
-                                                      const ActionRow& row);
+  struct Delivery {
+    std::vector<std::string> recipients;
+    std::vector<std::string> related;  // tokens sent along (deliver_subject)
+  };
+  absl::StatusOr<Delivery> Recipients(const Tenant& tenant, const TypeDef& def, const ActionRow& row);
+  // §2.5 item 5: members of a container we own, for a child of it.
+  absl::Status AddSubscribers(const Tenant& tenant, const ActionRow& row, std::vector<std::string>& out);
   absl::Status OnCreate(const Tenant& tenant, const ActionRow& row);
-  // Decides the status of an inbound row before it is stored (CONN handshake, FLLW).
-  absl::StatusOr<std::string> InboundStatus(const Tenant& tenant, const ActionRow& row);
+  // Decides the status of an inbound row before it is stored (CONN handshake, FLLW,
+  // SUBS, INVT).
+  absl::StatusOr<std::string> InboundStatus(const Tenant& tenant, const ActionRow& row, bool pre_approved);
   absl::Status OnReceive(const Tenant& tenant, const ActionRow& row);
+  absl::StatusOr<bool> InvitedToUs(const Tenant& tenant, const std::string& id_tag);
+  // §2.5 item 5: the owner of a relay_children container vouches for an accepted
+  // child from another tenant with an APRV that carries it to every member.
+  absl::Status RelayChild(const Tenant& tenant, const ActionRow& row);
+  // A joiner learns the members that were there before it.
+  absl::Status BackfillRoster(const Tenant& tenant, const ActionRow& container, const std::string& joiner);
+  // §2.8 "Auto-approve".
+  absl::Status AutoApprove(const Tenant& tenant, const ActionRow& row);
   // The owner's counters for a REACT or CMNT on its action, then a STAT to followers.
   absl::Status UpdateCounters(const Tenant& tenant, const std::string& target_id);
   absl::Status ApplyStat(const Tenant& tenant, const ActionRow& stat);
   void PublishBus(const Tenant& tenant, const ActionRow& row);
 
   ActionStore& store_;
+  Subscriptions subs_;
   std::shared_ptr<cloudillo::v1::Identity::StubInterface> identity_;
   std::shared_ptr<federation::KeyResolver> keys_;
   std::shared_ptr<cache::Redis> redis_;
