@@ -3,6 +3,7 @@
 //
 //   CLOUDILLO_ACTION_ADDR              where action's gRPC is reached (listens on its port)
 //   CLOUDILLO_IDENTITY_ADDR            where identity is reached
+//   CLOUDILLO_BLOB_ADDR                where blob is reached (attachments of inbound actions)
 //   CLOUDILLO_OUTBOX_THREADS           delivery threads (default 8)
 //   CLOUDILLO_OUTBOX_PER_DESTINATION   concurrent deliveries to one recipient (default 4)
 //   CLOUDILLO_INBOX_THREADS            verifier threads (default 4)
@@ -25,6 +26,7 @@ struct ActionConfig {
   std::string action_addr;
   std::string grpc_listen;
   std::string identity_addr;
+  std::string blob_addr;
   int outbox_threads = 8;
   int per_destination = 4;
   int inbox_threads = 4;
@@ -39,6 +41,7 @@ struct ActionConfig {
                             "gRPC listen address (default: CLOUDILLO_ACTION_ADDR when it is an IP)");
     c.identity_addr =
         src.Str("CLOUDILLO_IDENTITY_ADDR", "127.0.0.1:9101", "identity gRPC address (host:port)");
+    c.blob_addr = src.Str("CLOUDILLO_BLOB_ADDR", "127.0.0.1:9104", "blob gRPC address (host:port)");
     c.outbox_threads = int(src.Int("CLOUDILLO_OUTBOX_THREADS", 8, 1, 256, "outbound delivery threads"));
     c.per_destination =
         int(src.Int("CLOUDILLO_OUTBOX_PER_DESTINATION", 4, 1, 64, "concurrent deliveries to one recipient"));

@@ -22,14 +22,7 @@ HistorySync::HistorySync(ActionStore& store, Pipeline& pipeline, std::shared_ptr
       client_(client),
       clock_(clock),
       options_(options),
-      proxy_(std::move(client), [this](int64_t tn_id, const std::string& aud, int64_t iat, int64_t exp) {
-        cloudillo::v1::ActionClaims c;
-        c.set_t("PROXY");
-        c.set_aud(aud);
-        c.set_iat(iat);
-        c.set_exp(exp);
-        return pipeline_.Sign(tn_id, c, 0);
-      }) {}
+      proxy_(std::move(client), pipeline.ProxySigner()) {}
 
 HistorySync::~HistorySync() { Stop(); }
 

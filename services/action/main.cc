@@ -4,6 +4,7 @@
 #include "action_config.h"
 #include "action_policy.h"
 #include "action_service.h"
+#include "attachments.h"
 #include "cloudillo/cache/redis.h"
 #include "cloudillo/cache/usage.h"
 #include "cloudillo/core/log.h"
@@ -81,6 +82,10 @@ int main(int argc, char** argv) {
   inbox.CountUsage(&usage);
   action::HistorySync history(store, pipeline, *client, Clock::Real(), {});
   history.Attach(pipeline, outbox);
+  action::AttachmentFetcher attachments(
+      cloudillo::v1::RemoteFiles::NewStub(rpc::ConnectChannel(cfg.blob_addr, &tls, "blob")), *client,
+      pipeline.ProxySigner());
+  attachments.AttachTo(pipeline);
   // The bus: one pattern subscription for every tenant's channel, fanned out in process.
   action::BusHub bus(cfg.bus, registry.get());
   cache::Subscriber::Options bus_topics;

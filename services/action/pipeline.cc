@@ -100,6 +100,17 @@ absl::StatusOr<std::string> Pipeline::Sign(int64_t tn_id, const cloudillo::v1::A
   return out.token();
 }
 
+federation::ProxyExchange::Signer Pipeline::ProxySigner() {
+  return [this](int64_t tn_id, const std::string& aud, int64_t iat, int64_t exp) {
+    cloudillo::v1::ActionClaims c;
+    c.set_t("PROXY");
+    c.set_aud(aud);
+    c.set_iat(iat);
+    c.set_exp(exp);
+    return Sign(tn_id, c, 0);
+  };
+}
+
 absl::StatusOr<ProfileIndex> Pipeline::Profiles(int64_t tn_id, std::vector<std::string> id_tags) {
   ProfileIndex index;
   if (id_tags.empty()) return index;
@@ -432,6 +443,12 @@ absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::stri
     if (def.ephemeral) {
       PublishBus(tenant, row);
       return Received::kEphemeral;
+    }
+    if (!row.attachments.empty() && fetch_attachments_) {
+      // §2.8 step 11: from the audience when that is another node (a community relays
+      // its members' posts), else from the issuer. A failure leaves nothing stored.
+      const std::string& source = !c.aud.empty() && c.aud != tenant.id_tag ? c.aud : c.iss;
+      CL_RETURN_IF_ERROR(fetch_attachments_(tenant, source, row.attachments));
     }
     CL_ASSIGN_OR_RETURN(row.status, InboundStatus(tenant, row, pre_approved));
     absl::Status inserted = store_.pool().Transact([&](db::Tx& tx) -> absl::Status {

@@ -25,6 +25,7 @@
 #include "cloudillo/cache/redis.h"
 #include "cloudillo/core/clock.h"
 #include "cloudillo/federation/key_resolver.h"
+#include "cloudillo/federation/proxy_exchange.h"
 #include "cloudillo/v1/identity.grpc.pb.h"
 #include "subscriptions.h"
 
@@ -74,6 +75,8 @@ class Pipeline {
   // Signs claims with the tenant's newest key (identity SignAction); also used for the
   // outbox's STATs and history sync's PROXY tokens.
   absl::StatusOr<std::string> Sign(int64_t tn_id, const cloudillo::v1::ActionClaims& claims, int pow);
+  // PROXY tokens for the cross-node exchange (E6): history sync, attachments.
+  federation::ProxyExchange::Signer ProxySigner();
   // Told when a link with `peer` forms (CONN:ACC either way, a mutual CONN), so history
   // sync can pull the peer's outbox (history_sync.h, E9).
   // The conversation rules (tests and the REST handlers read the roster).
@@ -81,6 +84,11 @@ class Pipeline {
   void OnLinkFormed(std::function<void(const Tenant&, const std::string& peer)> fn) {
     link_formed_ = std::move(fn);
   }
+  // Fetches an inbound action's attachments from `source` before the action is stored
+  // (attachments.h); unset, attachments stay references to the other node.
+  using AttachmentFetch = std::function<absl::Status(const Tenant&, const std::string& source,
+                                                     const std::vector<std::string>& file_ids)>;
+  void FetchAttachmentsWith(AttachmentFetch fn) { fetch_attachments_ = std::move(fn); }
 
  private:
   void LinkFormed(const Tenant& tenant, const std::string& peer) {
@@ -125,6 +133,7 @@ class Pipeline {
   std::shared_ptr<cache::Redis> redis_;
   const Clock& clock_;
   std::function<void(const Tenant&, const std::string&)> link_formed_;
+  AttachmentFetch fetch_attachments_;
 };
 
 }  // namespace cloudillo::action

@@ -13,6 +13,7 @@
 #include "action_service.h"
 #include "admin_http.h"
 #include "admin_service.h"
+#include "attachments.h"
 #include "blob_config.h"
 #include "cloudillo/cache/invalidation.h"
 #include "cloudillo/core/log.h"
@@ -138,6 +139,8 @@ int main(int argc, char** argv) {
   inbox.CountUsage(&usage);
   action::HistorySync history(action_store, pipeline, *fed_client, Clock::Real(), {});
   history.Attach(pipeline, outbox);
+  action::AttachmentFetcher attachments(nullptr, *fed_client, pipeline.ProxySigner());
+  attachments.AttachTo(pipeline);
   action::BusHub bus(act_cfg.bus, registry.get());
   action::ActionService action_service(action_store, pipeline, outbox, inbox, redis, Clock::Real(), workers,
                                        &bus, act_cfg.issuer_limits);
@@ -182,6 +185,7 @@ int main(int argc, char** argv) {
   access_service.ConnectIdentity(channel);
   access_service.ConnectFederation(*fed_client, fed_keys);
   pipeline.ConnectIdentity(cloudillo::v1::Identity::NewStub(channel));
+  attachments.ConnectBlob(cloudillo::v1::RemoteFiles::NewStub(channel));
   usage.Start();
   outbox.Start();
   inbox.Start();

@@ -85,17 +85,30 @@ test('connect, accept, post with an attachment, comment and react across two clu
   const bobView = await B.api(bob.idTag, 'GET', '/api/profiles/alice.test', { token: bobToken });
   assert.equal(bobView.json.data.connected, true);
 
-  // A post with an attachment reference goes to bob as a follower.
+  // A post with two attachments goes to bob as a follower: a public file alice uploaded,
+  // which bob's node fetches, verifies and keeps (§2.8 step 11, §4.6), and a reference
+  // to a file alice's node does not have, which stays a reference.
+  const bytes = randomBytes(3000);
+  r = await A.api(alice.idTag, 'POST', '/api/files/file/note.bin?visibility=P',
+    { token: aliceToken, raw: bytes, headers: { 'Content-Type': 'application/octet-stream' } });
+  assert.ok(r.status === 200 || r.status === 201, r.text);
+  const fileId = r.json.data.fileId;
+  const missing = 'f1~Qo2E3G8TJZ2HTGhVlrtTDBpvBGOp6gfGhq4QmD6Z46w';
+  r = await B.api(bob.idTag, 'GET', `/api/files/${fileId}`, { token: bobToken });
+  assert.equal(r.status, 404, 'bob\'s node does not hold the file before the post');
   r = await A.api(alice.idTag, 'POST', '/api/actions', {
     token: aliceToken,
-    body: { type: 'POST', subType: 'TEXT', content: 'Hello from A', attachments: ['f1~Qo2E3G8TJZ2HTGhVlrtTDBpvBGOp6gfGhq4QmD6Z46w'] },
+    body: { type: 'POST', subType: 'TEXT', content: 'Hello from A', attachments: [fileId, missing] },
   });
   assert.equal(r.status, 201, r.text);
   const postId = r.json.data.actionId;
   const post = await eventually('POST at bob', async () =>
     (await list(B, bob, bobToken, '?type=POST')).find((a) => a.actionId === postId));
   assert.equal(post.content, 'Hello from A');
-  assert.deepEqual(post.attachments, [{ fileId: 'f1~Qo2E3G8TJZ2HTGhVlrtTDBpvBGOp6gfGhq4QmD6Z46w' }]);
+  assert.deepEqual(post.attachments.map((a) => a.fileId), [fileId, missing]);
+  r = await B.api(bob.idTag, 'GET', `/api/files/${fileId}`, { token: bobToken });
+  assert.equal(r.status, 200, r.text);
+  assert.ok(Buffer.compare(r.bytes, bytes) === 0, 'the fetched copy has alice\'s bytes');
 
   // bob comments and reacts on alice's post; alice's node owns the counters.
   r = await B.api(bob.idTag, 'POST', '/api/actions', {

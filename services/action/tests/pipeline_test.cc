@@ -17,6 +17,7 @@
 #include "cloudillo/rpc/server.h"
 #include "cloudillo/testing/test_env.h"
 #include "subscriptions.h"
+#include "token_claims.h"
 
 namespace cloudillo::action {
 const std::vector<db::Migration>& Migrations();
@@ -574,6 +575,54 @@ TEST_F(PipelineTest, AutoApproveVouchesForAConnectedWallPostWhenTheSettingSaysSo
   Pump();
   EXPECT_TRUE(Held(kAlice, stranger.action_id));
   EXPECT_EQ(Count("SELECT count(*) FROM actions WHERE tn_id = 1 AND type = 'APRV'"), 1);
+}
+
+// §2.8 step 11: attachments are fetched before the row is stored, from the audience
+// when that is another node, else from the issuer; a refusal or an outage stores nothing.
+TEST_F(PipelineTest, AttachmentsAreFetchedFromTheirSourceBeforeTheRowIsStored) {
+  Connect(kAlice, kBob);
+  std::vector<std::pair<std::string, std::vector<std::string>>> calls;
+  absl::Status answer = absl::DataLossError("the remote bytes do not match");
+  pipeline_->FetchAttachmentsWith(
+      [&](const Tenant& t, const std::string& source, const std::vector<std::string>& ids) {
+        EXPECT_EQ(t.tn_id, kAlice.tn_id);
+        calls.emplace_back(source, ids);
+        return answer;
+      });
+  const std::string file = "f1~Qo2E3G8TJZ2HTGhVlrtTDBpvBGOp6gfGhq4QmD6Z46w";
+  auto post = [&](const std::string& aud) {
+    cloudillo::v1::ActionClaims c;
+    c.set_t("POST");
+    c.set_aud(aud);
+    c.set_c_json("\"with a file\"");
+    c.add_a(file);
+    c.set_iat(absl::ToUnixSeconds(clock_.Now()));
+    auto token = pipeline_->Sign(kBob.tn_id, c, 0);
+    EXPECT_TRUE(token.ok()) << token.status();
+    return token.ok() ? *token : "";
+  };
+  std::string token = post("");
+  EXPECT_EQ(pipeline_->Receive(kAlice, token, {}, false).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_FALSE(Held(kAlice, ActionIdOf(token)));
+  answer = absl::UnavailableError("bob's node is down");
+  EXPECT_EQ(pipeline_->Receive(kAlice, token, {}, false).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(Held(kAlice, ActionIdOf(token)));
+  answer = absl::OkStatus();
+  ASSERT_TRUE(pipeline_->Receive(kAlice, token, {}, false).ok());
+  EXPECT_TRUE(Held(kAlice, ActionIdOf(token)));
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[2].first, "bob.test");
+  EXPECT_EQ(calls[2].second, std::vector<std::string>{file});
+  // A post to a community on another node: its files come from there; addressed to us:
+  // from the issuer.
+  ASSERT_TRUE(pipeline_->Receive(kAlice, post("carol.test"), {}, false).ok());
+  EXPECT_EQ(calls.back().first, "carol.test");
+  ASSERT_TRUE(pipeline_->Receive(kAlice, post("alice.test"), {}, false).ok());
+  EXPECT_EQ(calls.back().first, "bob.test");
+  // A duplicate is not fetched again.
+  size_t before = calls.size();
+  ASSERT_TRUE(pipeline_->Receive(kAlice, token, {}, false).ok());
+  EXPECT_EQ(calls.size(), before);
 }
 
 TEST_F(PipelineTest, TenantsSeeOnlyTheirOwnRoster) {
