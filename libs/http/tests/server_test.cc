@@ -358,6 +358,35 @@ TEST(HttpServer, StopClosesIdleConnectionsAndLetsRequestsFinish) {
   server->Stop(absl::Seconds(1));
 }
 
+// A client socket on 127.0.0.1:`port`, upgraded on `path`.
+beast::websocket::stream<tcp::socket> UpgradedClient(boost::asio::io_context& ioc, int port,
+                                                     const char* path) {
+  beast::websocket::stream<tcp::socket> ws(ioc);
+  ws.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  ws.handshake("h", path);
+  return ws;
+}
+
+// Answers every message on `ws` with reply(message) until a read fails, then counts the
+// failure in `read_failures`.
+void ReplyToEach(std::shared_ptr<WebSocket> ws, std::function<std::string(const WsMessage&)> reply,
+                 std::atomic<int>* read_failures) {
+  auto loop = std::make_shared<std::function<void()>>();
+  *loop = [ws, loop, reply, read_failures] {
+    ws->Read([ws, loop, reply, read_failures](absl::StatusOr<WsMessage> m) {
+      if (!m.ok()) {
+        ++*read_failures;
+        *loop = nullptr;
+        return;
+      }
+      ws->Write({reply(*m), false}, [loop](absl::Status st) {
+        if (st.ok()) (*loop)();
+      });
+    });
+  };
+  (*loop)();
+}
+
 TEST(HttpServer, WebSocketUpgradeEcho) {
   ServerOptions o = EchoOptions();
   o.handler = [](std::shared_ptr<Exchange> ex) {
@@ -383,10 +412,7 @@ TEST(HttpServer, WebSocketUpgradeEcho) {
   };
   auto server = StartEcho(o);
   boost::asio::io_context ioc;
-  beast::websocket::stream<tcp::socket> ws(ioc);
-  ws.next_layer().connect(
-      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
-  ws.handshake("h", "/ws/echo");
+  auto ws = UpgradedClient(ioc, server->port(), "/ws/echo");
   ws.binary(true);
   ws.write(boost::asio::buffer(std::string("\x00\x01", 2)));
   beast::flat_buffer buf;
@@ -415,28 +441,13 @@ TEST(HttpServer, WebSocketMessageLimitPerSocket) {
   std::atomic<int> read_failures{0};
   o.handler = [&](std::shared_ptr<Exchange> ex) {
     ex->AcceptWebSocket(WebSocketOptions{16}, [&](std::shared_ptr<WebSocket> ws) {
-      auto loop = std::make_shared<std::function<void()>>();
-      *loop = [ws, loop, &read_failures] {
-        ws->Read([ws, loop, &read_failures](absl::StatusOr<WsMessage> m) {
-          if (!m.ok()) {
-            ++read_failures;
-            *loop = nullptr;
-            return;
-          }
-          ws->Write({"ok:" + m->data, false}, [loop](absl::Status st) {
-            if (st.ok()) (*loop)();
-          });
-        });
-      };
-      (*loop)();
+      ReplyToEach(
+          ws, [](const WsMessage& m) { return "ok:" + m.data; }, &read_failures);
     });
   };
   auto server = StartEcho(o);
   boost::asio::io_context ioc;
-  beast::websocket::stream<tcp::socket> ws(ioc);
-  ws.next_layer().connect(
-      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
-  ws.handshake("h", "/ws/limited");
+  auto ws = UpgradedClient(ioc, server->port(), "/ws/limited");
   ws.write(boost::asio::buffer(std::string(16, 'a')));  // at the limit: fine
   beast::flat_buffer buf;
   ws.read(buf);
@@ -463,10 +474,7 @@ int PingsSeenByAQuietClient(ServerOptions o, WebSocketOptions socket,
   };
   auto server = StartEcho(o);
   boost::asio::io_context ioc;
-  beast::websocket::stream<tcp::socket> ws(ioc);
-  ws.next_layer().connect(
-      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
-  ws.handshake("h", "/ws/quiet");
+  auto ws = UpgradedClient(ioc, server->port(), "/ws/quiet");
   int pings = 0;
   boost::asio::steady_timer give_up(ioc, wait);
   give_up.async_wait([&](beast::error_code ec) {
@@ -510,28 +518,13 @@ TEST(HttpServer, WebSocketFrameLimit) {
   std::atomic<int> read_failures{0};
   o.handler = [&](std::shared_ptr<Exchange> ex) {
     ex->AcceptWebSocket([&](std::shared_ptr<WebSocket> ws) {
-      auto loop = std::make_shared<std::function<void()>>();
-      *loop = [ws, loop, &read_failures] {
-        ws->Read([ws, loop, &read_failures](absl::StatusOr<WsMessage> m) {
-          if (!m.ok()) {
-            ++read_failures;
-            *loop = nullptr;
-            return;
-          }
-          ws->Write({"ok:" + std::to_string(m->data.size()), false}, [loop](absl::Status st) {
-            if (st.ok()) (*loop)();
-          });
-        });
-      };
-      (*loop)();
+      ReplyToEach(
+          ws, [](const WsMessage& m) { return "ok:" + std::to_string(m.data.size()); }, &read_failures);
     });
   };
   auto server = StartEcho(o);
   boost::asio::io_context ioc;
-  beast::websocket::stream<tcp::socket> ws(ioc);
-  ws.next_layer().connect(
-      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
-  ws.handshake("h", "/ws/frames");
+  auto ws = UpgradedClient(ioc, server->port(), "/ws/frames");
   auto send_in_frames = [&](size_t total, size_t frame) {
     for (size_t sent = 0; sent < total; sent += frame) {
       size_t n = std::min(frame, total - sent);
