@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "action_types.h"
+#include "inbound_batcher.h"
 #include "cloudillo/db/pool.h"
 
 namespace cloudillo::action {
@@ -68,9 +69,11 @@ class ActionStore {
   absl::Status EnqueueDeliveries(db::Tx& tx, int64_t tn_id, int64_t a_id,
                                  const std::vector<std::string>& recipients,
                                  const std::vector<std::string>& related);
-  // The inbound queue (committed before /api/inbox answers 201).
-  absl::Status EnqueueInbound(int64_t tn_id, const std::string& tenant, const std::string& token,
-                              const std::vector<std::string>& related, const std::string& client_ip);
+  // The inbound queue (committed before /api/inbox answers 201): many queued tokens in
+  // one statement, so one commit (group commit, inbound_batcher.h).
+  absl::Status EnqueueInboundBatch(const std::vector<InboundItem>& items);
+  // Ends decided rows of the inbound queue, (tn_id, in_id) pairs, in one statement.
+  absl::Status DeleteInbound(const std::vector<std::pair<int64_t, int64_t>>& rows);
 
   db::Pool& pool() { return *pool_; }
   std::shared_ptr<db::Pool> shared_pool() { return pool_; }

@@ -26,6 +26,7 @@
 #include "cloudillo/core/clock.h"
 #include "cloudillo/federation/key_resolver.h"
 #include "cloudillo/v1/identity.grpc.pb.h"
+#include "tenant_cache.h"
 
 namespace cloudillo::action {
 
@@ -65,6 +66,10 @@ class Pipeline {
   // Accept/reject of a confirm-type action (§2.11: CONN sends CONN:ACC; FSHR, INVT rest).
   absl::StatusOr<ActionRow> Accept(const Tenant& tenant, const std::string& action_id);
   absl::StatusOr<ActionRow> Reject(const Tenant& tenant, const std::string& action_id);
+
+  // Settings and relationships are read through `cache` (tenant_cache.h) when set;
+  // set before any call, may stay unset (every lookup asks identity).
+  void UseCache(TenantCache* cache) { cache_ = cache; }
 
   // Identity lookups shared with the REST handlers.
   absl::StatusOr<ProfileIndex> Profiles(int64_t tn_id, std::vector<std::string> id_tags);
@@ -107,6 +112,7 @@ class Pipeline {
   std::shared_ptr<cache::Redis> redis_;
   const Clock& clock_;
   std::function<void(const Tenant&, const std::string&)> link_formed_;
+  TenantCache* cache_ = nullptr;
 };
 
 }  // namespace cloudillo::action

@@ -9,6 +9,7 @@
 #include "cloudillo/crypto/action_token.h"
 #include "cloudillo/db/sql_text.h"
 #include "identity_service.h"
+#include "cloudillo/cache/invalidation.h"
 #include "settings_registry.h"
 
 namespace cloudillo::identity {
@@ -136,6 +137,8 @@ grpc::ServerUnaryReactor* IdentityService::UpdateRelationship(grpc::CallbackServ
     // /api/me/full answers depend on the caller's relationship and are reused by the
     // gateway until the profile tag is published.
     profiles_.Forget(req->tn_id());
+    // The action service's inbox caches relationships (blocked issuers among them).
+    Announce(cache::RelationsInvalidation(req->tn_id()));
     return cloudillo::v1::Empty();
   });
 }

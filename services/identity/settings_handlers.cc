@@ -16,6 +16,7 @@
 #include "cloudillo/rpc/api.h"
 #include "cloudillo/rpc/status.h"
 #include "identity_service.h"
+#include "cloudillo/cache/invalidation.h"
 #include "settings_registry.h"
 
 namespace cloudillo::identity {
@@ -243,6 +244,7 @@ absl::StatusOr<ApiReply> IdentityService::DoPutSetting(const ApiRequest& req) {
                                  "ON CONFLICT (tn_id, key) DO UPDATE SET value = EXCLUDED.value",
                                  {db::P(tn_id), db::P(name), db::P(v->dump())})
                          .status());
+  Announce(cache::SettingsInvalidation(tn_id));
   return rpc::Data(Item(*def, def->key, *v));
 }
 
@@ -263,6 +265,7 @@ absl::StatusOr<ApiReply> IdentityService::DoDeleteSetting(const ApiRequest& req)
   CL_RETURN_IF_ERROR(
       pool_->Query("DELETE FROM settings WHERE tn_id = $1 AND key = $2", {db::P(tn_id), db::P(name)})
           .status());
+  Announce(cache::SettingsInvalidation(tn_id));
   return rpc::NoContent();
 }
 
