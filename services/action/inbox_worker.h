@@ -27,7 +27,7 @@ class Registry;
 namespace cloudillo::action {
 
 struct InboxOptions {
-  int threads = 4;
+  int threads = 16;
   int batch = 32;  // rows one verifier leases at a time; their deletes share one statement
   absl::Duration idle_poll = absl::Milliseconds(200);
   BatcherOptions queue;  // group commit of POST /api/inbox

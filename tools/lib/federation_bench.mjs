@@ -75,7 +75,9 @@ async function inboxBench() {
     peers.push(peer);
   }
   const map = peers.map((p) => `cl-o.${p.idTag}=http://127.0.0.1:${p.port}`).join(',');
-  const A = new Cluster({ CLOUDILLO_FEDERATION_MAP: map, CLOUDILLO_RATE_FEDERATION: rate });
+  // BENCH_INBOX_THREADS: the receiving action service's verifier threads (its default otherwise).
+  const threads = process.env.BENCH_INBOX_THREADS ? { CLOUDILLO_INBOX_THREADS: process.env.BENCH_INBOX_THREADS } : {};
+  const A = new Cluster({ CLOUDILLO_FEDERATION_MAP: map, CLOUDILLO_RATE_FEDERATION: rate, ...threads });
   await A.start();
   try {
     const alice = A.createTenant(ALICE);
