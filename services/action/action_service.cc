@@ -332,8 +332,8 @@ absl::StatusOr<ApiReply> ActionService::DoInbox(const ApiRequest& req, bool sync
   }
   Tenant tenant = TenantOf(req);
   if (!sync) {
-    CL_RETURN_IF_ERROR(inbox_.Enqueue({tenant.tn_id, tenant.id_tag, std::move(token), std::move(related),
-                                       req.ctx().client_ip()}));
+    CL_RETURN_IF_ERROR(inbox_.Enqueue(
+        {tenant.tn_id, tenant.id_tag, std::move(token), std::move(related), req.ctx().client_ip()}));
     ApiReply reply = rpc::Data(json(nullptr));
     reply.set_http_status(201);
     return reply;

@@ -239,6 +239,10 @@ absl::Status ActionStore::EnqueueDeliveries(db::Tx& tx, int64_t tn_id, int64_t a
       .status();
 }
 
+absl::Status ActionStore::Commit(const std::function<absl::Status(db::Tx&)>& body) {
+  return batcher_ ? batcher_->Run(body) : pool_->Transact(body);
+}
+
 absl::Status ActionStore::EnqueueInboundBatch(const std::vector<InboundItem>& items) {
   if (items.empty()) return absl::OkStatus();
   Params p;
@@ -246,8 +250,8 @@ absl::Status ActionStore::EnqueueInboundBatch(const std::vector<InboundItem>& it
   for (size_t i = 0; i < items.size(); ++i) {
     const InboundItem& it = items[i];
     absl::StrAppend(&sql, i ? ", (" : "(", p.Add(db::P(it.tn_id)), ", ", p.Add(db::P(it.tenant)), ", ",
-                    p.Add(db::P(it.token)), ", ", p.Add(db::P(db::TextArrayLiteral(it.related))), "::text[], ",
-                    p.Add(OptText(it.client_ip)), ")");
+                    p.Add(db::P(it.token)), ", ", p.Add(db::P(db::TextArrayLiteral(it.related))),
+                    "::text[], ", p.Add(OptText(it.client_ip)), ")");
   }
   return pool_->Query(sql, p.values()).status();
 }

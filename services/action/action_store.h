@@ -8,8 +8,9 @@
 
 #include "absl/status/statusor.h"
 #include "action_types.h"
-#include "inbound_batcher.h"
 #include "cloudillo/db/pool.h"
+#include "inbound_batcher.h"
+#include "tx_batcher.h"
 
 namespace cloudillo::action {
 
@@ -75,6 +76,11 @@ class ActionStore {
   // Ends decided rows of the inbound queue, (tn_id, in_id) pairs, in one statement.
   absl::Status DeleteInbound(const std::vector<std::pair<int64_t, int64_t>>& rows);
 
+  // Runs `body` in a transaction, grouped with concurrent callers' bodies into one
+  // commit once BatchCommits() was given a batcher (tx_batcher.h); Pool::Transact else.
+  absl::Status Commit(const std::function<absl::Status(db::Tx&)>& body);
+  void BatchCommits(TxBatcher* batcher) { batcher_ = batcher; }
+
   db::Pool& pool() { return *pool_; }
   std::shared_ptr<db::Pool> shared_pool() { return pool_; }
 
@@ -91,6 +97,7 @@ class ActionStore {
 
  private:
   std::shared_ptr<db::Pool> pool_;
+  TxBatcher* batcher_ = nullptr;
 };
 
 // Parses a PostgreSQL text[] literal as returned by libpq ({a,"b c"}).

@@ -29,11 +29,12 @@ InboundBatcher::InboundBatcher(Writer writer, BatcherOptions options, prometheus
                              .Help("POST /api/inbox refused with 503 because the group-commit queue was full")
                              .Register(*registry)
                              .Add({});
-    metrics_->batch = &prometheus::BuildHistogram()
-                           .Name("cloudillo_inbox_commit_batch_size")
-                           .Help("Inbound tokens written per group commit")
-                           .Register(*registry)
-                           .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256});
+    metrics_->batch =
+        &prometheus::BuildHistogram()
+             .Name("cloudillo_inbox_commit_batch_size")
+             .Help("Inbound tokens written per group commit")
+             .Register(*registry)
+             .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256});
   }
   flusher_ = std::thread([this] { Run(); });
 }
@@ -96,7 +97,8 @@ void InboundBatcher::Run() {
     items.reserve(batch.size());
     for (auto& w : batch) items.push_back(std::move(w->item));
     absl::Status st = writer_(items);
-    if (!st.ok()) LogWarn("inbox_commit_failed", {{"rows", int64_t(items.size())}, {"error", std::string(st.message())}});
+    if (!st.ok())
+      LogWarn("inbox_commit_failed", {{"rows", int64_t(items.size())}, {"error", std::string(st.message())}});
     if (metrics_->batch) metrics_->batch->Observe(double(items.size()));
     lock.lock();
     for (auto& w : batch) {

@@ -2,9 +2,9 @@
 // `inbound` like the outbox does, run Pipeline::Receive, and delete the row once it is
 // decided (the decided rows of a lease in one DELETE). A crash between the action's
 // commit and that DELETE leaves the row to be leased again after two minutes; the
-// action id then finds the stored row (E22) and it is not applied twice. Permanent refusals (bad token, signature, type, fields, gates) end at once
-// and are not reported to the sender (E1); a key fetch that failed, or PostgreSQL or
-// identity unavailable, is retried after min(60 s·2^n, 1 h), 10 attempts in all.
+// action id then finds the stored row (E22) and it is not applied twice. Permanent refusals (bad token,
+// signature, type, fields, gates) end at once and are not reported to the sender (E1); a key fetch that
+// failed, or PostgreSQL or identity unavailable, is retried after min(60 s·2^n, 1 h), 10 attempts in all.
 #pragma once
 
 #include <atomic>

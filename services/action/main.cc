@@ -69,6 +69,10 @@ int main(int argc, char** argv) {
       cloudillo::v1::Identity::NewStub(rpc::ConnectChannel(cfg.identity_addr, &tls, "identity"));
   auto keys = federation::KeyResolver::Create(*client, redis, {});
   action::ActionStore store(*pool);
+  // Received actions of concurrent verifiers share commits (declared before the
+  // workers that use it, so it outlives them).
+  action::TxBatcher store_commits(**pool, 32, 1024, registry.get());
+  store.BatchCommits(&store_commits);
   action::Pipeline pipeline(store, identity, keys, redis, Clock::Real());
   action::TenantCache tenant_cache(Clock::Real(), {absl::Seconds(cfg.tenant_cache_seconds)}, registry.get());
   pipeline.UseCache(&tenant_cache);

@@ -124,7 +124,8 @@ absl::StatusOr<ProfileIndex> Pipeline::Profiles(int64_t tn_id, std::vector<std::
   if (cache_) {
     for (auto& t : missing) {
       auto it = index.find(t);
-      cache_->PutRelationship(tn_id, t, it == index.end() ? std::nullopt : std::optional(it->second), generation);
+      cache_->PutRelationship(tn_id, t, it == index.end() ? std::nullopt : std::optional(it->second),
+                              generation);
     }
   }
   return index;
@@ -392,7 +393,7 @@ absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::stri
       return Received::kEphemeral;
     }
     CL_ASSIGN_OR_RETURN(row.status, InboundStatus(tenant, row));
-    absl::Status inserted = store_.pool().Transact([&](db::Tx& tx) -> absl::Status {
+    absl::Status inserted = store_.Commit([&](db::Tx& tx) -> absl::Status {
       CL_ASSIGN_OR_RETURN(row.a_id, store_.Insert(tx, tenant.tn_id, row));
       return absl::OkStatus();
     });

@@ -3,13 +3,13 @@
 // reads and changes, broadcast recipients and the settings federation reads.
 #include <nlohmann/json.hpp>
 
+#include "cloudillo/cache/invalidation.h"
 #include "cloudillo/core/id_tag.h"
 #include "cloudillo/core/random.h"
 #include "cloudillo/core/status_macros.h"
 #include "cloudillo/crypto/action_token.h"
 #include "cloudillo/db/sql_text.h"
 #include "identity_service.h"
-#include "cloudillo/cache/invalidation.h"
 #include "settings_registry.h"
 
 namespace cloudillo::identity {

@@ -379,7 +379,8 @@ absl::StatusOr<ApiReply> IdentityService::DoGetProfile(const ApiRequest& req) {
 void IdentityService::Announce(const std::string& message) {
   if (!redis_) return;
   absl::Status st = redis_->Publish(cache::kInvalidationChannel, message);
-  if (!st.ok()) LogWarn("invalidation_publish_failed", {{"message", message}, {"error", std::string(st.message())}});
+  if (!st.ok())
+    LogWarn("invalidation_publish_failed", {{"message", message}, {"error", std::string(st.message())}});
 }
 
 }  // namespace cloudillo::identity

@@ -10,13 +10,13 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_split.h"
+#include "cloudillo/cache/invalidation.h"
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/status_macros.h"
 #include "cloudillo/db/sql_text.h"
 #include "cloudillo/rpc/api.h"
 #include "cloudillo/rpc/status.h"
 #include "identity_service.h"
-#include "cloudillo/cache/invalidation.h"
 #include "settings_registry.h"
 
 namespace cloudillo::identity {

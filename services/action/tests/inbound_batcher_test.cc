@@ -14,7 +14,9 @@
 namespace cloudillo::action {
 namespace {
 
-InboundItem Item(int i) { return InboundItem{1, "alice.test", "token-" + std::to_string(i), {}, "192.0.2.1"}; }
+InboundItem Item(int i) {
+  return InboundItem{1, "alice.test", "token-" + std::to_string(i), {}, "192.0.2.1"};
+}
 
 // A writer the test holds until released, recording what each call wrote.
 class GatedWriter {

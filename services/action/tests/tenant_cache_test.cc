@@ -87,7 +87,7 @@ TEST_F(TenantCacheTest, OwnWriteDropsThePeerAtOnce) {
 }
 
 TEST_F(TenantCacheTest, AnAnswerFetchedAcrossADropIsNotStored) {
-  uint64_t before = cache_.Generation();  // the lookup starts asking identity
+  uint64_t before = cache_.Generation();                   // the lookup starts asking identity
   cache_.OnInvalidation(cache::RelationsInvalidation(1));  // the block commits meanwhile
   cache_.PutRelationship(1, "bob.test", Rel("bob.test", "A"), before);
   EXPECT_FALSE(cache_.FindRelationship(1, "bob.test").has_value());
@@ -117,7 +117,8 @@ TEST_F(TenantCacheTest, TenantsAndPeersAreBounded) {
   cache_.PutRelationship(5, "p3.test", Rel("p3.test", "A"), cache_.Generation());
   EXPECT_TRUE(cache_.FindRelationship(5, "p3.test").has_value());
   int left = 0;
-  for (int i = 0; i < 3; ++i) left += cache_.FindRelationship(5, "p" + std::to_string(i) + ".test").has_value();
+  for (int i = 0; i < 3; ++i)
+    left += cache_.FindRelationship(5, "p" + std::to_string(i) + ".test").has_value();
   EXPECT_EQ(left, 0);
 }
 
