@@ -124,6 +124,8 @@ int main(int argc, char** argv) {
   if (absl::Status st = access_service.Init(); !st.ok())
     return process::StartupFailure("API key hashing key", st);
   action::ActionStore action_store(*act_pool);
+  action::TxBatcher action_commits(**act_pool, 32, 1024, registry.get());
+  action_store.BatchCommits(&action_commits);
   auto fed_keys = federation::KeyResolver::Create(*fed_client, redis, {});
   action::Pipeline pipeline(action_store, nullptr, fed_keys, redis, Clock::Real());
   action::TenantCache tenant_cache(Clock::Real(), {absl::Seconds(act_cfg.tenant_cache_seconds)},
