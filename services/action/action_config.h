@@ -6,7 +6,12 @@
 //   CLOUDILLO_BLOB_ADDR                where blob is reached (attachments of inbound actions)
 //   CLOUDILLO_OUTBOX_THREADS           delivery threads (default 8)
 //   CLOUDILLO_OUTBOX_PER_DESTINATION   concurrent deliveries to one recipient (default 4)
-//   CLOUDILLO_INBOX_THREADS            verifier threads (default 4)
+//   CLOUDILLO_INBOX_THREADS            verifier threads (default 16: their commits share fsyncs)
+//   CLOUDILLO_INBOX_BATCH              inbound rows one verifier leases at a time (default 32)
+//   CLOUDILLO_INBOX_QUEUE              POST /api/inbox requests waiting for their group commit
+//                                      before further ones get 503 (default 2048)
+//   CLOUDILLO_TENANT_CACHE_SECONDS     how long settings and relationships read from identity
+//                                      are reused (tenant_cache.h; default 5, 0: never)
 //   CLOUDILLO_OUTBOX_LEASE_SECONDS     a claimed delivery's lease (default 90)
 //   CLOUDILLO_BUS_MAX_CONNECTIONS      open /ws/bus sockets per process (default 20000)
 //   CLOUDILLO_BUS_MAX_PER_TENANT       open /ws/bus sockets of one tenant per process (default 64)
@@ -29,7 +34,10 @@ struct ActionConfig {
   std::string blob_addr;
   int outbox_threads = 8;
   int per_destination = 4;
-  int inbox_threads = 4;
+  int inbox_threads = 16;
+  int inbox_batch = 32;
+  int inbox_queue = 2048;
+  int tenant_cache_seconds = 5;
   int outbox_lease_seconds = 90;
   BusLimits bus;
   cache::BucketLimits issuer_limits = DefaultIssuerLimits();
@@ -45,7 +53,14 @@ struct ActionConfig {
     c.outbox_threads = int(src.Int("CLOUDILLO_OUTBOX_THREADS", 8, 1, 256, "outbound delivery threads"));
     c.per_destination =
         int(src.Int("CLOUDILLO_OUTBOX_PER_DESTINATION", 4, 1, 64, "concurrent deliveries to one recipient"));
-    c.inbox_threads = int(src.Int("CLOUDILLO_INBOX_THREADS", 4, 1, 256, "inbound verifier threads"));
+    c.inbox_threads = int(src.Int("CLOUDILLO_INBOX_THREADS", 16, 1, 256, "inbound verifier threads"));
+    c.inbox_batch =
+        int(src.Int("CLOUDILLO_INBOX_BATCH", 32, 1, 1000, "inbound rows one verifier leases at a time"));
+    c.inbox_queue = int(src.Int("CLOUDILLO_INBOX_QUEUE", 2048, 1, 100000,
+                                "inbox requests waiting for their group commit before 503"));
+    c.tenant_cache_seconds =
+        int(src.Int("CLOUDILLO_TENANT_CACHE_SECONDS", 5, 0, 300,
+                    "seconds tenant settings and relationships from identity are reused (0: never)"));
     c.outbox_lease_seconds =
         int(src.Int("CLOUDILLO_OUTBOX_LEASE_SECONDS", 90, 2, 3600,
                     "how long a claimed delivery waits before another worker may retry it"));

@@ -331,9 +331,8 @@ absl::StatusOr<ApiReply> ActionService::DoInbox(const ApiRequest& req, bool sync
     }
   }
   if (!sync) {
-    CL_RETURN_IF_ERROR(
-        store_.EnqueueInbound(tenant.tn_id, tenant.id_tag, token, related, req.ctx().client_ip()));
-    inbox_.Notify();
+    CL_RETURN_IF_ERROR(inbox_.Enqueue(
+        {tenant.tn_id, tenant.id_tag, std::move(token), std::move(related), req.ctx().client_ip()}));
     ApiReply reply = rpc::Data(json(nullptr));
     reply.set_http_status(201);
     return reply;

@@ -239,15 +239,35 @@ absl::Status ActionStore::EnqueueDeliveries(db::Tx& tx, int64_t tn_id, int64_t a
       .status();
 }
 
-absl::Status ActionStore::EnqueueInbound(int64_t tn_id, const std::string& tenant, const std::string& token,
-                                         const std::vector<std::string>& related,
-                                         const std::string& client_ip) {
+absl::Status ActionStore::Commit(const std::function<absl::Status(db::Tx&)>& body) {
+  return batcher_ ? batcher_->Run(body) : pool_->Transact(body);
+}
+
+absl::Status ActionStore::EnqueueInboundBatch(const std::vector<InboundItem>& items) {
+  if (items.empty()) return absl::OkStatus();
+  Params p;
+  std::string sql = "INSERT INTO inbound (tn_id, tenant, token, related, client_ip) VALUES ";
+  for (size_t i = 0; i < items.size(); ++i) {
+    const InboundItem& it = items[i];
+    absl::StrAppend(&sql, i ? ", (" : "(", p.Add(db::P(it.tn_id)), ", ", p.Add(db::P(it.tenant)), ", ",
+                    p.Add(db::P(it.token)), ", ", p.Add(db::P(db::TextArrayLiteral(it.related))),
+                    "::text[], ", p.Add(OptText(it.client_ip)), ")");
+  }
+  return pool_->Query(sql, p.values()).status();
+}
+
+absl::Status ActionStore::DeleteInbound(const std::vector<std::pair<int64_t, int64_t>>& rows) {
+  if (rows.empty()) return absl::OkStatus();
+  std::vector<std::string> tn_ids, in_ids;
+  for (const auto& [tn, in] : rows) {
+    tn_ids.push_back(std::to_string(tn));
+    in_ids.push_back(std::to_string(in));
+  }
   return pool_
       ->Query(
-          "INSERT INTO inbound (tn_id, tenant, token, related, client_ip) VALUES ($1, $5, $2, $3::text[], "
-          "$4)",
-          {db::P(tn_id), db::P(token), db::P(db::TextArrayLiteral(related)), OptText(client_ip),
-           db::P(tenant)})
+          "DELETE FROM inbound i USING unnest($1::bigint[], $2::bigint[]) AS d(tn_id, in_id) "
+          "WHERE i.tn_id = d.tn_id AND i.in_id = d.in_id",
+          {db::P(db::TextArrayLiteral(tn_ids)), db::P(db::TextArrayLiteral(in_ids))})
       .status();
 }
 

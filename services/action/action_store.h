@@ -9,6 +9,8 @@
 #include "absl/status/statusor.h"
 #include "action_types.h"
 #include "cloudillo/db/pool.h"
+#include "inbound_batcher.h"
+#include "tx_batcher.h"
 
 namespace cloudillo::action {
 
@@ -68,9 +70,16 @@ class ActionStore {
   absl::Status EnqueueDeliveries(db::Tx& tx, int64_t tn_id, int64_t a_id,
                                  const std::vector<std::string>& recipients,
                                  const std::vector<std::string>& related);
-  // The inbound queue (committed before /api/inbox answers 201).
-  absl::Status EnqueueInbound(int64_t tn_id, const std::string& tenant, const std::string& token,
-                              const std::vector<std::string>& related, const std::string& client_ip);
+  // The inbound queue (committed before /api/inbox answers 201): many queued tokens in
+  // one statement, so one commit (group commit, inbound_batcher.h).
+  absl::Status EnqueueInboundBatch(const std::vector<InboundItem>& items);
+  // Ends decided rows of the inbound queue, (tn_id, in_id) pairs, in one statement.
+  absl::Status DeleteInbound(const std::vector<std::pair<int64_t, int64_t>>& rows);
+
+  // Runs `body` in a transaction, grouped with concurrent callers' bodies into one
+  // commit once BatchCommits() was given a batcher (tx_batcher.h); Pool::Transact else.
+  absl::Status Commit(const std::function<absl::Status(db::Tx&)>& body);
+  void BatchCommits(TxBatcher* batcher) { batcher_ = batcher; }
 
   db::Pool& pool() { return *pool_; }
   std::shared_ptr<db::Pool> shared_pool() { return pool_; }
@@ -88,6 +97,7 @@ class ActionStore {
 
  private:
   std::shared_ptr<db::Pool> pool_;
+  TxBatcher* batcher_ = nullptr;
 };
 
 // Parses a PostgreSQL text[] literal as returned by libpq ({a,"b c"}).

@@ -33,8 +33,10 @@ absl::Status AttachmentFetcher::Fetch(const Tenant& tenant, const std::string& s
     if (st.ok()) continue;
     if (Refuses(st)) return st;
     if (LeftAtSource(st)) {
-      LogInfo("attachment_left_at_source", {{"tn_id", tenant.tn_id}, {"source", source}, {"file_id", id},
-                                             {"error", std::string(st.message())}});
+      LogInfo("attachment_left_at_source", {{"tn_id", tenant.tn_id},
+                                            {"source", source},
+                                            {"file_id", id},
+                                            {"error", std::string(st.message())}});
       continue;
     }
     return absl::UnavailableError(st.message());

@@ -27,7 +27,13 @@ struct InboxWorker::Metrics {
 
 InboxWorker::InboxWorker(ActionStore& store, Pipeline& pipeline, PowGate& pow, InboxOptions options,
                          prometheus::Registry* registry)
-    : store_(store), pipeline_(pipeline), pow_(pow), options_(options), metrics_(new Metrics) {
+    : store_(store),
+      pipeline_(pipeline),
+      pow_(pow),
+      options_(options),
+      metrics_(new Metrics),
+      batcher_([&store](const std::vector<InboundItem>& items) { return store.EnqueueInboundBatch(items); },
+               options.queue, registry) {
   if (registry) {
     auto& c = prometheus::BuildCounter()
                   .Name("cloudillo_inbox_received_total")
@@ -45,6 +51,12 @@ void InboxWorker::Start() {
   for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Run(); });
 }
 
+absl::Status InboxWorker::Enqueue(InboundItem item) {
+  absl::Status st = batcher_.Submit(std::move(item));
+  if (st.ok()) Notify();
+  return st;
+}
+
 void InboxWorker::Notify() {
   std::lock_guard<std::mutex> lock(mu_);
   pending_ = true;
@@ -52,6 +64,7 @@ void InboxWorker::Notify() {
 }
 
 void InboxWorker::Stop() {
+  batcher_.Stop();
   stop_ = true;
   cv_.notify_all();
   for (auto& t : threads_)
@@ -75,6 +88,7 @@ void InboxWorker::Run() {
     if (!claimed.ok()) LogWarn("inbox_claim_failed", {{"error", std::string(claimed.status().message())}});
     bool idle = !claimed.ok() || claimed->empty();
     if (claimed.ok()) {
+      std::vector<std::pair<int64_t, int64_t>> decided;
       for (const db::Row& r : claimed->rows) {
         Tenant tenant{r.Int(0), r.Str(2)};
         int64_t in_id = r.Int(1);
@@ -99,17 +113,20 @@ void InboxWorker::Run() {
           LogInfo("inbound_refused",
                   {{"tn_id", tenant.tn_id}, {"error", std::string(outcome.status().message())}});
         }
-        absl::StatusOr<db::Result> st =
-            done ? store_.pool().Query("DELETE FROM inbound WHERE tn_id = $1 AND in_id = $2",
-                                       {db::P(tenant.tn_id), db::P(in_id)})
-                 : store_.pool().Query(
-                       "UPDATE inbound SET attempts = attempts + 1, last_error = $3, "
-                       "next_at = now() + make_interval(secs => $4) WHERE tn_id = $1 AND in_id = $2",
-                       {db::P(tenant.tn_id), db::P(in_id),
-                        db::P(std::string(outcome.status().message()).substr(0, 200)),
-                        db::P(int64_t(absl::ToInt64Seconds(Backoff(attempts))))});
+        if (done) {
+          decided.emplace_back(tenant.tn_id, in_id);
+          continue;
+        }
+        auto st = store_.pool().Query(
+            "UPDATE inbound SET attempts = attempts + 1, last_error = $3, "
+            "next_at = now() + make_interval(secs => $4) WHERE tn_id = $1 AND in_id = $2",
+            {db::P(tenant.tn_id), db::P(in_id), db::P(std::string(outcome.status().message()).substr(0, 200)),
+             db::P(int64_t(absl::ToInt64Seconds(Backoff(attempts))))});
         if (!st.ok()) LogWarn("inbox_update_failed", {{"error", std::string(st.status().message())}});
       }
+      // Rows left by a failed delete come back after the lease and end as duplicates.
+      if (absl::Status st = store_.DeleteInbound(decided); !st.ok())
+        LogWarn("inbox_delete_failed", {{"error", std::string(st.message())}});
     }
     if (idle) {
       std::unique_lock<std::mutex> lock(mu_);

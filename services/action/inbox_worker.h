@@ -1,8 +1,10 @@
 // Verifies what POST /api/inbox queued (PROTOCOL §2.8, E1): threads lease due rows of
 // `inbound` like the outbox does, run Pipeline::Receive, and delete the row once it is
-// decided. Permanent refusals (bad token, signature, type, fields, gates) end at once
-// and are not reported to the sender (E1); a key fetch that failed, or PostgreSQL or
-// identity unavailable, is retried after min(60 s·2^n, 1 h), 10 attempts in all.
+// decided (the decided rows of a lease in one DELETE). A crash between the action's
+// commit and that DELETE leaves the row to be leased again after two minutes; the
+// action id then finds the stored row (E22) and it is not applied twice. Permanent refusals (bad token,
+// signature, type, fields, gates) end at once and are not reported to the sender (E1); a key fetch that
+// failed, or PostgreSQL or identity unavailable, is retried after min(60 s·2^n, 1 h), 10 attempts in all.
 #pragma once
 
 #include <atomic>
@@ -14,6 +16,7 @@
 
 #include "action_store.h"
 #include "cloudillo/cache/usage.h"
+#include "inbound_batcher.h"
 #include "pipeline.h"
 #include "pow_gate.h"
 
@@ -24,9 +27,10 @@ class Registry;
 namespace cloudillo::action {
 
 struct InboxOptions {
-  int threads = 4;
-  int batch = 8;
+  int threads = 16;
+  int batch = 32;  // rows one verifier leases at a time; their deletes share one statement
   absl::Duration idle_poll = absl::Milliseconds(200);
+  BatcherOptions queue;  // group commit of POST /api/inbox
 };
 
 class InboxWorker {
@@ -35,6 +39,9 @@ class InboxWorker {
               prometheus::Registry* registry);
   ~InboxWorker();
   void Start();
+  // Queues a token for verification (POST /api/inbox): returns once its row is
+  // committed, batched with concurrent requests (inbound_batcher.h), and wakes a verifier.
+  absl::Status Enqueue(InboundItem item);
   void Notify();
   void Stop();
   // Federation traffic per tenant for the admin API's usage (tokens accepted, their
@@ -53,6 +60,7 @@ class InboxWorker {
   PowGate& pow_;
   InboxOptions options_;
   std::unique_ptr<Metrics> metrics_;
+  InboundBatcher batcher_;
   std::vector<std::thread> threads_;
   cache::UsageRecorder* usage_ = nullptr;
   std::atomic<bool> stop_{false};

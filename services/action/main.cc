@@ -5,6 +5,7 @@
 #include "action_policy.h"
 #include "action_service.h"
 #include "attachments.h"
+#include "cloudillo/cache/invalidation.h"
 #include "cloudillo/cache/redis.h"
 #include "cloudillo/cache/usage.h"
 #include "cloudillo/core/log.h"
@@ -69,13 +70,23 @@ int main(int argc, char** argv) {
       cloudillo::v1::Identity::NewStub(rpc::ConnectChannel(cfg.identity_addr, &tls, "identity"));
   auto keys = federation::KeyResolver::Create(*client, redis, {});
   action::ActionStore store(*pool);
+  // Received actions of concurrent verifiers share commits (declared before the
+  // workers that use it, so it outlives them).
+  action::TxBatcher store_commits(**pool, 32, 1024, registry.get());
+  store.BatchCommits(&store_commits);
   action::Pipeline pipeline(store, identity, keys, redis, Clock::Real());
+  action::TenantCache tenant_cache(Clock::Real(), {absl::Seconds(cfg.tenant_cache_seconds)}, registry.get());
+  pipeline.UseCache(&tenant_cache);
   action::OutboxWorker outbox(store, pipeline, *client,
                               {cfg.outbox_threads, cfg.per_destination, 8, absl::Milliseconds(200),
                                absl::Seconds(cfg.outbox_lease_seconds)},
                               registry.get());
   action::PowGate pow(redis);
-  action::InboxWorker inbox(store, pipeline, pow, {cfg.inbox_threads}, registry.get());
+  action::InboxOptions inbox_opts;
+  inbox_opts.threads = cfg.inbox_threads;
+  inbox_opts.batch = cfg.inbox_batch;
+  inbox_opts.queue.max_queue = size_t(cfg.inbox_queue);
+  action::InboxWorker inbox(store, pipeline, pow, inbox_opts, registry.get());
   // Federation traffic per tenant for the admin API's usage calls.
   cache::UsageRecorder usage(redis, Clock::Real());
   outbox.CountUsage(&usage);
@@ -86,13 +97,18 @@ int main(int argc, char** argv) {
       cloudillo::v1::RemoteFiles::NewStub(rpc::ConnectChannel(cfg.blob_addr, &tls, "blob")), *client,
       pipeline.ProxySigner());
   attachments.AttachTo(pipeline);
-  // The bus: one pattern subscription for every tenant's channel, fanned out in process.
+  // The bus: one pattern subscription for every tenant's channel, fanned out in process;
+  // on the same connection, identity's invalidations for the tenant cache.
   action::BusHub bus(cfg.bus, registry.get());
   cache::Subscriber::Options bus_topics;
   bus_topics.patterns = {action::kBusPattern};
   cache::Subscriber bus_sub(
-      *redis_cfg, {}, [&bus](const std::string& ch, const std::string& msg) { bus.Deliver(ch, msg); },
-      nullptr, bus_topics);
+      *redis_cfg, {cache::kInvalidationChannel},
+      [&](const std::string& ch, const std::string& msg) {
+        if (ch == cache::kInvalidationChannel) return tenant_cache.OnInvalidation(msg);
+        bus.Deliver(ch, msg);
+      },
+      [&tenant_cache] { tenant_cache.Clear(); }, bus_topics);
   action::ActionService service(store, pipeline, outbox, inbox, redis, Clock::Real(), workers, &bus,
                                 cfg.issuer_limits);
   rpc::RpcServer server(registry);

@@ -116,13 +116,30 @@ absl::StatusOr<ProfileIndex> Pipeline::Profiles(int64_t tn_id, std::vector<std::
   if (id_tags.empty()) return index;
   std::sort(id_tags.begin(), id_tags.end());
   id_tags.erase(std::unique(id_tags.begin(), id_tags.end()), id_tags.end());
+  std::vector<std::string> missing;
+  for (auto& t : id_tags) {
+    auto cached = cache_ ? cache_->FindRelationship(tn_id, t) : std::nullopt;
+    if (!cached)
+      missing.push_back(t);
+    else if (*cached)
+      index[t] = **cached;
+  }
+  if (missing.empty()) return index;
+  uint64_t generation = cache_ ? cache_->Generation() : 0;
   cloudillo::v1::RelationshipsRequest req;
   req.set_tn_id(tn_id);
-  for (auto& t : id_tags) req.add_id_tags(t);
+  for (auto& t : missing) req.add_id_tags(t);
   cloudillo::v1::Relationships out;
   auto ctx = rpc::ContextWithDeadline(kIdentityTimeout);
   CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(identity_->GetRelationships(ctx.get(), req, &out)));
   for (const auto& r : out.items()) index[r.id_tag()] = r;
+  if (cache_) {
+    for (auto& t : missing) {
+      auto it = index.find(t);
+      cache_->PutRelationship(tn_id, t, it == index.end() ? std::nullopt : std::optional(it->second),
+                              generation);
+    }
+  }
   return index;
 }
 
@@ -143,10 +160,17 @@ absl::Status Pipeline::UpdateRelationship(int64_t tn_id, const std::string& id_t
   if (roles) req.set_roles(*roles);
   cloudillo::v1::Empty out;
   auto ctx = rpc::ContextWithDeadline(kIdentityTimeout);
-  return rpc::FromGrpcStatus(identity_->UpdateRelationship(ctx.get(), req, &out));
+  absl::Status st = rpc::FromGrpcStatus(identity_->UpdateRelationship(ctx.get(), req, &out));
+  // Even a failed call may have written: the next token of this peer asks identity.
+  if (cache_) cache_->DropRelationship(tn_id, id_tag);
+  return st;
 }
 
 absl::StatusOr<std::string> Pipeline::Setting(int64_t tn_id, const std::string& key) {
+  if (cache_) {
+    if (auto cached = cache_->FindSetting(tn_id, key)) return *cached;
+  }
+  uint64_t generation = cache_ ? cache_->Generation() : 0;
   cloudillo::v1::TenantSettingsRequest req;
   req.set_tn_id(tn_id);
   req.add_keys(key);
@@ -154,7 +178,9 @@ absl::StatusOr<std::string> Pipeline::Setting(int64_t tn_id, const std::string& 
   auto ctx = rpc::ContextWithDeadline(kIdentityTimeout);
   CL_RETURN_IF_ERROR(rpc::FromGrpcStatus(identity_->GetTenantSettings(ctx.get(), req, &out)));
   auto it = out.values_json().find(key);
-  return it == out.values_json().end() ? std::string("null") : it->second;
+  std::string value = it == out.values_json().end() ? std::string("null") : it->second;
+  if (cache_) cache_->PutSetting(tn_id, key, value, generation);
+  return value;
 }
 
 absl::StatusOr<std::vector<std::string>> Pipeline::Followers(int64_t tn_id) {
@@ -451,7 +477,7 @@ absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::stri
       CL_RETURN_IF_ERROR(fetch_attachments_(tenant, source, row.attachments));
     }
     CL_ASSIGN_OR_RETURN(row.status, InboundStatus(tenant, row, pre_approved));
-    absl::Status inserted = store_.pool().Transact([&](db::Tx& tx) -> absl::Status {
+    absl::Status inserted = store_.Commit([&](db::Tx& tx) -> absl::Status {
       CL_ASSIGN_OR_RETURN(row.a_id, store_.Insert(tx, tenant.tn_id, row));
       return absl::OkStatus();
     });

@@ -28,6 +28,7 @@
 #include "cloudillo/federation/proxy_exchange.h"
 #include "cloudillo/v1/identity.grpc.pb.h"
 #include "subscriptions.h"
+#include "tenant_cache.h"
 
 namespace cloudillo::action {
 
@@ -67,6 +68,10 @@ class Pipeline {
   // Accept/reject of a confirm-type action (§2.11: CONN sends CONN:ACC; FSHR, INVT rest).
   absl::StatusOr<ActionRow> Accept(const Tenant& tenant, const std::string& action_id);
   absl::StatusOr<ActionRow> Reject(const Tenant& tenant, const std::string& action_id);
+
+  // Settings and relationships are read through `cache` (tenant_cache.h) when set;
+  // set before any call, may stay unset (every lookup asks identity).
+  void UseCache(TenantCache* cache) { cache_ = cache; }
 
   // Identity lookups shared with the REST handlers.
   absl::StatusOr<ProfileIndex> Profiles(int64_t tn_id, std::vector<std::string> id_tags);
@@ -134,6 +139,7 @@ class Pipeline {
   const Clock& clock_;
   std::function<void(const Tenant&, const std::string&)> link_formed_;
   AttachmentFetch fetch_attachments_;
+  TenantCache* cache_ = nullptr;
 };
 
 }  // namespace cloudillo::action

@@ -125,14 +125,23 @@ int main(int argc, char** argv) {
   if (absl::Status st = access_service.Init(); !st.ok())
     return process::StartupFailure("API key hashing key", st);
   action::ActionStore action_store(*act_pool);
+  action::TxBatcher action_commits(**act_pool, 32, 1024, registry.get());
+  action_store.BatchCommits(&action_commits);
   auto fed_keys = federation::KeyResolver::Create(*fed_client, redis, {});
   action::Pipeline pipeline(action_store, nullptr, fed_keys, redis, Clock::Real());
+  action::TenantCache tenant_cache(Clock::Real(), {absl::Seconds(act_cfg.tenant_cache_seconds)},
+                                   registry.get());
+  pipeline.UseCache(&tenant_cache);
   action::OutboxWorker outbox(action_store, pipeline, *fed_client,
                               {act_cfg.outbox_threads, act_cfg.per_destination, 8, absl::Milliseconds(200),
                                absl::Seconds(act_cfg.outbox_lease_seconds)},
                               registry.get());
   action::PowGate pow(redis);
-  action::InboxWorker inbox(action_store, pipeline, pow, {act_cfg.inbox_threads}, registry.get());
+  action::InboxOptions inbox_opts;
+  inbox_opts.threads = act_cfg.inbox_threads;
+  inbox_opts.batch = act_cfg.inbox_batch;
+  inbox_opts.queue.max_queue = size_t(act_cfg.inbox_queue);
+  action::InboxWorker inbox(action_store, pipeline, pow, inbox_opts, registry.get());
   // Federation traffic per tenant for the admin API's usage calls.
   cache::UsageRecorder usage(redis, Clock::Real());
   outbox.CountUsage(&usage);
@@ -223,8 +232,10 @@ int main(int argc, char** argv) {
         if (channel != cache::kInvalidationChannel) return (void)bus.Deliver(channel, msg);
         gw.OnInvalidation(msg);
         identity_service.profiles().OnInvalidation(msg);
+        tenant_cache.OnInvalidation(msg);
       },
       [&] {
+        tenant_cache.Clear();
         gw.OnSubscriberReset();
         collab_hub.OnSubscriberReset();
         identity_service.profiles().Clear();

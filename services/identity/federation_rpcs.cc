@@ -3,6 +3,7 @@
 // reads and changes, broadcast recipients and the settings federation reads.
 #include <nlohmann/json.hpp>
 
+#include "cloudillo/cache/invalidation.h"
 #include "cloudillo/core/id_tag.h"
 #include "cloudillo/core/random.h"
 #include "cloudillo/core/status_macros.h"
@@ -136,6 +137,8 @@ grpc::ServerUnaryReactor* IdentityService::UpdateRelationship(grpc::CallbackServ
     // /api/me/full answers depend on the caller's relationship and are reused by the
     // gateway until the profile tag is published.
     profiles_.Forget(req->tn_id());
+    // The action service's inbox caches relationships (blocked issuers among them).
+    Announce(cache::RelationsInvalidation(req->tn_id()));
     return cloudillo::v1::Empty();
   });
 }

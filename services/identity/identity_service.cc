@@ -9,6 +9,7 @@
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/base64.h"
 #include "cloudillo/core/id_tag.h"
+#include "cloudillo/core/log.h"
 #include "cloudillo/core/status_macros.h"
 #include "cloudillo/crypto/hash.h"
 #include "cloudillo/db/sql_text.h"
@@ -373,6 +374,13 @@ absl::StatusOr<ApiReply> IdentityService::DoGetProfile(const ApiRequest& req) {
   ApiReply reply;
   reply.set_data_json(r.empty() ? "null" : ProfileJson(r.rows[0], false).dump());
   return reply;
+}
+
+void IdentityService::Announce(const std::string& message) {
+  if (!redis_) return;
+  absl::Status st = redis_->Publish(cache::kInvalidationChannel, message);
+  if (!st.ok())
+    LogWarn("invalidation_publish_failed", {{"message", message}, {"error", std::string(st.message())}});
 }
 
 }  // namespace cloudillo::identity

@@ -85,6 +85,8 @@ class IdentityService final : public cloudillo::v1::Identity::CallbackService,
   absl::StatusOr<ApiReply> DoGetSetting(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoPutSetting(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoDeleteSetting(const ApiRequest& req);
+  // After a commit: tells other processes' caches (action's inbox) to drop their copy.
+  void Announce(const std::string& message);
 
   std::shared_ptr<db::Pool> pool_;
   std::shared_ptr<cache::Redis> redis_;

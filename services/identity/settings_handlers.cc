@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_split.h"
+#include "cloudillo/cache/invalidation.h"
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/status_macros.h"
 #include "cloudillo/db/sql_text.h"
@@ -243,6 +244,7 @@ absl::StatusOr<ApiReply> IdentityService::DoPutSetting(const ApiRequest& req) {
                                  "ON CONFLICT (tn_id, key) DO UPDATE SET value = EXCLUDED.value",
                                  {db::P(tn_id), db::P(name), db::P(v->dump())})
                          .status());
+  Announce(cache::SettingsInvalidation(tn_id));
   return rpc::Data(Item(*def, def->key, *v));
 }
 
@@ -263,6 +265,7 @@ absl::StatusOr<ApiReply> IdentityService::DoDeleteSetting(const ApiRequest& req)
   CL_RETURN_IF_ERROR(
       pool_->Query("DELETE FROM settings WHERE tn_id = $1 AND key = $2", {db::P(tn_id), db::P(name)})
           .status());
+  Announce(cache::SettingsInvalidation(tn_id));
   return rpc::NoContent();
 }
 

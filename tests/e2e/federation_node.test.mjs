@@ -6,7 +6,9 @@
 //   - a node that is down during delivery gets the action exactly once when it is back;
 //   - the action service killed (SIGKILL) mid-delivery loses nothing: the delivery is
 //     retried after its lease and the receiver holds the action once;
-//   - a token delivered twice is stored once (E22).
+//   - a token delivered twice is stored once (E22);
+//   - a tenant setting changed through the API is seen by the next token at once,
+//     although the action service caches settings (identity's invalidation message).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -119,4 +121,27 @@ test('a token delivered twice is stored once and both deliveries get 201 (E22)',
   await eventually('stored', async () => sql(`SELECT count(*) FROM action.actions WHERE action_id = '${actionIdOf(token)}'`) === '1');
   await eventually('queue drained', async () => sql('SELECT count(*) FROM action.inbound') === '0');
   assert.equal(sql(`SELECT count(*) FROM action.actions WHERE action_id = '${actionIdOf(token)}'`), '1');
+});
+
+// The action service keeps a tenant's settings for a few seconds (tenant_cache.h);
+// identity's "settings:<tn_id>" message on the invalidation channel must drop them, so
+// a token verified right after the change already sees it (well within the TTL).
+test('a setting changed through the API reaches the inbox at once, not after the cache TTL', async () => {
+  const stored = async (c) => {
+    const token = await peer.sign({ t: 'FLLW', aud: 'amy.test', c, iat: Math.floor(Date.now() / 1000) });
+    const r = await A.api(alice.idTag, 'POST', '/api/inbox', { body: { token } });
+    assert.equal(r.status, 201, r.text);
+    const id = actionIdOf(token);
+    return eventually(`${c} stored`, async () => sql(`SELECT visibility FROM action.actions WHERE action_id = '${id}'`));
+  };
+  // The first token fills the cache with the default visibility (F).
+  assert.equal(await stored(`before ${Date.now()}`), 'F');
+  const put = await A.api(alice.idTag, 'PUT', '/api/settings/profile.default_visibility', { token: aliceToken, body: { value: 'P' } });
+  assert.equal(put.status, 200, put.text);
+  const t0 = Date.now();
+  assert.equal(await stored(`after ${Date.now()}`), 'P');
+  assert.ok(Date.now() - t0 < 4000, 'the change waited for the cache to expire');
+  const back = await A.api(alice.idTag, 'DELETE', '/api/settings/profile.default_visibility?level=tenant', { token: aliceToken });
+  assert.ok(back.status < 300, back.text);
+  assert.equal(await stored(`reset ${Date.now()}`), 'F');
 });

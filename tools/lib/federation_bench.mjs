@@ -4,7 +4,7 @@
 //      every one is verified and stored, against the raw ES384 verify rate of
 //      libs/crypto measured in the same run (tools/bench-cli/es384_bench);
 //   2. fan-out: one post of a tenant with F followers, all on a second cluster, timed
-//      until every follower holds it.
+//      until every follower holds it (skipped with BENCH_FOLLOWERS=0: the inbox alone).
 // Both clusters run their default configuration (PostgreSQL with fsync, access log
 // and rate limits on) except the federation bucket's numbers, raised as a provider
 // raises them for a peer provider's egress address: every delivery here comes from
@@ -75,7 +75,9 @@ async function inboxBench() {
     peers.push(peer);
   }
   const map = peers.map((p) => `cl-o.${p.idTag}=http://127.0.0.1:${p.port}`).join(',');
-  const A = new Cluster({ CLOUDILLO_FEDERATION_MAP: map, CLOUDILLO_RATE_FEDERATION: rate });
+  // BENCH_INBOX_THREADS: the receiving action service's verifier threads (its default otherwise).
+  const threads = process.env.BENCH_INBOX_THREADS ? { CLOUDILLO_INBOX_THREADS: process.env.BENCH_INBOX_THREADS } : {};
+  const A = new Cluster({ CLOUDILLO_FEDERATION_MAP: map, CLOUDILLO_RATE_FEDERATION: rate, ...threads });
   await A.start();
   try {
     const alice = A.createTenant(ALICE);
@@ -153,11 +155,11 @@ const verify = rawVerifyRate();
 log(`raw verify: ${verify}/s per core`);
 const inbox = await inboxBench();
 log(`inbox: ${JSON.stringify(inbox)}`);
-const fan = await fanoutBench();
+const fan = F > 0 ? await fanoutBench() : null;
 console.log('| measure | result |');
 console.log('|---|---|');
 console.log(`| libs/crypto VerifyActionToken, one core | ${verify.toFixed(0)} tokens/s |`);
 console.log(`| POST /api/inbox answered 201 (durably queued), ${inbox.n} tokens of ${P} issuers, 32 connections | ${inbox.acceptRate.toFixed(0)} tokens/s (${inbox.failed} not 201) |`);
 console.log(`| inbox end to end (queued, verified, gated, stored) | ${inbox.storeRate.toFixed(0)} tokens/s = ${(100 * inbox.storeRate / verify).toFixed(0)} % of one core's raw verify |`);
-console.log(`| fan-in: ${fan.followers} FLLW created on one cluster until all are followers on the other | ${fan.fanIn.toFixed(1)} s (${(fan.followers / fan.fanIn).toFixed(0)} deliveries/s) |`);
-console.log(`| fan-out: one post to ${fan.followers} followers on the other cluster | ${fan.fanOut.toFixed(2)} s (${(fan.followers / fan.fanOut).toFixed(0)} deliveries/s) |`);
+if (fan) console.log(`| fan-in: ${fan.followers} FLLW created on one cluster until all are followers on the other | ${fan.fanIn.toFixed(1)} s (${(fan.followers / fan.fanIn).toFixed(0)} deliveries/s) |`);
+if (fan) console.log(`| fan-out: one post to ${fan.followers} followers on the other cluster | ${fan.fanOut.toFixed(2)} s (${(fan.followers / fan.fanOut).toFixed(0)} deliveries/s) |`);

@@ -16,6 +16,12 @@ inline std::string TenantInvalidation(const std::string& id_tag) { return "tenan
 inline std::string SecretsInvalidation(int64_t tn_id) { return "secrets:" + std::to_string(tn_id); }
 // A tenant's rendered own profile in identity (name, pictures, keys, status).
 inline std::string ProfileInvalidation(int64_t tn_id) { return "profile:" + std::to_string(tn_id); }
+// A tenant's relationships with peers (follow, connect, block) in identity, cached by
+// the action service's inbox; and a tenant's settings, cached there too.
+inline constexpr char kRelationsPrefix[] = "relations:";
+inline std::string RelationsInvalidation(int64_t tn_id) { return kRelationsPrefix + std::to_string(tn_id); }
+inline constexpr char kSettingsPrefix[] = "settings:";
+inline std::string SettingsInvalidation(int64_t tn_id) { return kSettingsPrefix + std::to_string(tn_id); }
 // A ban set or lifted on an address key ("ipv4:1.2.3.4", "ipv4:1.2.3.0/24", ...).
 inline std::string BanInvalidation(const std::string& address_key) { return "ban:" + address_key; }
 // Every cached API key of a tenant (deletion, change).

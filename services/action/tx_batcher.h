@@ -1,0 +1,59 @@
+// Group commit of the inbox verifiers' writes: each verifier thread hands its
+// transaction body (the action row, its supersession) to Run() and blocks; one thread
+// runs the bodies that wait, each inside its own SAVEPOINT, in one transaction and
+// commits once, so one WAL flush (fsync) serves them all. A body that returns an error
+// is rolled back to its savepoint alone. A body whose SQL failed poisons the shared
+// transaction: then the whole group is rolled back and every body runs again in a
+// transaction of its own, so one hostile token cannot fail its neighbours. Run()
+// returns only after the commit that holds the body's writes (or its error).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "cloudillo/db/pool.h"
+
+namespace prometheus {
+class Histogram;
+class Registry;
+}  // namespace prometheus
+
+namespace cloudillo::action {
+
+class TxBatcher {
+ public:
+  using Body = std::function<absl::Status(db::Tx&)>;
+
+  // max_batch stays at 32: every body is a subtransaction, and PostgreSQL keeps up to
+  // 64 of them per transaction in shared memory before snapshots get slow.
+  TxBatcher(db::Pool& pool, size_t max_batch, size_t max_queue, prometheus::Registry* registry);
+  ~TxBatcher();
+  TxBatcher(const TxBatcher&) = delete;
+  TxBatcher& operator=(const TxBatcher&) = delete;
+
+  // Like Pool::Transact(body). Unavailable without running when the queue is full or
+  // the batcher stopped.
+  absl::Status Run(const Body& body);
+  void Stop();
+
+ private:
+  struct Job;
+  void Loop();
+  void RunGroup(std::vector<std::shared_ptr<Job>>& group);
+
+  db::Pool& pool_;
+  size_t max_batch_, max_queue_;
+  prometheus::Histogram* group_size_ = nullptr;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Job>> queue_;
+  bool stopped_ = false;
+  std::thread thread_;
+};
+
+}  // namespace cloudillo::action
