@@ -84,6 +84,15 @@ const char* AccessLevelName(char c) {
   return "write";
 }
 
+bool RefExpired(std::string_view expires_at, int64_t now) {
+  if (expires_at.empty()) return false;
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime("%Y-%m-%dT%H:%M:%SZ", std::string(expires_at), absl::UTCTimeZone(), &t, &err))
+    return true;
+  return absl::ToUnixSeconds(t) <= now;
+}
+
 absl::StatusOr<RefCreate> ParseRefCreate(const json& body, int64_t now) {
   RefCreate r;
   const json* type = Field(body, "type", nullptr);
