@@ -350,7 +350,7 @@ absl::Status BlobService::CollectGarbage(int64_t tn_id) {
 #define UNARY(Rpc, Call)                                                                              \
   grpc::ServerUnaryReactor* BlobService::Rpc(grpc::CallbackServerContext* ctx, const ApiRequest* req, \
                                              ApiReply* out) {                                         \
-    return rpc::Serve(ctx, out, workers_, [=] { return Call; });                                      \
+    return rpc::Serve(ctx, out, workers_, [=, this] { return Call; });                                \
   }
 UNARY(GetDescriptor, DoGetDescriptor(*req))
 UNARY(GetMetadata, DoGetMetadata(*req))

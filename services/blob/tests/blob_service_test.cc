@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "blob_policy.h"
 #include "cloudillo/db/migrate.h"
@@ -41,7 +42,7 @@ class BlobServiceTest : public ::testing::Test {
     dir_ = mkdtemp(tmpl);
     auto store = OpenLocalStore(dir_);
     ASSERT_TRUE(store.ok());
-    service_ = std::make_unique<BlobService>(pool_, std::move(*store), BlobOptions{}, workers_, metrics_);
+    service_ = std::make_unique<BlobService>(pool_, std::move(*store), options_, workers_, metrics_);
     server_ = std::make_unique<rpc::RpcServer>(std::make_shared<prometheus::Registry>());
     server_->AddService(service_.get());
     ASSERT_TRUE(server_->Start("", nullptr).ok());
@@ -101,6 +102,7 @@ class BlobServiceTest : public ::testing::Test {
     return json::parse(reply.data_json());
   }
 
+  BlobOptions options_;
   rpc::WorkerPool workers_{{"blob-test", 4, 100, 0, nullptr}};
   prometheus::Registry registry_;
   BlobMetrics metrics_{registry_};
@@ -134,6 +136,53 @@ TEST_F(BlobServiceTest, StreamedUploadIsHashedStoredListedAndDownloaded) {
   EXPECT_EQ(etag, "\"" + blob + "\"");
   EXPECT_EQ(List(Owner(1, "a.test")).size(), 1u);
   EXPECT_EQ(List(Owner(2, "b.test")).size(), 0u);  // another tenant sees nothing
+}
+
+// Downloads read one chunk ahead of the one being written: with chunks of 997 bytes a
+// file is hundreds of them, and every byte must still arrive once and in order, whole
+// or in a range, for many readers at once and after readers that gave up midway.
+class SmallChunkTest : public BlobServiceTest {
+ protected:
+  SmallChunkTest() { options_.download_chunk = 997; }
+};
+
+TEST_F(SmallChunkTest, ReadAheadKeepsEveryByteInOrder) {
+  std::string bytes;
+  for (int i = 0; bytes.size() < 300000; ++i) bytes += std::to_string(i) + ",";
+  std::vector<std::string> parts;
+  for (size_t at = 0; at < bytes.size(); at += 65536) parts.push_back(bytes.substr(at, 65536));
+  ApiRequest head = Owner(1, "a.test");
+  (*head.mutable_path())["preset"] = "file";
+  (*head.mutable_path())["fileName"] = "numbers.txt";
+  ApiReply reply;
+  ASSERT_TRUE(Upload(head, parts, &reply).ok());
+  ApiRequest get = Owner(1, "a.test");
+  (*get.mutable_path())["fileId"] = json::parse(reply.data_json())["fileId"].get<std::string>();
+  EXPECT_EQ(Download(get), bytes);
+  ApiRequest ranged = get;
+  (*ranged.mutable_headers())["range"] = "bytes=1000-250000";
+  EXPECT_EQ(Download(ranged), bytes.substr(1000, 249001));
+  (*ranged.mutable_headers())["range"] = "bytes=-997";  // exactly one chunk, the last
+  EXPECT_EQ(Download(ranged), bytes.substr(bytes.size() - 997));
+  // Readers that go away after a few chunks leave the service able to serve.
+  for (int i = 0; i < 8; ++i) {
+    grpc::ClientContext ctx;
+    auto reader = stub_->GetFile(&ctx, get);
+    ApiDownloadPart part;
+    for (int n = 0; n < 3 + i && reader->Read(&part); ++n) {
+    }
+    ctx.TryCancel();
+    reader->Finish();
+  }
+  std::vector<std::thread> readers;
+  std::atomic<int> whole{0};
+  for (int i = 0; i < 8; ++i) {
+    readers.emplace_back([&] {
+      if (Download(get) == bytes) ++whole;
+    });
+  }
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(whole.load(), 8);
 }
 
 TEST_F(BlobServiceTest, CancelledUploadIsNoFileAndLeavesNoSpool) {

@@ -135,7 +135,8 @@ TEST_F(FileAccessTest, AFolderScopeReachesTheFilesBelowIt) {
                   ->Query("UPDATE files SET parent_id = $1 WHERE tn_id = 1 AND file_id = $2",
                           {db::P(deep), db::P(sub)})
                   .ok());
-  EXPECT_EQ(Check(Ctx(1, "alice.test", "", "file:" + kPublic + ":R"), deep).access(), FileAccessReply::NONE);
+  EXPECT_EQ(Check(Ctx(1, "alice.test", "", std::string("file:") + kPublic + ":R"), deep).access(),
+            FileAccessReply::NONE);
 }
 
 TEST_F(FileAccessTest, TenantsApart) {
