@@ -57,12 +57,11 @@ class DownloadReactor final : public grpc::ServerWriteReactor<ApiDownloadPart> {
         read_ += first->size();
         next_ = std::move(first);
       }
-      // The head waits in gRPC's buffer for the first chunk when one follows.
-      grpc::WriteOptions opts;
-      if (next_) opts.set_buffer_hint();
+      // No buffer hint on the head: gRPC would hold its OnWriteDone until a later
+      // write flushed it, and that later write waits for the OnWriteDone.
       writing_ = true;
       lock.unlock();
-      StartWrite(&part_, opts);
+      StartWrite(&part_);
     });
   }
 
