@@ -38,9 +38,7 @@ int main(int argc, char** argv) {
   backends.directory.identity = cloudillo::v1::Identity::NewStub(identity);
   backends.directory.access = cloudillo::v1::Access::NewStub(access);
   backends.channels = {{"identity", identity}, {"access", access}, {"action", action}};
-  // Downloads: four 256 KiB chunks may be on their way while one is written to the
-  // client (docs/benchmarks.md, "Files through the gateway"); at most 1 MiB per stream.
-  backends.channels["blob"] = rpc::ConnectChannel(cfg->blob_addr, &tls, "blob", 1 << 20);
+  backends.channels["blob"] = rpc::ConnectChannel(cfg->blob_addr, &tls, "blob");
   backends.channels["collab"] = rpc::ConnectChannel(cfg->collab_addr, &tls, "collab");
 
   int http_port = cfg->http_port, https_port = cfg->https_port;

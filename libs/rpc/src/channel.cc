@@ -5,7 +5,7 @@
 namespace cloudillo::rpc {
 
 std::shared_ptr<grpc::Channel> ConnectChannel(const std::string& address, const ClusterTls* tls,
-                                              const std::string& service, int stream_window) {
+                                              const std::string& service) {
   grpc::ChannelArguments args;
   args.SetServiceConfigJSON(R"({"loadBalancingConfig":[{"round_robin":{}}]})");
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
@@ -14,7 +14,6 @@ std::shared_ptr<grpc::Channel> ConnectChannel(const std::string& address, const 
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 5000);
   args.SetMaxReceiveMessageSize(32 * 1024 * 1024);
-  if (stream_window > 0) args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, stream_window);
   std::string target = address.find("://") == std::string::npos && address.rfind("dns:", 0) != 0
                            ? "dns:///" + address
                            : address;

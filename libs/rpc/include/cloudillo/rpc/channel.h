@@ -18,12 +18,8 @@ struct ClusterTls;
 
 // `address` is host:port (a DNS name or an IP literal) or a full gRPC target URI.
 // `tls` nullptr gives a plaintext channel, for tests only.
-// `stream_window`: bytes a stream may receive ahead of its reader (0: gRPC's own
-// default). Larger for the gateway's downloads from blob, so the service can send the
-// next chunks while the previous one is still being written to the client; it is also
-// what one stream may hold in memory here.
 std::shared_ptr<grpc::Channel> ConnectChannel(const std::string& address, const ClusterTls* tls,
-                                              const std::string& service, int stream_window = 0);
+                                              const std::string& service);
 
 // A client context whose deadline is `timeout` from now.
 std::unique_ptr<grpc::ClientContext> ContextWithDeadline(absl::Duration timeout);
