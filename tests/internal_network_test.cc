@@ -29,6 +29,7 @@ const std::map<std::string, std::set<std::string>> kExpected = {
     {"cloudillo.v1.AccessEdge.*", {"gateway"}},
     // blob may call it too (its storage quota); not among the identities this test plays.
     {"cloudillo.v1.Identity.ResolveTenant", {"gateway"}},
+    // blob too (a remote file's tenant, for its quota).
     {"cloudillo.v1.Identity.GetLoginProfile", {"access"}},
     // action may call these too; it is not among the identities this test plays.
     {"cloudillo.v1.Identity.SignAction", {"access"}},

@@ -84,6 +84,20 @@ const char* AccessLevelName(char c) {
   return "write";
 }
 
+bool RefExpired(std::string_view expires_at, int64_t now) {
+  if (expires_at.empty()) return false;
+  absl::Time t;
+  std::string err;
+  const std::string text(expires_at);
+  constexpr char kFormat[] = "%Y-%m-%dT%H:%M:%SZ";
+  // absl normalizes out-of-range fields (month 13 is next January): only a time that
+  // prints back as the same text was read as written.
+  if (!absl::ParseTime(kFormat, text, absl::UTCTimeZone(), &t, &err) ||
+      absl::FormatTime(kFormat, t, absl::UTCTimeZone()) != text)
+    return true;
+  return absl::ToUnixSeconds(t) <= now;
+}
+
 absl::StatusOr<RefCreate> ParseRefCreate(const json& body, int64_t now) {
   RefCreate r;
   const json* type = Field(body, "type", nullptr);

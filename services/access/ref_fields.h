@@ -53,6 +53,11 @@ struct RefUpdate {
   }
 };
 
+// Whether a ref whose `expires_at` reads `expires_at` (as kRefColumns prints it,
+// "YYYY-MM-DDTHH:MM:SSZ"; empty: never) is past at Unix second `now`. Unparsable
+// text counts as expired: a link whose end cannot be read is not honoured.
+bool RefExpired(std::string_view expires_at, int64_t now);
+
 // POST /api/refs. `count` omitted is one use, null unlimited (the reference's
 // default); `expiresAt` (or `expires_at`) is Unix seconds or RFC 3339, in the future.
 absl::StatusOr<RefCreate> ParseRefCreate(const nlohmann::json& body, int64_t now);

@@ -122,8 +122,11 @@ absl::StatusOr<ApiReply> AccessService::DoGetRef(const ApiRequest& req) {
                                                      " FROM refs WHERE tn_id = $1 AND ref_id = $2",
                                                  {db::P(ctx.tn_id()), db::P(ref_id)}));
   if (r.empty()) return rpc::NotFoundError("Ref not found");
-  // A share guest's token is authenticated but anonymous: it gets the guest's view.
+  // A share guest's token is authenticated but anonymous: it gets the guest's view,
+  // and of a live link only; the owner still sees an expired one (filter=expired).
   if (!ctx.authenticated() || !ctx.scope().empty()) {
+    if (!r.rows[0].IsNull(4) && RefExpired(r.rows[0].Str(4), absl::ToUnixSeconds(clock_.Now())))
+      return rpc::NotFoundError("Ref has expired");
     return rpc::Data(ojson{{"refId", r.rows[0].Str(0)}, {"type", r.rows[0].Str(1)}});
   }
   return rpc::Data(RefJson(r.rows[0]));

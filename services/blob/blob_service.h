@@ -25,6 +25,8 @@
 #include "cloudillo/v1/blob.grpc.pb.h"
 #include "cloudillo/v1/identity.grpc.pb.h"
 #include "file_ids.h"
+#include "file_row.h"
+#include "file_row_cache.h"
 
 namespace cloudillo::blob {
 
@@ -35,14 +37,6 @@ struct BlobOptions {
   uint64_t max_upload_bytes = 100ull << 20;  // one upload (413 beyond)
   uint64_t quota_bytes = 0;                  // stored bytes per tenant; 0: no quota (507 beyond)
   size_t download_chunk = 256 * 1024;
-};
-
-// One row of `files` as the handlers use it.
-struct FileRow {
-  std::string file_id, parent_id, root_id, file_tp, file_name, content_type, preset, descriptor, creator,
-      visibility, status, x_json, created_at, modified_at;
-  std::vector<std::string> tags;
-  bool has_parent = false, has_root = false;
 };
 
 // A BLOB file record to store with its blobs (an upload's, a remote file's).
@@ -113,6 +107,8 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
   // The tenant's storage quota (0: none): its plan's (from identity's ResolveTenant,
   // cached for kQuotaCacheTtl), else CLOUDILLO_BLOB_QUOTA_MB (storage_quota.cc).
   absl::StatusOr<uint64_t> QuotaOf(const cloudillo::v1::RequestContext& ctx);
+  // The same for a tenant known by number only (a remote file fetched for it).
+  absl::StatusOr<uint64_t> QuotaOfTenant(int64_t tn_id);
   // Bytes the tenant may still store (UINT64_MAX without a quota) under `quota`.
   absl::StatusOr<uint64_t> QuotaLeft(int64_t tn_id, uint64_t quota);
   // Bytes of the tenant's distinct blobs: what the quota counts.
@@ -141,7 +137,9 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
 
  private:
   absl::StatusOr<std::optional<FileRow>> LoadFile(int64_t tn_id, const std::string& file_id);
-  absl::StatusOr<FileRow> ReadableFile(const ApiRequest& req, const std::string& file_id);
+  // `cached`: the row may come from rows_ (downloads only, file_row_cache.h).
+  absl::StatusOr<FileRow> ReadableFile(const ApiRequest& req, const std::string& file_id,
+                                       bool cached = false);
   absl::StatusOr<FileRow> WritableFile(const ApiRequest& req, const std::string& file_id);
   nlohmann::ordered_json FileView(const cloudillo::v1::RequestContext& ctx, const FileRow& f,
                                   const nlohmann::json* user_data);
@@ -180,6 +178,7 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
   };
   std::mutex quota_mu_;
   std::unordered_map<std::string, CachedQuota> quotas_;  // by id_tag; bounded (storage_quota.cc)
+  FileRowCache rows_;
 };
 
 // For other services: identity's admin API asks for a tenant's storage.

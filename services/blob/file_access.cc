@@ -85,9 +85,11 @@ absl::StatusOr<FileAccessReply> FileAccessService::Check(const cloudillo::v1::Fi
     return out;
   }
   if (!ctx.scope().empty()) {
-    // Share links and `via` tokens: the scope names the file and the level granted
-    // (the access-token exchange already took min(requested, link permission)).
-    out.set_access(FromLetter(ScopeAccess(ctx.scope(), f.file_id)));
+    // Share links and `via` tokens: the scope names the file, or a folder above it,
+    // and the level granted (the exchange already took min(requested, link permission)).
+    auto level = ScopeLevel(*pool_, ctx, f);
+    if (!level.ok()) return level.status();
+    out.set_access(FromLetter(*level));
     return out;
   }
   if (f.status != "A") return out;

@@ -130,12 +130,17 @@ absl::StatusOr<ApiReply> BlobService::DoListFiles(const ApiRequest& req) {
   // Only what the caller may read (blob_service.h).
   if (!rpc::IsOwner(ctx)) {
     if (!ctx.scope().empty()) {
-      std::vector<std::string> ids;
-      for (absl::string_view s : absl::StrSplit(AV(ctx.scope()), ',')) {
-        std::vector<absl::string_view> p = absl::StrSplit(s, ':');
-        if (p.size() == 3 && p[0] == "file" && IsFileId(SV(p[1]))) ids.emplace_back(p[1]);
-      }
-      w.And("f.file_id = ANY(" + w.Add(db::P(TextArray(ids))) + "::text[])");
+      // The scoped files themselves, and the live files below a scoped folder (a link
+      // to a folder lists its contents; file_rows.h ScopeLevel is the same rule).
+      const std::string ids = w.Add(db::P(ScopeFileIds(ctx.scope()))) + "::text[]";
+      w.And("(f.file_id = ANY(" + ids +
+            ") OR (f.status = 'A' AND EXISTS (WITH RECURSIVE up(id, depth) AS (SELECT f.parent_id, 1 UNION "
+            "ALL SELECT p.parent_id, up.depth + 1 FROM files p JOIN up ON p.tn_id = f.tn_id AND p.file_id = "
+            "up.id WHERE p.parent_id IS NOT NULL AND up.depth < " +
+            std::to_string(kMaxFolderDepth) +
+            ") SELECT 1 FROM up JOIN files a ON a.tn_id = f.tn_id AND a.file_id = up.id WHERE a.file_tp = "
+            "'FLDR' AND a.status = 'A' AND a.file_id = ANY(" +
+            ids + "))))");
     } else {
       if (ctx.authenticated()) {
         w.And(

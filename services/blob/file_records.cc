@@ -176,6 +176,7 @@ absl::StatusOr<ApiReply> BlobService::DoPatchFile(const ApiRequest& req) {
     for (const auto& s : sets) sql += ", " + s;
     return tx.Query(sql + " WHERE tn_id = $1 AND file_id = $2", params).status();
   }));
+  rows_.ForgetTenant(ctx.tn_id());  // a move or a visibility change reaches downloads now
   CL_ASSIGN_OR_RETURN(auto updated, LoadFile(ctx.tn_id(), f.file_id));
   if (!updated) return rpc::NotFoundError("File not found");
   return rpc::Data(FileView(ctx, *updated, nullptr));
@@ -197,6 +198,7 @@ absl::StatusOr<ApiReply> BlobService::DoDeleteFile(const ApiRequest& req) {
                     {db::P(ctx.tn_id()), db::P(f.file_id)})
             .status());
   }
+  rows_.ForgetTenant(ctx.tn_id());  // a trashed file is unreadable to others now
   return rpc::Data(json{{"fileId", f.file_id}});
 }
 
@@ -212,6 +214,7 @@ absl::StatusOr<ApiReply> BlobService::DoRestoreFile(const ApiRequest& req) {
                                  "trashed_from = NULL WHERE f.tn_id = $1 AND f.file_id = $2",
                                  {db::P(ctx.tn_id()), db::P(f.file_id)})
                          .status());
+  rows_.ForgetTenant(ctx.tn_id());  // a move or a visibility change reaches downloads now
   CL_ASSIGN_OR_RETURN(auto updated, LoadFile(ctx.tn_id(), f.file_id));
   if (!updated) return rpc::NotFoundError("File not found");
   return rpc::Data(FileView(ctx, *updated, nullptr));
@@ -320,6 +323,7 @@ absl::StatusOr<ApiReply> BlobService::DoEmptyTrash(const ApiRequest& req) {
 }
 
 absl::Status BlobService::CollectGarbage(int64_t tn_id) {
+  rows_.ForgetTenant(tn_id);  // rows just deleted must not lead downloads to removed bytes
   // Under the tenant's upload lock (upload.cc): no upload can be about to refer to a
   // blob removed here.
   int64_t removed = 0;
@@ -346,7 +350,7 @@ absl::Status BlobService::CollectGarbage(int64_t tn_id) {
 #define UNARY(Rpc, Call)                                                                              \
   grpc::ServerUnaryReactor* BlobService::Rpc(grpc::CallbackServerContext* ctx, const ApiRequest* req, \
                                              ApiReply* out) {                                         \
-    return rpc::Serve(ctx, out, workers_, [=] { return Call; });                                      \
+    return rpc::Serve(ctx, out, workers_, [=, this] { return Call; });                                \
   }
 UNARY(GetDescriptor, DoGetDescriptor(*req))
 UNARY(GetMetadata, DoGetMetadata(*req))

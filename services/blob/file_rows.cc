@@ -5,7 +5,9 @@
 #include "absl/strings/str_split.h"
 #include "blob_service.h"
 #include "cloudillo/core/absl_compat.h"
+#include "cloudillo/core/status_macros.h"
 #include "cloudillo/rpc/api.h"
+#include "file_ids.h"
 
 namespace cloudillo::blob {
 
@@ -66,6 +68,38 @@ char ScopeAccess(const std::string& scope, const std::string& file_id) {
   return best;
 }
 
+std::string ScopeFileIds(const std::string& scope) {
+  std::vector<std::string> ids;
+  for (absl::string_view s : absl::StrSplit(AV(scope), ',')) {
+    std::vector<absl::string_view> p = absl::StrSplit(s, ':');
+    if (p.size() == 3 && p[0] == "file" && p[2].size() == 1 && IsFileId(SV(p[1]))) ids.emplace_back(p[1]);
+  }
+  return TextArray(ids);
+}
+
+absl::StatusOr<char> ScopeLevel(db::Pool& pool, const cloudillo::v1::RequestContext& ctx, const FileRow& f) {
+  if (ctx.scope().empty()) return char(0);
+  if (char direct = ScopeAccess(ctx.scope(), f.file_id); direct != 0) return direct;
+  // A trashed file has left its folder (parent_id moves to the trash), so only live
+  // files below the folder are reached; the folder itself must be a live folder.
+  if (f.status != "A" || !f.has_parent) return char(0);
+  const std::string ids = ScopeFileIds(ctx.scope());
+  if (ids == "{}") return char(0);
+  auto r = pool.Query(
+      "WITH RECURSIVE up(id, depth) AS (SELECT $2::text, 1 UNION ALL SELECT p.parent_id, up.depth + 1 "
+      "FROM files p JOIN up ON p.tn_id = $1 AND p.file_id = up.id WHERE p.parent_id IS NOT NULL AND "
+      "up.depth < $4) SELECT a.file_id FROM up JOIN files a ON a.tn_id = $1 AND a.file_id = up.id "
+      "WHERE a.file_tp = 'FLDR' AND a.status = 'A' AND a.file_id = ANY($3::text[])",
+      {db::P(ctx.tn_id()), db::P(f.parent_id), db::P(ids), db::P(int64_t{kMaxFolderDepth})});
+  if (!r.ok()) return r.status();
+  char best = 0;
+  for (const auto& row : r->rows) {
+    char c = ScopeAccess(ctx.scope(), row.Str(0));
+    if (c == 'W' || (c == 'C' && best != 'W') || (c == 'R' && best == 0)) best = c;
+  }
+  return best;
+}
+
 bool CanRead(const cloudillo::v1::RequestContext& ctx, const FileRow& f) {
   if (rpc::IsOwner(ctx)) return true;
   if (!ctx.scope().empty()) return ScopeAccess(ctx.scope(), f.file_id) != 0;
@@ -88,12 +122,24 @@ absl::StatusOr<std::optional<FileRow>> BlobService::LoadFile(int64_t tn_id, cons
   return std::optional<FileRow>(RowToFile(r->rows[0]));
 }
 
-absl::StatusOr<FileRow> BlobService::ReadableFile(const ApiRequest& req, const std::string& file_id) {
+absl::StatusOr<FileRow> BlobService::ReadableFile(const ApiRequest& req, const std::string& file_id,
+                                                  bool cached) {
   if (!IsFileId(file_id)) return rpc::BadRequest("Invalid file id");
-  auto f = LoadFile(req.ctx().tn_id(), file_id);
+  const int64_t tn = req.ctx().tn_id();
+  absl::StatusOr<std::optional<FileRow>> f;
+  if (cached) f = rows_.Get(tn, file_id, absl::Now());
+  if (!cached || !f->has_value()) {
+    f = LoadFile(tn, file_id);
+    if (cached && f.ok() && f->has_value()) rows_.Put(tn, file_id, **f, absl::Now());
+  }
   if (!f.ok()) return f.status();
   if (!f->has_value()) return rpc::NotFoundError("File not found");
   if (!CanRead(req.ctx(), **f)) {
+    if (!req.ctx().scope().empty()) {  // a link to a folder above it?
+      CL_ASSIGN_OR_RETURN(char level, ScopeLevel(*pool_, req.ctx(), **f));
+      if (level == 0) return rpc::Forbidden();
+      return std::move(**f);
+    }
     auto share = SharePermission(req.ctx(), file_id);
     if (!share.ok()) return share.status();
     if (*share == 0 || (*f)->status != "A") return rpc::Forbidden();
@@ -108,6 +154,11 @@ absl::StatusOr<FileRow> BlobService::WritableFile(const ApiRequest& req, const s
   if (!f.ok()) return f.status();
   if (!f->has_value()) return rpc::NotFoundError("File not found");
   if (!CanWrite(req.ctx(), **f)) {
+    if (!req.ctx().scope().empty()) {
+      CL_ASSIGN_OR_RETURN(char level, ScopeLevel(*pool_, req.ctx(), **f));
+      if (level != 'W') return rpc::Forbidden();
+      return std::move(**f);
+    }
     auto share = SharePermission(req.ctx(), file_id);
     if (!share.ok()) return share.status();
     if (*share != 'W' || (*f)->status != "A") return rpc::Forbidden();

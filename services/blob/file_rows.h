@@ -19,6 +19,14 @@ std::string TextArray(const std::vector<std::string>& items);
 
 // The strongest letter (R, C, W) a `file:<id>:X` scope grants on `file_id`, or 0.
 char ScopeAccess(const std::string& scope, const std::string& file_id);
+// What a scope grants on `f`, share links on folders included: a `file:<folder>:X`
+// scope (a link to a folder, PROTOCOL §8 "Refs") grants X on every live file below
+// that folder, as the reference does. The parent chain is walked in one query, at
+// most kMaxFolderDepth levels up; 0 when nothing in the scope covers the file.
+inline constexpr int kMaxFolderDepth = 64;
+absl::StatusOr<char> ScopeLevel(db::Pool& pool, const cloudillo::v1::RequestContext& ctx, const FileRow& f);
+// The `file:<id>:X` file ids of a scope, as a PostgreSQL text[] literal.
+std::string ScopeFileIds(const std::string& scope);
 bool CanRead(const cloudillo::v1::RequestContext& ctx, const FileRow& f);
 bool CanWrite(const cloudillo::v1::RequestContext& ctx, const FileRow& f);
 

@@ -4,6 +4,7 @@
 
 #include "cloudillo/core/log.h"
 #include "cloudillo/core/status_macros.h"
+#include "cloudillo/rpc/api.h"
 #include "cloudillo/rpc/dispatch.h"
 #include "cloudillo/rpc/status.h"
 
@@ -94,6 +95,16 @@ absl::StatusOr<RemoteFileReply> RemoteFileService::Fetch(const RemoteFileRequest
   if (total > options_.max_file_bytes)
     return refused(absl::ResourceExhaustedError("the remote file is larger than this node fetches"));
 
+  // The tenant's plan quota, as for its uploads: a file that cannot fit is not even
+  // fetched, and StoreBlobFile checks again under the tenant's lock (507 beyond it).
+  CL_ASSIGN_OR_RETURN(const uint64_t quota, blob_.QuotaOfTenant(tn));
+  CL_ASSIGN_OR_RETURN(const uint64_t left, blob_.QuotaLeft(tn, quota));
+  if (total > left) {
+    return refused(rpc::ApiError(absl::StatusCode::kResourceExhausted, "E-SYS-IO",
+                                 "Storage quota of this tenant exceeded",
+                                 nlohmann::json{{"quota", quota}, {"used", quota - left}}.dump(), 507));
+  }
+
   // 2. Name and type; optional: the descriptor alone is enough to serve the bytes.
   std::string name = file_id, content_type;
   nlohmann::json x = nullptr;
@@ -149,8 +160,11 @@ absl::StatusOr<RemoteFileReply> RemoteFileService::Fetch(const RemoteFileRequest
   nf.creator = req.id_tag();
   nf.x = x;
   nf.variants = *variants;
+  nf.quota = quota;
   uint64_t new_bytes = 0;
-  CL_ASSIGN_OR_RETURN(auto existing, blob_.StoreBlobFile(nf, &new_bytes));
+  auto stored = blob_.StoreBlobFile(nf, &new_bytes);
+  if (!stored.ok()) return refused(stored.status());
+  auto& existing = *stored;
   (existing ? blob_.metrics().remote_existed : blob_.metrics().remote_stored).Increment();
   blob_.metrics().stored_bytes.Increment(double(new_bytes));
   reply.set_descriptor_text(descriptor);

@@ -2,7 +2,8 @@
 //
 // The plan lives in identity's schema; blob learns it from Identity.ResolveTenant and
 // keeps it for kQuotaCacheTtl, so a plan change reaches uploads within that time and
-// an upload costs no extra call while the entry is fresh.
+// an upload costs no extra call while the entry is fresh. Internal callers that know
+// the tenant by number only (remote files) learn its id_tag from identity first.
 #include "blob_service.h"
 #include "cloudillo/core/status_macros.h"
 #include "cloudillo/rpc/channel.h"
@@ -35,6 +36,21 @@ absl::StatusOr<uint64_t> BlobService::QuotaOf(const cloudillo::v1::RequestContex
   if (quotas_.size() >= kQuotaCacheMax) quotas_.clear();
   quotas_[ctx.id_tag()] = {bytes, now + kQuotaCacheTtl};
   return bytes;
+}
+
+absl::StatusOr<uint64_t> BlobService::QuotaOfTenant(int64_t tn_id) {
+  if (!identity_) return options_.quota_bytes;
+  cloudillo::v1::TenantRef ref;
+  ref.set_tn_id(tn_id);
+  cloudillo::v1::LoginProfile p;
+  auto call = rpc::ContextWithDeadline(absl::Seconds(5));
+  absl::Status st = rpc::FromGrpcStatus(identity_->GetLoginProfile(call.get(), ref, &p));
+  // As QuotaOf: identity away, the store's own default rather than no fetch at all.
+  if (!st.ok() || p.tn_id() != tn_id || p.id_tag().empty()) return options_.quota_bytes;
+  cloudillo::v1::RequestContext ctx;
+  ctx.set_tn_id(tn_id);
+  ctx.set_id_tag(p.id_tag());
+  return QuotaOf(ctx);
 }
 
 absl::StatusOr<uint64_t> BlobService::StoredBytes(int64_t tn_id) {

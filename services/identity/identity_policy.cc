@@ -8,7 +8,8 @@ rpc::AccessPolicy ListenerPolicy() {
   p.Allow("/cloudillo.v1.IdentityEdge/", {"gateway"});
   // blob reads the tenant's storage quota (its plan) from it.
   p.Allow("/cloudillo.v1.Identity/ResolveTenant", {"gateway", "blob"});
-  p.Allow("/cloudillo.v1.Identity/GetLoginProfile", {"access"});
+  // blob: the id_tag of a tenant it fetches a remote file for, to learn its plan quota.
+  p.Allow("/cloudillo.v1.Identity/GetLoginProfile", {"access", "blob"});
   // access signs PROXY tokens (§3.4) and reads a peer's roles for the token it mints (E7).
   for (const char* m : {"SignAction", "GetRelationships"}) {
     p.Allow(std::string("/cloudillo.v1.Identity/") + m, {"action", "access"});

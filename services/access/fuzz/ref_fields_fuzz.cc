@@ -15,6 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)ac::IsRefId(in);
   (void)ac::IsScopeFileId(in);
   (void)ac::ParseAccessLevel(in);
+  (void)ac::RefExpired(in, 1700000000);
   auto body = nlohmann::json::parse(in, nullptr, false);
   if (body.is_discarded() || !body.is_object()) return 0;
   const int64_t now = 1700000000;

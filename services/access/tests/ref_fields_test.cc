@@ -125,5 +125,20 @@ TEST(RefUpdate, HostileBodiesAreBadRequests) {
   }
 }
 
+// 2026-01-01T00:00:00Z is 1767225600.
+TEST(RefExpiry, PastAndPresentAreExpiredFutureAndNeverAreNot) {
+  EXPECT_FALSE(RefExpired("", 1767225600));
+  EXPECT_TRUE(RefExpired("2026-01-01T00:00:00Z", 1767225600));  // the last second is gone
+  EXPECT_TRUE(RefExpired("2025-12-31T23:59:59Z", 1767225600));
+  EXPECT_FALSE(RefExpired("2026-01-01T00:00:01Z", 1767225600));
+  EXPECT_FALSE(RefExpired("9999-12-31T23:59:59Z", 1767225600));
+}
+
+TEST(RefExpiry, UnreadableTimesCountAsExpired) {
+  for (const char* t : {"tomorrow", "2026-13-01T00:00:00Z", "2026-01-01", "2026-01-01T00:00:00",
+                        "2026-01-01T00:00:00Z junk", " "})
+    EXPECT_TRUE(RefExpired(t, 1767225600)) << "[" << t << "]";
+}
+
 }  // namespace
 }  // namespace cloudillo::access

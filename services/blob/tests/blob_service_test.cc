@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "blob_policy.h"
 #include "cloudillo/db/migrate.h"
@@ -41,7 +42,7 @@ class BlobServiceTest : public ::testing::Test {
     dir_ = mkdtemp(tmpl);
     auto store = OpenLocalStore(dir_);
     ASSERT_TRUE(store.ok());
-    service_ = std::make_unique<BlobService>(pool_, std::move(*store), BlobOptions{}, workers_, metrics_);
+    service_ = std::make_unique<BlobService>(pool_, std::move(*store), options_, workers_, metrics_);
     server_ = std::make_unique<rpc::RpcServer>(std::make_shared<prometheus::Registry>());
     server_->AddService(service_.get());
     ASSERT_TRUE(server_->Start("", nullptr).ok());
@@ -101,6 +102,7 @@ class BlobServiceTest : public ::testing::Test {
     return json::parse(reply.data_json());
   }
 
+  BlobOptions options_;
   rpc::WorkerPool workers_{{"blob-test", 4, 100, 0, nullptr}};
   prometheus::Registry registry_;
   BlobMetrics metrics_{registry_};
@@ -134,6 +136,53 @@ TEST_F(BlobServiceTest, StreamedUploadIsHashedStoredListedAndDownloaded) {
   EXPECT_EQ(etag, "\"" + blob + "\"");
   EXPECT_EQ(List(Owner(1, "a.test")).size(), 1u);
   EXPECT_EQ(List(Owner(2, "b.test")).size(), 0u);  // another tenant sees nothing
+}
+
+// Downloads read one chunk ahead of the one being written: with chunks of 997 bytes a
+// file is hundreds of them, and every byte must still arrive once and in order, whole
+// or in a range, for many readers at once and after readers that gave up midway.
+class SmallChunkTest : public BlobServiceTest {
+ protected:
+  SmallChunkTest() { options_.download_chunk = 997; }
+};
+
+TEST_F(SmallChunkTest, ReadAheadKeepsEveryByteInOrder) {
+  std::string bytes;
+  for (int i = 0; bytes.size() < 300000; ++i) bytes += std::to_string(i) + ",";
+  std::vector<std::string> parts;
+  for (size_t at = 0; at < bytes.size(); at += 65536) parts.push_back(bytes.substr(at, 65536));
+  ApiRequest head = Owner(1, "a.test");
+  (*head.mutable_path())["preset"] = "file";
+  (*head.mutable_path())["fileName"] = "numbers.txt";
+  ApiReply reply;
+  ASSERT_TRUE(Upload(head, parts, &reply).ok());
+  ApiRequest get = Owner(1, "a.test");
+  (*get.mutable_path())["fileId"] = json::parse(reply.data_json())["fileId"].get<std::string>();
+  EXPECT_EQ(Download(get), bytes);
+  ApiRequest ranged = get;
+  (*ranged.mutable_headers())["range"] = "bytes=1000-250000";
+  EXPECT_EQ(Download(ranged), bytes.substr(1000, 249001));
+  (*ranged.mutable_headers())["range"] = "bytes=-997";  // exactly one chunk, the last
+  EXPECT_EQ(Download(ranged), bytes.substr(bytes.size() - 997));
+  // Readers that go away after a few chunks leave the service able to serve.
+  for (int i = 0; i < 8; ++i) {
+    grpc::ClientContext ctx;
+    auto reader = stub_->GetFile(&ctx, get);
+    ApiDownloadPart part;
+    for (int n = 0; n < 3 + i && reader->Read(&part); ++n) {
+    }
+    ctx.TryCancel();
+    reader->Finish();
+  }
+  std::vector<std::thread> readers;
+  std::atomic<int> whole{0};
+  for (int i = 0; i < 8; ++i) {
+    readers.emplace_back([&] {
+      if (Download(get) == bytes) ++whole;
+    });
+  }
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(whole.load(), 8);
 }
 
 TEST_F(BlobServiceTest, CancelledUploadIsNoFileAndLeavesNoSpool) {
@@ -406,7 +455,22 @@ class FakeIdentity final : public cloudillo::v1::Identity::CallbackService {
     r->Finish(grpc::Status::OK);
     return r;
   }
-  std::atomic<int> calls{0};
+  // The tenant behind a number, as blob asks it for a remote file's tenant.
+  grpc::ServerUnaryReactor* GetLoginProfile(grpc::CallbackServerContext* ctx,
+                                            const cloudillo::v1::TenantRef* req,
+                                            cloudillo::v1::LoginProfile* out) override {
+    ++profile_calls;
+    auto* r = ctx->DefaultReactor();
+    if (req->tn_id() == 1 || req->tn_id() == 2) {
+      out->set_tn_id(req->tn_id());
+      out->set_id_tag(req->tn_id() == 1 ? "plan.test" : "free.test");
+      r->Finish(grpc::Status::OK);
+    } else {
+      r->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "no such tenant"));
+    }
+    return r;
+  }
+  std::atomic<int> calls{0}, profile_calls{0};
 };
 
 TEST_F(BlobServiceTest, StorageQuotaComesFromTheTenantsPlanAndUsageIsPerTenant) {
@@ -454,6 +518,48 @@ TEST_F(BlobServiceTest, StorageQuotaComesFromTheTenantsPlanAndUsageIsPerTenant) 
   grpc::ClientContext ctx;
   EXPECT_EQ(stub->GetStorageUsage(&ctx, none, &u).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   internal_server.Shutdown(absl::Seconds(1));
+  identity_server.Shutdown(absl::Seconds(1));
+}
+
+// A remote file counts against the tenant's plan quota as its uploads do, not the
+// store's CLOUDILLO_BLOB_QUOTA_MB default (here 1 MiB, which the file fits in).
+TEST_F(RemoteFileTest, ARemoteFileIsHeldToTheTenantsPlanQuota) {
+  BlobOptions opts;
+  opts.quota_bytes = 1 << 20;
+  auto store = OpenLocalStore(dir_);
+  ASSERT_TRUE(store.ok());
+  BlobService blob(pool_, std::move(*store), opts, workers_, metrics_);
+  FakeIdentity identity;
+  rpc::RpcServer identity_server(std::make_shared<prometheus::Registry>());
+  identity_server.AddService(&identity);
+  ASSERT_TRUE(identity_server.Start("", nullptr).ok());
+  blob.ConnectIdentity(identity_server.InProcessChannel());
+  RemoteFileService remote(blob, pool_, node_, RemoteFileOptions{1 << 20});
+  auto fetch = [&](int64_t tn, const std::string& id) {
+    cloudillo::v1::RemoteFileRequest req;
+    req.set_tn_id(tn);
+    req.set_id_tag("remote.test");
+    req.set_file_id(id);
+    return remote.Fetch(req);
+  };
+  // 12 bytes fit the plan's 20; the next 16 do not, and are not even fetched.
+  std::string small = node_->Publish({{"orig", "twelve bytes"}});
+  ASSERT_TRUE(fetch(1, small).ok());
+  std::string big = node_->Publish({{"orig", "sixteen bytes!!!"}});
+  node_->asked.clear();
+  auto over = fetch(1, big);
+  ASSERT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted) << over.status();
+  EXPECT_EQ(rpc::ToGrpcStatus(over.status()).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(json::parse(rpc::ErrorInfoOf(rpc::ToGrpcStatus(over.status())).details_json())["quota"], 20);
+  EXPECT_EQ(node_->asked.size(), 1u);  // the descriptor only
+  EXPECT_EQ(Count("SELECT count(*) FROM files WHERE tn_id = 1"), 1);
+  // Another tenant's plan has no quota: the store's default (1 MiB) holds it, and it fits.
+  EXPECT_TRUE(fetch(2, big).ok());
+  // A tenant identity does not know keeps the store's default rather than no quota.
+  EXPECT_TRUE(fetch(3, big).ok());
+  std::string huge = node_->Publish({{"orig", std::string((1 << 20) - 10, 'h')}});
+  EXPECT_EQ(fetch(3, huge).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Count("SELECT count(*) FROM files WHERE tn_id = 3"), 1);
   identity_server.Shutdown(absl::Seconds(1));
 }
 

@@ -8,6 +8,7 @@
 
 #include "cloudillo/db/migrate.h"
 #include "cloudillo/testing/test_env.h"
+#include "file_row_cache.h"
 
 namespace cloudillo::blob {
 const std::vector<db::Migration>& Migrations();
@@ -84,6 +85,60 @@ TEST_F(FileAccessTest, OwnerScopeShareVisibility) {
             FileAccessReply::NONE);
 }
 
+// A link to a folder (PROTOCOL §8 "Refs"): its letter on every live file below the
+// folder, at any depth, and on nothing beside it, in another tenant or in the trash.
+TEST_F(FileAccessTest, AFolderScopeReachesTheFilesBelowIt) {
+  const std::string folder = "FFFFFFFFFFFFFFFFFFFFFFFF", sub = "GGGGGGGGGGGGGGGGGGGGGGGG",
+                    inner = "HHHHHHHHHHHHHHHHHHHHHHHH", deep = "IIIIIIIIIIIIIIIIIIIIIIII",
+                    not_folder = "JJJJJJJJJJJJJJJJJJJJJJJJ", below_doc = "KKKKKKKKKKKKKKKKKKKKKKKK";
+  auto add = [&](int64_t tn, const std::string& id, const char* tp, const std::string& parent,
+                 const char* status = "A") {
+    ASSERT_TRUE(
+        pool_
+            ->Query(
+                "INSERT INTO files (tn_id, file_id, parent_id, file_tp, file_name, status) VALUES "
+                "($1, $2, $3, $4, 'x', $5)",
+                {db::P(tn), db::P(id), parent.empty() ? db::Null() : db::P(parent), db::P(tp), db::P(status)})
+            .ok());
+  };
+  add(1, folder, "FLDR", "");
+  add(1, sub, "FLDR", folder);
+  add(1, inner, "CRDT", folder);
+  add(1, deep, "CRDT", sub);
+  // A CRDT document with a child row: a scope on it is no folder link.
+  add(1, not_folder, "CRDT", "");
+  add(1, below_doc, "CRDT", not_folder);
+  add(2, inner, "CRDT", folder);  // the same ids in another tenant, no folder above
+  const std::string scope = "file:" + folder + ":C";
+  EXPECT_EQ(Check(Ctx(1, "alice.test", "", scope), inner).access(), FileAccessReply::COMMENT);
+  EXPECT_EQ(Check(Ctx(1, "alice.test", "", scope), deep).access(), FileAccessReply::COMMENT);
+  EXPECT_EQ(Check(Ctx(1, "alice.test", "", scope), sub).access(), FileAccessReply::COMMENT);
+  EXPECT_EQ(Check(Ctx(1, "alice.test", "", scope), kDoc).access(), FileAccessReply::NONE);
+  EXPECT_EQ(Check(Ctx(2, "bob.test", "", scope), inner).access(), FileAccessReply::NONE);
+  EXPECT_EQ(Check(Ctx(1, "alice.test", "", "file:" + not_folder + ":W"), below_doc).access(),
+            FileAccessReply::NONE);
+  // The strongest letter of the folders above wins; a sub-folder link does not reach up.
+  EXPECT_EQ(Check(Ctx(1, "alice.test", "", scope + ",file:" + sub + ":W"), deep).access(),
+            FileAccessReply::WRITE);
+  EXPECT_EQ(Check(Ctx(1, "alice.test", "", "file:" + sub + ":R"), inner).access(), FileAccessReply::NONE);
+  // Trashed below the folder, or the folder itself trashed: nothing.
+  ASSERT_TRUE(
+      pool_->Query("UPDATE files SET status = 'D' WHERE tn_id = 1 AND file_id = $1", {db::P(deep)}).ok());
+  EXPECT_EQ(Check(Ctx(1, "alice.test", "", scope), deep).access(), FileAccessReply::NONE);
+  ASSERT_TRUE(
+      pool_->Query("UPDATE files SET status = 'D' WHERE tn_id = 1 AND file_id = $1", {db::P(folder)}).ok());
+  EXPECT_EQ(Check(Ctx(1, "alice.test", "", scope), inner).access(), FileAccessReply::NONE);
+  // A cycle in the stored tree (never written by the API) ends at the depth bound.
+  ASSERT_TRUE(
+      pool_->Query("UPDATE files SET status = 'A' WHERE tn_id = 1 AND file_id = $1", {db::P(deep)}).ok());
+  ASSERT_TRUE(pool_
+                  ->Query("UPDATE files SET parent_id = $1 WHERE tn_id = 1 AND file_id = $2",
+                          {db::P(deep), db::P(sub)})
+                  .ok());
+  EXPECT_EQ(Check(Ctx(1, "alice.test", "", std::string("file:") + kPublic + ":R"), deep).access(),
+            FileAccessReply::NONE);
+}
+
 TEST_F(FileAccessTest, TenantsApart) {
   auto r = Check(Ctx(2, "bob.test", "bob.test"), kDoc);
   EXPECT_FALSE(r.exists());
@@ -105,6 +160,28 @@ TEST_F(FileAccessTest, StoresAppearForAuthenticatedCallersOnly) {
     bad.set_file_id(id);
     EXPECT_FALSE(svc_->Check(bad).ok()) << id;
   }
+}
+
+// The downloads' row cache: rows live kTtl, tenants apart, a tenant's change drops
+// its rows only, and the cache never grows past kMax.
+TEST(FileRowCache, RowsExpireStayPerTenantAndAreBounded) {
+  FileRowCache cache;
+  const absl::Time t0 = absl::FromUnixSeconds(1767225600);
+  FileRow row;
+  row.file_id = "AAAAAAAAAAAAAAAAAAAAAAAA";
+  row.status = "A";
+  cache.Put(1, row.file_id, row, t0);
+  ASSERT_TRUE(cache.Get(1, row.file_id, t0 + absl::Seconds(1)).has_value());
+  EXPECT_EQ(cache.Get(1, row.file_id, t0)->status, "A");
+  EXPECT_FALSE(cache.Get(2, row.file_id, t0).has_value());
+  // "1/…" and "11/…" are different tenants: forgetting one keeps the other.
+  cache.Put(11, row.file_id, row, t0);
+  cache.ForgetTenant(1);
+  EXPECT_FALSE(cache.Get(1, row.file_id, t0).has_value());
+  EXPECT_TRUE(cache.Get(11, row.file_id, t0).has_value());
+  EXPECT_FALSE(cache.Get(11, row.file_id, t0 + FileRowCache::kTtl).has_value());
+  for (size_t i = 0; i < FileRowCache::kMax + 10; ++i) cache.Put(3, std::to_string(i), row, t0);
+  EXPECT_LE(cache.size(), FileRowCache::kMax);
 }
 
 TEST(StoreIds, AppIdRules) {
