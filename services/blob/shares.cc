@@ -177,7 +177,7 @@ absl::StatusOr<ApiReply> BlobService::DoListAllShares(const ApiRequest& req) {
 #define UNARY(Rpc, Call)                                                                              \
   grpc::ServerUnaryReactor* BlobService::Rpc(grpc::CallbackServerContext* ctx, const ApiRequest* req, \
                                              ApiReply* out) {                                         \
-    return rpc::Serve(ctx, out, workers_, [=] { return Call; });                                      \
+    return rpc::Serve(ctx, out, workers_, [=, this] { return Call; });                                \
   }
 UNARY(ListShares, DoListShares(*req))
 UNARY(CreateShare, DoCreateShare(*req))
