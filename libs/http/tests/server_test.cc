@@ -387,6 +387,18 @@ void ReplyToEach(std::shared_ptr<WebSocket> ws, std::function<std::string(const 
   (*loop)();
 }
 
+// The server closed `ws` with 1009 (too big), and its own pending read failed once.
+void ExpectClosedTooBig(beast::websocket::stream<tcp::socket>& ws, beast::flat_buffer& buf,
+                        const std::atomic<int>& read_failures) {
+  beast::error_code ec;
+  ws.read(buf, ec);
+  EXPECT_EQ(ec, beast::websocket::error::closed) << ec.message();
+  EXPECT_EQ(ws.reason().code, beast::websocket::close_code::too_big);
+  for (int i = 0; i < 100 && read_failures == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(read_failures.load(), 1);
+}
+
 TEST(HttpServer, WebSocketUpgradeEcho) {
   ServerOptions o = EchoOptions();
   o.handler = [](std::shared_ptr<Exchange> ex) {
@@ -454,13 +466,7 @@ TEST(HttpServer, WebSocketMessageLimitPerSocket) {
   EXPECT_EQ(beast::buffers_to_string(buf.data()), "ok:" + std::string(16, 'a'));
   ws.write(boost::asio::buffer(std::string(17, 'b')));  // over it: closed with 1009
   buf.clear();
-  beast::error_code ec;
-  ws.read(buf, ec);
-  EXPECT_EQ(ec, beast::websocket::error::closed) << ec.message();
-  EXPECT_EQ(ws.reason().code, beast::websocket::close_code::too_big);
-  for (int i = 0; i < 100 && read_failures == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_EQ(read_failures.load(), 1);
+  ExpectClosedTooBig(ws, buf, read_failures);
   server->Stop(absl::Seconds(1));
 }
 
@@ -548,13 +554,7 @@ TEST(HttpServer, WebSocketFrameLimit) {
   ws.write_some(false, boost::asio::buffer(std::string(20, 'x')));
   ws.write_some(false, boost::asio::buffer(std::string(20, 'x')));
   ws.write_some(true, boost::asio::buffer(std::string(33, 'x')));
-  beast::error_code ec;
-  ws.read(buf, ec);
-  EXPECT_EQ(ec, beast::websocket::error::closed) << ec.message();
-  EXPECT_EQ(ws.reason().code, beast::websocket::close_code::too_big);
-  for (int i = 0; i < 100 && read_failures == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_EQ(read_failures.load(), 1);
+  ExpectClosedTooBig(ws, buf, read_failures);
   server->Stop(absl::Seconds(1));
 }
 
