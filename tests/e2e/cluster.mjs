@@ -132,16 +132,25 @@ export class Cluster {
       this.spawn('gateway', [`--ops-addr=127.0.0.1:${opsG}`]);
     }
     // Each process reports itself ready; the gateway does not wait for its backends.
-    const ops = this.allInOne ? [opsG] : [opsG, opsI, opsA, this.ports.opsX, this.ports.opsB, this.ports.opsC];
-    for (const port of ops) {
-      let ready = false;
-      for (let i = 0; i < 150 && !ready; i++) {
-        const r = await request(port, 'localhost', 'GET', '/readyz').catch(() => null);
-        ready = r && r.status === 200;
-        if (!ready) await sleep(100);
-      }
-      if (!ready) throw new Error(`cluster not ready; logs in ${this.logDir}`);
+    const ops = this.allInOne ? { allinone: opsG } : {
+      gateway: opsG, identity: opsI, access: opsA, action: this.ports.opsX, blob: this.ports.opsB, collab: this.ports.opsC };
+    for (const [name, port] of Object.entries(ops)) await this.waitReady(name, port);
+  }
+
+  // Polls a process's /readyz for 15 s. On failure the error says why, for a CI log that
+  // keeps only the test output: the process's exit code and the end of its own log.
+  async waitReady(name, port) {
+    for (let i = 0; i < 150; i++) {
+      const r = await request(port, 'localhost', 'GET', '/readyz').catch(() => null);
+      if (r && r.status === 200) return;
+      await sleep(100);
     }
+    let tail = '';
+    try {
+      tail = readFileSync(path.join(this.logDir, `${name}.log`), 'utf8').split('\n').slice(-12).join('\n');
+    } catch { /* no log yet */ }
+    const exit = name in this.exitCodes ? `exited with ${this.exitCodes[name]}` : 'still running';
+    throw new Error(`${name} not ready after 15 s (${exit}); logs in ${this.logDir}\n${tail}`);
   }
 
   // A second collab replica and a gateway in front of it (split clusters only): both
@@ -154,15 +163,8 @@ export class Cluster {
       { CLOUDILLO_COLLAB_ADDR: `127.0.0.1:${grpc}` });
     this.spawn('gateway', [`--ops-addr=127.0.0.1:${opsG}`], 'gateway2',
       { CLOUDILLO_COLLAB_ADDR: `127.0.0.1:${grpc}`, CLOUDILLO_HTTP_PORT: String(http) });
-    for (const port of [ops, opsG]) {
-      let ready = false;
-      for (let i = 0; i < 150 && !ready; i++) {
-        const r = await request(port, 'localhost', 'GET', '/readyz').catch(() => null);
-        ready = r && r.status === 200;
-        if (!ready) await sleep(100);
-      }
-      if (!ready) throw new Error(`second collab not ready; logs in ${this.logDir}`);
-    }
+    await this.waitReady('collab2', ops);
+    await this.waitReady('gateway2', opsG);
     return http;
   }
 

@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import http from 'node:http';
-import { Cluster, testEnv, request } from './cluster.mjs';
+import { Cluster, testEnv } from './cluster.mjs';
 import { blobId, streamUpload, streamDownload } from './files_helpers.mjs';
 
 const env = testEnv();
@@ -93,11 +93,7 @@ test('the blob service killed mid-upload leaves no object and no file', { skip, 
   }).catch(() => ({ status: 0 }));
   assert.notEqual(r.status, 201);
   c.spawn('blob', [`--grpc-listen=127.0.0.1:${c.ports.grpcB}`, `--ops-addr=127.0.0.1:${c.ports.opsB}`]);
-  for (let i = 0; i < 100; i++) {
-    const ready = await request(c.ports.opsB, 'localhost', 'GET', '/readyz').catch(() => null);
-    if (ready && ready.status === 200) break;
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  await c.waitReady('blob', c.ports.opsB);
   for (let i = 0; i < 100; i++) {
     const x = await c.api(a.idTag, 'GET', '/api/files?limit=1', { token });
     if (x.status === 200) break;

@@ -18,6 +18,7 @@ namespace cloudillo::http::internal {
 namespace {
 
 constexpr size_t kStreamChunk = 64 * 1024;
+constexpr std::chrono::seconds kLinger{3};
 
 template <class Stream>
 auto& Lowest(Stream& s) {
@@ -114,7 +115,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     state_ = State::kWriting;
     Lowest(stream_).expires_after(absl::ToChronoSeconds(opts().idle_timeout));
     bhttp::async_write(stream_, *msg, [self = this->shared_from_this(), msg](beast::error_code ec, size_t) {
-      self->AnswerDone(!ec && msg->keep_alive());
+      if (!ec && !msg->keep_alive()) return self->CloseAfterAnswer();
+      self->AnswerDone(!ec);
     });
   }
 
@@ -195,7 +197,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   const ServerOptions& options() const { return opts(); }
 
  private:
-  enum class State { kIdle, kReadingBody, kHandling, kWriting, kUpgraded, kClosed };
+  enum class State { kIdle, kReadingBody, kHandling, kWriting, kLingering, kUpgraded, kClosed };
 
   bool KeepAlive() const {
     return keep_alive_ && !server_->stopping() && !body_broken_ &&
@@ -257,7 +259,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       bool keep = out_->keep_alive();
       serializer_.reset();
       out_.reset();
-      return AnswerDone(keep);
+      return keep ? AnswerDone(true) : CloseAfterAnswer();
     }
     PumpWrites();
   }
@@ -274,6 +276,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     folds_ = FoldScanner();
     body_broken_ = false;
     stream_failed_ = false;
+    peer_may_send_ = false;
     ContinueHead();
   }
 
@@ -413,8 +416,43 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     msg->keep_alive(false);
     state_ = State::kWriting;
     Lowest(stream_).expires_after(std::chrono::seconds(5));
-    bhttp::async_write(stream_, *msg,
-                       [self = this->shared_from_this(), msg](beast::error_code, size_t) { self->Close(); });
+    peer_may_send_ = true;
+    bhttp::async_write(stream_, *msg, [self = this->shared_from_this(), msg](beast::error_code ec, size_t) {
+      if (ec) return self->Close();
+      self->CloseAfterAnswer();
+    });
+  }
+
+  // Closing a socket with unread input makes the kernel send a reset, and a reset can
+  // destroy an answer (a 413, a 507 mid-upload) in the client's receive buffer before
+  // the client has read it: a browser would show "connection reset" instead of the
+  // error. So when the client may still be sending, stop writing and discard what
+  // arrives for a few seconds first (RFC 9112 §9.6, nginx's lingering close). The
+  // connection keeps its slot meanwhile, so lingering is bounded by the connection limit.
+  void CloseAfterAnswer() {
+    EndRequest();
+    bool unread = peer_may_send_ || body_broken_ || (stream_parser_ && !stream_parser_->is_done()) ||
+                  (body_parser_ && !body_parser_->is_done());
+    if (!unread || state_ == State::kClosed || state_ == State::kUpgraded) return Close();
+    state_ = State::kLingering;
+    if constexpr (!std::is_same_v<Stream, TlsStream>) {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+    Lowest(stream_).expires_after(kLinger);
+    Discard();
+  }
+
+  void Discard() {
+    if (state_ != State::kLingering) return;
+    buffer_.consume(buffer_.size());
+    // prepare() without commit(): the same 16 KiB are reused for every read.
+    stream_.async_read_some(buffer_.prepare(16 * 1024),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec)
+                                return self->Close();  // the client's end of stream, a reset or the deadline
+                              self->Discard();
+                            });
   }
 
   void Close() {
@@ -455,7 +493,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   bool head_request_ = false;
   bool body_broken_ = false;
   bool stream_failed_ = false;
-  bool request_open_ = false;  // between Dispatch and the end of its answer
+  bool peer_may_send_ = false;  // answered before reading all of a request (Fail)
+  bool request_open_ = false;   // between Dispatch and the end of its answer
 };
 
 template <class Stream>

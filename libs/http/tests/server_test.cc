@@ -59,13 +59,15 @@ ServerOptions EchoOptions() {
   o.threads = 2;
   o.body_plan = [](const Request& r) {
     if (r.path == "/stream") return BodyPlan{4096, true};
+    if (r.path == "/refuse") return BodyPlan{size_t(16) << 20, true};
     return BodyPlan{r.path == "/big" ? size_t(1000) : size_t(10), false};
   };
   o.handler = [](std::shared_ptr<Exchange> ex) {
     const Request& r = ex->request();
     if (r.path == "/throw") throw std::runtime_error("boom");
     if (r.path == "/post-throw") return ex->Post([] { throw std::logic_error("later boom"); });
-    if (r.path == "/drop") return;  // no answer at all
+    if (r.path == "/drop") return;                                   // no answer at all
+    if (r.path == "/refuse") return ex->Respond({507, {}, "full"});  // before reading the body
     if (r.path == "/slow") {
       return ex->PostAfter(absl::Milliseconds(300), [ex] { ex->Respond({200, {}, "slow"}); });
     }
@@ -271,6 +273,37 @@ TEST(HttpServer, StreamsRequestBodies) {
   out = RawExchange(server->port(), huge + "0\r\n\r\n");
   EXPECT_TRUE(StartsWith(out, "HTTP/1.1 413")) << out;
   EXPECT_NE(out.find("Connection: close"), std::string::npos);
+}
+
+// An answer given before the body is read (a quota's 507) must reach a client that is
+// still sending: the server stops writing, discards input for a while, then closes.
+TEST(HttpServer, AnAnswerBeforeTheBodyReachesAClientStillSending) {
+  auto server = StartEcho();
+  boost::asio::io_context ioc;
+  tcp::socket s(ioc);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(server->port())});
+  std::string head = "POST /refuse HTTP/1.1\r\nHost: h\r\nContent-Length: 16000000\r\n\r\n";
+  boost::asio::write(s, boost::asio::buffer(head));
+  beast::flat_buffer buf;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(s, buf, res);
+  EXPECT_EQ(res.result_int(), 507);
+  EXPECT_EQ(res.body(), "full");
+  EXPECT_FALSE(res.keep_alive());
+  // The body still goes out after the answer has arrived, without a reset...
+  const std::string mib(1 << 20, 'x');
+  beast::error_code ec;
+  for (int i = 0; i < 4 && !ec; ++i) boost::asio::write(s, boost::asio::buffer(mib), ec);
+  EXPECT_FALSE(ec) << ec.message();
+  // ...and the server closes within its lingering time even if the client never stops.
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 15 && !ec; ++i) {
+    boost::asio::write(s, boost::asio::buffer(mib), ec);
+    if (!ec) std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  }
+  EXPECT_TRUE(ec);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  server->Stop(absl::Seconds(1));
 }
 
 TEST(HttpServer, StreamsResponses) {
