@@ -4,7 +4,7 @@
 // garbage collection, and no object left by an upload the service died during.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import http from 'node:http';
@@ -23,8 +23,22 @@ const c = new Cluster({
 });
 let a, token;
 const MB = 1024 * 1024;
+// s3rver runs for the whole test run (tools/testenv); if it is gone, say so with its log.
+async function s3rverAlive() {
+  const endpoint = new URL(env.CLOUDILLO_TEST_S3_ENDPOINT);
+  const up = await new Promise((resolve) => {
+    http.get({ host: endpoint.hostname, port: endpoint.port, path: '/' }, (res) => { res.resume(); resolve(true); })
+      .on('error', () => resolve(false));
+  });
+  if (up) return;
+  const logFile = path.join(env.CLOUDILLO_TEST_DIR, 's3.log');
+  const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '(no log)';
+  throw new Error(`s3rver does not answer at ${endpoint}; its log ends:\n${log}`);
+}
+
 before(async () => {
   if (skip) return;
+  await s3rverAlive();
   await c.start();
   a = c.createTenant('a.s3.test');
   token = await c.login(a);
