@@ -1,12 +1,12 @@
 // collab: live Yjs documents over `/ws/crdt/{docId}` (PROTOCOL §5) and the real-time
-// database over `/ws/rtdb/{fileId}` (§6), bridged by the gateway as bidirectional
-// SocketFrame streams (common.proto).
+// database over `/ws/rtdb/{fileId}` (§6); each gateway carries its sockets of a kind
+// over one multiplexed stream (socket_mux.h, common.proto MuxFrame).
 //
 // One connection (crdt_socket.cc) reads one client message at a time and handles it
-// on the worker pool (authorization, PostgreSQL, Yjs merges); the next read starts only
-// when it is done, so a client that floods waits on its own socket. Outbound frames go
-// through a bounded queue; a client that falls behind is closed (1013) and resyncs on
-// reconnect.
+// on the worker pool (authorization, PostgreSQL, Yjs merges); the next message is asked
+// for only when it is done, so a client that floods waits on its own socket. Outbound
+// frames are bounded per socket; a client that falls behind is closed (1013) and
+// resyncs on reconnect.
 #pragma once
 
 #include <prometheus/gauge.h>
@@ -47,9 +47,9 @@ class CollabService final : public cloudillo::v1::CollabEdge::CallbackService {
 
   ~CollabService() override;
 
-  grpc::ServerBidiReactor<cloudillo::v1::SocketFrame, cloudillo::v1::SocketFrame>* Crdt(
+  grpc::ServerBidiReactor<cloudillo::v1::MuxFrame, cloudillo::v1::MuxFrame>* CrdtSockets(
       grpc::CallbackServerContext* ctx) override;
-  grpc::ServerBidiReactor<cloudillo::v1::SocketFrame, cloudillo::v1::SocketFrame>* Rtdb(
+  grpc::ServerBidiReactor<cloudillo::v1::MuxFrame, cloudillo::v1::MuxFrame>* RtdbSockets(
       grpc::CallbackServerContext* ctx) override;
 
   // Serves /ws/rtdb (before serving starts); without it those sockets close with 4500.

@@ -1,54 +1,50 @@
-// One /ws/crdt connection: a gRPC callback reactor over the gateway's SocketFrame
-// stream. Every callback returns at once; blocking work goes to the worker pool.
+// One /ws/crdt connection: the handler of one socket of a gateway's multiplexed stream
+// (socket_mux.h). Every call returns at once; blocking work goes to the worker pool.
 #include "cloudillo/core/log.h"
 #include "collab_service.h"
-#include "socket_reactor.h"
+#include "socket_mux.h"
 
 namespace cloudillo::collab {
 
-using cloudillo::v1::SocketFrame;
+using cloudillo::v1::MuxFrame;
 
-class CollabService::Socket final : public SocketReactor,
+namespace {
+constexpr int kCloseNormal = 1000;
+}  // namespace
+
+class CollabService::Socket final : public SocketHandler,
                                     public DocPeer,
                                     public LiveSocket,
                                     public std::enable_shared_from_this<Socket> {
  public:
-  explicit Socket(CollabService& svc) : SocketReactor(svc.limits(), kCloseTryLater), svc_(svc) {}
+  explicit Socket(CollabService& svc) : svc_(svc) {}
 
-  static Socket* Start(CollabService& svc) {
-    auto s = std::make_shared<Socket>(svc);
-    s->self_ = s;
-    s->StartRead(&s->in_);
-    return s.get();
-  }
+  void Send(std::shared_ptr<const std::string> frame) override { link_->Queue(std::move(frame), false); }
+  void Close(int code, std::string reason) override { link_->CloseWith(code, std::move(reason)); }
 
-  void Send(std::shared_ptr<const std::string> frame) override { Queue(std::move(frame), false); }
-  void Close(int code, std::string reason) override { CloseWith(code, std::move(reason)); }
-
-  void OnFrame() override {
-    if (!in_.has_binary()) return ReadNext();  // text frames carry nothing here
-    if (in_.binary().size() > svc_.limits().max_message) return Close(kCloseTooBig, "message too big");
+  void OnMessage(std::string data, bool binary) override {
+    if (!binary) return link_->ReadNext();  // text frames carry nothing here
+    if (data.size() > svc_.limits().max_message) return Close(kCloseTooBig, "message too big");
     auto self = shared_from_this();
     std::shared_ptr<LiveDoc> doc;
     {
       std::lock_guard<std::mutex> lock(state_mu_);
       doc = doc_;
     }
-    if (!doc) return End();
-    auto frame = std::make_shared<std::string>(std::move(*in_.mutable_binary()));
+    if (!doc) return Close(kCloseNormal, "");
+    auto frame = std::make_shared<std::string>(std::move(data));
     // The next message is read once this one is decided: one update per connection waits
     // for the log writer at most (log_writer.h).
     bool queued = svc_.workers().TrySubmit([self, doc, frame] {
       self->svc_.hub().Handle(doc, self.get(), self->who_, *frame, [self](DocHub::Outcome out) {
         if (out.close_code != 0) return self->Close(out.close_code, out.reason);
-        self->ReadNext();
+        self->link_->ReadNext();
       });
     });
     if (!queued) Close(kCloseTryLater, "Try again later");
   }
 
   void OnDone() override {
-    auto keep = std::move(self_);  // may be the last reference
     svc_.Unregister(this);
     std::shared_ptr<LiveDoc> doc;
     {
@@ -59,21 +55,19 @@ class CollabService::Socket final : public SocketReactor,
     if (!doc) return;
     // Leave publishes and broadcasts; never on gRPC's thread when a worker is free.
     auto& hub = svc_.hub();
+    auto keep = shared_from_this();
     const DocPeer* me = this;
     if (!svc_.workers().TrySubmit([&hub, doc, me, keep] { hub.Leave(doc, me); })) hub.Leave(doc, me);
   }
 
- private:
-  void Opened() override {
+  void Opened(std::shared_ptr<SocketLink> link, cloudillo::v1::ApiRequest request) override {
+    link_ = std::move(link);
     auto self = shared_from_this();
-    if (!svc_.Register(self)) {
-      Accept();
-      return Close(kCloseRestart, "server restarting");
-    }
-    auto open = std::make_shared<cloudillo::v1::ApiRequest>(std::move(*in_.mutable_open()));
+    if (!svc_.Register(self)) return Close(kCloseRestart, "server restarting");
+    auto open = std::make_shared<cloudillo::v1::ApiRequest>(std::move(request));
     bool queued = svc_.workers().TrySubmit([self, open] {
       Grant g = self->svc_.access().Check(*open);
-      self->Accept();
+      self->link_->Accept();
       if (g.close_code != 0) return self->Close(g.close_code, g.reason);
       self->who_ = g.who;
       auto joined = self->svc_.hub().Join(open->ctx().tn_id(), rpc_doc_id(*open), self);
@@ -91,22 +85,20 @@ class CollabService::Socket final : public SocketReactor,
         self->doc_ = joined->doc;
       }
       self->Send(std::make_shared<const std::string>(std::move(joined->sync_step1)));
-      self->ReadNext();
+      self->link_->ReadNext();
     });
-    if (!queued) {
-      Accept();
-      Close(kCloseTryLater, "Try again later");
-    }
+    if (!queued) Close(kCloseTryLater, "Try again later");
   }
 
+ private:
   static std::string rpc_doc_id(const cloudillo::v1::ApiRequest& open) {
     auto it = open.path().find("docId");
     return it == open.path().end() ? std::string() : it->second;
   }
 
   CollabService& svc_;
-  std::shared_ptr<Socket> self_;
-  PeerInfo who_;  // set before the first read of a client message
+  std::shared_ptr<SocketLink> link_;  // set first in Opened
+  PeerInfo who_;                      // set before the first read of a client message
 
   std::mutex state_mu_;
   std::shared_ptr<LiveDoc> doc_;
@@ -125,8 +117,8 @@ CollabService::CollabService(DocHub& hub, AccessCheck& access, rpc::WorkerPool& 
   }
 }
 
-grpc::ServerBidiReactor<SocketFrame, SocketFrame>* CollabService::Crdt(grpc::CallbackServerContext*) {
-  return Socket::Start(*this);
+grpc::ServerBidiReactor<MuxFrame, MuxFrame>* CollabService::CrdtSockets(grpc::CallbackServerContext*) {
+  return SocketMux::Start(limits_, kCloseTryLater, [this] { return std::make_shared<Socket>(*this); });
 }
 
 CollabService::~CollabService() {

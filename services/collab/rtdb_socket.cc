@@ -1,5 +1,5 @@
-// One /ws/rtdb connection: a SocketReactor (socket_reactor.h) around an
-// rtdb::RtdbSession. The session blocks on PostgreSQL, so every call into it runs on the
+// One /ws/rtdb connection: a socket of a gateway's multiplexed stream (socket_mux.h)
+// around an rtdb::RtdbSession. The session blocks on PostgreSQL, so every call into it runs on the
 // worker pool, one at a time per connection (work_mu_), never on gRPC's or Redis's
 // thread; the session's send and close only queue here.
 #include "cloudillo/core/log.h"
@@ -7,12 +7,12 @@
 #include "cloudillo/rpc/api.h"
 #include "collab_service.h"
 #include "session.h"
-#include "socket_reactor.h"
+#include "socket_mux.h"
 
 namespace cloudillo::collab {
 
 using cloudillo::v1::FileAccessReply;
-using cloudillo::v1::SocketFrame;
+using cloudillo::v1::MuxFrame;
 
 namespace {
 constexpr int kCloseUnsupported = 1003;  // a binary frame: RTDB speaks JSON text only
@@ -29,23 +29,17 @@ rtdb::Access ToAccess(FileAccessReply::Access level) {
 }
 }  // namespace
 
-class CollabService::RtdbSocket final : public SocketReactor,
+class CollabService::RtdbSocket final : public SocketHandler,
                                         public LiveSocket,
                                         public std::enable_shared_from_this<RtdbSocket> {
  public:
-  // A client too far behind re-subscribes on reconnect and gets a fresh ready.
-  explicit RtdbSocket(CollabService& svc) : SocketReactor(svc.limits(), rtdb::kCloseTryLater), svc_(svc) {}
-
-  static RtdbSocket* Start(CollabService& svc) {
-    auto s = std::make_shared<RtdbSocket>(svc);
-    s->self_ = s;
-    s->StartRead(&s->in_);
-    return s.get();
-  }
+  explicit RtdbSocket(CollabService& svc) : svc_(svc) {}
 
   // The session's `send`: called under its lock, so it only queues.
-  void SendText(std::string frame) { Queue(std::make_shared<const std::string>(std::move(frame)), true); }
-  void Close(int code, std::string reason) override { CloseWith(code, std::move(reason)); }
+  void SendText(std::string frame) {
+    link_->Queue(std::make_shared<const std::string>(std::move(frame)), true);
+  }
+  void Close(int code, std::string reason) override { link_->CloseWith(code, std::move(reason)); }
 
   void Tick() override {
     auto session = current_session();
@@ -58,27 +52,25 @@ class CollabService::RtdbSocket final : public SocketReactor,
     });
   }
 
-  void OnFrame() override {
-    if (in_.has_binary()) return Close(kCloseUnsupported, "text frames only");
-    if (!in_.has_text()) return ReadNext();
-    if (in_.text().size() > svc_.limits().rtdb_max_message)
-      return Close(rtdb::kCloseTooBig, "message too big");
+  void OnMessage(std::string data, bool binary) override {
+    if (binary) return Close(kCloseUnsupported, "text frames only");
+    if (data.size() > svc_.limits().rtdb_max_message) return Close(rtdb::kCloseTooBig, "message too big");
     auto session = current_session();
-    if (!session) return End();
+    if (!session) return Close(1000, "");
     auto self = shared_from_this();
-    auto text = std::make_shared<std::string>(std::move(*in_.mutable_text()));
+    auto text = std::make_shared<std::string>(std::move(data));
     bool queued = svc_.workers().TrySubmit([self, session, text] {
       {
         std::lock_guard<std::mutex> work(self->work_mu_);
         session->HandleText(*text);
       }
-      self->ReadNext();
+      self->link_->ReadNext();
     });
     if (!queued) Close(rtdb::kCloseTryLater, "Try again later");
   }
 
   void OnDone() override {
-    auto keep = std::move(self_);  // may be the last reference
+    auto keep = shared_from_this();
     svc_.Unregister(this);
     std::shared_ptr<rtdb::RtdbSession> session;
     {
@@ -101,28 +93,20 @@ class CollabService::RtdbSocket final : public SocketReactor,
     return session_;
   }
 
-  void Opened() override {
+  void Opened(std::shared_ptr<SocketLink> link, cloudillo::v1::ApiRequest request) override {
+    link_ = std::move(link);
     auto self = shared_from_this();
-    if (!svc_.Register(self)) {
-      Accept();
-      return Close(kCloseRestart, "server restarting");
-    }
-    auto open = std::make_shared<cloudillo::v1::ApiRequest>(std::move(*in_.mutable_open()));
+    if (!svc_.Register(self)) return Close(kCloseRestart, "server restarting");
+    auto open = std::make_shared<cloudillo::v1::ApiRequest>(std::move(request));
     bool queued = svc_.workers().TrySubmit([self, open] { self->OpenSession(*open); });
-    if (!queued) {
-      Accept();
-      Close(rtdb::kCloseTryLater, "Try again later");
-    }
+    if (!queued) Close(rtdb::kCloseTryLater, "Try again later");
   }
 
   // On a worker.
   void OpenSession(const cloudillo::v1::ApiRequest& open) {
-    if (!svc_.rtdb_store() || !svc_.rtdb_hub()) {
-      Accept();
-      return Close(kCloseInternal, "Internal error");
-    }
+    if (!svc_.rtdb_store() || !svc_.rtdb_hub()) return Close(kCloseInternal, "Internal error");
     Grant g = svc_.access().Check(open, kRtdbStore);
-    Accept();
+    link_->Accept();
     if (g.close_code != 0) return Close(g.close_code, g.reason);
     const auto& ctx = open.ctx();
     rtdb::SessionConfig config;
@@ -164,11 +148,11 @@ class CollabService::RtdbSocket final : public SocketReactor,
       }
       session_ = session;
     }
-    ReadNext();
+    link_->ReadNext();
   }
 
   CollabService& svc_;
-  std::shared_ptr<RtdbSocket> self_;
+  std::shared_ptr<SocketLink> link_;  // set first in Opened
 
   std::mutex work_mu_;  // one session call at a time (the session's contract)
   std::mutex state_mu_;
@@ -176,8 +160,10 @@ class CollabService::RtdbSocket final : public SocketReactor,
   bool done_ = false;
 };
 
-grpc::ServerBidiReactor<SocketFrame, SocketFrame>* CollabService::Rtdb(grpc::CallbackServerContext*) {
-  return RtdbSocket::Start(*this);
+grpc::ServerBidiReactor<MuxFrame, MuxFrame>* CollabService::RtdbSockets(grpc::CallbackServerContext*) {
+  // A client too far behind re-subscribes on reconnect and gets a fresh ready.
+  return SocketMux::Start(limits_, rtdb::kCloseTryLater,
+                          [this] { return std::make_shared<RtdbSocket>(*this); });
 }
 
 }  // namespace cloudillo::collab

@@ -71,7 +71,7 @@ namespace {
 
 http::WebSocketOptions SocketOptionsOf(const Route& route) {
   http::WebSocketOptions o;
-  if (route.kind != RouteKind::kWebSocket) return o;
+  if (!IsSocket(route.kind)) return o;
   o.max_message = route.body_limit;
   if (route.ping_seconds > 0) o.ping_interval = absl::Seconds(route.ping_seconds);
   return o;
@@ -117,10 +117,10 @@ void ApiFlow::Start() {
     return Answer(ErrorResponse(404, "E-CORE-NOTFOUND", "Not found"));
   }
   const Route& route = *match_.route;
-  if (route.kind == RouteKind::kWebSocket && !req.websocket_upgrade) {
+  if (IsSocket(route.kind) && !req.websocket_upgrade) {
     return Answer(ErrorResponse(400, "E-VAL-INVALID", "A WebSocket upgrade is required here"));
   }
-  if (route.kind != RouteKind::kWebSocket && req.websocket_upgrade) {
+  if (!IsSocket(route.kind) && req.websocket_upgrade) {
     return Answer(ErrorResponse(404, "E-CORE-NOTFOUND", "No such WebSocket endpoint"));
   }
   ip_ = gw_.ClientIp(req);
@@ -329,6 +329,8 @@ void ApiFlow::CallBackend() {
         return StartDownload(std::move(target), std::move(api));
       case RouteKind::kWebSocket:
         return StartSocket(std::move(target), std::move(api));
+      case RouteKind::kMuxedSocket:
+        return gw_.sockets_.Start(std::move(target), std::move(api));
       case RouteKind::kUnary:
         break;
     }

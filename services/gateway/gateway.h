@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "reply_cache.h"
 #include "route_table.h"
+#include "socket_mux.h"
 #include "static_files.h"
 #include "waiters.h"
 
@@ -97,6 +98,7 @@ class Gateway {
   Waiters waiters_{kMaxWaiters};  // long-polls held for a wake-up (WaitPolicy)
   std::unordered_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_;
   StaticFiles static_files_;
+  SocketMuxes sockets_;  // the multiplexed socket streams (RouteKind::kMuxedSocket)
   rpc::WorkerPool disk_;  // reads of the web root, off the I/O threads
 };
 

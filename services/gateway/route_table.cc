@@ -116,11 +116,11 @@ std::vector<Route> Build() {
       // Live documents (PROTOCOL §5): a bad or absent token is a guest, whom the service
       // upgrades and then closes with its code (4403, 4404, ...). Messages up to 16 MiB,
       // a ping every 15 s (§5.2).
-      {"GET", "/ws/crdt/{docId}", kOptional, "websocket", true, COLLAB(Crdt), RouteKind::kWebSocket, 16 << 20,
-       15},
+      {"GET", "/ws/crdt/{docId}", kOptional, "websocket", true, COLLAB(CrdtSockets), RouteKind::kMuxedSocket,
+       16 << 20, 15},
       // The real-time database (PROTOCOL §6): the same guest rule, JSON text messages up
       // to 1 MiB.
-      {"GET", "/ws/rtdb/{fileId}", kOptional, "websocket", true, COLLAB(Rtdb), RouteKind::kWebSocket,
+      {"GET", "/ws/rtdb/{fileId}", kOptional, "websocket", true, COLLAB(RtdbSockets), RouteKind::kMuxedSocket,
        1 << 20},
   };
 }

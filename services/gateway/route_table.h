@@ -26,11 +26,14 @@ enum class AuthMode {
 
 // How a route's bodies travel (common.proto explains each stream's messages).
 enum class RouteKind {
-  kUnary,      // JSON body in ApiRequest, ApiReply back
-  kUpload,     // client-streaming ApiUploadPart, ApiReply back
-  kDownload,   // ApiRequest, server-streaming ApiDownloadPart back
-  kWebSocket,  // GET upgrade bridged to a bidirectional SocketFrame stream
+  kUnary,        // JSON body in ApiRequest, ApiReply back
+  kUpload,       // client-streaming ApiUploadPart, ApiReply back
+  kDownload,     // ApiRequest, server-streaming ApiDownloadPart back
+  kWebSocket,    // GET upgrade bridged to a bidirectional SocketFrame stream of its own
+  kMuxedSocket,  // GET upgrade carried with the gateway's other sockets on one MuxFrame stream
 };
+
+inline bool IsSocket(RouteKind k) { return k == RouteKind::kWebSocket || k == RouteKind::kMuxedSocket; }
 
 struct Route {
   const char* method;

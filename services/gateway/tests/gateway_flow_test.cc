@@ -83,10 +83,99 @@ std::atomic<int> cached_calls{0};
 class FakeEdge final : public grpc::CallbackGenericService {
  public:
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
+    if (ctx->method() == "/test.Echo/Sockets") {
+      ++mux_calls;
+      return new MuxReactor(this);
+    }
     return new Reactor(ctx->method());
   }
 
+  std::atomic<int> mux_calls{0};
+  std::atomic<int> mux_closes{0};
+  std::atomic<int> mux_last_close_code{0};
+
  private:
+  // A service of multiplexed sockets (common.proto MuxFrame): accepts every socket, echoes
+  // its messages, closes on "bye" (4000), sends N 64 KiB messages on "flood:N" whatever
+  // the client reads, and ends the whole stream on "die".
+  class MuxReactor final : public grpc::ServerGenericBidiReactor {
+   public:
+    explicit MuxReactor(FakeEdge* edge) : edge_(edge) { StartRead(&in_); }
+    void OnReadDone(bool ok) override {
+      if (!ok) return Finish(grpc::Status::OK);
+      cloudillo::v1::MuxFrame frame;
+      Parse(in_, &frame);
+      for (const auto& ev : frame.events()) {
+        const uint64_t id = ev.socket();
+        if (ev.has_open()) {
+          Emit(id).mutable_accepted();
+          Emit(id).mutable_ready();
+        } else if (ev.has_close()) {
+          ++edge_->mux_closes;
+          edge_->mux_last_close_code = ev.close().code();
+        } else if (ev.text() == "die") {
+          return Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "gone"));
+        } else if (ev.text() == "bye") {
+          auto& c = *Emit(id).mutable_close();
+          c.set_code(4000);
+          c.set_reason("bye");
+        } else if (ev.text().rfind("flood:", 0) == 0) {
+          for (int i = std::atoi(ev.text().c_str() + 6); i > 0; --i)
+            Emit(id).set_binary(std::string(64 << 10, 'f'));
+        } else {
+          if (ev.has_text()) Emit(id).set_text("echo:" + ev.text());
+          if (ev.has_binary()) Emit(id).set_binary("echo:" + ev.binary());
+          Emit(id).mutable_ready();
+        }
+      }
+      Pump();
+      StartRead(&in_);
+    }
+    void OnWriteDone(bool ok) override {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (ok) PumpLocked();
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    cloudillo::v1::MuxEvent& Emit(uint64_t id) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto* ev = queued_.add_events();
+      ev->set_socket(id);
+      return *ev;
+    }
+    void Pump() {
+      std::lock_guard<std::mutex> lock(mu_);
+      PumpLocked();
+    }
+    // Small frames, so that a flood reaches the gateway as many messages.
+    void PumpLocked() {
+      if (writing_ || queued_.events_size() == 0) return;
+      cloudillo::v1::MuxFrame next;
+      int n = std::min(queued_.events_size(), 8);
+      for (int i = 0; i < n; ++i) *next.add_events() = queued_.events(i);
+      queued_.mutable_events()->DeleteSubrange(0, n);
+      std::string bytes = next.SerializeAsString();
+      grpc::Slice slice(bytes);
+      out_ = grpc::ByteBuffer(&slice, 1);
+      writing_ = true;
+      StartWrite(&out_);
+    }
+    static void Parse(const grpc::ByteBuffer& b, google::protobuf::Message* m) {
+      std::vector<grpc::Slice> slices;
+      (void)b.Dump(&slices);
+      std::string s;
+      for (auto& sl : slices) s.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+      m->ParseFromString(s);
+    }
+    FakeEdge* edge_;
+    grpc::ByteBuffer in_, out_;
+    std::mutex mu_;
+    cloudillo::v1::MuxFrame queued_;
+    bool writing_ = false;
+  };
+
   class Reactor final : public grpc::ServerGenericBidiReactor {
    public:
     explicit Reactor(std::string method) : method_(std::move(method)) { StartRead(&in_); }
@@ -212,6 +301,8 @@ std::vector<Route> TestRoutes() {
        RouteKind::kDownload},
       {"GET", "/ws/test", AuthMode::kOptional, "websocket", false, "test", "/test.Echo/Socket",
        RouteKind::kWebSocket},
+      {"GET", "/ws/mux/{id}", AuthMode::kOptional, "websocket", false, "test", "/test.Echo/Sockets",
+       RouteKind::kMuxedSocket},
       {"GET", "/api/nowhere", AuthMode::kOptional, "general", false, "missing", "/x.Y/Z"},
       {"GET", "/api/test/cached/{name}", AuthMode::kOptional, "general", false, "test", "/test.Echo/Cached"},
       {"POST", "/api/test/cached/{name}", AuthMode::kRequired, nullptr, false, "test", "/test.Echo/Write"},
@@ -481,6 +572,70 @@ TEST_F(GatewayFlowTest, WebSocketsBridgeToABidirectionalStream) {
   EXPECT_EQ(ws.reason().code, 4000);
   // A plain GET on a socket route is refused in the envelope.
   EXPECT_EQ(Get("/ws/test").status, 400);
+}
+
+// Sockets of a multiplexed route share one stream: each echoes on its own, a service's
+// close reaches its client only, a client's close reaches the service, a client that
+// reads nothing while the service floods it is closed (1013) without holding up the
+// others, and a stream that ends closes its sockets (1011) and is replaced.
+TEST_F(GatewayFlowTest, MultiplexedSocketsShareOneStream) {
+  boost::asio::io_context ioc;
+  auto open = [&](const std::string& id) {
+    auto ws = std::make_unique<beast::websocket::stream<tcp::socket>>(ioc);
+    ws->next_layer().connect(
+        {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(http_->port())});
+    ws->handshake(std::string("cl-o.") + kTenant, "/ws/mux/" + id);
+    ws->text(true);
+    return ws;
+  };
+  auto echo = [](beast::websocket::stream<tcp::socket>& ws, const std::string& m) {
+    ws.write(boost::asio::buffer(m));
+    beast::flat_buffer buf;
+    ws.read(buf);
+    return beast::buffers_to_string(buf.data());
+  };
+  auto closed_with = [](beast::websocket::stream<tcp::socket>& ws) {
+    beast::flat_buffer buf;
+    beast::error_code ec;
+    while (!ec) {
+      buf.clear();
+      ws.read(buf, ec);
+    }
+    return ec == beast::websocket::error::closed ? int(ws.reason().code) : -1;
+  };
+  auto a = open("a"), b = open("b");
+  EXPECT_EQ(echo(*a, "one"), "echo:one");
+  EXPECT_EQ(echo(*b, "two"), "echo:two");
+  EXPECT_EQ(echo(*a, "three"), "echo:three");
+  EXPECT_EQ(edge_->mux_calls, 1);
+
+  a->write(boost::asio::buffer(std::string("bye")));
+  EXPECT_EQ(closed_with(*a), 4000);
+  EXPECT_EQ(echo(*b, "still"), "echo:still");
+
+  auto c = open("c");
+  EXPECT_EQ(echo(*c, "x"), "echo:x");
+  int closes = edge_->mux_closes;
+  c->close(beast::websocket::close_code::going_away);
+  for (int i = 0; i < 200 && edge_->mux_closes == closes; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(edge_->mux_closes, closes + 1);
+  EXPECT_EQ(edge_->mux_last_close_code, 1001);
+
+  // 2,000 messages of 64 KiB (125 MiB) for a client that reads nothing.
+  auto slow = open("slow");
+  slow->write(boost::asio::buffer(std::string("flood:2000")));
+  for (int i = 0; i < 500 && edge_->mux_last_close_code != 1013; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(edge_->mux_last_close_code, 1013);
+  EXPECT_EQ(echo(*b, "meanwhile"), "echo:meanwhile");
+  EXPECT_EQ(closed_with(*slow), 1013);
+
+  b->write(boost::asio::buffer(std::string("die")));
+  EXPECT_EQ(closed_with(*b), 1011);
+  auto d = open("d");
+  EXPECT_EQ(echo(*d, "again"), "echo:again");
+  EXPECT_EQ(edge_->mux_calls, 2);
 }
 
 // Replies a service marked reusable are answered from memory per path, query and

@@ -64,6 +64,11 @@ TEST(RouteTable, EveryRoutedRpcExistsWithTheTypesOfItsKindAndEveryEdgeRpcIsRoute
         EXPECT_EQ(in, "cloudillo.v1.SocketFrame") << r.rpc;
         EXPECT_TRUE(m->client_streaming() && m->server_streaming()) << r.rpc;
         break;
+      case RouteKind::kMuxedSocket:
+        EXPECT_EQ(in, "cloudillo.v1.MuxFrame") << r.rpc;
+        EXPECT_EQ(out, "cloudillo.v1.MuxFrame") << r.rpc;
+        EXPECT_TRUE(m->client_streaming() && m->server_streaming()) << r.rpc;
+        break;
     }
     // Routes reach edge services only: internal ones are not for the public.
     EXPECT_NE(std::string(r.rpc).find("Edge/"), std::string::npos) << r.rpc;

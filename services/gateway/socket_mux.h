@@ -1,0 +1,40 @@
+// WebSocket routes whose service takes all of a gateway's sockets over one stream
+// (RouteKind::kMuxedSocket; common.proto MuxFrame): collab's /ws/crdt and /ws/rtdb.
+// A socket then costs the service no gRPC call of its own, and what it sends to many
+// sockets at once arrives here as one message.
+//
+// One stream per route method and backend, started by the first socket and replaced
+// when it ends (every socket on it is closed, 1011, and reconnects). Flow control per
+// socket: a client message is read only after the service sent `ready` for it; what the
+// service sends waits in a bounded queue per socket, so the stream is read at once
+// whatever one client's pace, and a client that falls too far behind is closed (1013)
+// and resyncs on reconnect.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "stream_bridge.h"
+
+namespace cloudillo::gateway {
+
+class SocketMux;
+
+class SocketMuxes {
+ public:
+  SocketMuxes() = default;
+  ~SocketMuxes();  // cancels the live streams
+  SocketMuxes(const SocketMuxes&) = delete;
+  SocketMuxes& operator=(const SocketMuxes&) = delete;
+
+  // Bridges one client's upgrade request over the live stream of its method.
+  void Start(StreamTarget target, cloudillo::v1::ApiRequest request);
+
+ private:
+  std::mutex mu_;
+  std::map<std::pair<grpc::GenericStub*, std::string>, std::shared_ptr<SocketMux>> live_;
+};
+
+}  // namespace cloudillo::gateway
