@@ -98,7 +98,7 @@ class Gateway {
   Waiters waiters_{kMaxWaiters};  // long-polls held for a wake-up (WaitPolicy)
   std::unordered_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_;
   StaticFiles static_files_;
-  SocketMuxes sockets_;  // the multiplexed socket streams (RouteKind::kMuxedSocket)
+  SocketMuxes sockets_;   // the multiplexed socket streams (RouteKind::kMuxedSocket)
   rpc::WorkerPool disk_;  // reads of the web root, off the I/O threads
 };
 

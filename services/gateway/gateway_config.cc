@@ -68,6 +68,8 @@ absl::StatusOr<GatewayConfig> GatewayConfig::Load(ConfigSource& src) {
   c.collab_addr = src.Str("CLOUDILLO_COLLAB_ADDR", "127.0.0.1:9105", "collab gRPC address");
   c.stream_timeout_ms = int(src.Int("CLOUDILLO_STREAM_TIMEOUT_MS", 3600000, 1000, 86400000,
                                     "deadline of a streamed upload or download"));
+  c.socket_streams = int(src.Int("CLOUDILLO_SOCKET_STREAMS", 4, 1, 64,
+                                 "streams per route that carry the live documents' sockets to collab"));
   c.access_log = src.Bool("CLOUDILLO_ACCESS_LOG", true, "one JSON log line per request");
   c.rate_limit =
       src.Bool("CLOUDILLO_RATE_LIMIT", true, "per-IP and per-tenant rate limits (false logs a warning)");

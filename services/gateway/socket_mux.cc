@@ -351,8 +351,9 @@ SocketMuxes::~SocketMuxes() {
 }
 
 void SocketMuxes::Start(StreamTarget target, cloudillo::v1::ApiRequest request) {
+  const int slot = int(std::hash<std::string>()(target.ex->request().path) % size_t(streams_));
   std::lock_guard<std::mutex> lock(mu_);
-  auto& mux = live_[{target.stub, target.method}];
+  auto& mux = live_[Key{target.stub, target.method, slot}];
   if (mux && mux->Open(target, request)) return;
   mux = std::make_shared<SocketMux>(target.stub, target.method);
   mux->Begin();

@@ -3,8 +3,11 @@
 // A socket then costs the service no gRPC call of its own, and what it sends to many
 // sockets at once arrives here as one message.
 //
-// One stream per route method and backend, started by the first socket and replaced
-// when it ends (every socket on it is closed, 1011, and reconnects). Flow control per
+// `streams` streams per route method and backend, each started by its first socket and
+// replaced when it ends (every socket on it is closed, 1011, and reconnects). A socket
+// goes to the stream its URL path hashes to, so a document's sockets share one and an
+// update for them crosses once; several streams let the channel's round_robin spread a
+// gateway's sockets over the service's replicas. Flow control per
 // socket: a client message is read only after the service sent `ready` for it; what the
 // service sends waits in a bounded queue per socket, so the stream is read at once
 // whatever one client's pace, and a client that falls too far behind is closed (1013)
@@ -15,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 
 #include "stream_bridge.h"
 
@@ -24,7 +28,7 @@ class SocketMux;
 
 class SocketMuxes {
  public:
-  SocketMuxes() = default;
+  explicit SocketMuxes(int streams) : streams_(streams < 1 ? 1 : streams) {}
   ~SocketMuxes();  // cancels the live streams
   SocketMuxes(const SocketMuxes&) = delete;
   SocketMuxes& operator=(const SocketMuxes&) = delete;
@@ -33,8 +37,17 @@ class SocketMuxes {
   void Start(StreamTarget target, cloudillo::v1::ApiRequest request);
 
  private:
+  struct Key {
+    grpc::GenericStub* stub;
+    std::string method;
+    int slot;
+    bool operator<(const Key& o) const {
+      return std::tie(stub, method, slot) < std::tie(o.stub, o.method, o.slot);
+    }
+  };
+  const int streams_;
   std::mutex mu_;
-  std::map<std::pair<grpc::GenericStub*, std::string>, std::shared_ptr<SocketMux>> live_;
+  std::map<Key, std::shared_ptr<SocketMux>> live_;
 };
 
 }  // namespace cloudillo::gateway

@@ -579,6 +579,8 @@ TEST_F(GatewayFlowTest, WebSocketsBridgeToABidirectionalStream) {
 // reads nothing while the service floods it is closed (1013) without holding up the
 // others, and a stream that ends closes its sockets (1011) and is replaced.
 TEST_F(GatewayFlowTest, MultiplexedSocketsShareOneStream) {
+  TearDown();
+  Start([](GatewayConfig& c) { c.socket_streams = 1; });
   boost::asio::io_context ioc;
   auto open = [&](const std::string& id) {
     auto ws = std::make_unique<beast::websocket::stream<tcp::socket>>(ioc);
