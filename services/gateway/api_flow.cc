@@ -307,6 +307,14 @@ void ApiFlow::CallBackend() {
   if (route.kind != RouteKind::kUnary) {
     answered_ = true;  // the bridge answers from here on
     auto self = shared_from_this();
+    // A socket lives for hours: its end is logged from a copy of what the log needs, so
+    // that neither this flow nor the upgrade's HTTP session is kept alive with it.
+    const http::Request& req = ex_->request();
+    http::Request logged;
+    logged.method = req.method;
+    logged.path = req.path;
+    logged.query = req.query;
+    logged.client_ip = req.client_ip;
     StreamTarget target{ex_,
                         stub,
                         route.rpc,
@@ -316,10 +324,9 @@ void ApiFlow::CallBackend() {
                           self->answered_ = false;
                           self->Answer(std::move(res));
                         },
-                        [self](int status) {
-                          self->gw_.Record(self->ex_->request(), http::Response{status, {}, "", ""},
-                                           self->match_.index, self->req_id_, self->tenant_.id_tag,
-                                           self->start_);
+                        [gw = &gw_, logged = std::move(logged), route = match_.index, req_id = req_id_,
+                         tenant = tenant_.id_tag, start = start_](int status) {
+                          gw->Record(logged, http::Response{status, {}, "", ""}, route, req_id, tenant, start);
                         },
                         SocketOptionsOf(route)};
     switch (route.kind) {

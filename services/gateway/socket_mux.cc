@@ -217,6 +217,9 @@ void MuxedSocket::Upgraded(std::shared_ptr<http::WebSocket> ws) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ws_ = std::move(ws);
+    // Upgraded: the HTTP exchange (and its session's buffers) is not needed any more.
+    t_.ex.reset();
+    t_.answer = nullptr;
     end = PumpWrites();
     MaybeRead();
   }
