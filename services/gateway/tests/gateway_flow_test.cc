@@ -80,6 +80,14 @@ class FakeAccess final : public cloudillo::v1::Access::CallbackService {
 std::atomic<int> cached_calls{0};
 
 // Every edge method and the test streams, by method name.
+void Parse(const grpc::ByteBuffer& b, google::protobuf::Message* m) {
+  std::vector<grpc::Slice> slices;
+  (void)b.Dump(&slices);
+  std::string s;
+  for (auto& sl : slices) s.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+  m->ParseFromString(s);
+}
+
 class FakeEdge final : public grpc::CallbackGenericService {
  public:
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
@@ -162,13 +170,6 @@ class FakeEdge final : public grpc::CallbackGenericService {
       writing_ = true;
       StartWrite(&out_);
     }
-    static void Parse(const grpc::ByteBuffer& b, google::protobuf::Message* m) {
-      std::vector<grpc::Slice> slices;
-      (void)b.Dump(&slices);
-      std::string s;
-      for (auto& sl : slices) s.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
-      m->ParseFromString(s);
-    }
     FakeEdge* edge_;
     grpc::ByteBuffer in_, out_;
     std::mutex mu_;
@@ -217,13 +218,6 @@ class FakeEdge final : public grpc::CallbackGenericService {
     void OnDone() override { delete this; }
 
    private:
-    static void Parse(const grpc::ByteBuffer& b, google::protobuf::Message* m) {
-      std::vector<grpc::Slice> slices;
-      (void)b.Dump(&slices);
-      std::string s;
-      for (auto& sl : slices) s.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
-      m->ParseFromString(s);
-    }
     void Reply(const google::protobuf::Message& m, bool last) {
       std::string s = m.SerializeAsString();
       grpc::Slice slice(s);
