@@ -63,10 +63,15 @@ class MuxedSocket final : public std::enable_shared_from_this<MuxedSocket> {
 class SocketMux final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                         public std::enable_shared_from_this<SocketMux> {
  public:
-  SocketMux(grpc::GenericStub* stub, std::string method) : stub_(stub), method_(std::move(method)) {}
+  SocketMux(grpc::GenericStub* stub, std::string method, std::shared_ptr<MuxCount> count)
+      : stub_(stub), method_(std::move(method)), count_(std::move(count)) {}
 
   void Begin() {
     self_ = shared_from_this();
+    {
+      std::lock_guard<std::mutex> lock(count_->mu);
+      ++count_->live;
+    }
     stub_->PrepareBidiStreamingCall(&ctx_, method_, grpc::StubOptions(), this);
     AddHold();  // writes start from the clients' side
     StartRead(&in_);
@@ -177,11 +182,18 @@ class SocketMux final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::B
       sockets.swap(sockets_);
     }
     for (auto& [id, s] : sockets) s->StreamEnded(status);
+    sockets.clear();
+    auto count = count_;
     auto keep = std::move(self_);  // may be the last reference
+    keep.reset();
+    std::lock_guard<std::mutex> lock(count->mu);
+    --count->live;
+    count->cv.notify_all();
   }
 
   grpc::GenericStub* stub_;
   const std::string method_;
+  const std::shared_ptr<MuxCount> count_;
   grpc::ClientContext ctx_;
   std::shared_ptr<SocketMux> self_;
   grpc::ByteBuffer in_, out_;
@@ -349,8 +361,14 @@ void MuxedSocket::Ended() {
 }
 
 SocketMuxes::~SocketMuxes() {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [key, mux] : live_) mux->Cancel();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [key, mux] : live_) mux->Cancel();
+    live_.clear();
+  }
+  // Their sockets' ends are counted by the gateway this belongs to.
+  std::unique_lock<std::mutex> lock(count_->mu);
+  count_->cv.wait_for(lock, std::chrono::seconds(5), [this] { return count_->live == 0; });
 }
 
 void SocketMuxes::Start(StreamTarget target, cloudillo::v1::ApiRequest request) {
@@ -358,7 +376,7 @@ void SocketMuxes::Start(StreamTarget target, cloudillo::v1::ApiRequest request) 
   std::lock_guard<std::mutex> lock(mu_);
   auto& mux = live_[Key{target.stub, target.method, slot}];
   if (mux && mux->Open(target, request)) return;
-  mux = std::make_shared<SocketMux>(target.stub, target.method);
+  mux = std::make_shared<SocketMux>(target.stub, target.method, count_);
   mux->Begin();
   mux->Open(target, request);
 }

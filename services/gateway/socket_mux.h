@@ -14,6 +14,7 @@
 // and resyncs on reconnect.
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,10 +27,17 @@ namespace cloudillo::gateway {
 
 class SocketMux;
 
+// How many streams are still running, so that the gateway outlives their last callback.
+struct MuxCount {
+  std::mutex mu;
+  std::condition_variable cv;
+  int live = 0;
+};
+
 class SocketMuxes {
  public:
   explicit SocketMuxes(int streams) : streams_(streams < 1 ? 1 : streams) {}
-  ~SocketMuxes();  // cancels the live streams
+  ~SocketMuxes();  // cancels the live streams and waits (5 s at most) for them to end
   SocketMuxes(const SocketMuxes&) = delete;
   SocketMuxes& operator=(const SocketMuxes&) = delete;
 
@@ -46,6 +54,7 @@ class SocketMuxes {
     }
   };
   const int streams_;
+  std::shared_ptr<MuxCount> count_ = std::make_shared<MuxCount>();
   std::mutex mu_;
   std::map<Key, std::shared_ptr<SocketMux>> live_;
 };

@@ -110,7 +110,7 @@ class FakeEdge final : public grpc::CallbackGenericService {
    public:
     explicit MuxReactor(FakeEdge* edge) : edge_(edge) { StartRead(&in_); }
     void OnReadDone(bool ok) override {
-      if (!ok) return Finish(grpc::Status::OK);
+      if (!ok) return End(grpc::Status::OK);
       cloudillo::v1::MuxFrame frame;
       Parse(in_, &frame);
       for (const auto& ev : frame.events()) {
@@ -122,7 +122,7 @@ class FakeEdge final : public grpc::CallbackGenericService {
           ++edge_->mux_closes;
           edge_->mux_last_close_code = ev.close().code();
         } else if (ev.text() == "die") {
-          return Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "gone"));
+          return End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "gone"));
         } else if (ev.text() == "bye") {
           auto& c = *Emit(id).mutable_close();
           c.set_code(4000);
@@ -147,6 +147,12 @@ class FakeEdge final : public grpc::CallbackGenericService {
     void OnDone() override { delete this; }
 
    private:
+    // No write may start after Finish.
+    void End(grpc::Status status) {
+      std::lock_guard<std::mutex> lock(mu_);
+      finished_ = true;
+      Finish(status);
+    }
     cloudillo::v1::MuxEvent& Emit(uint64_t id) {
       std::lock_guard<std::mutex> lock(mu_);
       auto* ev = queued_.add_events();
@@ -159,7 +165,7 @@ class FakeEdge final : public grpc::CallbackGenericService {
     }
     // Small frames, so that a flood reaches the gateway as many messages.
     void PumpLocked() {
-      if (writing_ || queued_.events_size() == 0) return;
+      if (writing_ || finished_ || queued_.events_size() == 0) return;
       cloudillo::v1::MuxFrame next;
       int n = std::min(queued_.events_size(), 8);
       for (int i = 0; i < n; ++i) *next.add_events() = queued_.events(i);
@@ -174,7 +180,7 @@ class FakeEdge final : public grpc::CallbackGenericService {
     grpc::ByteBuffer in_, out_;
     std::mutex mu_;
     cloudillo::v1::MuxFrame queued_;
-    bool writing_ = false;
+    bool writing_ = false, finished_ = false;
   };
 
   class Reactor final : public grpc::ServerGenericBidiReactor {
