@@ -129,6 +129,28 @@ absl::StatusOr<std::optional<ActionRow>> ActionStore::Find(int64_t tn_id, const 
   return std::optional<ActionRow>(FromRow(r.rows[0]));
 }
 
+absl::StatusOr<std::vector<std::pair<int64_t, ActionRow>>> ActionStore::FindMany(
+    const std::vector<std::pair<int64_t, std::string>>& ids) {
+  std::vector<std::pair<int64_t, ActionRow>> out;
+  if (ids.empty()) return out;
+  std::vector<std::string> tn_ids, action_ids;
+  for (const auto& [tn, id] : ids) {
+    tn_ids.push_back(std::to_string(tn));
+    action_ids.push_back(id);
+  }
+  // The pairs as a set joined on the primary key: one index probe each, and a pair
+  // repeated in `ids` cannot repeat its row.
+  CL_ASSIGN_OR_RETURN(
+      db::Result r,
+      pool_->Query(absl::StrCat("SELECT ", kColumns,
+                                ", tn_id FROM actions WHERE (tn_id, action_id) IN "
+                                "(SELECT * FROM unnest($1::bigint[], $2::text[]))"),
+                   {db::P(db::TextArrayLiteral(tn_ids)), db::P(db::TextArrayLiteral(action_ids))}));
+  out.reserve(r.rows.size());
+  for (const db::Row& row : r.rows) out.emplace_back(row.Int(kColumnCount), FromRow(row));
+  return out;
+}
+
 absl::StatusOr<std::optional<ActionRow>> ActionStore::FindInTx(db::Tx& tx, int64_t tn_id,
                                                                const std::string& action_id) {
   CL_ASSIGN_OR_RETURN(db::Result r,

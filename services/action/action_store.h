@@ -57,6 +57,10 @@ class ActionStore {
   absl::StatusOr<int64_t> Insert(db::Tx& tx, int64_t tn_id, const ActionRow& row);
   absl::StatusOr<std::optional<ActionRow>> Find(int64_t tn_id, const std::string& action_id);
   absl::StatusOr<std::optional<ActionRow>> FindInTx(db::Tx& tx, int64_t tn_id, const std::string& action_id);
+  // The rows of many (tn_id, action_id) pairs in one query, each with its tn_id; pairs
+  // without a row are absent from the result, repeated pairs are answered once.
+  absl::StatusOr<std::vector<std::pair<int64_t, ActionRow>>> FindMany(
+      const std::vector<std::pair<int64_t, std::string>>& ids);
   // The newest row with this key, any status.
   absl::StatusOr<std::optional<ActionRow>> LatestByKey(int64_t tn_id, const std::string& key);
   absl::StatusOr<std::vector<ActionRow>> List(int64_t tn_id, const std::string& tenant_id_tag,
@@ -93,6 +97,7 @@ class ActionStore {
       "1000000)::bigint, "
       "coalesce(extract(epoch from expires_at)::bigint, 0), outbound, coalesce(reactions, ''), comments, "
       "comments_ts, reposts, stat_at";
+  static constexpr int kColumnCount = 25;  // of kColumns; a query's own columns follow
   static ActionRow FromRow(const db::Row& r);
 
  private:

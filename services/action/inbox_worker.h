@@ -54,6 +54,8 @@ class InboxWorker {
  private:
   struct Metrics;
   void Run();
+  // The action ids of a lease's tokens, looked up in one query (dedupe, E22).
+  KnownActions LookUp(const std::vector<db::Row>& lease);
 
   ActionStore& store_;
   Pipeline& pipeline_;
