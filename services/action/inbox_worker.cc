@@ -57,6 +57,13 @@ absl::Status InboxWorker::Enqueue(InboundItem item) {
   return st;
 }
 
+absl::Status InboxWorker::EnqueueAsync(InboundItem item, InboundBatcher::Done done) {
+  return batcher_.SubmitAsync(std::move(item), [this, done = std::move(done)](absl::Status st) {
+    if (st.ok()) Notify();
+    done(std::move(st));
+  });
+}
+
 void InboxWorker::Notify() {
   std::lock_guard<std::mutex> lock(mu_);
   pending_ = true;

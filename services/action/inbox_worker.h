@@ -42,6 +42,9 @@ class InboxWorker {
   // Queues a token for verification (POST /api/inbox): returns once its row is
   // committed, batched with concurrent requests (inbound_batcher.h), and wakes a verifier.
   absl::Status Enqueue(InboundItem item);
+  // The same without waiting: `done` runs on the batcher's thread once the row is
+  // committed (or its batch failed); a refusal is returned at once instead.
+  absl::Status EnqueueAsync(InboundItem item, InboundBatcher::Done done);
   void Notify();
   void Stop();
   // Federation traffic per tenant for the admin API's usage (tokens accepted, their
