@@ -95,12 +95,6 @@ ActionRow ActionStore::FromRow(const db::Row& r) {
 }
 
 absl::StatusOr<int64_t> ActionStore::Insert(db::Tx& tx, int64_t tn_id, const ActionRow& row) {
-  if (!row.key.empty()) {
-    CL_RETURN_IF_ERROR(
-        tx.Query("UPDATE actions SET status = 'D' WHERE tn_id = $1 AND key = $2 AND status <> 'D'",
-                 {db::P(tn_id), db::P(row.key)})
-            .status());
-  }
   CL_ASSIGN_OR_RETURN(
       db::Result r,
       tx.Query(
@@ -117,7 +111,14 @@ absl::StatusOr<int64_t> ActionStore::Insert(db::Tx& tx, int64_t tn_id, const Act
            OptText(row.flags), db::P(row.status), OptText(row.key), db::P(row.token), db::P(row.created_at),
            db::P(row.expires_at), db::P(row.outbound)}));
   if (r.empty()) return absl::AlreadyExistsError("action exists");
-  return r.rows[0].Int(0);
+  int64_t a_id = r.rows[0].Int(0);
+  if (!row.key.empty()) {
+    CL_RETURN_IF_ERROR(tx.Query("UPDATE actions SET status = 'D' WHERE tn_id = $1 AND key = $2 AND "
+                                "status <> 'D' AND a_id <> $3",
+                                {db::P(tn_id), db::P(row.key), db::P(a_id)})
+                           .status());
+  }
+  return a_id;
 }
 
 absl::StatusOr<std::optional<ActionRow>> ActionStore::Find(int64_t tn_id, const std::string& action_id) {
@@ -263,6 +264,10 @@ absl::Status ActionStore::EnqueueDeliveries(db::Tx& tx, int64_t tn_id, int64_t a
 
 absl::Status ActionStore::Commit(const std::function<absl::Status(db::Tx&)>& body) {
   return batcher_ ? batcher_->Run(body) : pool_->Transact(body);
+}
+
+absl::Status ActionStore::CommitAtomic(const std::function<absl::Status(db::Tx&)>& body) {
+  return batcher_ ? batcher_->RunAtomic(body) : pool_->Transact(body);
 }
 
 absl::Status ActionStore::EnqueueInboundBatch(const std::vector<InboundItem>& items) {

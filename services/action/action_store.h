@@ -53,7 +53,8 @@ class ActionStore {
   explicit ActionStore(std::shared_ptr<db::Pool> pool) : pool_(std::move(pool)) {}
 
   // Inserts a row, setting every older row with the same key to 'D' (§2.7). Returns the
-  // row's a_id; an existing action_id is AlreadyExists.
+  // row's a_id; an existing action_id is AlreadyExists, and then nothing was written
+  // (the insert comes first), so it may run under CommitAtomic.
   absl::StatusOr<int64_t> Insert(db::Tx& tx, int64_t tn_id, const ActionRow& row);
   absl::StatusOr<std::optional<ActionRow>> Find(int64_t tn_id, const std::string& action_id);
   absl::StatusOr<std::optional<ActionRow>> FindInTx(db::Tx& tx, int64_t tn_id, const std::string& action_id);
@@ -83,6 +84,8 @@ class ActionStore {
   // Runs `body` in a transaction, grouped with concurrent callers' bodies into one
   // commit once BatchCommits() was given a batcher (tx_batcher.h); Pool::Transact else.
   absl::Status Commit(const std::function<absl::Status(db::Tx&)>& body);
+  // The same for a body that has written nothing when it returns an error (TxBatcher::RunAtomic).
+  absl::Status CommitAtomic(const std::function<absl::Status(db::Tx&)>& body);
   void BatchCommits(TxBatcher* batcher) { batcher_ = batcher; }
 
   db::Pool& pool() { return *pool_; }

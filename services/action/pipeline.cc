@@ -488,7 +488,7 @@ absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::stri
       CL_RETURN_IF_ERROR(fetch_attachments_(tenant, source, row.attachments));
     }
     CL_ASSIGN_OR_RETURN(row.status, InboundStatus(tenant, row, pre_approved));
-    absl::Status inserted = store_.Commit([&](db::Tx& tx) -> absl::Status {
+    absl::Status inserted = store_.CommitAtomic([&](db::Tx& tx) -> absl::Status {
       CL_ASSIGN_OR_RETURN(row.a_id, store_.Insert(tx, tenant.tn_id, row));
       return absl::OkStatus();
     });

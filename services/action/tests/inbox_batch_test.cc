@@ -172,6 +172,36 @@ TEST_F(InboxBatchTest, FindManyAnswersEachTenantsOwnRowsOnce) {
   EXPECT_TRUE(store_->FindMany({}).ok());
 }
 
+// Insert writes its row first and supersedes by key after, so a duplicate action id
+// (AlreadyExists) has written nothing, as CommitAtomic (no savepoint) requires.
+TEST_F(InboxBatchTest, ADuplicateInsertSupersedesNothing) {
+  auto insert = [&](const std::string& id, const std::string& key) {
+    ActionRow row;
+    row.action_id = id;
+    row.type = "FLLW";
+    row.issuer = bob_.id_tag;
+    row.status = "A";
+    row.key = key;
+    row.token = "t";
+    row.created_at = absl::ToUnixMicros(clock_.Now());
+    return store_->CommitAtomic([&](db::Tx& tx) { return store_->Insert(tx, alice_.tn_id, row).status(); });
+  };
+  auto status_of = [&](const std::string& id) {
+    auto r = store_->Find(alice_.tn_id, id);
+    return r.ok() && *r ? (*r)->status : std::string("missing");
+  };
+  ASSERT_TRUE(insert("a1~old", "FLLW:bob").ok());
+  ASSERT_TRUE(insert("a1~other", "FLLW:carol").ok());
+  // Same action id as a row of another key: refused, and FLLW:bob stays as it was.
+  EXPECT_TRUE(absl::IsAlreadyExists(insert("a1~other", "FLLW:bob")));
+  EXPECT_EQ(status_of("a1~old"), "A");
+  // A new row of the key supersedes the old one and not itself.
+  ASSERT_TRUE(insert("a1~new", "FLLW:bob").ok());
+  EXPECT_EQ(status_of("a1~old"), "D");
+  EXPECT_EQ(status_of("a1~new"), "A");
+  EXPECT_EQ(status_of("a1~other"), "A");
+}
+
 TEST(KnownActions, EachEntryAnswersOnce) {
   KnownActions known;
   ActionRow row;
