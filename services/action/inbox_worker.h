@@ -1,6 +1,8 @@
 // Verifies what POST /api/inbox queued (PROTOCOL §2.8, E1): threads lease due rows of
 // `inbound` like the outbox does, run Pipeline::Receive, and delete the row once it is
-// decided (the decided rows of a lease in one DELETE). A crash between the action's
+// decided (the decided rows of a lease in one DELETE). Per lease, not per token: the
+// dedupe lookup of the action ids (one query, KnownActions) and the bus messages of
+// what was stored (one Redis round trip after those rows committed, BusBatch). A crash between the action's
 // commit and that DELETE leaves the row to be leased again after two minutes; the
 // action id then finds the stored row (E22) and it is not applied twice. Permanent refusals (bad token,
 // signature, type, fields, gates) end at once and are not reported to the sender (E1); a key fetch that
