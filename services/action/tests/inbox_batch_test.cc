@@ -163,7 +163,10 @@ TEST_F(InboxBatchTest, FindManyAnswersEachTenantsOwnRowsOnce) {
                                  {carol_.tn_id, id},  // the same id under another tenant: not held
                                  {alice_.tn_id, id},  // asked twice, answered once
                                  {alice_.tn_id, ActionIdOf(other)},
-                                 {alice_.tn_id, "a1~' OR true --"}});
+                                 {alice_.tn_id, "a1~' OR true --"},
+                                 {alice_.tn_id, "a1~\"},{\\"},
+                                 {alice_.tn_id, ""},
+                                 {-1, id}});
   ASSERT_TRUE(found.ok()) << found.status();
   ASSERT_EQ(found->size(), 1u);
   EXPECT_EQ((*found)[0].first, alice_.tn_id);
