@@ -161,10 +161,27 @@ SERVE(DeleteAction, DoSetStatus(*req, "D"))
 SERVE(DismissAction, DoSetStatus(*req, "A"))
 SERVE(AcceptAction, DoDecide(*req, true))
 SERVE(RejectAction, DoDecide(*req, false))
-SERVE(Inbox, DoInbox(*req, false))
-SERVE(InboxSync, DoInbox(*req, true))
+SERVE(InboxSync, DoInboxSync(*req))
 SERVE(Outbox, DoOutbox(*req))
 #undef SERVE
+
+// The worker admits the token and moves on; the group commit answers the call, so no
+// worker sits out a commit (they are fewer than the gateway's connections) and every
+// POST that arrives meanwhile shares that commit.
+grpc::ServerUnaryReactor* ActionService::Inbox(grpc::CallbackServerContext* ctx, const ApiRequest* req,
+                                               ApiReply* out) {
+  return rpc::ServeDeferred(ctx, out, workers_, [this, req](auto done) {
+    absl::StatusOr<InboundItem> item = AdmitInbox(*req);
+    if (!item.ok()) return done(item.status());
+    absl::Status queued = inbox_.EnqueueAsync(std::move(*item), [done](absl::Status st) {
+      if (!st.ok()) return done(st);
+      ApiReply reply = rpc::Data(json(nullptr));
+      reply.set_http_status(201);
+      done(std::move(reply));
+    });
+    if (!queued.ok()) done(queued);
+  });
+}
 
 absl::StatusOr<Viewer> ActionService::ViewerOf(const cloudillo::v1::RequestContext& ctx) {
   Viewer v;
@@ -290,7 +307,7 @@ absl::StatusOr<ApiReply> ActionService::DoDecide(const ApiRequest& req, bool acc
 // E1 with §13.4: only input that can never succeed is refused here (400 for a body or
 // token that does not decode); everything else is committed to the inbound queue
 // before the 201 and decided by the verifier.
-absl::StatusOr<ApiReply> ActionService::DoInbox(const ApiRequest& req, bool sync) {
+absl::StatusOr<InboundItem> ActionService::AdmitInbox(const ApiRequest& req) {
   CL_ASSIGN_OR_RETURN(json body, rpc::JsonObjectBody(req));
   auto token_it = body.find("token");
   if (token_it == body.end() || !token_it->is_string()) return rpc::BadRequest("token must be a string");
@@ -330,19 +347,20 @@ absl::StatusOr<ApiReply> ActionService::DoInbox(const ApiRequest& req, bool sync
                            428);
     }
   }
-  if (!sync) {
-    CL_RETURN_IF_ERROR(inbox_.Enqueue(
-        {tenant.tn_id, tenant.id_tag, std::move(token), std::move(related), req.ctx().client_ip()}));
-    ApiReply reply = rpc::Data(json(nullptr));
-    reply.set_http_status(201);
-    return reply;
-  }
+  return InboundItem{tenant.tn_id, tenant.id_tag, std::move(token), std::move(related),
+                     req.ctx().client_ip()};
+}
+
+absl::StatusOr<ApiReply> ActionService::DoInboxSync(const ApiRequest& req) {
+  CL_ASSIGN_OR_RETURN(InboundItem item, AdmitInbox(req));
+  const Tenant tenant{item.tn_id, item.tenant};
   // E2 recommend: the reference's 401/403 answers, 503 for any key-fetch failure.
-  auto outcome = pipeline_.Receive(tenant, token, related, false);
+  auto outcome = pipeline_.Receive(tenant, item.token, item.related, false);
   if (!outcome.ok()) {
     const absl::Status& st = outcome.status();
     if (absl::IsUnauthenticated(st)) {
-      if (claims.t.rfind("CONN", 0) == 0) pow_.Penalize(req.ctx().client_ip());
+      auto claims = DecodeClaims(item.token);
+      if (claims.ok() && claims->t.rfind("CONN", 0) == 0) pow_.Penalize(req.ctx().client_ip());
       return rpc::Unauthorized(std::string(st.message()));
     }
     if (absl::IsPermissionDenied(st)) return rpc::Forbidden(std::string(st.message()));

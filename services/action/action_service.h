@@ -49,7 +49,10 @@ class ActionService final : public cloudillo::v1::ActionEdge::CallbackService {
   absl::StatusOr<ApiReply> DoGet(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoSetStatus(const ApiRequest& req, const std::string& status);
   absl::StatusOr<ApiReply> DoDecide(const ApiRequest& req, bool accept);
-  absl::StatusOr<ApiReply> DoInbox(const ApiRequest& req, bool sync);
+  // E1's checks before a token is queued or verified: its body, the issuer's limits, a
+  // CONN's proof of work (a Redis read).
+  absl::StatusOr<InboundItem> AdmitInbox(const ApiRequest& req);
+  absl::StatusOr<ApiReply> DoInboxSync(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoOutbox(const ApiRequest& req);
   absl::StatusOr<std::optional<std::string>> OutboxStat(int64_t tn_id, const ActionRow& row);
   absl::StatusOr<Viewer> ViewerOf(const cloudillo::v1::RequestContext& ctx);

@@ -95,12 +95,6 @@ ActionRow ActionStore::FromRow(const db::Row& r) {
 }
 
 absl::StatusOr<int64_t> ActionStore::Insert(db::Tx& tx, int64_t tn_id, const ActionRow& row) {
-  if (!row.key.empty()) {
-    CL_RETURN_IF_ERROR(
-        tx.Query("UPDATE actions SET status = 'D' WHERE tn_id = $1 AND key = $2 AND status <> 'D'",
-                 {db::P(tn_id), db::P(row.key)})
-            .status());
-  }
   CL_ASSIGN_OR_RETURN(
       db::Result r,
       tx.Query(
@@ -117,7 +111,14 @@ absl::StatusOr<int64_t> ActionStore::Insert(db::Tx& tx, int64_t tn_id, const Act
            OptText(row.flags), db::P(row.status), OptText(row.key), db::P(row.token), db::P(row.created_at),
            db::P(row.expires_at), db::P(row.outbound)}));
   if (r.empty()) return absl::AlreadyExistsError("action exists");
-  return r.rows[0].Int(0);
+  int64_t a_id = r.rows[0].Int(0);
+  if (!row.key.empty()) {
+    CL_RETURN_IF_ERROR(tx.Query("UPDATE actions SET status = 'D' WHERE tn_id = $1 AND key = $2 AND "
+                                "status <> 'D' AND a_id <> $3",
+                                {db::P(tn_id), db::P(row.key), db::P(a_id)})
+                           .status());
+  }
+  return a_id;
 }
 
 absl::StatusOr<std::optional<ActionRow>> ActionStore::Find(int64_t tn_id, const std::string& action_id) {
@@ -127,6 +128,28 @@ absl::StatusOr<std::optional<ActionRow>> ActionStore::Find(int64_t tn_id, const 
                    {db::P(tn_id), db::P(action_id)}));
   if (r.empty()) return std::optional<ActionRow>();
   return std::optional<ActionRow>(FromRow(r.rows[0]));
+}
+
+absl::StatusOr<std::vector<std::pair<int64_t, ActionRow>>> ActionStore::FindMany(
+    const std::vector<std::pair<int64_t, std::string>>& ids) {
+  std::vector<std::pair<int64_t, ActionRow>> out;
+  if (ids.empty()) return out;
+  std::vector<std::string> tn_ids, action_ids;
+  for (const auto& [tn, id] : ids) {
+    tn_ids.push_back(std::to_string(tn));
+    action_ids.push_back(id);
+  }
+  // The pairs as a set joined on the primary key: one index probe each, and a pair
+  // repeated in `ids` cannot repeat its row.
+  CL_ASSIGN_OR_RETURN(
+      db::Result r,
+      pool_->Query(absl::StrCat("SELECT ", kColumns,
+                                ", tn_id FROM actions WHERE (tn_id, action_id) IN "
+                                "(SELECT * FROM unnest($1::bigint[], $2::text[]))"),
+                   {db::P(db::TextArrayLiteral(tn_ids)), db::P(db::TextArrayLiteral(action_ids))}));
+  out.reserve(r.rows.size());
+  for (const db::Row& row : r.rows) out.emplace_back(row.Int(kColumnCount), FromRow(row));
+  return out;
 }
 
 absl::StatusOr<std::optional<ActionRow>> ActionStore::FindInTx(db::Tx& tx, int64_t tn_id,
@@ -241,6 +264,10 @@ absl::Status ActionStore::EnqueueDeliveries(db::Tx& tx, int64_t tn_id, int64_t a
 
 absl::Status ActionStore::Commit(const std::function<absl::Status(db::Tx&)>& body) {
   return batcher_ ? batcher_->Run(body) : pool_->Transact(body);
+}
+
+absl::Status ActionStore::CommitAtomic(const std::function<absl::Status(db::Tx&)>& body) {
+  return batcher_ ? batcher_->RunAtomic(body) : pool_->Transact(body);
 }
 
 absl::Status ActionStore::EnqueueInboundBatch(const std::vector<InboundItem>& items) {

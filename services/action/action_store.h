@@ -53,10 +53,15 @@ class ActionStore {
   explicit ActionStore(std::shared_ptr<db::Pool> pool) : pool_(std::move(pool)) {}
 
   // Inserts a row, setting every older row with the same key to 'D' (§2.7). Returns the
-  // row's a_id; an existing action_id is AlreadyExists.
+  // row's a_id; an existing action_id is AlreadyExists, and then nothing was written
+  // (the insert comes first), so it may run under CommitAtomic.
   absl::StatusOr<int64_t> Insert(db::Tx& tx, int64_t tn_id, const ActionRow& row);
   absl::StatusOr<std::optional<ActionRow>> Find(int64_t tn_id, const std::string& action_id);
   absl::StatusOr<std::optional<ActionRow>> FindInTx(db::Tx& tx, int64_t tn_id, const std::string& action_id);
+  // The rows of many (tn_id, action_id) pairs in one query, each with its tn_id; pairs
+  // without a row are absent from the result, repeated pairs are answered once.
+  absl::StatusOr<std::vector<std::pair<int64_t, ActionRow>>> FindMany(
+      const std::vector<std::pair<int64_t, std::string>>& ids);
   // The newest row with this key, any status.
   absl::StatusOr<std::optional<ActionRow>> LatestByKey(int64_t tn_id, const std::string& key);
   absl::StatusOr<std::vector<ActionRow>> List(int64_t tn_id, const std::string& tenant_id_tag,
@@ -79,6 +84,8 @@ class ActionStore {
   // Runs `body` in a transaction, grouped with concurrent callers' bodies into one
   // commit once BatchCommits() was given a batcher (tx_batcher.h); Pool::Transact else.
   absl::Status Commit(const std::function<absl::Status(db::Tx&)>& body);
+  // The same for a body that has written nothing when it returns an error (TxBatcher::RunAtomic).
+  absl::Status CommitAtomic(const std::function<absl::Status(db::Tx&)>& body);
   void BatchCommits(TxBatcher* batcher) { batcher_ = batcher; }
 
   db::Pool& pool() { return *pool_; }
@@ -93,6 +100,7 @@ class ActionStore {
       "1000000)::bigint, "
       "coalesce(extract(epoch from expires_at)::bigint, 0), outbound, coalesce(reactions, ''), comments, "
       "comments_ts, reposts, stat_at";
+  static constexpr int kColumnCount = 25;  // of kColumns; a query's own columns follow
   static ActionRow FromRow(const db::Row& r);
 
  private:

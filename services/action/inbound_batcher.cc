@@ -4,15 +4,16 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <optional>
+
 #include "cloudillo/core/log.h"
+#include "cloudillo/core/status_macros.h"
 
 namespace cloudillo::action {
 
 struct InboundBatcher::Waiter {
   InboundItem item;
-  bool done = false;
-  absl::Status status;
-  std::condition_variable cv;
+  Done done;  // called once, outside the lock
 };
 
 struct InboundBatcher::Metrics {
@@ -52,27 +53,40 @@ void InboundBatcher::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     left.swap(queue_);
-    for (auto& w : left) {
-      w->status = absl::UnavailableError("inbox stopping");
-      w->done = true;
-      w->cv.notify_all();
-    }
   }
+  for (auto& w : left) w->done(absl::UnavailableError("inbox stopping"));
 }
 
 absl::Status InboundBatcher::Submit(InboundItem item) {
+  struct Slot {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<absl::Status> status;
+  };
+  auto slot = std::make_shared<Slot>();
+  CL_RETURN_IF_ERROR(SubmitAsync(std::move(item), [slot](absl::Status st) {
+    std::lock_guard<std::mutex> lock(slot->mu);
+    slot->status = std::move(st);
+    slot->cv.notify_all();
+  }));
+  std::unique_lock<std::mutex> lock(slot->mu);
+  slot->cv.wait(lock, [&] { return slot->status.has_value(); });
+  return *slot->status;
+}
+
+absl::Status InboundBatcher::SubmitAsync(InboundItem item, Done done) {
   auto w = std::make_shared<Waiter>();
   w->item = std::move(item);
-  std::unique_lock<std::mutex> lock(mu_);
+  w->done = std::move(done);
+  std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return absl::UnavailableError("inbox stopping");
   if (queue_.size() >= options_.max_queue) {
     if (metrics_->refused) metrics_->refused->Increment();
     return absl::UnavailableError("inbox queue full");
   }
-  queue_.push_back(w);
+  queue_.push_back(std::move(w));
   work_cv_.notify_one();
-  w->cv.wait(lock, [&] { return w->done; });
-  return w->status;
+  return absl::OkStatus();
 }
 
 size_t InboundBatcher::Waiting() {
@@ -100,12 +114,8 @@ void InboundBatcher::Run() {
     if (!st.ok())
       LogWarn("inbox_commit_failed", {{"rows", int64_t(items.size())}, {"error", std::string(st.message())}});
     if (metrics_->batch) metrics_->batch->Observe(double(items.size()));
+    for (auto& w : batch) w->done(st);
     lock.lock();
-    for (auto& w : batch) {
-      w->status = st;
-      w->done = true;
-      w->cv.notify_all();
-    }
   }
 }
 

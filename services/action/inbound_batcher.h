@@ -53,6 +53,10 @@ class InboundBatcher {
   // Blocks until the item's row is committed (OK) or its batch failed (the writer's
   // error). Unavailable without waiting when the queue is full or the batcher stopped.
   absl::Status Submit(InboundItem item);
+  // The same without a waiting thread: `done` gets that status on the flusher's thread
+  // after the commit (or at Stop()). A refusal is returned at once and `done` not called.
+  using Done = std::function<void(absl::Status)>;
+  absl::Status SubmitAsync(InboundItem item, Done done);
   // Requests queued and not yet taken into a write.
   size_t Waiting();
 

@@ -57,6 +57,13 @@ absl::Status InboxWorker::Enqueue(InboundItem item) {
   return st;
 }
 
+absl::Status InboxWorker::EnqueueAsync(InboundItem item, InboundBatcher::Done done) {
+  return batcher_.SubmitAsync(std::move(item), [this, done = std::move(done)](absl::Status st) {
+    if (st.ok()) Notify();
+    done(std::move(st));
+  });
+}
+
 void InboxWorker::Notify() {
   std::lock_guard<std::mutex> lock(mu_);
   pending_ = true;
@@ -77,6 +84,22 @@ bool InboxWorker::IsPermanent(const absl::Status& st) {
          absl::IsFailedPrecondition(st) || absl::IsNotFound(st) || absl::IsAlreadyExists(st);
 }
 
+KnownActions InboxWorker::LookUp(const std::vector<db::Row>& lease) {
+  KnownActions known;
+  std::vector<std::pair<int64_t, std::string>> ids;
+  ids.reserve(lease.size());
+  for (const db::Row& r : lease) ids.emplace_back(r.Int(0), ActionIdOf(r.Str(3)));
+  auto found = store_.FindMany(ids);
+  // Without the answer every token asks the store itself, as it would alone.
+  if (!found.ok()) {
+    LogWarn("inbox_lookup_failed", {{"error", std::string(found.status().message())}});
+    return known;
+  }
+  for (auto& [tn_id, row] : *found) known.Present(tn_id, std::move(row));
+  for (auto& [tn_id, id] : ids) known.Absent(tn_id, std::move(id));
+  return known;
+}
+
 void InboxWorker::Run() {
   while (!stop_) {
     auto claimed = store_.pool().Query(
@@ -89,11 +112,14 @@ void InboxWorker::Run() {
     bool idle = !claimed.ok() || claimed->empty();
     if (claimed.ok()) {
       std::vector<std::pair<int64_t, int64_t>> decided;
+      KnownActions known = LookUp(claimed->rows);
+      // Announced after the lease: every message in it is of a row already committed.
+      BusBatch bus(pipeline_);
       for (const db::Row& r : claimed->rows) {
         Tenant tenant{r.Int(0), r.Str(2)};
         int64_t in_id = r.Int(1);
         int attempts = int(r.Int(5));
-        auto outcome = pipeline_.Receive(tenant, r.Str(3), ParseTextArray(r.Str(4)), false);
+        auto outcome = pipeline_.Receive(tenant, r.Str(3), ParseTextArray(r.Str(4)), false, &known);
         bool done = outcome.ok() || IsPermanent(outcome.status()) || attempts + 1 >= kMaxAttempts;
         if (outcome.ok()) {
           Metrics& m = *metrics_;
@@ -124,6 +150,7 @@ void InboxWorker::Run() {
              db::P(int64_t(absl::ToInt64Seconds(Backoff(attempts))))});
         if (!st.ok()) LogWarn("inbox_update_failed", {{"error", std::string(st.status().message())}});
       }
+      bus.Flush();
       // Rows left by a failed delete come back after the lease and end as duplicates.
       if (absl::Status st = store_.DeleteInbound(decided); !st.ok())
         LogWarn("inbox_delete_failed", {{"error", std::string(st.message())}});

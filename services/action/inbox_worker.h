@@ -1,6 +1,8 @@
 // Verifies what POST /api/inbox queued (PROTOCOL §2.8, E1): threads lease due rows of
 // `inbound` like the outbox does, run Pipeline::Receive, and delete the row once it is
-// decided (the decided rows of a lease in one DELETE). A crash between the action's
+// decided (the decided rows of a lease in one DELETE). Per lease, not per token: the
+// dedupe lookup of the action ids (one query, KnownActions) and the bus messages of
+// what was stored (one Redis round trip after those rows committed, BusBatch). A crash between the action's
 // commit and that DELETE leaves the row to be leased again after two minutes; the
 // action id then finds the stored row (E22) and it is not applied twice. Permanent refusals (bad token,
 // signature, type, fields, gates) end at once and are not reported to the sender (E1); a key fetch that
@@ -42,6 +44,9 @@ class InboxWorker {
   // Queues a token for verification (POST /api/inbox): returns once its row is
   // committed, batched with concurrent requests (inbound_batcher.h), and wakes a verifier.
   absl::Status Enqueue(InboundItem item);
+  // The same without waiting: `done` runs on the batcher's thread once the row is
+  // committed (or its batch failed); a refusal is returned at once instead.
+  absl::Status EnqueueAsync(InboundItem item, InboundBatcher::Done done);
   void Notify();
   void Stop();
   // Federation traffic per tenant for the admin API's usage (tokens accepted, their
@@ -54,6 +59,8 @@ class InboxWorker {
  private:
   struct Metrics;
   void Run();
+  // The action ids of a lease's tokens, looked up in one query (dedupe, E22).
+  KnownActions LookUp(const std::vector<db::Row>& lease);
 
   ActionStore& store_;
   Pipeline& pipeline_;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,44 @@ struct CreateInput {
 // Unavailable and the rest are retried with backoff.
 enum class Received { kStored, kDuplicate, kEphemeral, kRefused };
 
+// What a caller already knows of the action ids it is about to Receive(): the inbox
+// verifier looks up a whole lease's ids in one query (ActionStore::FindMany) instead of
+// one each. Every entry answers once: a second copy of a token in the same lease finds
+// nothing here and asks the store, which then holds the row the first copy stored.
+class KnownActions {
+ public:
+  void Absent(int64_t tn_id, std::string action_id);
+  void Present(int64_t tn_id, ActionRow row);
+  // nullopt when not known (ask the store); else the row, or none stored.
+  std::optional<std::optional<ActionRow>> Take(int64_t tn_id, const std::string& action_id);
+
+ private:
+  std::map<std::pair<int64_t, std::string>, std::optional<ActionRow>> known_;
+};
+
+class Pipeline;
+
+// While alive, holds the bus messages of this thread's calls on `pipeline` (Receive,
+// Create and their effects) and publishes them in one Redis round trip at Flush() or
+// destruction, in the order they were made: the inbox verifier announces a lease at
+// once instead of one PUBLISH per token. Only messages of rows already committed (or of
+// ephemeral actions) reach a batch, as without one; the announcement alone waits.
+class BusBatch {
+ public:
+  explicit BusBatch(Pipeline& pipeline);
+  ~BusBatch();
+  BusBatch(const BusBatch&) = delete;
+  BusBatch& operator=(const BusBatch&) = delete;
+  void Flush();
+  size_t pending() const { return messages_.size(); }
+
+ private:
+  friend class Pipeline;
+  Pipeline& pipeline_;
+  BusBatch* outer_;
+  std::vector<std::pair<std::string, std::string>> messages_;
+};
+
 class Pipeline {
  public:
   Pipeline(ActionStore& store, std::shared_ptr<cloudillo::v1::Identity::StubInterface> identity,
@@ -62,8 +101,10 @@ class Pipeline {
   }
 
   absl::StatusOr<ActionRow> Create(const Tenant& tenant, const CreateInput& in);
+  // `lookups` (may be null): the caller's lookup of the token's action id, taken from it.
   absl::StatusOr<Received> Receive(const Tenant& tenant, const std::string& token,
-                                   const std::vector<std::string>& related, bool pre_approved);
+                                   const std::vector<std::string>& related, bool pre_approved,
+                                   KnownActions* lookups = nullptr);
 
   // Accept/reject of a confirm-type action (§2.11: CONN sends CONN:ACC; FSHR, INVT rest).
   absl::StatusOr<ActionRow> Accept(const Tenant& tenant, const std::string& action_id);
@@ -130,6 +171,7 @@ class Pipeline {
   absl::Status UpdateCounters(const Tenant& tenant, const std::string& target_id);
   absl::Status ApplyStat(const Tenant& tenant, const ActionRow& stat);
   void PublishBus(const Tenant& tenant, const ActionRow& row);
+  friend class BusBatch;
 
   ActionStore& store_;
   Subscriptions subs_;

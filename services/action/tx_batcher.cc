@@ -31,6 +31,7 @@ class TrackingTx final : public db::Tx {
 
 struct TxBatcher::Job {
   const Body* body = nullptr;
+  bool savepoint = true;
   bool done = false;
   absl::Status status;
   std::condition_variable cv;
@@ -66,9 +67,14 @@ void TxBatcher::Stop() {
   queue_.clear();
 }
 
-absl::Status TxBatcher::Run(const Body& body) {
+absl::Status TxBatcher::Run(const Body& body) { return Submit(body, true); }
+
+absl::Status TxBatcher::RunAtomic(const Body& body) { return Submit(body, false); }
+
+absl::Status TxBatcher::Submit(const Body& body, bool savepoint) {
   auto job = std::make_shared<Job>();
   job->body = &body;
+  job->savepoint = savepoint;
   std::unique_lock<std::mutex> lock(mu_);
   if (stopped_) return absl::UnavailableError("store stopping");
   if (queue_.size() >= max_queue_) return absl::UnavailableError("store queue full");
@@ -102,11 +108,11 @@ void TxBatcher::Loop() {
 void TxBatcher::RunGroup(std::vector<std::shared_ptr<Job>>& group) {
   absl::Status shared = pool_.Transact([&](db::Tx& tx) -> absl::Status {
     for (auto& j : group) {
-      CL_RETURN_IF_ERROR(tx.Query("SAVEPOINT job").status());
+      if (j->savepoint) CL_RETURN_IF_ERROR(tx.Query("SAVEPOINT job").status());
       TrackingTx jt(tx);
       j->status = (*j->body)(jt);
       if (jt.failed()) return absl::AbortedError("a body's SQL failed");
-      if (!j->status.ok()) CL_RETURN_IF_ERROR(tx.Query("ROLLBACK TO SAVEPOINT job").status());
+      if (!j->status.ok() && j->savepoint) CL_RETURN_IF_ERROR(tx.Query("ROLLBACK TO SAVEPOINT job").status());
     }
     return absl::OkStatus();
   });

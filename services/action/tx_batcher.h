@@ -1,6 +1,6 @@
 // Group commit of the inbox verifiers' writes: each verifier thread hands its
 // transaction body (the action row, its supersession) to Run() and blocks; one thread
-// runs the bodies that wait, each inside its own SAVEPOINT, in one transaction and
+// runs the bodies that wait, each inside its own SAVEPOINT (RunAtomic: none), in one transaction and
 // commits once, so one WAL flush (fsync) serves them all. A body that returns an error
 // is rolled back to its savepoint alone. A body whose SQL failed poisons the shared
 // transaction: then the whole group is rolled back and every body runs again in a
@@ -39,10 +39,16 @@ class TxBatcher {
   // Like Pool::Transact(body). Unavailable without running when the queue is full or
   // the batcher stopped.
   absl::Status Run(const Body& body);
+  // For a body that has written nothing when it returns an error (its only write is
+  // its last statement, or it fails before writing): it runs without a savepoint, one
+  // round trip and one subtransaction fewer. A body whose SQL fails still poisons the
+  // group and runs again alone.
+  absl::Status RunAtomic(const Body& body);
   void Stop();
 
  private:
   struct Job;
+  absl::Status Submit(const Body& body, bool savepoint);
   void Loop();
   void RunGroup(std::vector<std::shared_ptr<Job>>& group);
 

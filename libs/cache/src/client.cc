@@ -386,4 +386,31 @@ absl::Status Redis::Publish(const std::string& channel, const std::string& messa
   return Command({"PUBLISH", channel, message}).status();
 }
 
+absl::Status Redis::PublishMany(const std::vector<std::pair<std::string, std::string>>& messages) {
+  if (messages.empty()) return absl::OkStatus();
+  if (OnClientThread())
+    return absl::FailedPreconditionError("redis: blocking call on the client's own thread would deadlock");
+  struct Slot {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t answered = 0;
+    absl::Status first_error;
+  };
+  auto slot = std::make_shared<Slot>();
+  // Issued back to back from one thread, the commands queue on the connection while
+  // the first is written, and go out together (Connection::Flush).
+  for (const auto& [channel, message] : messages) {
+    CommandAsync({"PUBLISH", channel, message}, [slot](absl::StatusOr<Reply> r) {
+      std::lock_guard<std::mutex> lock(slot->mu);
+      if (!r.ok() && slot->first_error.ok()) slot->first_error = r.status();
+      ++slot->answered;
+      slot->cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> lock(slot->mu);
+  if (!slot->cv.wait_for(lock, ToChrono(LongestWait()), [&] { return slot->answered == messages.size(); }))
+    return absl::UnavailableError("redis: no answer in time");
+  return slot->first_error;
+}
+
 }  // namespace cloudillo::cache

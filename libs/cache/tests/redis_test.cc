@@ -285,5 +285,45 @@ TEST(Redis, ScriptUsesEvalshaAndFallsBackOnNoscript) {
   EXPECT_THAT(broken.result, StatusIs(absl::StatusCode::kInternal));
 }
 
+TEST(Redis, PublishManyKeepsItsOrderAndReportsARefusal) {
+  std::string channel = "pm:" + RandomAlnum(8);
+  std::mutex mu;
+  std::vector<std::string> got;
+  Subscriber sub(
+      TestConfig(), {channel},
+      [&](const std::string&, const std::string& m) {
+        std::lock_guard<std::mutex> l(mu);
+        got.push_back(m);
+      },
+      [] {});
+  sub.Start();
+  ASSERT_TRUE(Eventually([&] { return sub.connected(); }, 5s));
+  auto redis = Redis::Create(TestConfig());
+  std::vector<std::pair<std::string, std::string>> messages;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 100; ++i) {
+    messages.emplace_back(channel, std::to_string(i));
+    expected.push_back(std::to_string(i));
+  }
+  EXPECT_THAT(redis->PublishMany(messages), IsOk());
+  EXPECT_THAT(redis->PublishMany({}), IsOk());
+  ASSERT_TRUE(Eventually(
+      [&] {
+        std::lock_guard<std::mutex> l(mu);
+        return got.size() >= expected.size();
+      },
+      5s));
+  {
+    std::lock_guard<std::mutex> l(mu);
+    EXPECT_EQ(got, expected);
+  }
+  // More than max_pending at once: some are refused, and the call says so.
+  RedisConfig small = TestConfig();
+  small.max_pending = 5;
+  auto limited = Redis::Create(small);
+  ASSERT_THAT(limited->Ping(), IsOk());
+  EXPECT_THAT(limited->PublishMany(messages), StatusIs(absl::StatusCode::kUnavailable));
+}
+
 }  // namespace
 }  // namespace cloudillo::cache

@@ -7,6 +7,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
+
 #include "absl/time/clock.h"
 #include "cloudillo/core/deadline.h"
 #include "cloudillo/core/log.h"
@@ -122,11 +124,42 @@ grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx, WorkerPool*
   absl::Time deadline = DeadlineOf(ctx);
   auto run = [reactor, deadline, body = std::move(body)] {
     if (absl::Now() >= deadline) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed before the work began"));
+      reactor->Finish(
+          grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed before the work began"));
       return;
     }
     DeadlineScope scope(deadline);
     reactor->Finish(Guarded(body));
+  };
+  if (pool == nullptr) {
+    run();
+  } else if (!pool->TrySubmit(std::move(run))) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "overloaded: worker queue full"));
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* DispatchDeferred(grpc::CallbackServerContext* ctx, WorkerPool* pool,
+                                           std::function<void(std::function<void(grpc::Status)>)> body) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::Time deadline = DeadlineOf(ctx);
+  auto run = [reactor, deadline, body = std::move(body)] {
+    if (absl::Now() >= deadline) {
+      reactor->Finish(
+          grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed before the work began"));
+      return;
+    }
+    // A handler that threw after handing `finish` on must not answer twice.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    auto finish = [reactor, answered](grpc::Status st) {
+      if (!answered->exchange(true)) reactor->Finish(std::move(st));
+    };
+    DeadlineScope scope(deadline);
+    grpc::Status st = Guarded([&] {
+      body(finish);
+      return grpc::Status::OK;
+    });
+    if (!st.ok()) finish(st);
   };
   if (pool == nullptr) {
     run();

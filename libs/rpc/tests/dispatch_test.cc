@@ -4,7 +4,9 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <functional>
 #include <future>
+#include <mutex>
 
 #include "cloudillo/core/deadline.h"
 #include "cloudillo/rpc/channel.h"
@@ -31,8 +33,33 @@ class BlockingIdentity final : public cloudillo::v1::Identity::CallbackService {
       return t;
     });
   }
+  // ServeDeferred: keys[0] "park" leaves the answer to the test (parked), "throw"
+  // throws before answering, "answer-then-throw" answers and then throws.
+  grpc::ServerUnaryReactor* GetTenantSettings(grpc::CallbackServerContext* ctx,
+                                              const cloudillo::v1::TenantSettingsRequest* req,
+                                              cloudillo::v1::TenantSettingsReply* out) override {
+    return ServeDeferred(ctx, out, pool_, [this, req](auto done) {
+      std::string mode = req->keys_size() > 0 ? req->keys(0) : "";
+      if (mode == "throw") throw std::runtime_error("boom");
+      cloudillo::v1::TenantSettingsReply reply;
+      (*reply.mutable_values_json())["mode"] = mode;
+      if (mode == "park") {
+        std::lock_guard<std::mutex> lock(mu);
+        parked = [done, reply] { done(reply); };
+        return;
+      }
+      done(reply);
+      if (mode == "answer-then-throw") throw std::runtime_error("late");
+    });
+  }
+  std::function<void()> Parked() {
+    std::lock_guard<std::mutex> lock(mu);
+    return parked;
+  }
   std::shared_future<void> gate;
   std::atomic<int> ran{0};
+  std::mutex mu;
+  std::function<void()> parked;
 
  private:
   WorkerPool& pool_;
@@ -48,11 +75,19 @@ struct Fixture {
     server.Shutdown(absl::Seconds(1));
     pool.Shutdown();
   }
+  std::future<grpc::Status> Settings(const std::string& mode, cloudillo::v1::TenantSettingsReply* out) {
+    auto ctx = std::shared_ptr<grpc::ClientContext>(ContextWithDeadline(absl::Seconds(5)));
+    cloudillo::v1::TenantSettingsRequest req;
+    req.add_keys(mode);
+    return std::async(std::launch::async,
+                      [this, ctx, req, out] { return stub->GetTenantSettings(ctx.get(), req, out); });
+  }
   std::future<grpc::Status> Call(const std::string& id, absl::Duration timeout, cloudillo::v1::Tenant* out) {
     auto ctx = std::shared_ptr<grpc::ClientContext>(ContextWithDeadline(timeout));
     cloudillo::v1::ResolveTenantRequest req;
     req.set_id_tag(id);
-    return std::async(std::launch::async, [this, ctx, req, out] { return stub->ResolveTenant(ctx.get(), req, out); });
+    return std::async(std::launch::async,
+                      [this, ctx, req, out] { return stub->ResolveTenant(ctx.get(), req, out); });
   }
   WorkerPool pool;
   BlockingIdentity service;
@@ -73,10 +108,10 @@ TEST(Dispatch, FullQueueIsUnavailableAtOnceAndStaleCallsAreSkipped) {
   std::promise<void> open;
   f.service.gate = open.get_future().share();
   cloudillo::v1::Tenant a, b, c;
-  auto busy = f.Call("block", absl::Seconds(5), &a);               // occupies the one worker
+  auto busy = f.Call("block", absl::Seconds(5), &a);  // occupies the one worker
   while (f.pool.queued() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  auto queued = f.Call("x", absl::Milliseconds(200), &b);          // waits in the queue, expires there
+  auto queued = f.Call("x", absl::Milliseconds(200), &b);  // waits in the queue, expires there
   while (f.pool.queued() != 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   grpc::Status refused = f.Call("x", absl::Seconds(5), &c).get();  // queue full
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -93,6 +128,24 @@ TEST(Dispatch, ExceptionsBecomeInternal) {
   cloudillo::v1::Tenant t;
   EXPECT_EQ(f.Call("throw", absl::Seconds(5), &t).get().error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_TRUE(f.Call("x", absl::Seconds(5), &t).get().ok());
+}
+
+TEST(Dispatch, DeferredAnswersFreeTheWorkerAndAnswerOnce) {
+  Fixture f(4);  // one worker
+  cloudillo::v1::TenantSettingsReply parked, now, late;
+  auto waiting = f.Settings("park", &parked);
+  while (!f.service.Parked()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // The parked call holds no worker: the next call runs and is answered meanwhile.
+  ASSERT_TRUE(f.Settings("now", &now).get().ok());
+  EXPECT_EQ(now.values_json().at("mode"), "now");
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  std::thread([fn = f.service.Parked()] { fn(); }).join();  // answered from another thread
+  ASSERT_TRUE(waiting.get().ok());
+  EXPECT_EQ(parked.values_json().at("mode"), "park");
+  EXPECT_EQ(f.Settings("throw", &now).get().error_code(), grpc::StatusCode::INTERNAL);
+  grpc::Status answered = f.Settings("answer-then-throw", &late).get();
+  EXPECT_TRUE(answered.ok()) << answered.error_message();
+  EXPECT_EQ(late.values_json().at("mode"), "answer-then-throw");
 }
 
 TEST(DeadlineScope, NestsAndNeverExtends) {

@@ -159,5 +159,47 @@ TEST(InboundBatcher, StopFailsWhatWaitsAndRefusesLater) {
   EXPECT_TRUE(absl::IsUnavailable(b->Submit(Item(9))));
 }
 
+// POST /api/inbox's way in: no thread waits; each `done` runs once, after the write that
+// holds its row returned, with that write's status; a refusal comes back at once.
+TEST(InboundBatcher, AsyncSubmitAnswersAfterTheCommitWithoutAWaitingThread) {
+  GatedWriter w;
+  InboundBatcher b([&](const auto& items) { return w.Write(items); }, {3, 64}, nullptr);
+  std::mutex mu;
+  std::vector<std::pair<int, absl::Status>> answers;
+  std::vector<int> committed_when_answered;
+  auto done = [&](int i) {
+    return [&, i](absl::Status st) {
+      std::lock_guard<std::mutex> lock(mu);
+      answers.emplace_back(i, st);
+      committed_when_answered.push_back(w.committed());
+    };
+  };
+  ASSERT_TRUE(b.SubmitAsync(Item(0), done(0)).ok());
+  w.WaitEntered(1);
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(b.SubmitAsync(Item(i), done(i)).ok());  // returns at once
+  absl::Status full = b.SubmitAsync(Item(4), done(4));
+  EXPECT_TRUE(absl::IsUnavailable(full)) << full;
+  absl::SleepFor(absl::Milliseconds(20));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_TRUE(answers.empty()) << "answered before the write returned";
+  }
+  w.Open();
+  for (int spins = 0; spins < 5000; ++spins) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (answers.size() >= 4) break;
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(answers.size(), 4u);  // the refused one never
+  for (auto& [i, st] : answers) EXPECT_TRUE(st.ok()) << i << " " << st;
+  EXPECT_EQ(answers[0].first, 0);
+  EXPECT_GE(committed_when_answered[0], 1);
+  for (size_t k = 1; k < 4; ++k) EXPECT_EQ(committed_when_answered[k], 4);
+  EXPECT_EQ(w.batches().size(), 2u);
+}
+
 }  // namespace
 }  // namespace cloudillo::action

@@ -113,6 +113,42 @@ TEST_F(TxBatcherTest, AFailingBodyLeavesNothingAndItsNeighboursCommit) {
   EXPECT_EQ(Count("id = 200 AND note = 'old'"), 1);
 }
 
+// RunAtomic bodies (no savepoint: they write nothing when they refuse) in one group
+// with savepoint bodies: the refusals leave nothing, an SQL failure fails alone.
+TEST_F(TxBatcherTest, AtomicBodiesShareAGroupWithSavepointBodies) {
+  TxBatcher b(*pool_, 32, 1024, nullptr);
+  ASSERT_TRUE(pool_->Query("INSERT INTO t VALUES (200, 'old')").ok());
+  TxBatcher::Body refuses_first = [](db::Tx&) -> absl::Status { return absl::AlreadyExistsError("known"); };
+  TxBatcher::Body writes_then_refuses = [](db::Tx& tx) -> absl::Status {
+    auto st = tx.Query("INSERT INTO t VALUES (100, 'refused')").status();
+    if (!st.ok()) return st;
+    return absl::AlreadyExistsError("changed its mind");
+  };
+  TxBatcher::Body poisons = Insert(200, "dup");
+  HoldFirstGroup(b);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  absl::Status refused_atomic, refused_savepoint, poisoned;
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&, i] {
+      auto body = Insert(i);
+      if (b.RunAtomic(body).ok()) ++ok;
+    });
+    if (i == 1) threads.emplace_back([&] { refused_atomic = b.RunAtomic(refuses_first); });
+    if (i == 2) threads.emplace_back([&] { refused_savepoint = b.Run(writes_then_refuses); });
+    if (i == 3) threads.emplace_back([&] { poisoned = b.RunAtomic(poisons); });
+  }
+  Open();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 6);
+  EXPECT_TRUE(absl::IsAlreadyExists(refused_atomic)) << refused_atomic;
+  EXPECT_TRUE(absl::IsAlreadyExists(refused_savepoint)) << refused_savepoint;
+  EXPECT_FALSE(poisoned.ok());
+  EXPECT_EQ(Count("id < 100"), 6);
+  EXPECT_EQ(Count("id = 100"), 0) << "a refusing body's write survived";
+  EXPECT_EQ(Count("id = 200 AND note = 'old'"), 1);
+}
+
 TEST_F(TxBatcherTest, StoppedRefuses) {
   TxBatcher b(*pool_, 32, 1024, nullptr);
   b.Stop();

@@ -96,6 +96,9 @@ class Redis {
   absl::StatusOr<Reply> Command(const std::vector<std::string>& args);
   absl::Status Ping();
   absl::Status Publish(const std::string& channel, const std::string& message);
+  // (channel, message) pairs published in this order, written together so they cost one
+  // round trip instead of one each. The first error, or OK once Redis took them all.
+  absl::Status PublishMany(const std::vector<std::pair<std::string, std::string>>& messages);
 
   virtual bool connected() const = 0;
 

@@ -74,6 +74,11 @@ namespace detail {
 grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx, WorkerPool* pool,
                                    std::function<grpc::Status()> body);
 
+// `body(finish)` calls `finish` once, now or later from any thread; a throw before
+// that answers INTERNAL.
+grpc::ServerUnaryReactor* DispatchDeferred(grpc::CallbackServerContext* ctx, WorkerPool* pool,
+                                           std::function<void(std::function<void(grpc::Status)>)> body);
+
 template <typename Resp, typename F>
 std::function<grpc::Status()> Body(Resp* out, F&& handler) {
   return [out, h = std::forward<F>(handler)]() mutable -> grpc::Status {
@@ -89,6 +94,23 @@ std::function<grpc::Status()> Body(Resp* out, F&& handler) {
 template <typename Resp, typename F>
 grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, Resp* out, WorkerPool& pool, F&& handler) {
   return detail::Dispatch(ctx, &pool, detail::Body(out, std::forward<F>(handler)));
+}
+
+// For a handler that hands its answer to another thread instead of waiting for it (a
+// group commit): `handler(done)` runs on `pool` and calls `done(absl::StatusOr<Resp>)`
+// exactly once, before returning or later from any thread. The worker is free as soon
+// as the handler returns.
+template <typename Resp, typename F>
+grpc::ServerUnaryReactor* ServeDeferred(grpc::CallbackServerContext* ctx, Resp* out, WorkerPool& pool,
+                                        F&& handler) {
+  return detail::DispatchDeferred(
+      ctx, &pool, [out, h = std::forward<F>(handler)](std::function<void(grpc::Status)> finish) mutable {
+        h([out, finish = std::move(finish)](absl::StatusOr<Resp> r) {
+          if (!r.ok()) return finish(ToGrpcStatus(r.status()));
+          *out = std::move(*r);
+          finish(grpc::Status::OK);
+        });
+      });
 }
 
 // The same on gRPC's thread: only for handlers that never block (memory lookups).
