@@ -116,6 +116,22 @@ absl::Time DeadlineOf(grpc::CallbackServerContext* ctx) {
   return absl::FromChrono(d);
 }
 
+// A call whose deadline passed while it queued is not started.
+bool FinishedLate(grpc::ServerUnaryReactor* reactor, absl::Time deadline) {
+  if (absl::Now() < deadline) return false;
+  reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed before the work began"));
+  return true;
+}
+
+// Inline without a pool; a full pool is UNAVAILABLE at once.
+void RunOn(WorkerPool* pool, grpc::ServerUnaryReactor* reactor, std::function<void()> run) {
+  if (pool == nullptr) {
+    run();
+  } else if (!pool->TrySubmit(std::move(run))) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "overloaded: worker queue full"));
+  }
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx, WorkerPool* pool,
@@ -123,19 +139,11 @@ grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx, WorkerPool*
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   absl::Time deadline = DeadlineOf(ctx);
   auto run = [reactor, deadline, body = std::move(body)] {
-    if (absl::Now() >= deadline) {
-      reactor->Finish(
-          grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed before the work began"));
-      return;
-    }
+    if (FinishedLate(reactor, deadline)) return;
     DeadlineScope scope(deadline);
     reactor->Finish(Guarded(body));
   };
-  if (pool == nullptr) {
-    run();
-  } else if (!pool->TrySubmit(std::move(run))) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "overloaded: worker queue full"));
-  }
+  RunOn(pool, reactor, std::move(run));
   return reactor;
 }
 
@@ -144,11 +152,7 @@ grpc::ServerUnaryReactor* DispatchDeferred(grpc::CallbackServerContext* ctx, Wor
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   absl::Time deadline = DeadlineOf(ctx);
   auto run = [reactor, deadline, body = std::move(body)] {
-    if (absl::Now() >= deadline) {
-      reactor->Finish(
-          grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed before the work began"));
-      return;
-    }
+    if (FinishedLate(reactor, deadline)) return;
     // A handler that threw after handing `finish` on must not answer twice.
     auto answered = std::make_shared<std::atomic<bool>>(false);
     auto finish = [reactor, answered](grpc::Status st) {
@@ -161,11 +165,7 @@ grpc::ServerUnaryReactor* DispatchDeferred(grpc::CallbackServerContext* ctx, Wor
     });
     if (!st.ok()) finish(st);
   };
-  if (pool == nullptr) {
-    run();
-  } else if (!pool->TrySubmit(std::move(run))) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "overloaded: worker queue full"));
-  }
+  RunOn(pool, reactor, std::move(run));
   return reactor;
 }
 
