@@ -23,15 +23,31 @@ export function testEnv() {
   return env;
 }
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
+// A port for a service to listen on: below the kernel's ephemeral range, so that no
+// outgoing connection (of this cluster's services, of PostgreSQL, of the test) can take it
+// between this check and the service's bind; never the same one twice in a process.
+const handedOut = new Set();
+const ephemeralLow = (() => {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+})();
+export async function freePort() {
+  const low = 10000, high = Math.max(low + 1000, ephemeralLow);
+  for (let i = 0; i < 500; i++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);  // before the check: concurrent calls never pick the same
+    const free = await new Promise((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-    s.on('error', reject);
-  });
+    if (free) return port;
+  }
+  throw new Error('no free port below the ephemeral range');
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -8,7 +8,8 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
+    # Below the kernel's ephemeral range (32768-60999): no outgoing connection takes it.
+    p=$(( (RANDOM * 32768 + RANDOM) % 12000 + 20000 ))
     if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return 0; fi
   done
   return 1
