@@ -315,20 +315,21 @@ void ApiFlow::CallBackend() {
     logged.path = req.path;
     logged.query = req.query;
     logged.client_ip = req.client_ip;
-    StreamTarget target{ex_,
-                        stub,
-                        route.rpc,
-                        req_id_,
-                        deadline,
-                        [self](http::Response res) {
-                          self->answered_ = false;
-                          self->Answer(std::move(res));
-                        },
-                        [gw = &gw_, logged = std::move(logged), route = match_.index, req_id = req_id_,
-                         tenant = tenant_.id_tag, start = start_](int status) {
-                          gw->Record(logged, http::Response{status, {}, "", ""}, route, req_id, tenant, start);
-                        },
-                        SocketOptionsOf(route)};
+    StreamTarget target{
+        ex_,
+        stub,
+        route.rpc,
+        req_id_,
+        deadline,
+        [self](http::Response res) {
+          self->answered_ = false;
+          self->Answer(std::move(res));
+        },
+        [gw = &gw_, logged = std::move(logged), route_index = match_.index, req_id = req_id_,
+         tenant = tenant_.id_tag, start = start_](int status) {
+          gw->Record(logged, http::Response{status, {}, "", ""}, route_index, req_id, tenant, start);
+        },
+        SocketOptionsOf(route)};
     switch (route.kind) {
       case RouteKind::kUpload:
         return StartUpload(std::move(target), std::move(api));
