@@ -3,6 +3,8 @@
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
+
 #include "cloudillo/core/log.h"
 #include "token_claims.h"
 
@@ -66,8 +68,11 @@ absl::Status InboxWorker::EnqueueAsync(InboundItem item, InboundBatcher::Done do
 
 void InboxWorker::Notify() {
   std::lock_guard<std::mutex> lock(mu_);
-  pending_ = true;
-  cv_.notify_all();
+  // Bounded: credit beyond what all verifiers can lease at once wakes nobody useful.
+  const size_t cap = size_t(options_.threads) * size_t(options_.batch);
+  if (pending_rows_ < cap) ++pending_rows_;
+  // One more row wakes a verifier only when it starts a new lease's worth.
+  if ((pending_rows_ - 1) % size_t(options_.batch) == 0) cv_.notify_one();
 }
 
 void InboxWorker::Stop() {
@@ -158,8 +163,8 @@ void InboxWorker::Run() {
     if (idle) {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.idle_poll),
-                   [this] { return stop_ || pending_; });
-      pending_ = false;
+                   [this] { return stop_ || pending_rows_ > 0; });
+      pending_rows_ -= std::min(pending_rows_, size_t(options_.batch));
     }
   }
 }

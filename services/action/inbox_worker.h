@@ -73,7 +73,9 @@ class InboxWorker {
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable cv_;
-  bool pending_ = false;
+  // Committed rows no idle verifier has gone for yet. A commit wakes one verifier per
+  // lease's worth of rows, not all of them: every woken verifier runs the claim query.
+  size_t pending_rows_ = 0;
 };
 
 }  // namespace cloudillo::action

@@ -63,6 +63,17 @@ absl::StatusOr<nettle_p384::Point> PointOf(EVP_PKEY* key) {
 }  // namespace
 
 absl::StatusOr<P384PublicKey> P384PublicKey::FromSpkiDer(std::string_view der) {
+  // The encoding every Cloudillo node publishes (named curve, uncompressed point) is
+  // read directly: OpenSSL 3's decoder costs more than the ES384 verify itself (it looks
+  // its decoders up under locks), and the inbox parses an issuer's key per token.
+  // ecc_point_set checks the point is on the curve, as d2i_PUBKEY would.
+  if (der.size() == sizeof kSpkiPrefix + 2 * kFieldBytes &&
+      std::memcmp(der.data(), kSpkiPrefix, sizeof kSpkiPrefix) == 0) {
+    auto point = nettle_p384::Point::FromXY(der.substr(sizeof kSpkiPrefix, kFieldBytes),
+                                            der.substr(sizeof kSpkiPrefix + kFieldBytes));
+    if (!point.ok()) return absl::InvalidArgumentError("not a P-384 SubjectPublicKeyInfo");
+    return P384PublicKey(std::make_shared<const nettle_p384::Point>(*std::move(point)));
+  }
   const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
   EvpKeyPtr key(d2i_PUBKEY(nullptr, &p, long(der.size())));
   if (!key || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size() || !IsP384(key.get())) {

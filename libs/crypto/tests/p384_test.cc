@@ -41,5 +41,26 @@ TEST(P384, RejectsGarbageAndOtherCurves) {
   EXPECT_THAT(P384PrivateKey::FromPkcs8Der(""), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// The published form is read without OpenSSL; that path must refuse what d2i_PUBKEY
+// refuses: a point off the curve, a coordinate not below p, a truncated or padded key.
+TEST(P384, PublishedFormRefusesPointsNotOnTheCurve) {
+  CL_ASSERT_OK_AND_ASSIGN(P384PrivateKey key, P384PrivateKey::Generate());
+  const std::string good = key.PublicKey().SpkiDer();
+  ASSERT_EQ(good.size(), 24u + 96u);
+  CL_ASSERT_OK_AND_ASSIGN(P384PublicKey same, P384PublicKey::FromSpkiDer(good));
+  EXPECT_EQ(same.SpkiDer(), good);
+
+  std::string off_curve = good;
+  off_curve.back() ^= 1;  // y changed: y^2 != x^3 - 3x + b
+  EXPECT_THAT(P384PublicKey::FromSpkiDer(off_curve), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::string all_ff = good.substr(0, 24) + std::string(96, '\xff');  // x, y >= p
+  EXPECT_THAT(P384PublicKey::FromSpkiDer(all_ff), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::string zeros = good.substr(0, 24) + std::string(96, '\0');  // (0, 0): not on P-384
+  EXPECT_THAT(P384PublicKey::FromSpkiDer(zeros), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(P384PublicKey::FromSpkiDer(good.substr(0, good.size() - 1)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(P384PublicKey::FromSpkiDer(good + '\0'), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 }  // namespace
 }  // namespace cloudillo::crypto
