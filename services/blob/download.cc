@@ -4,12 +4,14 @@
 #include <mutex>
 #include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "blob_service.h"
 #include "byte_range.h"
 #include "cloudillo/core/deadline.h"
 #include "cloudillo/core/status_macros.h"
 #include "cloudillo/rpc/api.h"
 #include "cloudillo/rpc/status.h"
+#include "file_row_cache.h"
 #include "file_rows.h"
 
 namespace cloudillo::blob {
@@ -214,6 +216,9 @@ absl::StatusOr<BlobService::DownloadPlan> BlobService::PlanDownload(const ApiReq
   const auto& ctx = req.ctx();
   Variant chosen;
   std::string descriptor;
+  // Readable by CanRead alone: the answer depends on the caller's token and the file
+  // row only (not on share entries or folder links), so the gateway may reuse it.
+  bool reusable = false;
   if (by_variant) {
     const std::string& id = rpc::PathParam(req, "variantId");
     if (!IsContentId(id, 'b')) return rpc::BadRequest("Invalid variant id");
@@ -229,6 +234,7 @@ absl::StatusOr<BlobService::DownloadPlan> BlobService::PlanDownload(const ApiReq
     for (const db::Row& r : rows.rows) {
       FileRow f = RowToFile(r);
       bool readable = CanRead(ctx, f);
+      reusable = readable;
       if (!readable && !ctx.scope().empty()) {  // a link to a folder above it?
         CL_ASSIGN_OR_RETURN(char level, ScopeLevel(*pool_, ctx, f));
         readable = level != 0;
@@ -247,6 +253,7 @@ absl::StatusOr<BlobService::DownloadPlan> BlobService::PlanDownload(const ApiReq
   } else {
     CL_ASSIGN_OR_RETURN(FileRow f, ReadableFile(req, rpc::PathParam(req, "fileId"), true));
     if (f.file_tp != "BLOB") return rpc::NotFoundError("This file has no stored content");
+    reusable = CanRead(ctx, f);
     auto variants = ParseDescriptor(f.descriptor);
     if (!variants) return absl::InternalError("stored descriptor does not parse");
     const Variant* v = BestVariant(*variants, rpc::QueryParam(req, "variant"));
@@ -303,6 +310,13 @@ absl::StatusOr<BlobService::DownloadPlan> BlobService::PlanDownload(const ApiReq
   } else {
     plan.length = size;
     if (!head_only) metrics_.full.Increment();
+    // The bytes never change; who may read them may, and a change made through another
+    // replica reaches this one's row cache within its TTL: the gateway keeps the answer
+    // no longer than that (and drops a tenant's at once on a write it passed on).
+    if (reusable && !head_only) {
+      plan.head.mutable_cache()->set_max_age_ms(int32_t(absl::ToInt64Milliseconds(FileRowCache::kTtl)));
+      plan.head.mutable_cache()->set_tag(absl::StrCat("files:", ctx.tn_id()));
+    }
   }
   if (!descriptor.empty() && plan.first == 0) h["X-Cloudillo-Variants"] = descriptor;
   h["Content-Length"] = std::to_string(plan.length);

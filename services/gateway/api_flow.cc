@@ -2,7 +2,9 @@
 
 #include <grpcpp/generic/generic_stub.h>
 
+#include <algorithm>
 #include <atomic>
+#include <optional>
 
 #include "absl/strings/str_split.h"
 #include "client_limits.h"
@@ -64,6 +66,15 @@ http::Response FromApiReply(const cloudillo::v1::ApiReply& reply, const std::str
     res.Set("Content-Type", "application/json");
     res.body = reply.raw() ? reply.data_json() : SuccessBody(reply.data_json(), reply.extra_json(), req_id);
   }
+  return res;
+}
+
+http::Response FromKeptDownload(std::shared_ptr<const cloudillo::v1::ApiReply> kept) {
+  http::Response res;
+  res.status = 200;
+  for (const auto& [k, v] : kept->headers()) res.Set(k, v);
+  // The bytes are sent from the cache entry itself, which lives until the write is done.
+  res.shared_body = std::shared_ptr<const std::string>(kept, &kept->data_json());
   return res;
 }
 
@@ -294,6 +305,16 @@ void ApiFlow::CallBackend() {
       return Answer(FromApiReply(*hit, req_id_));
     cache_generation_ = gw_.replies_.Generation();
   }
+  // A whole file blob marked reusable for this caller (download cache, gateway.h). A
+  // range is always asked of blob.
+  std::optional<uint64_t> download_generation;
+  if (route.kind == RouteKind::kDownload && ex_->request().method == "GET" &&
+      ex_->request().Header("range").empty() && ex_->request().Header("if-range").empty()) {
+    cache_key_ = CacheKey();
+    if (auto hit = gw_.downloads_.Find(cache_key_, tenant_.tn_id, absl::Now()))
+      return Answer(FromKeptDownload(std::move(hit)));
+    download_generation = gw_.downloads_.Generation();
+  }
   cloudillo::v1::ApiRequest api;
   if (auto bad = BuildApiRequest(&api)) return Answer(std::move(*bad));
   grpc::GenericStub* stub = gw_.Stub(route.backend);
@@ -330,6 +351,13 @@ void ApiFlow::CallBackend() {
           gw->Record(logged, http::Response{status, {}, "", ""}, route_index, req_id, tenant, start);
         },
         SocketOptionsOf(route)};
+    if (download_generation && gw_.config_.download_cache_bytes > 0) {
+      target.keep_limit = std::min(Gateway::kMaxKeptDownload, gw_.config_.download_cache_bytes);
+      target.keep = [gw = &gw_, key = cache_key_, tn_id = tenant_.tn_id,
+                     generation = *download_generation](cloudillo::v1::ApiReply reply) {
+        gw->downloads_.Store(key, tn_id, reply, generation, absl::Now());
+      };
+    }
     switch (route.kind) {
       case RouteKind::kUpload:
         return StartUpload(std::move(target), std::move(api));
@@ -430,6 +458,7 @@ void ApiFlow::OnUnaryReply(const grpc::Status& st, const grpc::ByteBuffer& reply
     gw_.replies_.Store(cache_key_, tenant_.tn_id, parsed, cache_generation_, absl::Now());
   } else if (ex_->request().method != "GET" && ex_->request().method != "HEAD") {
     gw_.replies_.TenantChanged(tenant_.tn_id);  // a write went through: no stale reads here
+    gw_.downloads_.TenantChanged(tenant_.tn_id);
   }
   Answer(FromApiReply(parsed, req_id_));
 }

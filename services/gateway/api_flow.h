@@ -76,5 +76,7 @@ class ApiFlow : public std::enable_shared_from_this<ApiFlow> {
 http::Response FromGrpcError(const grpc::Status& st);
 // The HTTP answer for a successful ApiReply (envelope unless raw).
 http::Response FromApiReply(const cloudillo::v1::ApiReply& reply, const std::string& req_id);
+// A download kept whole (StreamTarget::keep): the service's head, the bytes as the body.
+http::Response FromKeptDownload(std::shared_ptr<const cloudillo::v1::ApiReply> kept);
 
 }  // namespace cloudillo::gateway

@@ -60,6 +60,7 @@ Gateway::Gateway(GatewayConfig config, GatewayBackends backends, std::shared_ptr
       limits_(std::make_unique<Limits>(config_, redis_, *metrics_)),
       usage_(redis_, clock_),
       static_files_(config_.web_root),
+      downloads_(4096, config_.download_cache_bytes),
       sockets_(config_.socket_streams),
       disk_({"web-root", 2, 256, 0, registry.get()}) {
   for (auto& [name, channel] : backends.channels) stubs_[name] = std::make_unique<grpc::GenericStub>(channel);
@@ -88,12 +89,14 @@ void Gateway::OnInvalidation(const std::string& message) {
   directory_.Invalidate(message);
   limits_->OnInvalidation(message);
   replies_.Invalidate(message);
+  downloads_.Invalidate(message);
 }
 
 void Gateway::OnSubscriberReset() {
   directory_.Clear();
   limits_->Clear();
   replies_.Clear();
+  downloads_.Clear();
   waiters_.NotifyAll();
 }
 

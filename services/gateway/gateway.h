@@ -95,6 +95,11 @@ class Gateway {
   std::unique_ptr<Limits> limits_;
   cache::UsageRecorder usage_;
   ReplyCache replies_;
+  // Whole files (up to kMaxKeptDownload each) whose download blob marked reusable for
+  // this caller: a repeated download costs no call to blob and no store read. Bounded
+  // by config_.download_cache_bytes.
+  static constexpr size_t kMaxKeptDownload = 2u << 20;
+  ReplyCache downloads_;
   Waiters waiters_{kMaxWaiters};  // long-polls held for a wake-up (WaitPolicy)
   std::unordered_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_;
   StaticFiles static_files_;

@@ -70,6 +70,10 @@ absl::StatusOr<GatewayConfig> GatewayConfig::Load(ConfigSource& src) {
                                     "deadline of a streamed upload or download"));
   c.socket_streams = int(src.Int("CLOUDILLO_SOCKET_STREAMS", 4, 1, 64,
                                  "streams per route that carry the live documents' sockets to collab"));
+  c.download_cache_bytes =
+      size_t(src.Int("CLOUDILLO_DOWNLOAD_CACHE_MB", 64, 0, 65536,
+                     "memory for whole small files served again without asking blob (0 turns it off)"))
+      << 20;
   c.access_log = src.Bool("CLOUDILLO_ACCESS_LOG", true, "one JSON log line per request");
   c.rate_limit =
       src.Bool("CLOUDILLO_RATE_LIMIT", true, "per-IP and per-tenant rate limits (false logs a warning)");

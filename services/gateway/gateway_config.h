@@ -37,6 +37,7 @@ struct GatewayConfig {
   std::string collab_addr;
   int stream_timeout_ms = 3600000;  // uploads and downloads (a stalled client is cut by the idle timeout)
   int socket_streams = 4;           // per multiplexed socket route (round_robin spreads them over replicas)
+  size_t download_cache_bytes = 64u << 20;  // whole small files blob marked reusable; 0 = off
   bool access_log = true;
   bool rate_limit = true;
   std::vector<cache::BucketLimits> buckets;  // auth, federation, general, search, websocket, dav

@@ -2,6 +2,13 @@
 
 namespace cloudillo::gateway {
 
+ReplyCache::ReplyCache(size_t capacity, size_t byte_budget) : byte_budget_(byte_budget), entries_(capacity) {}
+
+void ReplyCache::Drop(const std::string& key, const Entry& e) {
+  bytes_ -= e.bytes;
+  entries_.Erase(key);
+}
+
 bool ReplyCache::Stale(const std::string& tag, int64_t tn_id, uint64_t since) {
   uint64_t* tagged = invalidated_.Find(tag);
   uint64_t* changed = tenant_changed_.Find(tn_id);
@@ -14,13 +21,13 @@ std::shared_ptr<const cloudillo::v1::ApiReply> ReplyCache::Find(const std::strin
   Entry* e = entries_.Find(key);
   if (!e) return nullptr;
   if (e->expires <= now || e->tn_id != tn_id) {
-    entries_.Erase(key);
+    Drop(key, *e);
     return nullptr;
   }
   // Nothing was invalidated since the entry was last found fresh: no lookups needed.
   if (e->checked_at != generation_) {
     if (Stale(e->tag, e->tn_id, e->checked_at)) {
-      entries_.Erase(key);
+      Drop(key, *e);
       return nullptr;
     }
     e->checked_at = generation_;  // any later invalidation has a larger generation
@@ -40,11 +47,26 @@ void ReplyCache::Store(const std::string& key, int64_t tn_id, const cloudillo::v
   std::lock_guard<std::mutex> lock(mu_);
   // Invalidated after the call began: the reply may predate the change.
   if (Stale(policy.tag(), tn_id, generation)) return;
+  const size_t bytes = key.size() + reply.data_json().size() + reply.extra_json().size();
+  if (bytes > byte_budget_) return;
+  if (Entry* old = entries_.Find(key)) Drop(key, *old);
+  // Room by bytes and by count, oldest first (a Put over capacity would evict one
+  // entry without telling us its size).
+  while (entries_.size() > 0 && (byte_budget_ - bytes_ < bytes || entries_.size() >= entries_.capacity())) {
+    bytes_ -= entries_.Oldest()->bytes;
+    entries_.EraseOldest();
+  }
   auto kept = std::make_shared<cloudillo::v1::ApiReply>(reply);
   kept->clear_cache();
-  entries_.Put(key,
-               Entry{std::move(kept), policy.tag(),
-                     now + std::min(kMaxAge, absl::Milliseconds(policy.max_age_ms())), tn_id, generation_});
+  bytes_ += bytes;
+  entries_.Put(key, Entry{std::move(kept), policy.tag(),
+                          now + std::min(kMaxAge, absl::Milliseconds(policy.max_age_ms())), tn_id,
+                          generation_, bytes});
+}
+
+size_t ReplyCache::Bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bytes_;
 }
 
 void ReplyCache::Invalidate(const std::string& tag) {
@@ -70,6 +92,7 @@ void ReplyCache::Clear() {
   ++generation_;
   cleared_at_ = generation_;
   entries_.Clear();
+  bytes_ = 0;
 }
 
 }  // namespace cloudillo::gateway

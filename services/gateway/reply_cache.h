@@ -10,6 +10,7 @@
 // everything. Thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -26,6 +27,10 @@ class ReplyCache {
   static constexpr size_t kCapacity = 50000;
   static constexpr absl::Duration kMaxAge = absl::Minutes(5);
 
+  // `byte_budget` bounds the bytes of the kept bodies as well as their number: the
+  // file-download instance holds whole small files (Gateway::downloads_).
+  explicit ReplyCache(size_t capacity = kCapacity, size_t byte_budget = SIZE_MAX);
+
   // Shared and immutable: a hit is not a copy of the body.
   std::shared_ptr<const cloudillo::v1::ApiReply> Find(const std::string& key, int64_t tn_id, absl::Time now);
   // The generation to hand back to Store: taken before the backend call.
@@ -39,6 +44,8 @@ class ReplyCache {
   // A message of the invalidation channel: drops every entry with that tag.
   void Invalidate(const std::string& tag);
   void Clear();
+  // Bytes of the kept entries (keys and bodies).
+  size_t Bytes() const;
 
  private:
   struct Entry {
@@ -47,10 +54,14 @@ class ReplyCache {
     absl::Time expires;
     int64_t tn_id;
     uint64_t checked_at;  // generation at which it was last known fresh
+    size_t bytes;         // key and body, counted against byte_budget_
   };
   bool Stale(const std::string& tag, int64_t tn_id, uint64_t since);
+  void Drop(const std::string& key, const Entry& e);
   mutable std::mutex mu_;
-  cache::LruMap<std::string, Entry> entries_{kCapacity};
+  const size_t byte_budget_;
+  size_t bytes_ = 0;
+  cache::LruMap<std::string, Entry> entries_;
   // When each recently invalidated tag was invalidated. Checked on lookup, so an
   // invalidation costs O(1) whatever the number of entries; bounded, and entries
   // live at most kMaxAge, so a tag is remembered for as long as it matters.

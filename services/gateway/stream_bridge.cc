@@ -170,11 +170,25 @@ class DownloadBridge final : public Bridge {
           head.Set(k, v);
         }
       }
+      if (t_.keep && status_ == 200 && part.head().has_cache() && length && *length <= t_.keep_limit) {
+        kept_.emplace(std::move(*part.mutable_head()));
+        kept_->mutable_headers()->erase("Content-Length");
+        kept_->mutable_headers()->erase("content-length");
+        kept_->mutable_data_json()->reserve(*length);
+        keep_length_ = *length;
+      }
       // The API host's headers (request id, nosniff, CORS for the web client's fetches);
       // the service's own Cache-Control (immutable files) stays.
       DecorateApiResponse(head, t_.ex->request(), t_.req_id);
       t_.ex->StartResponse(std::move(head), length);
       return StartRead(&in_);
+    }
+    if (kept_) {
+      if (kept_->data_json().size() + part.chunk().size() <= keep_length_) {
+        kept_->mutable_data_json()->append(part.chunk());
+      } else {
+        kept_.reset();  // more than the head announced: not kept
+      }
     }
     lock.unlock();
     auto self = Self<DownloadBridge>();
@@ -192,14 +206,17 @@ class DownloadBridge final : public Bridge {
   void Finished(const grpc::Status& status) override {
     bool started, clean;
     int code;
+    std::optional<cloudillo::v1::ApiReply> kept;
     {
       std::lock_guard<std::mutex> lock(mu_);
       started = started_;
       clean = status.ok() && !client_gone_ && !broken_;
       code = status_;
+      if (clean && kept_ && kept_->data_json().size() == keep_length_) kept = std::move(kept_);
     }
     if (!started) return t_.answer(status.ok() ? Internal() : FromGrpcError(status));
     if (clean) {
+      if (kept) t_.keep(std::move(*kept));
       t_.ex->FinishResponse();
     } else {
       t_.ex->Abort();  // the length or the chunking tells the client the answer is incomplete
@@ -209,6 +226,8 @@ class DownloadBridge final : public Bridge {
 
   bool started_ = false, client_gone_ = false, broken_ = false;
   int status_ = 200;
+  std::optional<cloudillo::v1::ApiReply> kept_;  // the answer so far, while it may be kept
+  uint64_t keep_length_ = 0;
 };
 
 class SocketBridge final : public Bridge {

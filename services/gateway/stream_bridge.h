@@ -31,6 +31,11 @@ struct StreamTarget {
   std::function<void(http::Response)> answer;      // an answer given before streaming began
   std::function<void(int status)> done;            // a streamed answer ended (logs, metrics)
   http::WebSocketOptions socket;                   // sockets: the route's message limit and ping interval
+  // Downloads: a whole 200 answer whose head carries a CachePolicy and a length up to
+  // keep_limit is handed to `keep` once it was sent in full, as one ApiReply holding
+  // the head and, in data_json, the bytes (never serialized: they need not be UTF-8).
+  size_t keep_limit = 0;
+  std::function<void(cloudillo::v1::ApiReply)> keep;
 };
 
 void StartUpload(StreamTarget target, cloudillo::v1::ApiRequest request);

@@ -98,26 +98,43 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   // --- called by ExchangeImpl, on the strand ------------------------------------------
 
   void WriteResponse(Response&& res) {
+    if (res.shared_body) {
+      std::shared_ptr<const std::string> keep = std::move(res.shared_body);
+      auto msg = std::make_shared<bhttp::response<bhttp::span_body<const char>>>();
+      const size_t size = keep->size();
+      msg->body() = beast::span<const char>(keep->data(), size);
+      return WriteMessage(std::move(msg), std::move(res), size, std::move(keep));
+    }
     auto msg = std::make_shared<bhttp::response<bhttp::string_body>>();
+    size_t size = res.body.size();
+    if (!head_request_) msg->body() = std::move(res.body);
+    WriteMessage(std::move(msg), std::move(res), size, nullptr);
+  }
+
+  // `keep` holds what the message's body points into until the write is done.
+  template <class Body>
+  void WriteMessage(std::shared_ptr<bhttp::response<Body>> msg, Response&& res, size_t body_size,
+                    std::shared_ptr<const void> keep) {
     msg->version(version_);
     msg->result(static_cast<unsigned>(res.status));
     for (auto& [k, v] : res.headers) msg->insert(k, v);
     bool no_body = res.status == 204 || res.status == 304 || (res.status >= 100 && res.status < 200);
     if (head_request_) {
       // A HEAD answer may state the length of the body a GET would send (a file).
-      if (!no_body && msg->find(bhttp::field::content_length) == msg->end())
-        msg->content_length(res.body.size());
-    } else {
-      msg->body() = std::move(res.body);
-      if (!no_body) msg->prepare_payload();
+      if (!no_body && msg->find(bhttp::field::content_length) == msg->end()) msg->content_length(body_size);
+      msg->body() = {};
+    } else if (!no_body) {
+      msg->prepare_payload();
     }
     msg->keep_alive(KeepAlive());
     state_ = State::kWriting;
     Lowest(stream_).expires_after(absl::ToChronoSeconds(opts().idle_timeout));
-    bhttp::async_write(stream_, *msg, [self = this->shared_from_this(), msg](beast::error_code ec, size_t) {
-      if (!ec && !msg->keep_alive()) return self->CloseAfterAnswer();
-      self->AnswerDone(!ec);
-    });
+    bhttp::async_write(
+        stream_, *msg,
+        [self = this->shared_from_this(), msg, keep = std::move(keep)](beast::error_code ec, size_t) {
+          if (!ec && !msg->keep_alive()) return self->CloseAfterAnswer();
+          self->AnswerDone(!ec);
+        });
   }
 
   void ReadBodyChunk(std::function<void(absl::StatusOr<std::string>)> done) {

@@ -96,6 +96,12 @@ ServerOptions EchoOptions() {
       };
       return ex->ReadBody(*next);
     }
+    if (r.path == "/shared") {  // one buffer for every answer, as a cached file
+      static const auto kShared = std::make_shared<const std::string>(100000, 's');
+      Response res;
+      res.shared_body = kShared;
+      return ex->Respond(std::move(res));
+    }
     if (r.path == "/download") {
       bool sized = r.query == "sized";
       ex->StartResponse({200, {{"Content-Type", "text/plain"}}, ""},
@@ -329,6 +335,28 @@ TEST(HttpServer, HeadAnswersCarryTheLengthButNoBody) {
   EXPECT_NE(out.find("Content-Length: 12"), std::string::npos) << out;  // "HEAD /abc   "
   EXPECT_EQ(out.find("HEAD /abc "), std::string::npos) << out;
   EXPECT_NE(out.find("GET /next"), std::string::npos) << out;
+}
+
+// A shared body goes out whole to every client, HEAD gets its length only, and the
+// connection stays usable after it.
+TEST(HttpServer, SharedBodiesAreSentWholeAndHeadGetsTheirLength) {
+  auto server = StartEcho();
+  std::string out = RawExchange(server->port(),
+                                "GET /shared HTTP/1.1\r\nHost: h\r\n\r\n"
+                                "HEAD /shared HTTP/1.1\r\nHost: h\r\n\r\n"
+                                "GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(StartsWith(out, "HTTP/1.1 200")) << out.substr(0, 200);
+  size_t first = out.find("\r\n\r\n");
+  ASSERT_NE(first, std::string::npos);
+  EXPECT_EQ(out.substr(first + 4, 100000), std::string(100000, 's'));
+  std::string rest = out.substr(first + 4 + 100000);
+  EXPECT_TRUE(StartsWith(rest, "HTTP/1.1 200")) << rest.substr(0, 200);
+  EXPECT_NE(rest.find("Content-Length: 100000"), std::string::npos) << rest;
+  size_t head_end = rest.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos);
+  EXPECT_TRUE(StartsWith(rest.substr(head_end + 4), "HTTP/1.1 200")) << rest;  // no body after HEAD
+  EXPECT_NE(rest.find("GET /next"), std::string::npos);
+  server->Stop(absl::Seconds(1));
 }
 
 TEST(HttpServer, ExpectContinueIsAnswered) {

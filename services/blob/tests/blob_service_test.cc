@@ -17,6 +17,7 @@
 #include "cloudillo/rpc/server.h"
 #include "cloudillo/rpc/status.h"
 #include "cloudillo/testing/test_env.h"
+#include "file_row_cache.h"
 #include "image_variants.h"
 #include "remote_files.h"
 #include "test_server.h"
@@ -136,6 +137,39 @@ TEST_F(BlobServiceTest, StreamedUploadIsHashedStoredListedAndDownloaded) {
   EXPECT_EQ(etag, "\"" + blob + "\"");
   EXPECT_EQ(List(Owner(1, "a.test")).size(), 1u);
   EXPECT_EQ(List(Owner(2, "b.test")).size(), 0u);  // another tenant sees nothing
+}
+
+// A whole download that CanRead alone allowed (the owner here) is marked reusable for the
+// gateway, for no longer than the row cache's TTL; a range, or an answer that came from
+// a share entry, never is.
+TEST_F(BlobServiceTest, OnlyWholeDownloadsDecidedByTokenAndRowAreReusable) {
+  ApiRequest head = Owner(1, "a.test");
+  (*head.mutable_path())["preset"] = "file";
+  (*head.mutable_path())["fileName"] = "x.bin";
+  ApiReply reply;
+  ASSERT_TRUE(Upload(head, {"hello world"}, &reply).ok());
+  std::string id = json::parse(reply.data_json())["fileId"];
+  auto head_of = [&](ApiRequest req) {
+    grpc::ClientContext ctx;
+    auto reader = stub_->GetFile(&ctx, req);
+    ApiDownloadPart part, first;
+    for (bool got = false; reader->Read(&part);) {
+      if (!got) first = part;
+      got = true;
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+    return first.head();
+  };
+  ApiRequest get = Owner(1, "a.test");
+  (*get.mutable_path())["fileId"] = id;
+  ApiReply whole = head_of(get);
+  EXPECT_EQ(whole.http_status(), 0);
+  EXPECT_EQ(whole.cache().max_age_ms(), absl::ToInt64Milliseconds(FileRowCache::kTtl));
+  EXPECT_EQ(whole.cache().tag(), "files:1");
+  (*get.mutable_headers())["range"] = "bytes=0-4";
+  ApiReply part = head_of(get);
+  EXPECT_EQ(part.http_status(), 206);
+  EXPECT_FALSE(part.has_cache());
 }
 
 // Downloads read one chunk ahead of the one being written: with chunks of 997 bytes a

@@ -78,6 +78,7 @@ class FakeAccess final : public cloudillo::v1::Access::CallbackService {
 };
 
 std::atomic<int> cached_calls{0};
+std::atomic<int> download_calls{0};
 
 // Every edge method and the test streams, by method name.
 void Parse(const grpc::ByteBuffer& b, google::protobuf::Message* m) {
@@ -192,7 +193,12 @@ class FakeEdge final : public grpc::CallbackGenericService {
       if (!ok) return Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request"));
       ApiRequest req;
       Parse(in_, &req);
-      if (method_ == "/test.Echo/Download") return Download();
+      if (method_ == "/test.Echo/Download" || method_ == "/test.Echo/KeptDownload") {
+        call_ = ++download_calls;
+        // ?short: the head announces more bytes than the body holds.
+        short_ = req.query().count("short") > 0;
+        return Download();
+      }
       if (method_ == "/test.Echo/Cached") {
         // A reply the gateway may keep until tag "profile:7" is published.
         ApiReply reply;
@@ -217,7 +223,7 @@ class FakeEdge final : public grpc::CallbackGenericService {
       Reply(reply, true);
     }
     void OnWriteDone(bool ok) override {
-      if (method_ == "/test.Echo/Download") return Download();
+      if (method_ == "/test.Echo/Download" || method_ == "/test.Echo/KeptDownload") return Download();
       if (method_ == "/test.Echo/Socket") return StartRead(&in_);
       if (finish_after_write_) Finish(grpc::Status::OK);
     }
@@ -248,7 +254,12 @@ class FakeEdge final : public grpc::CallbackGenericService {
       if (step_ == 0) {
         part.mutable_head()->set_http_status(200);
         (*part.mutable_head()->mutable_headers())["Content-Type"] = "text/plain";
-        (*part.mutable_head()->mutable_headers())["Content-Length"] = "9";
+        (*part.mutable_head()->mutable_headers())["Content-Length"] = short_ ? "12" : "9";
+        (*part.mutable_head()->mutable_headers())["X-Call"] = std::to_string(call_);
+        if (method_ == "/test.Echo/KeptDownload") {
+          part.mutable_head()->mutable_cache()->set_max_age_ms(60000);
+          part.mutable_head()->mutable_cache()->set_tag("files:7");
+        }
       } else if (step_ <= 3) {
         part.set_chunk(std::string(3, char('a' + step_ - 1)));
       } else {
@@ -282,6 +293,8 @@ class FakeEdge final : public grpc::CallbackGenericService {
     int64_t bytes_ = 0;
     std::string head_;
     int step_ = 0;
+    int call_ = 0;
+    bool short_ = false;
   };
 };
 
@@ -303,6 +316,8 @@ std::vector<Route> TestRoutes() {
        RouteKind::kWebSocket},
       {"GET", "/ws/mux/{id}", AuthMode::kOptional, "websocket", false, "test", "/test.Echo/Sockets",
        RouteKind::kMuxedSocket},
+      {"GET", "/api/test/kept/{name}", AuthMode::kOptional, "general", false, "test",
+       "/test.Echo/KeptDownload", RouteKind::kDownload},
       {"GET", "/api/nowhere", AuthMode::kOptional, "general", false, "missing", "/x.Y/Z"},
       {"GET", "/api/test/cached/{name}", AuthMode::kOptional, "general", false, "test", "/test.Echo/Cached"},
       {"POST", "/api/test/cached/{name}", AuthMode::kRequired, nullptr, false, "test", "/test.Echo/Write"},
@@ -665,6 +680,56 @@ TEST_F(GatewayFlowTest, ReusableRepliesAreKeptUntilInvalidated) {
   EXPECT_EQ(call("/api/test/cached/a"), "a" + n(5));
   EXPECT_EQ(Get("/api/test/cached/a", host, bearer, "POST", "{}").status, 200);  // a write of the tenant
   EXPECT_EQ(call("/api/test/cached/a"), "a" + n(6));
+}
+
+// A download the service marked reusable is kept whole and answered again from memory
+// for the same request and caller; a range, another caller, another file, a write of
+// the tenant, an invalidation or an answer shorter than its head each go to the service.
+TEST_F(GatewayFlowTest, ReusableDownloadsAreKeptWhole) {
+  const std::string host = std::string("cl-o.") + kTenant, bearer = Bearer(Token("k1", "secret-one"));
+  // The number of the service's call that made the answer (its X-Call header).
+  auto call = [&](const std::string& path, const std::string& extra = "") {
+    Answer a = Get(path, host, extra);
+    EXPECT_EQ(a.status, 200) << path << a.head;
+    EXPECT_EQ(a.body, "aaabbbccc") << path;
+    EXPECT_NE(a.head.find("Content-Type: text/plain"), std::string::npos) << a.head;
+    EXPECT_NE(a.head.find("Content-Length: 9"), std::string::npos) << a.head;
+    size_t at = a.head.find("X-Call: ");
+    return at == std::string::npos ? -1 : std::atoi(a.head.c_str() + at + 8);
+  };
+  auto fresh = [&](const std::string& path, const std::string& extra = "") {
+    return call(path, extra) == download_calls.load();
+  };
+  const int a1 = call("/api/test/kept/a");
+  EXPECT_EQ(a1, download_calls.load());
+  EXPECT_EQ(call("/api/test/kept/a"), a1);  // from memory
+  EXPECT_EQ(call("/api/test/kept/a"), a1);
+  EXPECT_TRUE(fresh("/api/test/kept/b"));           // another file
+  const int a2 = call("/api/test/kept/a", bearer);  // another caller
+  EXPECT_NE(a2, a1);
+  EXPECT_EQ(call("/api/test/kept/a", bearer), a2);
+  EXPECT_TRUE(fresh("/api/test/kept/a", "Range: bytes=0-8\r\n"));  // a range is always asked for
+  EXPECT_TRUE(fresh("/api/test/kept/a", "Range: bytes=0-8\r\n"));
+  EXPECT_EQ(call("/api/test/kept/a"), a1);
+  EXPECT_EQ(Get("/api/test/cached/a", host, bearer, "POST", "{}").status, 200);  // a write of the tenant
+  const int a3 = call("/api/test/kept/a");
+  EXPECT_EQ(a3, download_calls.load());
+  EXPECT_EQ(call("/api/test/kept/a"), a3);
+  gw_->OnInvalidation("files:7");
+  EXPECT_TRUE(fresh("/api/test/kept/a"));
+  // Not marked reusable: never kept.
+  int before = download_calls.load();
+  EXPECT_EQ(Get("/api/test/download").body, "aaabbbccc");
+  EXPECT_EQ(Get("/api/test/download").body, "aaabbbccc");
+  EXPECT_EQ(download_calls.load(), before + 2);
+  // Fewer bytes than the head announced: the client sees a cut answer, and nothing is kept.
+  before = download_calls.load();
+  for (int i = 0; i < 2; ++i) {
+    Answer cut = Get("/api/test/kept/c?short");
+    EXPECT_NE(cut.head.find("Content-Length: 12"), std::string::npos) << cut.head;
+    EXPECT_LT(cut.body.size(), 12u);
+  }
+  EXPECT_EQ(download_calls.load(), before + 2);
 }
 
 TEST_F(GatewayFlowTest, AMissingBackendIs503) { EXPECT_EQ(Get("/api/nowhere").status, 503); }

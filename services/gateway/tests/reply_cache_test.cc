@@ -89,5 +89,36 @@ TEST(ReplyCache, ForgettingAnInvalidationRecordNeverServesAStaleEntry) {
   EXPECT_EQ(Body(c, "me:1", 1), "new");
 }
 
+// The download instance holds whole files: bounded by bytes as well as by count, the
+// least recently used going first, and never more than the budget even for a moment.
+TEST(ReplyCache, AByteBudgetEvictsTheOldestAndRefusesWhatCannotFit) {
+  ReplyCache c(/*capacity=*/3, /*byte_budget=*/100);
+  const std::string body40(40, 'x');  // 41 bytes with its one-letter key
+  c.Store("a", 1, Reusable(body40, "files:1"), c.Generation(), kNow);
+  c.Store("b", 1, Reusable(body40, "files:1"), c.Generation(), kNow);
+  EXPECT_EQ(c.Bytes(), 82u);
+  EXPECT_EQ(Body(c, "a", 1), body40);  // a is now the more recent
+  c.Store("c", 1, Reusable(body40, "files:1"), c.Generation(), kNow);
+  EXPECT_EQ(Body(c, "b", 1), "<miss>");
+  EXPECT_EQ(Body(c, "a", 1), body40);
+  EXPECT_EQ(Body(c, "c", 1), body40);
+  EXPECT_EQ(c.Bytes(), 82u);
+  c.Store("huge", 1, Reusable(std::string(100, 'y'), "files:1"), c.Generation(), kNow);
+  EXPECT_EQ(Body(c, "huge", 1), "<miss>");
+  EXPECT_EQ(c.Bytes(), 82u);
+  c.Store("a", 1, Reusable("short", "files:1"), c.Generation(), kNow);  // replaced, not added
+  EXPECT_EQ(c.Bytes(), 41u + 6u);
+  // By count: three small entries fit, a fourth evicts the oldest.
+  c.Store("d", 1, Reusable("1", "files:1"), c.Generation(), kNow);
+  c.Store("e", 1, Reusable("2", "files:1"), c.Generation(), kNow);
+  EXPECT_EQ(Body(c, "c", 1), "<miss>");
+  EXPECT_EQ(c.Bytes(), 6u + 2u + 2u);
+  c.Store("f", 1, Reusable("3", "files:1"), c.Generation(), kNow + absl::Seconds(1));
+  EXPECT_EQ(Body(c, "f", 1, kNow + absl::Seconds(120)), "<miss>");  // expired: dropped and uncounted
+  EXPECT_EQ(c.Bytes(), 4u);
+  c.Clear();
+  EXPECT_EQ(c.Bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace cloudillo::gateway

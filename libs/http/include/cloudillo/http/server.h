@@ -59,6 +59,9 @@ struct Response {
   std::string body;
   // The wire error code (E-…) of an error answer, for counters and logs; not sent.
   std::string error_code;
+  // Sent instead of `body` when set: bytes kept in memory and sent to many clients
+  // (a cached file) go out without a copy per answer. Never compressed.
+  std::shared_ptr<const std::string> shared_body;
   void Set(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
 };
 
