@@ -301,8 +301,9 @@ void ApiFlow::CallBackend() {
   // the same key put the entry there.
   if (route.kind == RouteKind::kUnary && ex_->request().method == "GET" && ex_->request().body.empty()) {
     cache_key_ = CacheKey();
-    if (auto hit = gw_.replies_.Find(cache_key_, tenant_.tn_id, absl::Now()))
-      return Answer(FromApiReply(*hit, req_id_));
+    auto hit = gw_.replies_.Find(cache_key_, tenant_.tn_id, absl::Now());
+    gw_.metrics_->CacheLookup(GatewayMetrics::kReplyCache, hit != nullptr);
+    if (hit) return Answer(FromApiReply(*hit, req_id_));
     cache_generation_ = gw_.replies_.Generation();
   }
   // A whole file blob marked reusable for this caller (download cache, gateway.h). A
@@ -311,8 +312,9 @@ void ApiFlow::CallBackend() {
   if (route.kind == RouteKind::kDownload && ex_->request().method == "GET" &&
       ex_->request().Header("range").empty() && ex_->request().Header("if-range").empty()) {
     cache_key_ = CacheKey();
-    if (auto hit = gw_.downloads_.Find(cache_key_, tenant_.tn_id, absl::Now()))
-      return Answer(FromKeptDownload(std::move(hit)));
+    auto hit = gw_.downloads_.Find(cache_key_, tenant_.tn_id, absl::Now());
+    gw_.metrics_->CacheLookup(GatewayMetrics::kDownloadCache, hit != nullptr);
+    if (hit) return Answer(FromKeptDownload(std::move(hit)));
     download_generation = gw_.downloads_.Generation();
   }
   cloudillo::v1::ApiRequest api;

@@ -6,17 +6,17 @@ namespace cloudillo::gateway {
 namespace {
 
 constexpr const char* kMethodNames[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"};
-constexpr int kStatusValues[] = {101, 200, 201, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405, 408,
-                                 409, 410, 413, 415, 416, 428, 429, 431, 500, 502, 503, 504};
-constexpr const char* kSpecialNames[] = {"unrouted", "app", "preflight", "well-known", "bad-host",
-                                         "method-not-allowed"};
+constexpr int kStatusValues[] = {101, 200, 201, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405,
+                                 408, 409, 410, 413, 415, 416, 428, 429, 431, 500, 502, 503, 504};
+constexpr const char* kSpecialNames[] = {"unrouted",   "app",      "preflight",
+                                         "well-known", "bad-host", "method-not-allowed"};
 // PROTOCOL §0.2's codes (and the rate-limit ones); anything else is "other".
 constexpr const char* kErrorCodes[] = {
-    "E-VAL-INVALID",  "E-FILE-CYCLEREJ",  "E-AUTH-UNAUTH",     "E-AUTH-NOPERM",   "E-FILE-SRCFORBID",
-    "E-RATE-BANNED",  "E-CORE-NOTFOUND",  "E-SET-NOTFOUND",    "E-FILE-SRCNOTFOUND", "E-NET-TIMEOUT",
-    "E-CORE-CONFLICT", "E-CORE-GONE",     "E-POW-REQUIRED",    "E-RATE-LIMITED",  "E-CORE-DBERR",
-    "E-CORE-INTERNAL", "E-CORE-PARSE",    "E-SYS-IO",          "E-NET-ERROR",     "E-IMG-PROCFAIL",
-    "E-CRYPT-FAIL",   "E-CONF-CFGERR",    "E-SYS-UNAVAIL",     "E-FILE-SRCUNREACH", "E-INTERNAL"};
+    "E-VAL-INVALID",   "E-FILE-CYCLEREJ", "E-AUTH-UNAUTH",  "E-AUTH-NOPERM",      "E-FILE-SRCFORBID",
+    "E-RATE-BANNED",   "E-CORE-NOTFOUND", "E-SET-NOTFOUND", "E-FILE-SRCNOTFOUND", "E-NET-TIMEOUT",
+    "E-CORE-CONFLICT", "E-CORE-GONE",     "E-POW-REQUIRED", "E-RATE-LIMITED",     "E-CORE-DBERR",
+    "E-CORE-INTERNAL", "E-CORE-PARSE",    "E-SYS-IO",       "E-NET-ERROR",        "E-IMG-PROCFAIL",
+    "E-CRYPT-FAIL",    "E-CONF-CFGERR",   "E-SYS-UNAVAIL",  "E-FILE-SRCUNREACH",  "E-INTERNAL"};
 constexpr int kErrorCount = sizeof(kErrorCodes) / sizeof(kErrorCodes[0]);
 
 const prometheus::Histogram::BucketBoundaries& Buckets() {
@@ -56,10 +56,11 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry& r, const RouteTable& routes
                      .Add({})) {
   for (const char* s : kSpecialNames) route_labels_.emplace_back(s);
   for (const Route& route : routes.routes()) route_labels_.emplace_back(route.pattern);
-  request_handles_ = std::vector<std::atomic<prometheus::Counter*>>(route_labels_.size() * kMethods * kStatuses);
+  request_handles_ =
+      std::vector<std::atomic<prometheus::Counter*>>(route_labels_.size() * kMethods * kStatuses);
   latency_handles_ = std::vector<std::atomic<prometheus::Histogram*>>(route_labels_.size());
   error_handles_ = std::vector<std::atomic<prometheus::Counter*>>(kErrorCount + 1);
-  const char* caches[kCacheCount] = {"tenant", "secrets", "api_key", "ban"};
+  const char* caches[kCacheCount] = {"tenant", "secrets", "api_key", "ban", "reply", "download"};
   for (int c = 0; c < kCacheCount; ++c) {
     cache_handles_[c][0] = &cache_.Add({{"cache", caches[c]}, {"result", "miss"}});
     cache_handles_[c][1] = &cache_.Add({{"cache", caches[c]}, {"result", "hit"}});

@@ -28,9 +28,18 @@ class GatewayMetrics {
   // Route labels beyond the table's own patterns.
   enum Special { kUnrouted = 0, kApp, kPreflight, kWellKnown, kBadHost, kMethodNotAllowed, kSpecialCount };
 
-  enum Cache { kTenantCache = 0, kSecretsCache, kApiKeyCache, kBanCache, kCacheCount };
+  enum Cache {
+    kTenantCache = 0,
+    kSecretsCache,
+    kApiKeyCache,
+    kBanCache,
+    kReplyCache,
+    kDownloadCache,
+    kCacheCount
+  };
 
-  GatewayMetrics(prometheus::Registry& registry, const RouteTable& routes, const std::vector<std::string>& buckets);
+  GatewayMetrics(prometheus::Registry& registry, const RouteTable& routes,
+                 const std::vector<std::string>& buckets);
 
   // `route` is an index into the route table, or -1 - Special.
   static int SpecialRoute(Special s) { return -1 - int(s); }
