@@ -295,7 +295,8 @@ std::optional<http::Response> ApiFlow::BuildApiRequest(cloudillo::v1::ApiRequest
 void ApiFlow::CallBackend() {
   const Route& route = *match_.route;
   // Usage for the admin API: every request this tenant's API served past the checks.
-  gw_.usage_.Add(tenant_.tn_id, cache::kUsageRequests);
+  if (!counted_) gw_.usage_.Add(tenant_.tn_id, cache::kUsageRequests);
+  counted_ = true;
   // A GET the service marked reusable may be answered from memory (reply_cache.h),
   // before building the call: only a request that once passed every check below with
   // the same key put the entry there.
@@ -309,13 +310,26 @@ void ApiFlow::CallBackend() {
   // A whole file blob marked reusable for this caller (download cache, gateway.h). A
   // range is always asked of blob.
   std::optional<uint64_t> download_generation;
+  bool filling = false;  // this request refills the entry; EndFill once it is kept or not
   if (route.kind == RouteKind::kDownload && ex_->request().method == "GET" &&
       ex_->request().Header("range").empty() && ex_->request().Header("if-range").empty()) {
     cache_key_ = CacheKey();
     auto hit = gw_.downloads_.Find(cache_key_, tenant_.tn_id, absl::Now());
     gw_.metrics_->CacheLookup(GatewayMetrics::kDownloadCache, hit != nullptr);
     if (hit) return Answer(FromKeptDownload(std::move(hit)));
+    if (gw_.config_.download_cache_bytes > 0) {
+      if (!gw_.BeginFill(cache_key_)) {
+        if (AwaitFill()) return;
+      } else {
+        filling = true;
+      }
+    }
     download_generation = gw_.downloads_.Generation();
+  }
+  // Whatever ends this fetch, the waiters look again (and find the entry, or ask blob).
+  std::shared_ptr<void> fill_end;
+  if (filling) {
+    fill_end = std::shared_ptr<void>(nullptr, [gw = &gw_, key = cache_key_](void*) { gw->EndFill(key); });
   }
   cloudillo::v1::ApiRequest api;
   if (auto bad = BuildApiRequest(&api)) return Answer(std::move(*bad));
@@ -359,6 +373,10 @@ void ApiFlow::CallBackend() {
                      generation = *download_generation](cloudillo::v1::ApiReply reply) {
         gw->downloads_.Store(key, tn_id, reply, generation, absl::Now());
       };
+      // The bridge drops its copy of `settled` when it knows the answer will not be kept
+      // (a head that is not reusable or too long), or after keeping it: the waiters
+      // need not wait for a long download to end.
+      target.settled = std::move(fill_end);
     }
     switch (route.kind) {
       case RouteKind::kUpload:
@@ -382,6 +400,31 @@ void ApiFlow::CallBackend() {
                   [self, call](grpc::Status st) {
                     self->Resume([self, call, st] { self->OnUnaryReply(st, call->reply); });
                   });
+}
+
+bool ApiFlow::AwaitFill() {
+  if (fill_waited_) return false;
+  fill_waited_ = true;
+  auto self = shared_from_this();
+  auto settled = std::make_shared<std::atomic<bool>>(false);
+  const std::string key = cache_key_;
+  uint64_t id = gw_.fill_waiters_.Add(key, [self, settled] {
+    if (!settled->exchange(true)) self->Resume([self] { self->CallBackend(); });
+  });
+  if (id == 0) return false;
+  // The fetch may have ended between BeginFill and Add: its wake-up was missed.
+  if (!gw_.Filling(key)) {
+    gw_.fill_waiters_.Cancel(key, id);
+    if (settled->exchange(true)) return true;  // woken after all: CallBackend is queued
+    Resume([self] { self->CallBackend(); });
+    return true;
+  }
+  ex_->PostAfter(Gateway::kMaxFillWait, [self, settled, key, id] {
+    if (settled->exchange(true)) return;
+    self->gw_.fill_waiters_.Cancel(key, id);
+    self->CallBackend();
+  });
+  return true;
 }
 
 // A provisional answer (a long-poll): hold the request, without a thread, until the

@@ -47,6 +47,9 @@ class ApiFlow : public std::enable_shared_from_this<ApiFlow> {
   void CallBackend();
   void OnUnaryReply(const grpc::Status& st, const grpc::ByteBuffer& reply);
   bool Hold(const cloudillo::v1::WaitPolicy& wait);
+  // Another request is fetching the same reusable download: wait for it (bounded),
+  // then look again. False: go to the service now.
+  bool AwaitFill();
   std::optional<http::Response> BuildApiRequest(cloudillo::v1::ApiRequest* api);
   std::string CacheKey() const;
 
@@ -66,8 +69,10 @@ class ApiFlow : public std::enable_shared_from_this<ApiFlow> {
   Bearer bearer_;
   Caller caller_;
   bool answered_ = false;
-  bool waited_ = false;    // a long-poll is held at most once
-  std::string cache_key_;  // set for GETs, which may be answered from the reply cache
+  bool waited_ = false;       // a long-poll is held at most once
+  bool fill_waited_ = false;  // a download waits for another's fetch at most once
+  bool counted_ = false;      // usage counted (a held request calls the backend twice)
+  std::string cache_key_;     // set for GETs, which may be answered from the reply cache
   uint64_t cache_generation_ = 0;
 };
 

@@ -82,6 +82,25 @@ grpc::GenericStub* Gateway::Stub(const std::string& backend) {
   return it == stubs_.end() ? nullptr : it->second.get();
 }
 
+bool Gateway::BeginFill(const std::string& key) {
+  std::lock_guard<std::mutex> lock(fills_mu_);
+  if (fills_.size() >= kMaxFills) return false;
+  return fills_.insert(key).second;
+}
+
+bool Gateway::Filling(const std::string& key) {
+  std::lock_guard<std::mutex> lock(fills_mu_);
+  return fills_.count(key) > 0;
+}
+
+void Gateway::EndFill(const std::string& key) {
+  {
+    std::lock_guard<std::mutex> lock(fills_mu_);
+    fills_.erase(key);
+  }
+  fill_waiters_.Notify(key);
+}
+
 void Gateway::OnInvalidation(const std::string& message) {
   if (message.rfind(cache::kWakePrefix, 0) == 0) {
     return waiters_.Notify(message.substr(sizeof(cache::kWakePrefix) - 1));

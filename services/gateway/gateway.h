@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "cloudillo/cache/redis.h"
 #include "cloudillo/cache/usage.h"
@@ -100,6 +101,18 @@ class Gateway {
   // by config_.download_cache_bytes.
   static constexpr size_t kMaxKeptDownload = 2u << 20;
   ReplyCache downloads_;
+  // The keys of reusable downloads being fetched right now, and the requests waiting for
+  // them: when an entry expires under load, one request refills it instead of every
+  // connection fetching the same file from blob at once. Bounded both ways; beyond
+  // that a request simply asks blob.
+  static constexpr size_t kMaxFills = 1024;
+  static constexpr absl::Duration kMaxFillWait = absl::Seconds(2);
+  bool BeginFill(const std::string& key);  // true: this request fetches, others wait
+  void EndFill(const std::string& key);    // wakes the waiters (once the entry is stored)
+  bool Filling(const std::string& key);
+  std::mutex fills_mu_;
+  std::unordered_set<std::string> fills_;
+  Waiters fill_waiters_{kMaxWaiters};
   Waiters waiters_{kMaxWaiters};  // long-polls held for a wake-up (WaitPolicy)
   std::unordered_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_;
   StaticFiles static_files_;

@@ -176,6 +176,8 @@ class DownloadBridge final : public Bridge {
         kept_->mutable_headers()->erase("content-length");
         kept_->mutable_data_json()->reserve(*length);
         keep_length_ = *length;
+      } else {
+        t_.settled.reset();
       }
       // The API host's headers (request id, nosniff, CORS for the web client's fetches);
       // the service's own Cache-Control (immutable files) stays.
@@ -217,6 +219,7 @@ class DownloadBridge final : public Bridge {
     if (!started) return t_.answer(status.ok() ? Internal() : FromGrpcError(status));
     if (clean) {
       if (kept) t_.keep(std::move(*kept));
+      t_.settled.reset();
       t_.ex->FinishResponse();
     } else {
       t_.ex->Abort();  // the length or the chunking tells the client the answer is incomplete

@@ -36,6 +36,9 @@ struct StreamTarget {
   // the head and, in data_json, the bytes (never serialized: they need not be UTF-8).
   size_t keep_limit = 0;
   std::function<void(cloudillo::v1::ApiReply)> keep;
+  // Released (reset) once it is known whether the answer is kept: at a head that will
+  // not be, after `keep`, or when the stream ends.
+  std::shared_ptr<void> settled;
 };
 
 void StartUpload(StreamTarget target, cloudillo::v1::ApiRequest request);

@@ -197,6 +197,13 @@ class FakeEdge final : public grpc::CallbackGenericService {
         call_ = ++download_calls;
         // ?short: the head announces more bytes than the body holds.
         short_ = req.query().count("short") > 0;
+        if (req.query().count("slow")) {  // the head after 300 ms
+          std::thread([this] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            Download();
+          }).detach();
+          return;
+        }
         return Download();
       }
       if (method_ == "/test.Echo/Cached") {
@@ -730,6 +737,33 @@ TEST_F(GatewayFlowTest, ReusableDownloadsAreKeptWhole) {
     EXPECT_LT(cut.body.size(), 12u);
   }
   EXPECT_EQ(download_calls.load(), before + 2);
+}
+
+// When a kept download is missing (first use, expiry), concurrent requests for it wait
+// for one fetch instead of each asking the service; for an answer that will not be
+// kept they go on as soon as its head says so.
+TEST_F(GatewayFlowTest, ConcurrentMissesOfAReusableDownloadShareOneFetch) {
+  auto burst = [&](const std::string& path, int n) {
+    std::vector<std::thread> clients;
+    std::atomic<int> whole{0};
+    for (int i = 0; i < n; ++i) {
+      clients.emplace_back([&] {
+        Answer a = Get(path);
+        if (a.status == 200 && a.body == "aaabbbccc") ++whole;
+      });
+    }
+    for (auto& t : clients) t.join();
+    return whole.load();
+  };
+  int before = download_calls.load();
+  EXPECT_EQ(burst("/api/test/kept/z?slow", 8), 8);
+  EXPECT_EQ(download_calls.load(), before + 1);
+  before = download_calls.load();
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(burst("/api/test/download?slow", 4), 4);
+  EXPECT_EQ(download_calls.load(), before + 4);
+  // Released at the first head (300 ms), not after a 2 s wait each.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
 }
 
 TEST_F(GatewayFlowTest, AMissingBackendIs503) { EXPECT_EQ(Get("/api/nowhere").status, 503); }
