@@ -76,7 +76,8 @@ OutboxWorker::OutboxWorker(ActionStore& store, Pipeline& pipeline, std::shared_p
                               .Name("cloudillo_delivery_failures_total")
                               .Help("Failed outbound delivery attempts by reason")
                               .Register(*registry);
-    for (const char* r : {"dns", "connect", "tls", "timeout", "http_4xx", "http_5xx", "signature", "other"}) {
+    for (const char* r :
+         {"dns", "connect", "tls", "timeout", "http_4xx", "http_5xx", "signature", "dropped", "other"}) {
       metrics_->by_reason[r] = &metrics_->failures->Add({{"reason", r}});
     }
     metrics_->pending = &prometheus::BuildGauge()
@@ -90,9 +91,35 @@ OutboxWorker::OutboxWorker(ActionStore& store, Pipeline& pipeline, std::shared_p
                             .Register(*registry)
                             .Add({});
   }
+  pipeline_.OnEphemeral([this](const Tenant& tenant, const std::vector<std::string>& recipients,
+                               const std::string& token) { SendEphemeral(tenant, recipients, token); });
 }
 
-OutboxWorker::~OutboxWorker() { Stop(); }
+OutboxWorker::~OutboxWorker() {
+  Stop();
+  // Nothing creates actions any more (the server stopped first): the hook may go.
+  pipeline_.OnEphemeral(nullptr);
+}
+
+void OutboxWorker::SendEphemeral(const Tenant& tenant, const std::vector<std::string>& recipients,
+                                 const std::string& token) {
+  auto payload = std::make_shared<const std::string>(json{{"token", token}}.dump());
+  for (const std::string& recipient : recipients) {
+    bool queued = presence_.TrySubmit([this, recipient, payload, tn_id = tenant.tn_id] {
+      if (stop_) return;  // shutting down: queued presence is not worth the wait
+      if (metrics_->attempts) metrics_->attempts->Increment();
+      auto resp = client_->PostJson(recipient, "/api/inbox", *payload);
+      if (!resp.ok()) return metrics_->Failure(FailureReason(resp.status()));
+      if (resp->status < 200 || resp->status >= 300)
+        return metrics_->Failure(resp->status >= 500 ? "http_5xx" : "http_4xx");
+      if (usage_) {
+        usage_->Add(tn_id, cache::kUsageFedOut);
+        usage_->Add(tn_id, cache::kUsageFedOutBytes, int64_t(payload->size()));
+      }
+    });
+    if (!queued) metrics_->Failure("dropped");
+  }
+}
 
 void OutboxWorker::Start() {
   for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Run(); });
@@ -110,6 +137,7 @@ void OutboxWorker::Stop() {
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
+  presence_.Shutdown();
 }
 
 bool OutboxWorker::Acquire(const std::string& recipient) {

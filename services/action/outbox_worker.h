@@ -19,6 +19,7 @@
 #include "action_store.h"
 #include "cloudillo/cache/usage.h"
 #include "cloudillo/federation/client.h"
+#include "cloudillo/rpc/dispatch.h"
 #include "pipeline.h"
 
 namespace prometheus {
@@ -61,6 +62,13 @@ class OutboxWorker {
   // else "(N chars)" in the message, else the run of 'A's between quotes; 0 if none.
   static int PowRequired(const std::string& body);
 
+  // §13.8: an ephemeral action (PRES) posted once to each recipient's inbox, on a small
+  // bounded pool: no row, no retry (a late "typing" means nothing), dropped and counted
+  // (reason "dropped") when the pool's queue is full. Registered with the pipeline by
+  // the constructor.
+  void SendEphemeral(const Tenant& tenant, const std::vector<std::string>& recipients,
+                     const std::string& token);
+
  private:
   struct Job {
     int64_t tn_id, a_id;
@@ -89,6 +97,7 @@ class OutboxWorker {
   std::map<std::string, int> in_flight_;
   DeliveredFn delivered_;
   cache::UsageRecorder* usage_ = nullptr;
+  rpc::WorkerPool presence_{{"presence", 2, 1024, 0, nullptr}};
 };
 
 }  // namespace cloudillo::action

@@ -295,6 +295,15 @@ absl::StatusOr<ActionRow> Pipeline::Create(const Tenant& tenant, const CreateInp
   row.action_id = ActionIdOf(row.token);
   if (def.ephemeral) {
     PublishBus(tenant, row);
+    if (ephemeral_) {
+      auto delivery = Recipients(tenant, def, row);
+      if (!delivery.ok()) {
+        LogInfo("presence_not_sent",
+                {{"tn_id", tenant.tn_id}, {"error", std::string(delivery.status().message())}});
+      } else if (!delivery->recipients.empty()) {
+        ephemeral_(tenant, delivery->recipients, row.token);
+      }
+    }
     return row;
   }
   CL_ASSIGN_OR_RETURN(Delivery delivery, Recipients(tenant, def, row));

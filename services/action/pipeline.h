@@ -130,6 +130,12 @@ class Pipeline {
   void OnLinkFormed(std::function<void(const Tenant&, const std::string& peer)> fn) {
     link_formed_ = std::move(fn);
   }
+  // Told of an ephemeral action created here (PRES) and its recipients: §13.8 delivers
+  // presence to remote audiences, best effort and never stored, where the reference
+  // drops it (its outbox reads a row that an ephemeral action does not have).
+  using EphemeralSend = std::function<void(const Tenant&, const std::vector<std::string>& recipients,
+                                           const std::string& token)>;
+  void OnEphemeral(EphemeralSend fn) { ephemeral_ = std::move(fn); }
   // Fetches an inbound action's attachments from `source` before the action is stored
   // (attachments.h); unset, attachments stay references to the other node.
   using AttachmentFetch = std::function<absl::Status(const Tenant&, const std::string& source,
@@ -180,6 +186,7 @@ class Pipeline {
   std::shared_ptr<cache::Redis> redis_;
   const Clock& clock_;
   std::function<void(const Tenant&, const std::string&)> link_formed_;
+  EphemeralSend ephemeral_;
   AttachmentFetch fetch_attachments_;
   TenantCache* cache_ = nullptr;
 };

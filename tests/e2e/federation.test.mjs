@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign as cryptoSign, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import WebSocket from 'ws';
 import { Cluster, freePort, b64url } from './cluster.mjs';
 
 let A, B, alice, bob, aliceToken, bobToken;
@@ -135,6 +136,32 @@ test('connect, accept, post with an attachment, comment and react across two clu
     const a = (await list(B, bob, bobToken, '?type=POST')).find((x) => x.actionId === postId);
     return a && a.stat.commentCount === 1 && a.stat.reactions === '1,L1';
   });
+});
+
+// §13.8: presence reaches the audience on another node (the reference drops it) and is
+// stored on neither side.
+test('presence (PRES) reaches the other node\'s bus and is stored nowhere', async () => {
+  const ws = new WebSocket(`ws://127.0.0.1:${B.ports.http}/ws/bus?token=${encodeURIComponent(bobToken)}`, {
+    headers: { Host: `cl-o.${bob.idTag}`, 'X-Forwarded-For': B.clientIp },
+  });
+  const frames = [];
+  ws.on('message', (data) => frames.push(JSON.parse(data.toString())));
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  try {
+    const subject = `a1~${'P'.repeat(43)}`;
+    const r = await A.api(alice.idTag, 'POST', '/api/actions', {
+      token: aliceToken, body: { type: 'PRES', subType: 'TYPING', subject, audienceTag: 'bob.test', content: { at: 1 } },
+    });
+    assert.equal(r.status, 201, r.text);
+    const pushed = await eventually('PRES on bob\'s bus', async () =>
+      frames.find((f) => f.cmd === 'ACTION' && f.data && f.data.type === 'PRES'));
+    assert.equal(pushed.data.subType, 'TYPING');
+    assert.equal(pushed.data.issuer.idTag, 'alice.test');
+    assert.equal((await list(B, bob, bobToken, '?type=PRES')).length, 0);
+    assert.equal((await list(A, alice, aliceToken, '?type=PRES')).length, 0);
+  } finally {
+    ws.close();
+  }
 });
 
 test('federation traffic shows in each side\'s usage (admin API), per tenant', async () => {
