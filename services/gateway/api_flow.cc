@@ -310,7 +310,9 @@ void ApiFlow::CallBackend() {
   // A whole file blob marked reusable for this caller (download cache, gateway.h). A
   // range is always asked of blob.
   std::optional<uint64_t> download_generation;
-  bool filling = false;  // this request refills the entry; EndFill once it is kept or not
+  // Set when this request refills the entry: whatever ends the fetch (kept, not kept, an
+  // error before the call) calls EndFill, and the waiters look again.
+  std::shared_ptr<void> fill_end;
   if (route.kind == RouteKind::kDownload && ex_->request().method == "GET" &&
       ex_->request().Header("range").empty() && ex_->request().Header("if-range").empty()) {
     cache_key_ = CacheKey();
@@ -321,15 +323,10 @@ void ApiFlow::CallBackend() {
       if (!gw_.BeginFill(cache_key_)) {
         if (AwaitFill()) return;
       } else {
-        filling = true;
+        fill_end = std::shared_ptr<void>(nullptr, [gw = &gw_, key = cache_key_](void*) { gw->EndFill(key); });
       }
     }
     download_generation = gw_.downloads_.Generation();
-  }
-  // Whatever ends this fetch, the waiters look again (and find the entry, or ask blob).
-  std::shared_ptr<void> fill_end;
-  if (filling) {
-    fill_end = std::shared_ptr<void>(nullptr, [gw = &gw_, key = cache_key_](void*) { gw->EndFill(key); });
   }
   cloudillo::v1::ApiRequest api;
   if (auto bad = BuildApiRequest(&api)) return Answer(std::move(*bad));

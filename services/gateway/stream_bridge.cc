@@ -172,8 +172,11 @@ class DownloadBridge final : public Bridge {
       }
       if (t_.keep && status_ == 200 && part.head().has_cache() && length && *length <= t_.keep_limit) {
         kept_.emplace(std::move(*part.mutable_head()));
-        kept_->mutable_headers()->erase("Content-Length");
-        kept_->mutable_headers()->erase("content-length");
+        auto& kept_headers = *kept_->mutable_headers();  // the length goes with each answer
+        for (auto it = kept_headers.begin(); it != kept_headers.end();) {
+          it = absl::EqualsIgnoreCase(AV(it->first), "content-length") ? kept_headers.erase(it)
+                                                                       : std::next(it);
+        }
         kept_->mutable_data_json()->reserve(*length);
         keep_length_ = *length;
       } else {
