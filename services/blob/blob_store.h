@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,11 +19,18 @@
 
 namespace cloudillo::blob {
 
+// Runs a job on another thread; false when it cannot take one now.
+using BackgroundRunner = std::function<bool(std::function<void()>)>;
+
 class SpoolFile {
  public:
   // A new empty file in `dir` (O_EXCL, mode 0600); it is removed when this object goes
-  // away unless a store adopted it.
-  static absl::StatusOr<std::unique_ptr<SpoolFile>> Create(const std::string& dir);
+  // away unless a store adopted it. With `write_behind` (for a file that will be synced
+  // because it becomes the blob), every 16 MiB appended are flushed to disk by a job
+  // it runs, and their pages dropped from the page cache, so that Sync() then waits
+  // for the last few MiB only, not the whole file.
+  static absl::StatusOr<std::unique_ptr<SpoolFile>> Create(const std::string& dir,
+                                                           BackgroundRunner write_behind = nullptr);
   ~SpoolFile();
   SpoolFile(const SpoolFile&) = delete;
   SpoolFile& operator=(const SpoolFile&) = delete;
@@ -35,10 +43,16 @@ class SpoolFile {
   void Adopted() { adopted_ = true; }
 
  private:
-  SpoolFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  struct Flush;  // the state a background flush shares with this file
+  SpoolFile(std::string path, int fd, BackgroundRunner write_behind);
+  void StartFlush();
+
   std::string path_;
   int fd_;
+  BackgroundRunner write_behind_;
+  std::shared_ptr<Flush> flush_;
   uint64_t size_ = 0;
+  uint64_t flushed_ = 0;  // bytes appended when the last background flush started
   bool adopted_ = false;
 };
 
@@ -55,6 +69,10 @@ class BlobStore {
   virtual ~BlobStore() = default;
   // Where spool files go (on the local store: the same filesystem, so Put renames).
   virtual const std::string& spool_dir() const = 0;
+  // True when Put() syncs the spool file and keeps it as the blob (the local store):
+  // its bytes are worth writing to disk while they arrive. An object store reads
+  // them back once and drops the file.
+  virtual bool keeps_spool_files() const { return false; }
   // Makes `spool` (synced or not) the bytes of `blob_id`. Already stored: the spool
   // file is dropped and the call succeeds.
   virtual absl::Status Put(int64_t tn_id, const std::string& blob_id, SpoolFile& spool) = 0;

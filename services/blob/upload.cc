@@ -75,7 +75,7 @@ class UploadReactor final : public grpc::ServerReadReactor<ApiUploadPart> {
         if (!left.ok()) return Done(left.status(), &s_.metrics().failed);
         quota_ = *quota;
         quota_left_ = *left;
-        auto f = SpoolFile::Create(s_.store().spool_dir());
+        auto f = SpoolFile::Create(s_.store().spool_dir(), WriteBehind());
         if (!f.ok()) return Done(f.status(), &s_.metrics().failed);
         spool_ = std::move(*f);
         StartRead(&part_);
@@ -105,6 +105,14 @@ class UploadReactor final : public grpc::ServerReadReactor<ApiUploadPart> {
         })) {
       Done(absl::UnavailableError("overloaded: worker queue full"), &s_.metrics().failed);
     }
+  }
+
+  // The local store keeps the spool file as the blob: flush it on the workers while
+  // it grows. An object store reads it back once and drops it, unsynced.
+  BackgroundRunner WriteBehind() {
+    if (!s_.store().keeps_spool_files()) return nullptr;
+    rpc::WorkerPool* workers = &s_.workers();
+    return [workers](std::function<void()> job) { return workers->TrySubmit(std::move(job)); };
   }
 
   // On a worker, after the client's last chunk.

@@ -53,6 +53,9 @@ class Bridge : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer
   std::shared_ptr<Bridge> self_;
 };
 
+// The body goes to the service as the client sends it, with the next chunk read from
+// the client while the previous one is written to the stream: reading and writing then
+// run on two threads at once instead of taking turns, at most two chunks held.
 class UploadBridge final : public Bridge {
  public:
   using Bridge::Bridge;
@@ -63,33 +66,81 @@ class UploadBridge final : public Bridge {
     out_ = ToBytes(head);
     Prepare(true);
     AddHold();  // body chunks are written from the HTTP side
+    writing_ = reading_ = true;
     StartWrite(&out_);
     StartRead(&in_);
     StartCall();
+    ReadNext();
   }
 
  private:
-  void OnWriteDone(bool ok) override {
-    if (!ok) return RemoveHold();  // the stream broke; OnDone says why
+  // What to do next, decided under the lock and done after it (gRPC may run a
+  // reaction inline).
+  struct Step {
+    std::optional<std::string> write;
+    bool read = false, writes_done = false, release = false, cancel = false;
+  };
+
+  void ReadNext() {
     auto self = Self<UploadBridge>();
-    t_.ex->ReadBody([self](absl::StatusOr<std::string> chunk) {
+    t_.ex->ReadBody([self](absl::StatusOr<std::string> chunk) { self->OnBodyChunk(std::move(chunk)); });
+  }
+
+  void OnBodyChunk(absl::StatusOr<std::string> chunk) {
+    Step step;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      reading_ = false;
+      if (released_) return;  // the stream broke meanwhile
       if (!chunk.ok()) {
-        {
-          std::lock_guard<std::mutex> lock(self->mu_);
-          self->body_error_ = chunk.status();
-        }
-        self->ctx_.TryCancel();
-        return self->RemoveHold();
+        body_error_ = chunk.status();
+        step.cancel = step.release = released_ = true;
+      } else if (chunk->empty()) {
+        body_done_ = true;
+        if (!writing_) step.writes_done = step.release = released_ = true;
+      } else if (writing_) {
+        next_ = std::move(*chunk);  // written at OnWriteDone, which then reads on
+      } else {
+        step.write = std::move(*chunk);
+        step.read = writing_ = reading_ = true;
       }
-      if (chunk->empty()) {
-        self->StartWritesDone();
-        return self->RemoveHold();
+    }
+    Do(std::move(step));
+  }
+
+  void OnWriteDone(bool ok) override {
+    Step step;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (released_) return;
+      if (!ok) {  // the stream broke; OnDone says why
+        step.release = released_ = true;
+      } else if (next_) {
+        step.write = std::move(*next_);
+        next_.reset();
+        writing_ = true;
+        step.read = reading_ = true;
+      } else if (body_done_) {
+        step.writes_done = step.release = released_ = true;
+      } else if (!reading_) {
+        step.read = reading_ = true;
       }
+    }
+    Do(std::move(step));
+  }
+
+  void Do(Step step) {
+    if (step.write) {
       ApiUploadPart part;
-      part.set_chunk(std::move(*chunk));
-      self->out_ = ToBytes(part);
-      self->StartWrite(&self->out_);
-    });
+      part.set_chunk(std::move(*step.write));
+      out_ = ToBytes(part);
+      StartWrite(&out_);
+    }
+    if (step.read) ReadNext();
+    if (step.cancel) ctx_.TryCancel();
+    if (step.writes_done) StartWritesDone();
+    if (step.release) RemoveHold();
   }
 
   void OnReadDone(bool ok) override {
@@ -129,6 +180,8 @@ class UploadBridge final : public Bridge {
 
   std::optional<absl::Status> body_error_;
   bool got_reply_ = false;
+  bool writing_ = false, reading_ = false, body_done_ = false, released_ = false;
+  std::optional<std::string> next_;  // read from the client, waiting for the write
 };
 
 class DownloadBridge final : public Bridge {

@@ -7,9 +7,14 @@
 #include <unistd.h>
 #include <vips/vips.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "file_ids.h"
 #include "image_variants.h"
@@ -82,6 +87,56 @@ TEST_F(StoreTest, UnfinishedSpoolFilesVanish) {
   auto store = OpenLocalStore(root_);
   ASSERT_TRUE(store.ok());
   EXPECT_TRUE(fs::is_empty(root_ + "/tmp"));
+}
+
+// A spool file that becomes a blob is flushed while it grows, one flush at a time, and
+// Sync() (so Put) waits for a flush still running instead of overtaking it.
+TEST_F(StoreTest, LargeSpoolFilesAreFlushedWhileTheyGrow) {
+  auto store = OpenLocalStore(root_);
+  ASSERT_TRUE(store.ok());
+  std::mutex mu;
+  std::vector<std::function<void()>> jobs;
+  auto spool = SpoolFile::Create((*store)->spool_dir(), [&](std::function<void()> job) {
+    std::lock_guard<std::mutex> lock(mu);
+    jobs.push_back(std::move(job));
+    return true;
+  });
+  ASSERT_TRUE(spool.ok());
+  std::string mib(1 << 20, 'a');
+  Sha256Stream whole;
+  auto append = [&](int i) {
+    mib[0] = char(i);
+    whole.Update(mib);
+    return (*spool)->Append(mib);
+  };
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(append(i).ok());
+  ASSERT_EQ(jobs.size(), 1u);  // started at 16 MiB; none beside it while it has not run
+  jobs[0]();
+  ASSERT_TRUE(append(40).ok());
+  ASSERT_EQ(jobs.size(), 2u);  // the next window's append starts the next one
+  std::atomic<bool> ran{false};
+  std::thread later([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ran = true;
+    jobs[1]();
+  });
+  std::string id = ContentId('b', whole.Finish());
+  ASSERT_TRUE((*store)->Put(3, id, **spool).ok());
+  EXPECT_TRUE(ran);  // Put's fsync waited for the running flush
+  later.join();
+  auto r = (*store)->Open(3, id);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ((*r)->size(), 41u << 20);
+  Sha256Stream back;
+  for (uint64_t off = 0; off < (*r)->size(); off += 1 << 20) back.Update(*(*r)->Read(off, 1 << 20));
+  EXPECT_EQ(ContentId('b', back.Finish()), id);
+
+  // A runner that takes no job leaves the file unflushed until Sync, and whole.
+  auto refused = SpoolFile::Create((*store)->spool_dir(), [](std::function<void()>) { return false; });
+  ASSERT_TRUE(refused.ok());
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE((*refused)->Append(mib).ok());
+  EXPECT_TRUE((*refused)->Sync().ok());
+  EXPECT_EQ((*refused)->size(), 20u << 20);
 }
 
 TEST_F(StoreTest, ImageVariantsHaveTheTierSizesAndFormats) {
