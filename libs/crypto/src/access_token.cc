@@ -4,6 +4,7 @@
 
 #include "cloudillo/core/status_macros.h"
 #include "cloudillo/crypto/jws.h"
+#include "jws_parsed.h"
 
 namespace cloudillo::crypto {
 namespace {
@@ -40,8 +41,8 @@ std::string SignAccessToken(const AccessClaims& c, std::string_view secret, std:
 absl::StatusOr<AccessClaims> VerifyAccessToken(
     std::string_view token, std::string_view expected_iss, absl::Time now,
     const std::function<std::optional<std::string>(std::string_view)>& secret_for_kid) {
-  CL_ASSIGN_OR_RETURN(VerifiedJws jws, VerifyHs256(token, secret_for_kid));
-  json j = json::parse(jws.payload_json, nullptr, false);
+  json j;
+  CL_RETURN_IF_ERROR(VerifyHs256(token, secret_for_kid, &j).status());
   AccessClaims c;
   auto iss = j.find("iss");
   if (iss == j.end() || !iss->is_string()) return absl::UnauthenticatedError("token has no issuer");
@@ -58,9 +59,13 @@ absl::StatusOr<AccessClaims> VerifyAccessToken(
     c.api_key_id = ak->get<int64_t>();
   }
   if (bad) return absl::UnauthenticatedError("token claim has the wrong type");
-  if (absl::ToUnixSeconds(now) > c.exp + kLeewaySeconds) return absl::UnauthenticatedError("token expired");
+  if (AccessTokenExpired(c.exp, now)) return absl::UnauthenticatedError("token expired");
   if (c.iss != expected_iss) return absl::UnauthenticatedError("token issued for another tenant");
   return c;
+}
+
+bool AccessTokenExpired(int64_t exp, absl::Time now) {
+  return absl::ToUnixSeconds(now) > exp + kLeewaySeconds;
 }
 
 }  // namespace cloudillo::crypto

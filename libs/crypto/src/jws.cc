@@ -5,6 +5,7 @@
 #include "cloudillo/core/base64.h"
 #include "cloudillo/core/status_macros.h"
 #include "cloudillo/crypto/hash.h"
+#include "jws_parsed.h"
 
 namespace cloudillo::crypto {
 namespace {
@@ -19,6 +20,7 @@ struct Parts {
   std::string payload_json;
   std::string signature;
   json header;
+  json payload;
 };
 
 absl::StatusOr<Parts> Split(std::string_view token) {
@@ -40,8 +42,8 @@ absl::StatusOr<Parts> Split(std::string_view token) {
   p.signature = *std::move(s);
   p.header = json::parse(p.header_json, nullptr, /*allow_exceptions=*/false);
   if (!p.header.is_object()) return absl::InvalidArgumentError("token header is not a JSON object");
-  json payload = json::parse(p.payload_json, nullptr, false);
-  if (!payload.is_object()) return absl::InvalidArgumentError("token payload is not a JSON object");
+  p.payload = json::parse(p.payload_json, nullptr, false);
+  if (!p.payload.is_object()) return absl::InvalidArgumentError("token payload is not a JSON object");
   return p;
 }
 
@@ -71,6 +73,12 @@ std::string SignHs256(std::string_view payload_json, std::string_view key, std::
 
 absl::StatusOr<VerifiedJws> VerifyHs256(
     std::string_view token, const std::function<std::optional<std::string>(std::string_view)>& key_for_kid) {
+  return VerifyHs256(token, key_for_kid, nullptr);
+}
+
+absl::StatusOr<VerifiedJws> VerifyHs256(
+    std::string_view token, const std::function<std::optional<std::string>(std::string_view)>& key_for_kid,
+    json* payload) {
   CL_ASSIGN_OR_RETURN(Parts p, Split(token));
   CL_RETURN_IF_ERROR(CheckAlg(p.header, "HS256"));
   std::string kid = KidOf(p.header);
@@ -79,6 +87,7 @@ absl::StatusOr<VerifiedJws> VerifyHs256(
   if (!ConstantTimeEqual(HmacSha256(*key, p.signing_input), p.signature)) {
     return absl::UnauthenticatedError("bad token signature");
   }
+  if (payload) *payload = std::move(p.payload);
   return VerifiedJws{std::move(p.header_json), std::move(p.payload_json), std::move(kid)};
 }
 

@@ -28,7 +28,7 @@ struct AccessClaims {
   std::string iss;
   std::optional<std::string> sub;
   std::optional<std::string> scope;
-  std::optional<std::string> roles;  // claim "r"
+  std::optional<std::string> roles;   // claim "r"
   std::optional<int64_t> api_key_id;  // claim "ak"
   int64_t exp = 0;
 
@@ -42,5 +42,10 @@ std::string SignAccessToken(const AccessClaims& c, std::string_view secret, std:
 absl::StatusOr<AccessClaims> VerifyAccessToken(
     std::string_view token, std::string_view expected_iss, absl::Time now,
     const std::function<std::optional<std::string>(std::string_view kid)>& secret_for_kid);
+
+// Whether a token expiring at `exp` (Unix seconds) is past it at `now`, with the
+// leeway VerifyAccessToken allows for clocks apart: for callers that keep a verified
+// token and must drop it when it would no longer verify.
+bool AccessTokenExpired(int64_t exp, absl::Time now);
 
 }  // namespace cloudillo::crypto
