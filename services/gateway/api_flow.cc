@@ -212,7 +212,8 @@ void ApiFlow::OnSecrets(absl::StatusOr<Secrets> secrets, bool refreshed) {
   if (!secrets.ok())
     return Authenticated({{}, AuthProblem::kUnavailable, std::string(secrets.status().message())});
   bool unknown_kid = false;
-  AuthResult auth = AuthenticateJwt(*secrets, tenant_, bearer_, ex_->request(), absl::Now(), &unknown_kid);
+  AuthResult auth = AuthenticateJwt(*secrets, tenant_, bearer_, ex_->request(), absl::Now(), &unknown_kid,
+                                    &gw_.verified_tokens_);
   if (unknown_kid && !refreshed) {
     // A secret made since we cached this tenant's (another replica rotated it): look once more.
     auto self = shared_from_this();

@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/crypto/access_token.h"
+#include "verified_tokens.h"
 
 namespace cloudillo::gateway {
 namespace {
@@ -74,8 +75,14 @@ AuthResult Finish(Caller c, const http::Request& req) {
 }  // namespace
 
 AuthResult AuthenticateJwt(const Secrets& secrets, const TenantInfo& tenant, const Bearer& bearer,
-                           const http::Request& req, absl::Time now, bool* unknown_kid) {
+                           const http::Request& req, absl::Time now, bool* unknown_kid,
+                           VerifiedTokens* verified) {
   *unknown_kid = false;
+  std::string key;
+  if (verified) {
+    key = VerifiedTokens::KeyOf(tenant.tn_id, bearer.value);
+    if (auto c = verified->Find(key, secrets, now)) return Finish(std::move(*c), req);
+  }
   auto claims = crypto::VerifyAccessToken(bearer.value, tenant.id_tag, now,
                                           [&](std::string_view kid) -> std::optional<std::string> {
                                             for (const auto& s : *secrets) {
@@ -92,6 +99,7 @@ AuthResult AuthenticateJwt(const Secrets& secrets, const TenantInfo& tenant, con
   c.scope = claims->scope.value_or("");
   c.kind = claims->api_key_id ? "api_key" : "token";
   c.api_key_id = claims->api_key_id.value_or(0);
+  if (verified) verified->Store(key, secrets, c, claims->exp);
   return Finish(std::move(c), req);
 }
 

@@ -43,10 +43,15 @@ struct Bearer {
 };
 Bearer ExtractBearer(const http::Request& req);
 
+class VerifiedTokens;
+
 // The checks once the tenant's secrets are known. `unknown_kid` is set when the token
 // names a secret the given set lacks (the caller may refresh the secrets once).
+// `verified` (optional): tokens verified against this same set are taken from it,
+// and a token that verifies is added.
 AuthResult AuthenticateJwt(const Secrets& secrets, const TenantInfo& tenant, const Bearer& bearer,
-                           const http::Request& req, absl::Time now, bool* unknown_kid);
+                           const http::Request& req, absl::Time now, bool* unknown_kid,
+                           VerifiedTokens* verified = nullptr);
 // The checks once the key is resolved (nullopt: no such key).
 AuthResult AuthenticateApiKey(const std::optional<ApiKeyInfo>& key, const TenantInfo& tenant,
                               const http::Request& req, absl::Time now);

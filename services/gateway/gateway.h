@@ -30,6 +30,7 @@
 #include "route_table.h"
 #include "socket_mux.h"
 #include "static_files.h"
+#include "verified_tokens.h"
 #include "waiters.h"
 
 namespace prometheus {
@@ -96,6 +97,7 @@ class Gateway {
   std::unique_ptr<Limits> limits_;
   cache::UsageRecorder usage_;
   ReplyCache replies_;
+  VerifiedTokens verified_tokens_;
   // Whole files (up to kMaxKeptDownload each) whose download blob marked reusable for
   // this caller: a repeated download costs no call to blob and no store read. Bounded
   // by config_.download_cache_bytes.
