@@ -7,6 +7,7 @@
 // usually answers from the thread that parsed the request, so answering costs no
 // queueing and no wake-up of another thread). A session owns at most one exchange at a time (no pipelined
 // concurrency: a second pipelined request is read after the first is answered).
+#include <array>
 #include <deque>
 #include <optional>
 
@@ -97,44 +98,61 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
   // --- called by ExchangeImpl, on the strand ------------------------------------------
 
+  // A complete answer is framed here and sent as two buffers (head, body) in one
+  // write: Beast's serializer walks its buffer views per field and per write step,
+  // which was a tenth of the gateway's CPU per cached download. Framing as Beast's
+  // prepare_payload and keep_alive did: Content-Length for every status that has a
+  // body (a HEAD answer keeps a length the handler stated, else the body's), none and
+  // no body for 1xx, 204 and 304, and the connection header of the chosen persistence.
   void WriteResponse(Response&& res) {
-    if (res.shared_body) {
-      std::shared_ptr<const std::string> keep = std::move(res.shared_body);
-      auto msg = std::make_shared<bhttp::response<bhttp::span_body<const char>>>();
-      const size_t size = keep->size();
-      msg->body() = beast::span<const char>(keep->data(), size);
-      return WriteMessage(std::move(msg), std::move(res), size, std::move(keep));
+    std::shared_ptr<const std::string> keep = std::move(res.shared_body);
+    std::string_view body = keep ? std::string_view(*keep) : std::string_view(res.body);
+    const bool no_body = res.status == 204 || res.status == 304 || (res.status >= 100 && res.status < 200);
+    bool keep_alive = KeepAlive();
+    bool has_length = false;
+    auto head = std::make_shared<std::string>();
+    head->reserve(128 + 64 * res.headers.size());
+    head->append(version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    head->append(std::to_string(res.status));
+    head->push_back(' ');
+    beast::string_view reason = bhttp::obsolete_reason(bhttp::int_to_status(unsigned(res.status)));
+    head->append(reason.data(), reason.size());
+    head->append("\r\n");
+    for (const auto& [k, v] : res.headers) {
+      // A name or value that would end the line is a handler's bug: not sent.
+      if (k.find_first_of("\r\n:") != std::string::npos || v.find_first_of("\r\n") != std::string::npos)
+        continue;
+      if (beast::iequals(k, "connection")) {
+        if (v.find("close") != std::string::npos) keep_alive = false;  // the handler ends it
+        continue;
+      }
+      if (beast::iequals(k, "content-length")) {
+        if (!head_request_ || no_body) continue;  // the body's own length below
+        has_length = true;
+      }
+      head->append(k).append(": ").append(v).append("\r\n");
     }
-    auto msg = std::make_shared<bhttp::response<bhttp::string_body>>();
-    size_t size = res.body.size();
-    if (!head_request_) msg->body() = std::move(res.body);
-    WriteMessage(std::move(msg), std::move(res), size, nullptr);
-  }
-
-  // `keep` holds what the message's body points into until the write is done.
-  template <class Body>
-  void WriteMessage(std::shared_ptr<bhttp::response<Body>> msg, Response&& res, size_t body_size,
-                    std::shared_ptr<const void> keep) {
-    msg->version(version_);
-    msg->result(static_cast<unsigned>(res.status));
-    for (auto& [k, v] : res.headers) msg->insert(k, v);
-    bool no_body = res.status == 204 || res.status == 304 || (res.status >= 100 && res.status < 200);
-    if (head_request_) {
-      // A HEAD answer may state the length of the body a GET would send (a file).
-      if (!no_body && msg->find(bhttp::field::content_length) == msg->end()) msg->content_length(body_size);
-      msg->body() = {};
-    } else if (!no_body) {
-      msg->prepare_payload();
+    if (!no_body && !has_length)
+      head->append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+    if (!keep_alive && version_ != 10) head->append("Connection: close\r\n");
+    if (keep_alive && version_ == 10) head->append("Connection: keep-alive\r\n");
+    head->append("\r\n");
+    if (head_request_ || no_body) body = {};
+    std::shared_ptr<const void> hold = keep;
+    if (!keep && !body.empty()) {
+      auto owned = std::make_shared<std::string>(std::move(res.body));
+      body = *owned;
+      hold = std::move(owned);
     }
-    msg->keep_alive(KeepAlive());
     state_ = State::kWriting;
     Lowest(stream_).expires_after(absl::ToChronoSeconds(opts().idle_timeout));
-    bhttp::async_write(
-        stream_, *msg,
-        [self = this->shared_from_this(), msg, keep = std::move(keep)](beast::error_code ec, size_t) {
-          if (!ec && !msg->keep_alive()) return self->CloseAfterAnswer();
-          self->AnswerDone(!ec);
-        });
+    std::array<net::const_buffer, 2> buffers{net::buffer(*head), net::buffer(body.data(), body.size())};
+    net::async_write(stream_, buffers,
+                     [self = this->shared_from_this(), head, hold = std::move(hold), keep_alive](
+                         beast::error_code ec, size_t) {
+                       if (!ec && !keep_alive) return self->CloseAfterAnswer();
+                       self->AnswerDone(!ec);
+                     });
   }
 
   void ReadBodyChunk(std::function<void(absl::StatusOr<std::string>)> done) {

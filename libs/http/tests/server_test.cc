@@ -102,6 +102,16 @@ ServerOptions EchoOptions() {
       res.shared_body = kShared;
       return ex->Respond(std::move(res));
     }
+    if (r.path == "/framing") {  // what a handler may get wrong, and what it may ask
+      Response res;
+      res.status = r.query == "304" ? 304 : 200;
+      res.Set("Content-Length", "999");                   // not the body's: replaced
+      res.Set("X-Split", "a\r\nSet-Cookie: injected=1");  // would end the line: dropped
+      res.Set("X-Fine", "kept");
+      if (r.query == "close") res.Set("Connection", "close");
+      res.body = res.status == 304 ? "" : "framed";
+      return ex->Respond(std::move(res));
+    }
     if (r.path == "/download") {
       bool sized = r.query == "sized";
       ex->StartResponse({200, {{"Content-Type", "text/plain"}}, ""},
@@ -356,6 +366,40 @@ TEST(HttpServer, SharedBodiesAreSentWholeAndHeadGetsTheirLength) {
   ASSERT_NE(head_end, std::string::npos);
   EXPECT_TRUE(StartsWith(rest.substr(head_end + 4), "HTTP/1.1 200")) << rest;  // no body after HEAD
   EXPECT_NE(rest.find("GET /next"), std::string::npos);
+  server->Stop(absl::Seconds(1));
+}
+
+// Complete answers are framed by the server (http_session.cc WriteResponse): the
+// body's own length, no length and no body for 304, no header line a value could
+// split, the handler's Connection: close honoured, HTTP/1.0 kept alive on request.
+TEST(HttpServer, CompleteAnswersAreFramedByTheServer) {
+  auto server = StartEcho();
+  std::string out = RawExchange(server->port(),
+                                "GET /framing HTTP/1.1\r\nHost: h\r\n\r\n"
+                                "GET /framing?304 HTTP/1.1\r\nHost: h\r\n\r\n"
+                                "GET /framing?close HTTP/1.1\r\nHost: h\r\n\r\n"
+                                "GET /never HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(Count(out, "HTTP/1.1 "), 3u) << out;  // the fourth request is never read
+  EXPECT_TRUE(StartsWith(out, "HTTP/1.1 200 OK\r\n")) << out;
+  EXPECT_EQ(Count(out, "Content-Length: 6\r\n"), 2u) << out;
+  EXPECT_EQ(out.find("999"), std::string::npos) << out;
+  EXPECT_EQ(out.find("injected"), std::string::npos) << out;
+  EXPECT_EQ(Count(out, "X-Fine: kept\r\n"), 3u) << out;
+  size_t not_modified = out.find("HTTP/1.1 304 Not Modified\r\n");
+  ASSERT_NE(not_modified, std::string::npos) << out;
+  size_t third = out.find("HTTP/1.1 200", not_modified);
+  ASSERT_NE(third, std::string::npos) << out;
+  std::string answer304 = out.substr(not_modified, third - not_modified);
+  EXPECT_EQ(answer304.find("Content-Length"), std::string::npos) << answer304;
+  EXPECT_TRUE(answer304.size() >= 4 && answer304.substr(answer304.size() - 4) == "\r\n\r\n") << answer304;
+  EXPECT_NE(out.substr(third).find("Connection: close\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("/never"), std::string::npos) << out;
+
+  std::string old = RawExchange(server->port(),
+                                "GET /framing HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n"
+                                "GET /framing HTTP/1.0\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(Count(old, "HTTP/1.0 200 OK\r\n"), 2u) << old;
+  EXPECT_EQ(Count(old, "Connection: keep-alive\r\n"), 1u) << old;
   server->Stop(absl::Seconds(1));
 }
 
