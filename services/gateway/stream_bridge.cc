@@ -123,9 +123,7 @@ class UploadBridge final : public Bridge {
         step.read = reading_ = true;
       } else if (body_done_) {
         step.writes_done = step.release = released_ = true;
-      } else if (!reading_) {
-        step.read = reading_ = true;
-      }
+      }  // else a read is under way: its chunk is written when it arrives
     }
     Do(std::move(step));
   }

@@ -105,12 +105,19 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   // body (a HEAD answer keeps a length the handler stated, else the body's), none and
   // no body for 1xx, 204 and 304, and the connection header of the chosen persistence.
   void WriteResponse(Response&& res) {
-    std::shared_ptr<const std::string> keep = std::move(res.shared_body);
-    std::string_view body = keep ? std::string_view(*keep) : std::string_view(res.body);
+    // What the write sends from, alive until it is done: one allocation per answer.
+    struct Wire {
+      std::string head, body;
+      std::shared_ptr<const std::string> shared;
+    };
+    auto wire = std::make_shared<Wire>();
+    wire->shared = std::move(res.shared_body);
+    wire->body = std::move(res.body);
+    std::string_view body = wire->shared ? std::string_view(*wire->shared) : std::string_view(wire->body);
     const bool no_body = res.status == 204 || res.status == 304 || (res.status >= 100 && res.status < 200);
     bool keep_alive = KeepAlive();
     bool has_length = false;
-    auto head = std::make_shared<std::string>();
+    std::string* head = &wire->head;
     head->reserve(128 + 64 * res.headers.size());
     head->append(version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
     head->append(std::to_string(res.status));
@@ -138,18 +145,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (keep_alive && version_ == 10) head->append("Connection: keep-alive\r\n");
     head->append("\r\n");
     if (head_request_ || no_body) body = {};
-    std::shared_ptr<const void> hold = keep;
-    if (!keep && !body.empty()) {
-      auto owned = std::make_shared<std::string>(std::move(res.body));
-      body = *owned;
-      hold = std::move(owned);
-    }
     state_ = State::kWriting;
     Lowest(stream_).expires_after(absl::ToChronoSeconds(opts().idle_timeout));
     std::array<net::const_buffer, 2> buffers{net::buffer(*head), net::buffer(body.data(), body.size())};
     net::async_write(stream_, buffers,
-                     [self = this->shared_from_this(), head, hold = std::move(hold), keep_alive](
-                         beast::error_code ec, size_t) {
+                     [self = this->shared_from_this(), wire, keep_alive](beast::error_code ec, size_t) {
                        if (!ec && !keep_alive) return self->CloseAfterAnswer();
                        self->AnswerDone(!ec);
                      });
