@@ -112,7 +112,9 @@ absl::StatusOr<int64_t> ActionStore::Insert(db::Tx& tx, int64_t tn_id, const Act
            db::P(row.expires_at), db::P(row.outbound)}));
   if (r.empty()) return absl::AlreadyExistsError("action exists");
   int64_t a_id = r.rows[0].Int(0);
-  if (!row.key.empty()) {
+  // A row refused on receipt (stored at D) retires nothing: a member's own bad update
+  // must not end the membership it failed to change.
+  if (!row.key.empty() && row.status != "D") {
     CL_RETURN_IF_ERROR(tx.Query("UPDATE actions SET status = 'D' WHERE tn_id = $1 AND key = $2 AND "
                                 "status <> 'D' AND a_id <> $3",
                                 {db::P(tn_id), db::P(row.key), db::P(a_id)})
@@ -165,6 +167,7 @@ absl::StatusOr<std::optional<ActionRow>> ActionStore::FindInTx(db::Tx& tx, int64
 absl::StatusOr<std::optional<ActionRow>> ActionStore::LatestByKey(int64_t tn_id, const std::string& key) {
   CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query(absl::StrCat("SELECT ", kColumns,
                                                               " FROM actions WHERE tn_id = $1 AND key = $2 "
+                                                              "AND status <> 'D' "
                                                               "ORDER BY created_at DESC, a_id DESC LIMIT 1"),
                                                  {db::P(tn_id), db::P(key)}));
   if (r.empty()) return std::optional<ActionRow>();

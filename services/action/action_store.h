@@ -62,7 +62,7 @@ class ActionStore {
   // without a row are absent from the result, repeated pairs are answered once.
   absl::StatusOr<std::vector<std::pair<int64_t, ActionRow>>> FindMany(
       const std::vector<std::pair<int64_t, std::string>>& ids);
-  // The newest row with this key, any status.
+  // The newest row with this key not at D (superseded, deleted or refused on receipt).
   absl::StatusOr<std::optional<ActionRow>> LatestByKey(int64_t tn_id, const std::string& key);
   absl::StatusOr<std::vector<ActionRow>> List(int64_t tn_id, const std::string& tenant_id_tag,
                                               const ListQuery& q, const Viewer& viewer);

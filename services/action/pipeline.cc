@@ -259,6 +259,15 @@ absl::StatusOr<ActionRow> Pipeline::Create(const Tenant& tenant, const CreateInp
     if (absl::IsNotFound(st)) return rpc::NotFoundError();
     if (!st.ok()) return rpc::Forbidden(std::string(st.message()));
   }
+  // §2.11: an update or an invitation names no role above what its issuer holds.
+  bool names_role =
+      (c.base_type() == "SUBS" && c.sub_type() == "UPD") || (c.base_type() == "INVT" && c.sub_type().empty());
+  if (names_role && absl::StartsWith(c.sub, "a1~")) {
+    auto ceiling = subs_.RoleCeiling(tenant.tn_id, tenant.id_tag, c.base_type(), c.sub_type(), c.sub);
+    if (absl::IsNotFound(ceiling.status())) return rpc::NotFoundError();
+    if (!ceiling.ok()) return ceiling.status();
+    if (RoleNamedIn(c.c) > *ceiling) return rpc::Forbidden("role above the issuer's own");
+  }
   // E10: explicit, parent, subject, type default, setting, F; `O` promotes to C.
   std::string v = in.visibility;
   if (v.empty() && parent && parent->visibility != "D") v = parent->visibility;
@@ -715,7 +724,8 @@ absl::StatusOr<ActionRow> Pipeline::Accept(const Tenant& tenant, const std::stri
       join.type = "SUBS";
       join.audience = target->issuer;
       join.subject = target->action_id;
-      join.content = json{{"role", "member"}};
+      // The role the inviter chose; the home checks it against the invitation.
+      join.content = json{{"role", RoleName(RoleOf(*row))}};
     }
     CL_RETURN_IF_ERROR(Create(tenant, join).status());
   }

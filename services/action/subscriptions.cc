@@ -26,14 +26,32 @@ bool DeliverSubject(std::string_view base) { return base == "APRV" || base == "R
 bool DeliverToSubjectOwner(std::string_view base) { return base == "REPOST" || base == "INVT"; }
 std::string_view DefaultFlags(std::string_view base) { return base == "CONV" ? "rco" : ""; }
 
-SubsRole RoleOf(const ActionRow& subs) {
-  nlohmann::json c = nlohmann::json::parse(subs.content, nullptr, false);
-  if (!c.is_object() || !c.contains("role") || !c["role"].is_string()) return SubsRole::kMember;
-  const std::string& r = c["role"].get_ref<const std::string&>();
+SubsRole RoleNamedIn(const std::optional<nlohmann::json>& c) {
+  if (!c || !c->is_object() || !c->contains("role") || !(*c)["role"].is_string()) return SubsRole::kMember;
+  const std::string& r = (*c)["role"].get_ref<const std::string&>();
   if (r == "admin") return SubsRole::kAdmin;
   if (r == "moderator") return SubsRole::kModerator;
   if (r == "observer") return SubsRole::kObserver;
   return SubsRole::kMember;
+}
+
+SubsRole RoleOf(const ActionRow& subs) {
+  nlohmann::json c = nlohmann::json::parse(subs.content, nullptr, false);
+  return RoleNamedIn(c.is_discarded() ? std::nullopt : std::optional<nlohmann::json>(std::move(c)));
+}
+
+const char* RoleName(SubsRole role) {
+  switch (role) {
+    case SubsRole::kObserver:
+      return "observer";
+    case SubsRole::kMember:
+      return "member";
+    case SubsRole::kModerator:
+      return "moderator";
+    case SubsRole::kAdmin:
+      return "admin";
+  }
+  return "member";
 }
 
 SubsRole RequiredRole(std::string_view base, std::string_view sub_type) {
@@ -68,6 +86,20 @@ absl::Status Subscriptions::CheckGate(int64_t tn_id, const std::string& issuer, 
   if (RoleOf(*subs) < RequiredRole(base, sub_type))
     return absl::PermissionDeniedError("subscription role too low");
   return absl::OkStatus();
+}
+
+absl::StatusOr<SubsRole> Subscriptions::RoleCeiling(int64_t tn_id, const std::string& issuer,
+                                                    std::string_view base, std::string_view sub_type,
+                                                    const std::string& target_id) {
+  CL_ASSIGN_OR_RETURN(auto target, store_.Find(tn_id, target_id));
+  if (!target) return absl::NotFoundError("subscription target not held");
+  if (target->issuer == issuer) return SubsRole::kAdmin;
+  if (base == "SUBS" && sub_type.empty()) {
+    CL_ASSIGN_OR_RETURN(auto invt, store_.LatestByKey(tn_id, absl::StrCat("INVT:", target_id, ":", issuer)));
+    return IsActive(invt) ? RoleOf(*invt) : SubsRole::kMember;
+  }
+  CL_ASSIGN_OR_RETURN(auto subs, ActiveSubs(tn_id, target_id, issuer));
+  return subs ? RoleOf(*subs) : SubsRole::kObserver;
 }
 
 absl::StatusOr<std::optional<ActionRow>> Subscriptions::Container(int64_t tn_id,
@@ -112,13 +144,18 @@ absl::StatusOr<std::string> Subscriptions::InboundSubsStatus(int64_t tn_id, cons
   if (!target) return std::string("D");
   if (subs.sub_type == "DEL") return std::string("A");  // anyone may leave
   if (subs.sub_type == "UPD") {
-    // An update never revives a rejected or ended membership.
+    // An update never revives a rejected or ended membership, nor raises its own role.
     CL_ASSIGN_OR_RETURN(auto existing, ActiveSubs(tn_id, subs.subject, subs.issuer));
-    return std::string(existing ? "A" : "D");
+    if (!existing) return std::string("D");
+    CL_ASSIGN_OR_RETURN(SubsRole ceiling, RoleCeiling(tn_id, subs.issuer, "SUBS", "UPD", subs.subject));
+    return std::string(RoleOf(subs) <= ceiling ? "A" : "D");
   }
   if (!subs.sub_type.empty()) return std::string("A");
   // Only the container's home decides a join; elsewhere a stray SUBS is not news.
   if (OwnerOf(*target) != tenant_id_tag && target->issuer != subs.issuer) return std::string("D");
+  // A join names at most what its invitation grants, open group or not.
+  CL_ASSIGN_OR_RETURN(SubsRole ceiling, RoleCeiling(tn_id, subs.issuer, "SUBS", "", subs.subject));
+  if (RoleOf(subs) > ceiling) return std::string("D");
   if (target->flags.find('O') != std::string::npos) return std::string("A");
   CL_ASSIGN_OR_RETURN(auto invt,
                       store_.LatestByKey(tn_id, absl::StrCat("INVT:", subs.subject, ":", subs.issuer)));
@@ -138,6 +175,8 @@ absl::StatusOr<std::string> Subscriptions::InboundInvtStatus(int64_t tn_id, cons
   absl::Status may = CheckGate(tn_id, invt.issuer, "INVT", "", invt.subject);
   if (absl::IsPermissionDenied(may)) return std::string("D");
   CL_RETURN_IF_ERROR(may);
+  CL_ASSIGN_OR_RETURN(SubsRole ceiling, RoleCeiling(tn_id, invt.issuer, "INVT", "", invt.subject));
+  if (RoleOf(invt) > ceiling) return std::string("D");
   return std::string("A");
 }
 

@@ -29,6 +29,9 @@ enum class SubsRole { kObserver = 0, kMember = 1, kModerator = 2, kAdmin = 3 };
 // reads a server-side `x.role` first, which never travels in a token, so on a
 // receiving node the content is all there is.
 SubsRole RoleOf(const ActionRow& subs);
+// The same for a token's content (a SUBS's or an INVT's `role`), member when absent.
+SubsRole RoleNamedIn(const std::optional<nlohmann::json>& content);
+const char* RoleName(SubsRole role);
 // The least role that may issue `base[:sub_type]` under a container (reference
 // SubscriptionRole::required_for_action).
 SubsRole RequiredRole(std::string_view base, std::string_view sub_type);
@@ -48,6 +51,13 @@ class Subscriptions {
   // way), PermissionDenied otherwise.
   absl::Status CheckGate(int64_t tn_id, const std::string& issuer, std::string_view base,
                          std::string_view sub_type, const std::string& target_id);
+
+  // The highest role a SUBS or INVT of `issuer` may name on `target_id`: no member
+  // promotes itself. The target's creator may name any; a join what its active
+  // invitation names (member without one); an update or an invitation no more than
+  // the issuer holds (observer without a membership). NotFound when the target is not held.
+  absl::StatusOr<SubsRole> RoleCeiling(int64_t tn_id, const std::string& issuer, std::string_view base,
+                                       std::string_view sub_type, const std::string& target_id);
 
   // The first subscribable action up the parent chain from `start_id`, if held.
   absl::StatusOr<std::optional<ActionRow>> Container(int64_t tn_id, const std::string& start_id);

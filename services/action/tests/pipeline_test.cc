@@ -128,12 +128,12 @@ class PipelineTest : public ::testing::Test {
     return token.ok() ? *token : "";
   }
   // Invites `who` to `conv`, delivers, and has `who` accept.
-  void InviteAndJoin(const ActionRow& conv, const Tenant& who) {
+  void InviteAndJoin(const ActionRow& conv, const Tenant& who, const std::string& role = "member") {
     CreateInput invt;
     invt.type = "INVT";
     invt.audience = who.id_tag;
     invt.subject = conv.action_id;
-    invt.content = json{{"role", "member"}};
+    invt.content = json{{"role", role}};
     ActionRow row = Create(kAlice, invt);
     Pump();
     auto theirs = Held(who, row.action_id);
@@ -337,21 +337,60 @@ TEST_F(PipelineTest, InvitationsNeedAModeratorAndReachTheSubjectOwner) {
   EXPECT_EQ(pipeline_->Create(kBob, invt).status().code(), absl::StatusCode::kPermissionDenied);
   // A moderator may, and the INVT goes to the invitee and to the CONV's home (alice),
   // which keeps it at A for the SUBS that follows; the invitee's copy rests at C.
-  // bob's SUBS, at his node and at the home, is what counts (a SUBS:UPD from the admin is future
-  // work): raise it in place.
-  ASSERT_TRUE(
-      pool_
-          ->Query(
-              "UPDATE actions SET content = '{\"role\":\"moderator\"}' WHERE tn_id IN (1, 2) AND key = $1 "
-              "AND status = 'A'",
-              {db::P("SUBS:" + conv.action_id + ":bob.test")})
-          .ok());
+  // An invitation names the role: alice invites bob again, as a moderator.
+  InviteAndJoin(conv, kBob, "moderator");
+  ASSERT_EQ(RoleOf(*ByKey(kAlice, "SUBS:" + conv.action_id + ":bob.test")), SubsRole::kModerator);
   ActionRow sent = Create(kBob, invt);
   Pump();
   ASSERT_TRUE(Held(kAlice, sent.action_id));
   EXPECT_EQ(Held(kAlice, sent.action_id)->status, "A");
   ASSERT_TRUE(Held(kCarol, sent.action_id));
   EXPECT_EQ(Held(kCarol, sent.action_id)->status, "C");
+}
+
+TEST_F(PipelineTest, NoMemberRaisesItsOwnRole) {
+  Connect(kAlice, kBob);
+  Connect(kAlice, kCarol);
+  ActionRow conv = Conv(kAlice);
+  InviteAndJoin(conv, kBob);
+  const std::string key = "SUBS:" + conv.action_id + ":bob.test";
+  // bob's node refuses an update that names a role above his.
+  CreateInput upd;
+  upd.type = "SUBS";
+  upd.sub_type = "UPD";
+  upd.audience = "alice.test";
+  upd.subject = conv.action_id;
+  upd.content = json{{"role", "admin"}};
+  EXPECT_EQ(pipeline_->Create(kBob, upd).status().code(), absl::StatusCode::kPermissionDenied);
+  // Signed by hand and sent home, it is turned down and his membership stays a member's.
+  std::string forged = Forge(kBob, "SUBS:UPD", "", "alice.test", conv.action_id, R"({"role":"admin"})");
+  ASSERT_TRUE(pipeline_->Receive(kAlice, forged, {}, false).ok());
+  EXPECT_EQ(Held(kAlice, crypto::ActionId(forged))->status, "D");
+  EXPECT_EQ(RoleOf(*ByKey(kAlice, key)), SubsRole::kMember);
+  // Stepping down is his own business.
+  upd.content = json{{"role", "observer"}};
+  ActionRow down = Create(kBob, upd);
+  Pump();
+  EXPECT_EQ(Held(kAlice, down.action_id)->status, "A");
+  EXPECT_EQ(RoleOf(*ByKey(kAlice, key)), SubsRole::kObserver);
+  // A stranger joining an open group as its admin is turned down; as a member, let in.
+  ActionRow open = Conv(kAlice, "O");
+  ASSERT_TRUE(pipeline_->Receive(kCarol, open.token, {}, true).ok());
+  std::string grab = Forge(kCarol, "SUBS", "", "alice.test", open.action_id, R"({"role":"admin"})");
+  ASSERT_TRUE(pipeline_->Receive(kAlice, grab, {}, false).ok());
+  EXPECT_EQ(Held(kAlice, crypto::ActionId(grab))->status, "D");
+  CreateInput join;
+  join.type = "SUBS";
+  join.audience = "alice.test";
+  join.subject = open.action_id;
+  ActionRow joined = Create(kCarol, join);
+  Pump();
+  EXPECT_EQ(Held(kAlice, joined.action_id)->status, "A");
+  // A moderator's invitation naming an admin is void at the home.
+  InviteAndJoin(conv, kCarol, "moderator");
+  std::string invt = Forge(kCarol, "INVT", "", "dave.test", conv.action_id, R"({"role":"admin"})");
+  ASSERT_TRUE(pipeline_->Receive(kAlice, invt, {}, false).ok());
+  EXPECT_EQ(Held(kAlice, crypto::ActionId(invt))->status, "D");
 }
 
 TEST_F(PipelineTest, TheHomeIgnoresAnInvitationFromAPlainMember) {
