@@ -273,31 +273,63 @@ absl::Status ActionStore::CommitAtomic(const std::function<absl::Status(db::Tx&)
   return batcher_ ? batcher_->RunAtomic(body) : pool_->Transact(body);
 }
 
-absl::Status ActionStore::EnqueueInboundBatch(const std::vector<InboundItem>& items) {
-  if (items.empty()) return absl::OkStatus();
+absl::StatusOr<std::vector<int64_t>> ActionStore::EnqueueInboundBatch(const std::vector<InboundItem>& items,
+                                                                      absl::Duration held) {
+  std::vector<int64_t> ids;
+  if (items.empty()) return ids;
   Params p;
-  std::string sql = "INSERT INTO inbound (tn_id, tenant, token, related, client_ip) VALUES ";
+  std::string next_at = absl::StrCat("now() + ", p.Add(db::P(absl::ToInt64Milliseconds(held))),
+                                     "::bigint * interval '1 millisecond'");
+  std::string sql = "INSERT INTO inbound (tn_id, tenant, token, related, client_ip, next_at) VALUES ";
   for (size_t i = 0; i < items.size(); ++i) {
     const InboundItem& it = items[i];
     absl::StrAppend(&sql, i ? ", (" : "(", p.Add(db::P(it.tn_id)), ", ", p.Add(db::P(it.tenant)), ", ",
                     p.Add(db::P(it.token)), ", ", p.Add(db::P(db::TextArrayLiteral(it.related))),
-                    "::text[], ", p.Add(OptText(it.client_ip)), ")");
+                    "::text[], ", p.Add(OptText(it.client_ip)), ", ", next_at, ")");
   }
-  return pool_->Query(sql, p.values()).status();
+  // PostgreSQL returns a VALUES list's rows in its order; the tenants are checked, and
+  // rows that cannot be matched are committed all the same: they are answered empty
+  // and wait for a poller once `held` has passed.
+  sql += " RETURNING tn_id, in_id";
+  CL_ASSIGN_OR_RETURN(db::Result r, pool_->Query(sql, p.values()));
+  for (size_t i = 0; i < items.size() && r.rows.size() == items.size(); ++i) {
+    if (r.rows[i].Int(0) != items[i].tn_id) return std::vector<int64_t>();
+    ids.push_back(r.rows[i].Int(1));
+  }
+  return ids;
 }
 
-absl::Status ActionStore::DeleteInbound(const std::vector<std::pair<int64_t, int64_t>>& rows) {
-  if (rows.empty()) return absl::OkStatus();
+namespace {
+
+// (tn_id, in_id) pairs as the two arrays a statement unnests.
+std::vector<db::Param> InboundKeys(const std::vector<std::pair<int64_t, int64_t>>& rows) {
   std::vector<std::string> tn_ids, in_ids;
   for (const auto& [tn, in] : rows) {
     tn_ids.push_back(std::to_string(tn));
     in_ids.push_back(std::to_string(in));
   }
+  return {db::P(db::TextArrayLiteral(tn_ids)), db::P(db::TextArrayLiteral(in_ids))};
+}
+
+}  // namespace
+
+absl::Status ActionStore::DeleteInbound(const std::vector<std::pair<int64_t, int64_t>>& rows) {
+  if (rows.empty()) return absl::OkStatus();
   return pool_
       ->Query(
           "DELETE FROM inbound i USING unnest($1::bigint[], $2::bigint[]) AS d(tn_id, in_id) "
           "WHERE i.tn_id = d.tn_id AND i.in_id = d.in_id",
-          {db::P(db::TextArrayLiteral(tn_ids)), db::P(db::TextArrayLiteral(in_ids))})
+          InboundKeys(rows))
+      .status();
+}
+
+absl::Status ActionStore::ReleaseInbound(const std::vector<std::pair<int64_t, int64_t>>& rows) {
+  if (rows.empty()) return absl::OkStatus();
+  return pool_
+      ->Query(
+          "UPDATE inbound i SET next_at = now() FROM unnest($1::bigint[], $2::bigint[]) AS d(tn_id, in_id) "
+          "WHERE i.tn_id = d.tn_id AND i.in_id = d.in_id",
+          InboundKeys(rows))
       .status();
 }
 

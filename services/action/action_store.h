@@ -77,9 +77,14 @@ class ActionStore {
                                  const std::vector<std::string>& related);
   // The inbound queue (committed before /api/inbox answers 201): many queued tokens in
   // one statement, so one commit (group commit, inbound_batcher.h).
-  absl::Status EnqueueInboundBatch(const std::vector<InboundItem>& items);
+  // The rows' in_ids in the items' order. `held` > 0 leases the new rows to the caller
+  // for that long (next_at), so no poller claims a row its writer verifies from memory.
+  absl::StatusOr<std::vector<int64_t>> EnqueueInboundBatch(const std::vector<InboundItem>& items,
+                                                           absl::Duration held = absl::ZeroDuration());
   // Ends decided rows of the inbound queue, (tn_id, in_id) pairs, in one statement.
   absl::Status DeleteInbound(const std::vector<std::pair<int64_t, int64_t>>& rows);
+  // Ends this process's lease of these rows: they are due at once.
+  absl::Status ReleaseInbound(const std::vector<std::pair<int64_t, int64_t>>& rows);
 
   // Runs `body` in a transaction, grouped with concurrent callers' bodies into one
   // commit once BatchCommits() was given a batcher (tx_batcher.h); Pool::Transact else.

@@ -12,6 +12,8 @@ namespace cloudillo::action {
 namespace {
 
 constexpr int kMaxAttempts = 10;
+// How long a row is ours once claimed or kept in memory; then any verifier may claim it.
+constexpr absl::Duration kLease = absl::Minutes(2);
 
 absl::Duration Backoff(int attempts) {
   int64_t s = 60;
@@ -34,8 +36,8 @@ InboxWorker::InboxWorker(ActionStore& store, Pipeline& pipeline, PowGate& pow, I
       pow_(pow),
       options_(options),
       metrics_(new Metrics),
-      batcher_([&store](const std::vector<InboundItem>& items) { return store.EnqueueInboundBatch(items); },
-               options.queue, registry) {
+      batcher_([this](const std::vector<InboundItem>& items) { return Write(items); }, options.queue,
+               registry) {
   if (registry) {
     auto& c = prometheus::BuildCounter()
                   .Name("cloudillo_inbox_received_total")
@@ -53,35 +55,65 @@ void InboxWorker::Start() {
   for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Run(); });
 }
 
-absl::Status InboxWorker::Enqueue(InboundItem item) {
-  absl::Status st = batcher_.Submit(std::move(item));
-  if (st.ok()) Notify();
-  return st;
+absl::Status InboxWorker::Write(const std::vector<InboundItem>& items) {
+  bool keep;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    keep = !stop_ && held_.size() + items.size() <= options_.max_held;
+  }
+  // Held rows come back to the pollers after the lease if this process dies first.
+  auto ids = store_.EnqueueInboundBatch(items, keep ? kLease : absl::ZeroDuration());
+  if (!ids.ok()) return ids.status();
+  if (!keep || ids->size() != items.size()) {
+    next_poll_ = 0;  // due rows: the next verifier looks
+    cv_.notify_one();
+    return absl::OkStatus();
+  }
+  size_t wake = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < items.size(); ++i) {
+      const InboundItem& it = items[i];
+      held_.push_back(Leased{it.tn_id, (*ids)[i], it.tenant, it.token, it.related, 0, it.client_ip});
+    }
+    // One verifier per lease's worth of rows, not all of them.
+    wake = (items.size() + size_t(options_.batch) - 1) / size_t(options_.batch);
+  }
+  for (size_t i = 0; i < wake; ++i) cv_.notify_one();
+  return absl::OkStatus();
 }
 
+absl::Status InboxWorker::Enqueue(InboundItem item) { return batcher_.Submit(std::move(item)); }
+
 absl::Status InboxWorker::EnqueueAsync(InboundItem item, InboundBatcher::Done done) {
-  return batcher_.SubmitAsync(std::move(item), [this, done = std::move(done)](absl::Status st) {
-    if (st.ok()) Notify();
-    done(std::move(st));
-  });
+  return batcher_.SubmitAsync(std::move(item), std::move(done));
 }
 
 void InboxWorker::Notify() {
-  std::lock_guard<std::mutex> lock(mu_);
-  // Bounded: credit beyond what all verifiers can lease at once wakes nobody useful.
-  const size_t cap = size_t(options_.threads) * size_t(options_.batch);
-  if (pending_rows_ < cap) ++pending_rows_;
-  // One more row wakes a verifier only when it starts a new lease's worth.
-  if ((pending_rows_ - 1) % size_t(options_.batch) == 0) cv_.notify_one();
+  next_poll_ = 0;
+  cv_.notify_one();
 }
 
 void InboxWorker::Stop() {
   batcher_.Stop();
-  stop_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
   cv_.notify_all();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
+  // What memory still holds is handed back at once, so another replica (or our
+  // successor) need not wait out the lease.
+  std::vector<std::pair<int64_t, int64_t>> rows;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Leased& r : held_) rows.emplace_back(r.tn_id, r.in_id);
+    held_.clear();
+  }
+  if (absl::Status st = store_.ReleaseInbound(rows); !st.ok())
+    LogWarn("inbox_release_failed", {{"rows", int64_t(rows.size())}, {"error", std::string(st.message())}});
 }
 
 bool InboxWorker::IsPermanent(const absl::Status& st) {
@@ -89,11 +121,41 @@ bool InboxWorker::IsPermanent(const absl::Status& st) {
          absl::IsFailedPrecondition(st) || absl::IsNotFound(st) || absl::IsAlreadyExists(st);
 }
 
-KnownActions InboxWorker::LookUp(const std::vector<db::Row>& lease) {
+bool InboxWorker::PollDue() {
+  int64_t now = absl::ToUnixNanos(absl::Now());
+  int64_t due = next_poll_.load();
+  return now >= due &&
+         next_poll_.compare_exchange_strong(due, now + absl::ToInt64Nanoseconds(options_.idle_poll));
+}
+
+std::vector<InboxWorker::Leased> InboxWorker::Claim() {
+  std::vector<Leased> out;
+  auto claimed = store_.pool().Query(
+      "UPDATE inbound i SET next_at = now() + interval '2 minutes' FROM ("
+      "  SELECT tn_id, in_id FROM inbound WHERE next_at <= now() ORDER BY next_at LIMIT $1 "
+      "  FOR UPDATE SKIP LOCKED) c WHERE i.tn_id = c.tn_id AND i.in_id = c.in_id "
+      "RETURNING i.tn_id, i.in_id, i.tenant, i.token, i.related, i.attempts, coalesce(i.client_ip, '')",
+      {db::P(options_.batch)});
+  if (!claimed.ok()) {
+    LogWarn("inbox_claim_failed", {{"error", std::string(claimed.status().message())}});
+    return out;
+  }
+  for (const db::Row& r : claimed->rows)
+    out.push_back(
+        Leased{r.Int(0), r.Int(1), r.Str(2), r.Str(3), ParseTextArray(r.Str(4)), int(r.Int(5)), r.Str(6)});
+  // A full lease: more may be due, so the next verifier looks again at once.
+  if (out.size() == size_t(options_.batch)) {
+    next_poll_ = 0;
+    cv_.notify_one();
+  }
+  return out;
+}
+
+KnownActions InboxWorker::LookUp(const std::vector<Leased>& lease) {
   KnownActions known;
   std::vector<std::pair<int64_t, std::string>> ids;
   ids.reserve(lease.size());
-  for (const db::Row& r : lease) ids.emplace_back(r.Int(0), ActionIdOf(r.Str(3)));
+  for (const Leased& r : lease) ids.emplace_back(r.tn_id, ActionIdOf(r.token));
   auto found = store_.FindMany(ids);
   // Without the answer every token asks the store itself, as it would alone.
   if (!found.ok()) {
@@ -107,66 +169,66 @@ KnownActions InboxWorker::LookUp(const std::vector<db::Row>& lease) {
 
 void InboxWorker::Run() {
   while (!stop_) {
-    auto claimed = store_.pool().Query(
-        "UPDATE inbound i SET next_at = now() + interval '2 minutes' FROM ("
-        "  SELECT tn_id, in_id FROM inbound WHERE next_at <= now() ORDER BY next_at LIMIT $1 "
-        "  FOR UPDATE SKIP LOCKED) c WHERE i.tn_id = c.tn_id AND i.in_id = c.in_id "
-        "RETURNING i.tn_id, i.in_id, i.tenant, i.token, i.related, i.attempts, coalesce(i.client_ip, '')",
-        {db::P(options_.batch)});
-    if (!claimed.ok()) LogWarn("inbox_claim_failed", {{"error", std::string(claimed.status().message())}});
-    bool idle = !claimed.ok() || claimed->empty();
-    if (claimed.ok()) {
-      std::vector<std::pair<int64_t, int64_t>> decided;
-      KnownActions known = LookUp(claimed->rows);
-      // Announced after the lease: every message in it is of a row already committed.
-      BusBatch bus(pipeline_);
-      for (const db::Row& r : claimed->rows) {
-        Tenant tenant{r.Int(0), r.Str(2)};
-        int64_t in_id = r.Int(1);
-        int attempts = int(r.Int(5));
-        auto outcome = pipeline_.Receive(tenant, r.Str(3), ParseTextArray(r.Str(4)), false, &known);
-        bool done = outcome.ok() || IsPermanent(outcome.status()) || attempts + 1 >= kMaxAttempts;
-        if (outcome.ok()) {
-          Metrics& m = *metrics_;
-          if (*outcome == Received::kDuplicate && m.duplicate) m.duplicate->Increment();
-          if (*outcome != Received::kDuplicate && m.accepted) m.accepted->Increment();
-          if (*outcome != Received::kDuplicate && usage_) {
-            usage_->Add(tenant.tn_id, cache::kUsageFedIn);
-            usage_->Add(tenant.tn_id, cache::kUsageFedInBytes, int64_t(r.Str(3).size() + r.Str(4).size()));
-          }
-        } else if (done) {
-          if (metrics_->refused) metrics_->refused->Increment();
-          // E5 recommend: only a CONN* whose signature failed raises its network's PoW.
-          if (absl::IsUnauthenticated(outcome.status()) && r.Str(3).size() > 0) {
-            auto claims = DecodeClaims(r.Str(3));
-            if (claims.ok() && claims->t.rfind("CONN", 0) == 0) pow_.Penalize(r.Str(6));
-          }
-          LogInfo("inbound_refused",
-                  {{"tn_id", tenant.tn_id}, {"error", std::string(outcome.status().message())}});
-        }
-        if (done) {
-          decided.emplace_back(tenant.tn_id, in_id);
-          continue;
-        }
-        auto st = store_.pool().Query(
-            "UPDATE inbound SET attempts = attempts + 1, last_error = $3, "
-            "next_at = now() + make_interval(secs => $4) WHERE tn_id = $1 AND in_id = $2",
-            {db::P(tenant.tn_id), db::P(in_id), db::P(std::string(outcome.status().message()).substr(0, 200)),
-             db::P(int64_t(absl::ToInt64Seconds(Backoff(attempts))))});
-        if (!st.ok()) LogWarn("inbox_update_failed", {{"error", std::string(st.status().message())}});
-      }
-      bus.Flush();
-      // Rows left by a failed delete come back after the lease and end as duplicates.
-      if (absl::Status st = store_.DeleteInbound(decided); !st.ok())
-        LogWarn("inbox_delete_failed", {{"error", std::string(st.message())}});
-    }
-    if (idle) {
+    std::vector<Leased> lease;
+    if (PollDue()) lease = Claim();
+    if (lease.empty()) {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.idle_poll),
-                   [this] { return stop_ || pending_rows_ > 0; });
-      pending_rows_ -= std::min(pending_rows_, size_t(options_.batch));
+      if (held_.empty())
+        cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.idle_poll),
+                     [this] { return stop_ || !held_.empty() || next_poll_ == 0; });
+      while (!held_.empty() && lease.size() < size_t(options_.batch)) {
+        lease.push_back(std::move(held_.front()));
+        held_.pop_front();
+      }
     }
+    if (!lease.empty()) Verify(lease);
   }
+}
+
+void InboxWorker::Verify(std::vector<Leased>& lease) {
+  std::vector<std::pair<int64_t, int64_t>> decided;
+  KnownActions known = LookUp(lease);
+  // Announced after the lease: every message in it is of a row already committed.
+  BusBatch bus(pipeline_);
+  for (const Leased& r : lease) {
+    Tenant tenant{r.tn_id, r.tenant};
+    auto outcome = pipeline_.Receive(tenant, r.token, r.related, false, &known);
+    bool done = outcome.ok() || IsPermanent(outcome.status()) || r.attempts + 1 >= kMaxAttempts;
+    if (outcome.ok()) {
+      Metrics& m = *metrics_;
+      if (*outcome == Received::kDuplicate && m.duplicate) m.duplicate->Increment();
+      if (*outcome != Received::kDuplicate && m.accepted) m.accepted->Increment();
+      if (*outcome != Received::kDuplicate && usage_) {
+        size_t bytes = r.token.size();
+        for (const std::string& t : r.related) bytes += t.size();
+        usage_->Add(tenant.tn_id, cache::kUsageFedIn);
+        usage_->Add(tenant.tn_id, cache::kUsageFedInBytes, int64_t(bytes));
+      }
+    } else if (done) {
+      if (metrics_->refused) metrics_->refused->Increment();
+      // E5 recommend: only a CONN* whose signature failed raises its network's PoW.
+      if (absl::IsUnauthenticated(outcome.status()) && !r.token.empty()) {
+        auto claims = DecodeClaims(r.token);
+        if (claims.ok() && claims->t.rfind("CONN", 0) == 0) pow_.Penalize(r.client_ip);
+      }
+      LogInfo("inbound_refused",
+              {{"tn_id", tenant.tn_id}, {"error", std::string(outcome.status().message())}});
+    }
+    if (done) {
+      decided.emplace_back(tenant.tn_id, r.in_id);
+      continue;
+    }
+    auto st = store_.pool().Query(
+        "UPDATE inbound SET attempts = attempts + 1, last_error = $3, "
+        "next_at = now() + make_interval(secs => $4) WHERE tn_id = $1 AND in_id = $2",
+        {db::P(tenant.tn_id), db::P(r.in_id), db::P(std::string(outcome.status().message()).substr(0, 200)),
+         db::P(int64_t(absl::ToInt64Seconds(Backoff(r.attempts))))});
+    if (!st.ok()) LogWarn("inbox_update_failed", {{"error", std::string(st.status().message())}});
+  }
+  bus.Flush();
+  // Rows left by a failed delete come back after the lease and end as duplicates.
+  if (absl::Status st = store_.DeleteInbound(decided); !st.ok())
+    LogWarn("inbox_delete_failed", {{"error", std::string(st.message())}});
 }
 
 }  // namespace cloudillo::action

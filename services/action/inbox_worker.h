@@ -1,6 +1,9 @@
-// Verifies what POST /api/inbox queued (PROTOCOL §2.8, E1): threads lease due rows of
-// `inbound` like the outbox does, run Pipeline::Receive, and delete the row once it is
-// decided (the decided rows of a lease in one DELETE). Per lease, not per token: the
+// Verifies what POST /api/inbox queued (PROTOCOL §2.8, E1): run Pipeline::Receive and
+// delete the row once it is decided (the decided rows of a lease in one DELETE). A row
+// this process committed is verified from memory: it is written leased to us (2 min),
+// so no claim query is spent on it. Retries, rows of a process that died, and rows
+// beyond the memory bound are leased from `inbound` like the outbox does, by one
+// poll per `idle_poll` across the threads. Per lease, not per token: the
 // dedupe lookup of the action ids (one query, KnownActions) and the bus messages of
 // what was stored (one Redis round trip after those rows committed, BusBatch). A crash between the action's
 // commit and that DELETE leaves the row to be leased again after two minutes; the
@@ -11,6 +14,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -32,7 +36,8 @@ struct InboxOptions {
   int threads = 16;
   int batch = 32;  // rows one verifier leases at a time; their deletes share one statement
   absl::Duration idle_poll = absl::Milliseconds(200);
-  BatcherOptions queue;  // group commit of POST /api/inbox
+  size_t max_held = 4096;  // committed rows waiting in memory; more wait in `inbound`
+  BatcherOptions queue;    // group commit of POST /api/inbox
 };
 
 class InboxWorker {
@@ -58,9 +63,23 @@ class InboxWorker {
 
  private:
   struct Metrics;
+  // A leased row of `inbound`, from memory or from the claim query.
+  struct Leased {
+    int64_t tn_id = 0, in_id = 0;
+    std::string tenant, token;
+    std::vector<std::string> related;
+    int attempts = 0;
+    std::string client_ip;
+  };
   void Run();
+  // The group commit's writer: commits the rows and keeps those it may in memory.
+  absl::Status Write(const std::vector<InboundItem>& items);
+  // At most one thread per idle_poll asks PostgreSQL for due rows.
+  bool PollDue();
+  std::vector<Leased> Claim();
+  void Verify(std::vector<Leased>& lease);
   // The action ids of a lease's tokens, looked up in one query (dedupe, E22).
-  KnownActions LookUp(const std::vector<db::Row>& lease);
+  KnownActions LookUp(const std::vector<Leased>& lease);
 
   ActionStore& store_;
   Pipeline& pipeline_;
@@ -71,11 +90,10 @@ class InboxWorker {
   std::vector<std::thread> threads_;
   cache::UsageRecorder* usage_ = nullptr;
   std::atomic<bool> stop_{false};
+  std::atomic<int64_t> next_poll_{0};  // steady-clock nanoseconds
   std::mutex mu_;
   std::condition_variable cv_;
-  // Committed rows no idle verifier has gone for yet. A commit wakes one verifier per
-  // lease's worth of rows, not all of them: every woken verifier runs the claim query.
-  size_t pending_rows_ = 0;
+  std::deque<Leased> held_;  // committed by this process, not yet taken; bounded by max_held
 };
 
 }  // namespace cloudillo::action

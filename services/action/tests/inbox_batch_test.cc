@@ -205,6 +205,37 @@ TEST_F(InboxBatchTest, ADuplicateInsertSupersedesNothing) {
   EXPECT_EQ(status_of("a1~other"), "A");
 }
 
+// What this process committed is verified from memory, without the claim query: with
+// polling an hour apart, a row written by someone else stays queued meanwhile. On
+// Stop, what memory still holds is handed back, due at once.
+TEST_F(InboxBatchTest, RowsCommittedHereAreVerifiedFromMemoryAndHandedBackOnStop) {
+  InboxOptions options;
+  options.threads = 2;
+  options.idle_poll = absl::Hours(1);
+  worker_ = std::make_unique<InboxWorker>(*store_, *pipeline_, *pow_, options, &registry_);
+  worker_->Start();
+  // The first poll, at start, finds nothing; the next is an hour away.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::string foreign = Post("written by another replica");
+  ASSERT_TRUE(store_->EnqueueInboundBatch({To(alice_, foreign)}).ok());
+  std::string mine = Post("posted here");
+  ASSERT_TRUE(worker_->Enqueue(To(alice_, mine)).ok());
+  ASSERT_TRUE(Eventually([&] { return Stored(alice_, mine) == 1; }));
+  ASSERT_TRUE(Eventually([&] { return Count("SELECT count(*) FROM inbound") == 1; }));
+  EXPECT_EQ(Stored(alice_, foreign), 0);
+  worker_->Stop();
+
+  // No verifier: the row waits in memory, leased; Stop makes it due.
+  options.threads = 0;
+  worker_ = std::make_unique<InboxWorker>(*store_, *pipeline_, *pow_, options, &registry_);
+  worker_->Start();
+  std::string held = Post("held");
+  ASSERT_TRUE(worker_->Enqueue(To(alice_, held)).ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM inbound WHERE next_at > now() + interval '1 minute'"), 1);
+  worker_->Stop();
+  EXPECT_EQ(Count("SELECT count(*) FROM inbound WHERE next_at <= now()"), 2);
+}
+
 TEST(KnownActions, EachEntryAnswersOnce) {
   KnownActions known;
   ActionRow row;
