@@ -269,8 +269,14 @@ absl::Status ActionStore::Commit(const std::function<absl::Status(db::Tx&)>& bod
   return batcher_ ? batcher_->Run(body) : pool_->Transact(body);
 }
 
-absl::Status ActionStore::CommitAtomic(const std::function<absl::Status(db::Tx&)>& body) {
-  return batcher_ ? batcher_->RunAtomic(body) : pool_->Transact(body);
+absl::Status ActionStore::CommitAtomic(const std::function<absl::Status(db::Tx&)>& body,
+                                       Durability durability) {
+  if (batcher_) return batcher_->RunAtomic(body, durability);
+  return pool_->Transact([&](db::Tx& tx) -> absl::Status {
+    if (durability == Durability::kReplayable)
+      CL_RETURN_IF_ERROR(tx.Query("SET LOCAL synchronous_commit = off").status());
+    return body(tx);
+  });
 }
 
 absl::StatusOr<std::vector<int64_t>> ActionStore::EnqueueInboundBatch(const std::vector<InboundItem>& items,
@@ -313,14 +319,19 @@ std::vector<db::Param> InboundKeys(const std::vector<std::pair<int64_t, int64_t>
 
 }  // namespace
 
-absl::Status ActionStore::DeleteInbound(const std::vector<std::pair<int64_t, int64_t>>& rows) {
+absl::Status ActionStore::DeleteInbound(const std::vector<std::pair<int64_t, int64_t>>& rows,
+                                        Durability durability) {
   if (rows.empty()) return absl::OkStatus();
-  return pool_
-      ->Query(
-          "DELETE FROM inbound i USING unnest($1::bigint[], $2::bigint[]) AS d(tn_id, in_id) "
-          "WHERE i.tn_id = d.tn_id AND i.in_id = d.in_id",
-          InboundKeys(rows))
-      .status();
+  return CommitAtomic(
+      [&](db::Tx& tx) {
+        return tx
+            .Query(
+                "DELETE FROM inbound i USING unnest($1::bigint[], $2::bigint[]) AS d(tn_id, in_id) "
+                "WHERE i.tn_id = d.tn_id AND i.in_id = d.in_id",
+                InboundKeys(rows))
+            .status();
+      },
+      durability);
 }
 
 absl::Status ActionStore::ReleaseInbound(const std::vector<std::pair<int64_t, int64_t>>& rows) {

@@ -82,7 +82,8 @@ class ActionStore {
   absl::StatusOr<std::vector<int64_t>> EnqueueInboundBatch(const std::vector<InboundItem>& items,
                                                            absl::Duration held = absl::ZeroDuration());
   // Ends decided rows of the inbound queue, (tn_id, in_id) pairs, in one statement.
-  absl::Status DeleteInbound(const std::vector<std::pair<int64_t, int64_t>>& rows);
+  absl::Status DeleteInbound(const std::vector<std::pair<int64_t, int64_t>>& rows,
+                             Durability durability = Durability::kFlushed);
   // Ends this process's lease of these rows: they are due at once.
   absl::Status ReleaseInbound(const std::vector<std::pair<int64_t, int64_t>>& rows);
 
@@ -90,7 +91,8 @@ class ActionStore {
   // commit once BatchCommits() was given a batcher (tx_batcher.h); Pool::Transact else.
   absl::Status Commit(const std::function<absl::Status(db::Tx&)>& body);
   // The same for a body that has written nothing when it returns an error (TxBatcher::RunAtomic).
-  absl::Status CommitAtomic(const std::function<absl::Status(db::Tx&)>& body);
+  absl::Status CommitAtomic(const std::function<absl::Status(db::Tx&)>& body,
+                            Durability durability = Durability::kFlushed);
   void BatchCommits(TxBatcher* batcher) { batcher_ = batcher; }
 
   db::Pool& pool() { return *pool_; }

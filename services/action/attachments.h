@@ -6,10 +6,14 @@
 // Outcomes for the inbound queue (inbox_worker.h): a file whose bytes do not match its
 // id (DataLoss), is too large (ResourceExhausted) or is not a content id
 // (InvalidArgument) refuses the action. A file the source does not have or does not let
-// us read (404, 403: blob does not yet grant follower- or connection-visible files to
-// other nodes) stays a reference to the source, and the action is stored: the
+// us read (404, 403) stays a reference to the source, and the action is stored: the
 // reference retries the whole action instead, and would drop a post after its last
 // attempt. Anything else (the node or blob is down) is Unavailable: tried again later.
+//
+// The other way round, the files a tenant attaches to its own new action are opened to
+// the action's audience before it is delivered (BlobInternal.RaiseVisibility, the
+// reference's upgrade_file_visibility), so that the recipients' nodes can fetch them:
+// the owner's blob lets a follower read an F file, a connection a C file.
 // Blocking: worker threads only.
 #pragma once
 
@@ -27,15 +31,26 @@ namespace cloudillo::action {
 class AttachmentFetcher {
  public:
   AttachmentFetcher(std::shared_ptr<cloudillo::v1::RemoteFiles::StubInterface> blob,
+                    std::shared_ptr<cloudillo::v1::BlobInternal::StubInterface> files,
                     std::shared_ptr<federation::Client> client, federation::ProxyExchange::Signer signer);
 
   // The all-in-one binary has its in-process channel only once every service is added.
-  void ConnectBlob(std::shared_ptr<cloudillo::v1::RemoteFiles::StubInterface> blob) {
+  void ConnectBlob(std::shared_ptr<cloudillo::v1::RemoteFiles::StubInterface> blob,
+                   std::shared_ptr<cloudillo::v1::BlobInternal::StubInterface> files) {
     blob_ = std::move(blob);
+    files_ = std::move(files);
   }
 
+  // `visibility`: the action's `v` as its token carries it (empty: direct), which a
+  // newly stored copy keeps, as the reference does.
   absl::Status Fetch(const Tenant& tenant, const std::string& source,
-                     const std::vector<std::string>& file_ids);
+                     const std::vector<std::string>& file_ids, const std::string& visibility = "");
+  // The tenant's own new action of `visibility` attaches `file_ids`: each of the
+  // tenant's files among them more closed than the action gets its letter (never a
+  // more closed one). S and direct actions open nothing and cost no call. Best effort:
+  // the caller logs an error and goes on.
+  absl::Status RaiseVisibility(const Tenant& tenant, const std::vector<std::string>& file_ids,
+                               const std::string& visibility);
   // Makes `pipeline` fetch through this before it stores an inbound action.
   void AttachTo(Pipeline& pipeline) {
     pipeline.FetchAttachmentsWith(
@@ -46,9 +61,10 @@ class AttachmentFetcher {
 
  private:
   absl::Status FetchOne(const Tenant& tenant, const std::string& source, const std::string& file_id,
-                        bool retry);
+                        const std::string& visibility, bool retry);
 
   std::shared_ptr<cloudillo::v1::RemoteFiles::StubInterface> blob_;
+  std::shared_ptr<cloudillo::v1::BlobInternal::StubInterface> files_;
   federation::ProxyExchange proxy_;
 };
 

@@ -192,7 +192,9 @@ void InboxWorker::Verify(std::vector<Leased>& lease) {
   BusBatch bus(pipeline_);
   for (const Leased& r : lease) {
     Tenant tenant{r.tn_id, r.tenant};
-    auto outcome = pipeline_.Receive(tenant, r.token, r.related, false, &known);
+    // The row in `inbound` redoes the token until the DELETE below, which WAL orders
+    // after the action's commit: neither waits for its flush.
+    auto outcome = pipeline_.Receive(tenant, r.token, r.related, false, &known, Durability::kReplayable);
     bool done = outcome.ok() || IsPermanent(outcome.status()) || r.attempts + 1 >= kMaxAttempts;
     if (outcome.ok()) {
       Metrics& m = *metrics_;
@@ -227,7 +229,7 @@ void InboxWorker::Verify(std::vector<Leased>& lease) {
   }
   bus.Flush();
   // Rows left by a failed delete come back after the lease and end as duplicates.
-  if (absl::Status st = store_.DeleteInbound(decided); !st.ok())
+  if (absl::Status st = store_.DeleteInbound(decided, Durability::kReplayable); !st.ok())
     LogWarn("inbox_delete_failed", {{"error", std::string(st.message())}});
 }
 

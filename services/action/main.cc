@@ -93,9 +93,10 @@ int main(int argc, char** argv) {
   inbox.CountUsage(&usage);
   action::HistorySync history(store, pipeline, *client, Clock::Real(), {});
   history.Attach(pipeline, outbox);
-  action::AttachmentFetcher attachments(
-      cloudillo::v1::RemoteFiles::NewStub(rpc::ConnectChannel(cfg.blob_addr, &tls, "blob")), *client,
-      pipeline.ProxySigner());
+  auto blob_channel = rpc::ConnectChannel(cfg.blob_addr, &tls, "blob");
+  action::AttachmentFetcher attachments(cloudillo::v1::RemoteFiles::NewStub(blob_channel),
+                                        cloudillo::v1::BlobInternal::NewStub(blob_channel), *client,
+                                        pipeline.ProxySigner());
   attachments.AttachTo(pipeline);
   // The bus: one pattern subscription for every tenant's channel, fanned out in process;
   // on the same connection, identity's invalidations for the tenant cache.

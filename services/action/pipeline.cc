@@ -415,7 +415,7 @@ absl::Status Pipeline::OnCreate(const Tenant& tenant, const ActionRow& row) {
 
 absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::string& token,
                                            const std::vector<std::string>& related, bool pre_approved,
-                                           KnownActions* lookups) {
+                                           KnownActions* lookups, Durability durability) {
   CL_ASSIGN_OR_RETURN(Claims c, DecodeClaims(token));
   CL_ASSIGN_OR_RETURN(crypto::P384PublicKey key, keys_->Key(c.iss, c.k, c.iat));
   absl::Time now = clock_.Now();
@@ -506,10 +506,12 @@ absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::stri
       CL_RETURN_IF_ERROR(fetch_attachments_(tenant, source, row.attachments));
     }
     CL_ASSIGN_OR_RETURN(row.status, InboundStatus(tenant, row, pre_approved));
-    absl::Status inserted = store_.CommitAtomic([&](db::Tx& tx) -> absl::Status {
-      CL_ASSIGN_OR_RETURN(row.a_id, store_.Insert(tx, tenant.tn_id, row));
-      return absl::OkStatus();
-    });
+    absl::Status inserted = store_.CommitAtomic(
+        [&](db::Tx& tx) -> absl::Status {
+          CL_ASSIGN_OR_RETURN(row.a_id, store_.Insert(tx, tenant.tn_id, row));
+          return absl::OkStatus();
+        },
+        durability);
     if (absl::IsAlreadyExists(inserted)) {
       outcome = Received::kDuplicate;  // a concurrent verifier stored it first
     } else {

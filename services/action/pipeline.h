@@ -102,9 +102,12 @@ class Pipeline {
 
   absl::StatusOr<ActionRow> Create(const Tenant& tenant, const CreateInput& in);
   // `lookups` (may be null): the caller's lookup of the token's action id, taken from it.
+  // `durability` of the action row's commit: kReplayable only for a caller whose
+  // durable queue row redoes the token until it deletes that row (the inbox verifier).
   absl::StatusOr<Received> Receive(const Tenant& tenant, const std::string& token,
                                    const std::vector<std::string>& related, bool pre_approved,
-                                   KnownActions* lookups = nullptr);
+                                   KnownActions* lookups = nullptr,
+                                   Durability durability = Durability::kFlushed);
 
   // Accept/reject of a confirm-type action (§2.11: CONN sends CONN:ACC; FSHR, INVT rest).
   absl::StatusOr<ActionRow> Accept(const Tenant& tenant, const std::string& action_id);

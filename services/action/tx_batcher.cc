@@ -32,6 +32,7 @@ class TrackingTx final : public db::Tx {
 struct TxBatcher::Job {
   const Body* body = nullptr;
   bool savepoint = true;
+  Durability durability = Durability::kFlushed;
   bool done = false;
   absl::Status status;
   std::condition_variable cv;
@@ -67,14 +68,17 @@ void TxBatcher::Stop() {
   queue_.clear();
 }
 
-absl::Status TxBatcher::Run(const Body& body) { return Submit(body, true); }
+absl::Status TxBatcher::Run(const Body& body) { return Submit(body, true, Durability::kFlushed); }
 
-absl::Status TxBatcher::RunAtomic(const Body& body) { return Submit(body, false); }
+absl::Status TxBatcher::RunAtomic(const Body& body, Durability durability) {
+  return Submit(body, false, durability);
+}
 
-absl::Status TxBatcher::Submit(const Body& body, bool savepoint) {
+absl::Status TxBatcher::Submit(const Body& body, bool savepoint, Durability durability) {
   auto job = std::make_shared<Job>();
   job->body = &body;
   job->savepoint = savepoint;
+  job->durability = durability;
   std::unique_lock<std::mutex> lock(mu_);
   if (stopped_) return absl::UnavailableError("store stopping");
   if (queue_.size() >= max_queue_) return absl::UnavailableError("store queue full");
@@ -106,7 +110,11 @@ void TxBatcher::Loop() {
 }
 
 void TxBatcher::RunGroup(std::vector<std::shared_ptr<Job>>& group) {
+  // One body that must be flushed makes the whole group wait for the flush.
+  bool replayable = std::all_of(group.begin(), group.end(),
+                                [](const auto& j) { return j->durability == Durability::kReplayable; });
   absl::Status shared = pool_.Transact([&](db::Tx& tx) -> absl::Status {
+    if (replayable) CL_RETURN_IF_ERROR(tx.Query("SET LOCAL synchronous_commit = off").status());
     for (auto& j : group) {
       if (j->savepoint) CL_RETURN_IF_ERROR(tx.Query("SAVEPOINT job").status());
       TrackingTx jt(tx);

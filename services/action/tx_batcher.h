@@ -25,6 +25,13 @@ class Registry;
 
 namespace cloudillo::action {
 
+// When a commit returns. kFlushed: after its WAL flush (fsync), as PostgreSQL does by
+// default. kReplayable: without waiting for it, for a write that a durable queue row
+// redoes until a later transaction deletes that row. WAL is flushed in order, so a
+// crash that loses such a commit loses the delete too, and the row is replayed; any
+// later flushed commit makes it durable as well.
+enum class Durability { kFlushed, kReplayable };
+
 class TxBatcher {
  public:
   using Body = std::function<absl::Status(db::Tx&)>;
@@ -43,12 +50,12 @@ class TxBatcher {
   // its last statement, or it fails before writing): it runs without a savepoint, one
   // round trip and one subtransaction fewer. A body whose SQL fails still poisons the
   // group and runs again alone.
-  absl::Status RunAtomic(const Body& body);
+  absl::Status RunAtomic(const Body& body, Durability durability = Durability::kFlushed);
   void Stop();
 
  private:
   struct Job;
-  absl::Status Submit(const Body& body, bool savepoint);
+  absl::Status Submit(const Body& body, bool savepoint, Durability durability);
   void Loop();
   void RunGroup(std::vector<std::shared_ptr<Job>>& group);
 

@@ -157,5 +157,39 @@ TEST_F(TxBatcherTest, StoppedRefuses) {
   EXPECT_EQ(Count(), 0);
 }
 
+// Only a group of replayable bodies alone skips the wait for its WAL flush; one body
+// that must be flushed makes its whole group wait (synchronous_commit as each saw it).
+TEST_F(TxBatcherTest, OnlyAnAllReplayableGroupSkipsTheFlush) {
+  TxBatcher b(*pool_, 32, 1024, nullptr);
+  auto seen = [](std::string* out) {
+    return [out](db::Tx& tx) -> absl::Status {
+      auto r = tx.Query("SHOW synchronous_commit");
+      if (!r.ok()) return r.status();
+      *out = r->rows[0].Str(0);
+      return absl::OkStatus();
+    };
+  };
+  std::string alone, flushed, mixed_replayable, mixed_flushed;
+  TxBatcher::Body body = seen(&alone);
+  ASSERT_TRUE(b.RunAtomic(body, Durability::kReplayable).ok());
+  EXPECT_EQ(alone, "off");
+  body = seen(&flushed);
+  ASSERT_TRUE(b.RunAtomic(body).ok());
+  EXPECT_EQ(flushed, "on");
+  HoldFirstGroup(b);
+  TxBatcher::Body r = seen(&mixed_replayable), f = seen(&mixed_flushed);
+  std::thread t1([&] { EXPECT_TRUE(b.RunAtomic(r, Durability::kReplayable).ok()); });
+  std::thread t2([&] { EXPECT_TRUE(b.RunAtomic(f).ok()); });
+  Open();
+  t1.join();
+  t2.join();
+  EXPECT_EQ(mixed_replayable, "on");
+  EXPECT_EQ(mixed_flushed, "on");
+  // The setting ends with its transaction: the pool's next user sees the default.
+  auto after = pool_->Query("SHOW synchronous_commit");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->rows[0].Str(0), "on");
+}
+
 }  // namespace
 }  // namespace cloudillo::action
