@@ -33,6 +33,7 @@ const std::map<std::string, std::set<std::string>> kExpected = {
     {"cloudillo.v1.Identity.GetLoginProfile", {"access"}},
     // action may call these too; it is not among the identities this test plays.
     {"cloudillo.v1.Identity.SignAction", {"access"}},
+    // action and blob (F and C files) too.
     {"cloudillo.v1.Identity.GetRelationships", {"access"}},
     {"cloudillo.v1.Identity.UpdateRelationship", {}},
     {"cloudillo.v1.Identity.ListFollowers", {}},

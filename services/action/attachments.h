@@ -51,11 +51,15 @@ class AttachmentFetcher {
   // the caller logs an error and goes on.
   absl::Status RaiseVisibility(const Tenant& tenant, const std::vector<std::string>& file_ids,
                                const std::string& visibility);
-  // Makes `pipeline` fetch through this before it stores an inbound action.
+  // Makes `pipeline` fetch through this before it stores an inbound action, and open
+  // through this the files of an action its tenant creates.
   void AttachTo(Pipeline& pipeline) {
     pipeline.FetchAttachmentsWith(
-        [this](const Tenant& t, const std::string& source, const std::vector<std::string>& ids) {
-          return Fetch(t, source, ids);
+        [this](const Tenant& t, const std::string& source, const std::vector<std::string>& ids,
+               const std::string& visibility) { return Fetch(t, source, ids, visibility); });
+    pipeline.RaiseAttachmentsWith(
+        [this](const Tenant& t, const std::vector<std::string>& ids, const std::string& visibility) {
+          return RaiseVisibility(t, ids, visibility);
         });
   }
 

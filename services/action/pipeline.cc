@@ -315,6 +315,13 @@ absl::StatusOr<ActionRow> Pipeline::Create(const Tenant& tenant, const CreateInp
     }
     return row;
   }
+  // Before any delivery exists, so a recipient's node that fetches an attachment finds
+  // it open (the reference does it before signing). Best effort, as the reference: a
+  // file left closed stays a reference at the recipients, the action still goes out.
+  if (!row.attachments.empty() && raise_attachments_) {
+    if (absl::Status st = raise_attachments_(tenant, row.attachments, row.visibility); !st.ok())
+      LogWarn("attachments_not_opened", {{"tn_id", tenant.tn_id}, {"error", std::string(st.message())}});
+  }
   CL_ASSIGN_OR_RETURN(Delivery delivery, Recipients(tenant, def, row));
   CL_RETURN_IF_ERROR(store_.pool().Transact([&](db::Tx& tx) -> absl::Status {
     CL_ASSIGN_OR_RETURN(row.a_id, store_.Insert(tx, tenant.tn_id, row));
@@ -503,7 +510,7 @@ absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::stri
       // §2.8 step 11: from the audience when that is another node (a community relays
       // its members' posts), else from the issuer. A failure leaves nothing stored.
       const std::string& source = !c.aud.empty() && c.aud != tenant.id_tag ? c.aud : c.iss;
-      CL_RETURN_IF_ERROR(fetch_attachments_(tenant, source, row.attachments));
+      CL_RETURN_IF_ERROR(fetch_attachments_(tenant, source, row.attachments, c.v));
     }
     CL_ASSIGN_OR_RETURN(row.status, InboundStatus(tenant, row, pre_approved));
     absl::Status inserted = store_.CommitAtomic(

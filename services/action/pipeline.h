@@ -139,11 +139,18 @@ class Pipeline {
   using EphemeralSend = std::function<void(const Tenant&, const std::vector<std::string>& recipients,
                                            const std::string& token)>;
   void OnEphemeral(EphemeralSend fn) { ephemeral_ = std::move(fn); }
-  // Fetches an inbound action's attachments from `source` before the action is stored
-  // (attachments.h); unset, attachments stay references to the other node.
-  using AttachmentFetch = std::function<absl::Status(const Tenant&, const std::string& source,
-                                                     const std::vector<std::string>& file_ids)>;
+  // Fetches an inbound action's attachments from `source` before the action is stored,
+  // each new copy of the action's token visibility `v` (attachments.h); unset,
+  // attachments stay references to the other node.
+  using AttachmentFetch =
+      std::function<absl::Status(const Tenant&, const std::string& source,
+                                 const std::vector<std::string>& file_ids, const std::string& visibility)>;
   void FetchAttachmentsWith(AttachmentFetch fn) { fetch_attachments_ = std::move(fn); }
+  // Opens the files a tenant's new action attaches to the action's visibility before the
+  // action is delivered (attachments.h); unset, the files keep theirs.
+  using AttachmentRaise = std::function<absl::Status(const Tenant&, const std::vector<std::string>& file_ids,
+                                                     const std::string& visibility)>;
+  void RaiseAttachmentsWith(AttachmentRaise fn) { raise_attachments_ = std::move(fn); }
 
  private:
   void LinkFormed(const Tenant& tenant, const std::string& peer) {
@@ -191,6 +198,7 @@ class Pipeline {
   std::function<void(const Tenant&, const std::string&)> link_formed_;
   EphemeralSend ephemeral_;
   AttachmentFetch fetch_attachments_;
+  AttachmentRaise raise_attachments_;
   TenantCache* cache_ = nullptr;
 };
 

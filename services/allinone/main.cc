@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
   inbox.CountUsage(&usage);
   action::HistorySync history(action_store, pipeline, *fed_client, Clock::Real(), {});
   history.Attach(pipeline, outbox);
-  action::AttachmentFetcher attachments(nullptr, *fed_client, pipeline.ProxySigner());
+  action::AttachmentFetcher attachments(nullptr, nullptr, *fed_client, pipeline.ProxySigner());
   attachments.AttachTo(pipeline);
   action::BusHub bus(act_cfg.bus, registry.get());
   action::ActionService action_service(action_store, pipeline, outbox, inbox, redis, Clock::Real(), workers,
@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
   if (!blob_store.ok()) return process::StartupFailure("blob store", blob_store.status());
   blob::BlobMetrics blob_metrics(*registry);
   blob::BlobService blob_service(*blob_pool, std::move(*blob_store), blob_cfg.options, workers, blob_metrics);
-  blob::FileAccessService file_access(*blob_pool, workers);
+  blob::FileAccessService file_access(*blob_pool, workers, &blob_service.relations());
   collab::DocStore collab_store(*collab_pool);
   collab::DocHub collab_hub(collab_store, redis, workers, collab_cfg.hub, registry.get());
   collab::AccessCheck collab_access;
@@ -194,7 +194,8 @@ int main(int argc, char** argv) {
   access_service.ConnectIdentity(channel);
   access_service.ConnectFederation(*fed_client, fed_keys);
   pipeline.ConnectIdentity(cloudillo::v1::Identity::NewStub(channel));
-  attachments.ConnectBlob(cloudillo::v1::RemoteFiles::NewStub(channel));
+  attachments.ConnectBlob(cloudillo::v1::RemoteFiles::NewStub(channel),
+                          cloudillo::v1::BlobInternal::NewStub(channel));
   usage.Start();
   outbox.Start();
   inbox.Start();
@@ -233,9 +234,11 @@ int main(int argc, char** argv) {
         gw.OnInvalidation(msg);
         identity_service.profiles().OnInvalidation(msg);
         tenant_cache.OnInvalidation(msg);
+        blob_service.relations().OnInvalidation(msg);
       },
       [&] {
         tenant_cache.Clear();
+        blob_service.relations().Clear();
         gw.OnSubscriberReset();
         collab_hub.OnSubscriberReset();
         identity_service.profiles().Clear();

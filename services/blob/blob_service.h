@@ -7,9 +7,10 @@
 // chunk was written. Disk, libvips and PostgreSQL run on the worker pool, never on
 // gRPC's threads; each stream has at most one job queued at a time.
 //
-// Who may do what (there are no shares yet): the tenant's owner everything; a token
-// scoped `file:<id>:R|C|W` reads that file (and with W renames it); anyone reads a
-// file of visibility P, any authenticated caller one of visibility V.
+// Who may do what: the tenant's owner everything; a token scoped `file:<id>:R|C|W`
+// reads that file (and with W renames it); anyone reads a file of visibility P, any
+// authenticated caller one of visibility V, a follower or a connection of the tenant
+// one of F, a connection one of C (relationship_gate.h); a share entry its permission.
 #pragma once
 
 #include <memory>
@@ -27,6 +28,7 @@
 #include "file_ids.h"
 #include "file_row.h"
 #include "file_row_cache.h"
+#include "relationship_gate.h"
 
 namespace cloudillo::blob {
 
@@ -56,8 +58,11 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
   BlobService(std::shared_ptr<db::Pool> pool, std::unique_ptr<BlobStore> store, BlobOptions options,
               rpc::WorkerPool& workers, BlobMetrics& metrics);
 
-  // Identity publishes the profile picture and the cover (PUT /api/me/image, /cover).
+  // Identity publishes the profile picture and the cover (PUT /api/me/image, /cover),
+  // and answers who follows or is connected to a tenant (relations()).
   void ConnectIdentity(std::shared_ptr<grpc::Channel> channel);
+  // Reads of F and C files by the tenant's peers; also collab's (FileAccessService).
+  RelationshipGate& relations() { return relations_; }
 
   grpc::ServerReadReactor<cloudillo::v1::ApiUploadPart>* Upload(grpc::CallbackServerContext*,
                                                                 ApiReply*) override;
@@ -96,6 +101,9 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
 
   // Removes the stored bytes of a tenant's blobs that no file refers to any more.
   absl::Status CollectGarbage(int64_t tn_id);
+  // BlobInternal.RaiseVisibility (raise_visibility.cc): how many files changed.
+  absl::StatusOr<int> RaiseVisibility(int64_t tn_id, const std::vector<std::string>& file_ids,
+                                      const std::string& visibility);
 
   // --- used by the stream reactors (upload.cc, download.cc) ---
   struct UploadResult {
@@ -179,15 +187,20 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
   std::mutex quota_mu_;
   std::unordered_map<std::string, CachedQuota> quotas_;  // by id_tag; bounded (storage_quota.cc)
   FileRowCache rows_;
+  RelationshipGate relations_{Clock::Real(), {}};
 };
 
-// For other services: identity's admin API asks for a tenant's storage.
+// For other services: identity's admin API asks for a tenant's storage; action opens
+// the files its tenant attaches to an action (raise_visibility.cc).
 class BlobInternalService final : public cloudillo::v1::BlobInternal::CallbackService {
  public:
   BlobInternalService(BlobService& blob, std::shared_ptr<db::Pool> pool, rpc::WorkerPool& workers)
       : blob_(blob), pool_(std::move(pool)), workers_(workers) {}
   grpc::ServerUnaryReactor* GetStorageUsage(grpc::CallbackServerContext*, const cloudillo::v1::TenantRef*,
                                             cloudillo::v1::StorageUsage*) override;
+  grpc::ServerUnaryReactor* RaiseVisibility(grpc::CallbackServerContext*,
+                                            const cloudillo::v1::RaiseVisibilityRequest*,
+                                            cloudillo::v1::RaiseVisibilityReply*) override;
 
  private:
   BlobService& blob_;

@@ -217,7 +217,8 @@ absl::StatusOr<BlobService::DownloadPlan> BlobService::PlanDownload(const ApiReq
   Variant chosen;
   std::string descriptor;
   // Readable by CanRead alone: the answer depends on the caller's token and the file
-  // row only (not on share entries or folder links), so the gateway may reuse it.
+  // row only (not on relationships, share entries or folder links), so the gateway
+  // may reuse it.
   bool reusable = false;
   if (by_variant) {
     const std::string& id = rpc::PathParam(req, "variantId");
@@ -243,6 +244,10 @@ absl::StatusOr<BlobService::DownloadPlan> BlobService::PlanDownload(const ApiReq
         hit = &r;
         break;
       }
+    }
+    for (size_t i = 0; !hit && i < rows.rows.size(); ++i) {  // a follower or a connection?
+      CL_ASSIGN_OR_RETURN(bool related, relations_.Permits(ctx, RowToFile(rows.rows[i])));
+      if (related) hit = &rows.rows[i];
     }
     for (size_t i = 0; !hit && i < rows.rows.size(); ++i) {  // shared with this caller?
       CL_ASSIGN_OR_RETURN(char share, SharePermission(ctx, rows.rows[i].Str(0)));

@@ -1,6 +1,7 @@
 #include "file_access.h"
 
 #include "blob_service.h"
+#include "cloudillo/core/status_macros.h"
 #include "cloudillo/rpc/api.h"
 #include "file_ids.h"
 #include "file_rows.h"
@@ -94,6 +95,10 @@ absl::StatusOr<FileAccessReply> FileAccessService::Check(const cloudillo::v1::Fi
   }
   if (f.status != "A") return out;
   char level = CanRead(ctx, f) ? 'R' : 0;
+  if (level == 0 && relations_) {
+    CL_ASSIGN_OR_RETURN(bool related, relations_->Permits(ctx, f));
+    if (related) level = 'R';
+  }
   if (ctx.authenticated() && !ctx.subject().empty()) {
     auto share = pool_->Query(
         "SELECT permission FROM file_shares WHERE tn_id = $1 AND file_id = $2 AND subject_id = $3 AND "

@@ -56,6 +56,10 @@ bool IsRandomFileId(std::string_view id) {
 
 bool IsFileId(std::string_view id) { return IsContentId(id, 'f') || IsRandomFileId(id); }
 
+bool IsOpenVisibility(std::string_view v) {
+  return v.size() == 1 && kOpenVisibilities.find(v[0]) != std::string_view::npos;
+}
+
 bool IsValidFileName(std::string_view name) {
   if (name.empty() || name.size() > 255 || name == "." || name == "..") return false;
   if (!IsValidUtf8(name)) return false;

@@ -45,6 +45,12 @@ bool IsValidFileName(std::string_view name);
 // A tag: 1–64 characters of [0-9A-Za-z_.:-] (they appear in paths: /tag/{tag}).
 bool IsValidTag(std::string_view tag);
 
+// The visibility letters that open a file beyond its owner, most open first (PROTOCOL
+// §2.6): P, V, 2, F, C. S and direct (D, NULL) open nothing: a file has no subscribers.
+inline constexpr std::string_view kOpenVisibilities = "PV2FC";
+// One of kOpenVisibilities, alone.
+bool IsOpenVisibility(std::string_view v);
+
 struct Variant {
   std::string name;     // orig, vis.tn, …
   std::string blob_id;  // b1~…

@@ -140,6 +140,8 @@ absl::StatusOr<FileRow> BlobService::ReadableFile(const ApiRequest& req, const s
       if (level == 0) return rpc::Forbidden();
       return std::move(**f);
     }
+    CL_ASSIGN_OR_RETURN(bool related, relations_.Permits(req.ctx(), **f));
+    if (related) return std::move(**f);
     auto share = SharePermission(req.ctx(), file_id);
     if (!share.ok()) return share.status();
     if (*share == 0 || (*f)->status != "A") return rpc::Forbidden();

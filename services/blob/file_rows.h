@@ -27,6 +27,9 @@ inline constexpr int kMaxFolderDepth = 64;
 absl::StatusOr<char> ScopeLevel(db::Pool& pool, const cloudillo::v1::RequestContext& ctx, const FileRow& f);
 // The `file:<id>:X` file ids of a scope, as a PostgreSQL text[] literal.
 std::string ScopeFileIds(const std::string& scope);
+// What the caller's token and the row alone allow (the owner, a scope, P, V): the same
+// answer for every request with that token, so a download it allowed is reusable.
+// F and C (relationship_gate.h), share entries and folder links are decided beside it.
 bool CanRead(const cloudillo::v1::RequestContext& ctx, const FileRow& f);
 bool CanWrite(const cloudillo::v1::RequestContext& ctx, const FileRow& f);
 

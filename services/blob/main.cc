@@ -5,6 +5,8 @@
 #include "blob_config.h"
 #include "blob_policy.h"
 #include "blob_service.h"
+#include "cloudillo/cache/invalidation.h"
+#include "cloudillo/cache/redis.h"
 #include "cloudillo/core/log.h"
 #include "cloudillo/db/migrate.h"
 #include "cloudillo/federation/client.h"
@@ -40,11 +42,13 @@ int main(int argc, char** argv) {
   auto cfg = blob::BlobConfig::Load(src);
   auto fed_cfg = federation::ClientConfig::Load(src);
   auto tls = rpc::ClusterTls::Load(src, !migrate);
+  auto& redis_cfg = store_cfg.redis;
   if (src.help_requested()) {
     std::printf("cloudillo-blob [migrate]\n%s\n", src.HelpText().c_str());
     return 0;
   }
   if (absl::Status st = src.Finish(); !st.ok()) return process::StartupFailure("configuration", st);
+  if (!redis_cfg.ok()) return process::StartupFailure("Redis", redis_cfg.status());
 
   auto pool = db::Pool::Connect(store_cfg.database_url, store_cfg.db_pool_size, "blob");
   if (!pool.ok()) return process::StartupFailure("database", pool.status());
@@ -72,13 +76,19 @@ int main(int argc, char** argv) {
   blob::BlobMetrics metrics(*registry);
   blob::BlobService service(*pool, std::move(*store), cfg.options, workers, metrics);
   service.ConnectIdentity(rpc::ConnectChannel(cfg.identity_addr, &tls, "identity"));
+  // identity's word that a tenant's follows, connections or blocks changed reaches the
+  // relationships kept for F and C files at once (relationship_gate.h).
+  cache::Subscriber invalidations(
+      *redis_cfg, {cache::kInvalidationChannel},
+      [&service](const std::string&, const std::string& msg) { service.relations().OnInvalidation(msg); },
+      [&service] { service.relations().Clear(); });
   // Each remote body is held whole while it is hashed: bounded by the largest file.
   fed_cfg.max_body = size_t(cfg.remote_max_bytes);
   auto fed_client = federation::Client::Create(fed_cfg);
   if (!fed_client.ok()) return process::StartupFailure("CLOUDILLO_FEDERATION_MAP", fed_client.status());
   blob::RemoteFileService remote(service, *pool, *fed_client, {cfg.remote_max_bytes});
   rpc::RpcServer server(registry);
-  blob::FileAccessService file_access(*pool, workers);
+  blob::FileAccessService file_access(*pool, workers, &service.relations());
   server.AddService(&service);
   blob::BlobInternalService internal(service, *pool, workers);
   server.AddService(&internal);
@@ -87,6 +97,7 @@ int main(int argc, char** argv) {
   auto port = server.Start(
       *listen, rpc::ServerCredentials(tls, std::make_shared<rpc::AccessPolicy>(blob::ListenerPolicy())));
   if (!port.ok()) return process::StartupFailure("gRPC", port.status());
+  invalidations.Start();
 
   process::Readiness readiness(registry);
   readiness.AddDependency("postgres", [&] { return (*pool)->Ping(); });
@@ -103,6 +114,7 @@ int main(int argc, char** argv) {
   readiness.SetDraining();
   absl::SleepFor(proc.drain_delay);
   server.Shutdown(proc.shutdown_grace);
+  invalidations.Stop();
   workers.Shutdown();
   (*ops)->Stop(absl::Seconds(1));
   LogInfo("stopped");

@@ -152,7 +152,9 @@ absl::StatusOr<RemoteFileReply> RemoteFileService::Fetch(const RemoteFileRequest
   nf.tn_id = tn;
   nf.file_id = file_id;
   nf.parent = db::Null();
-  nf.visibility = db::Null();
+  // The carrying action's letter, as the reference keeps it; anything else (an avatar,
+  // S, direct) keeps the copy to this tenant's owner.
+  nf.visibility = IsOpenVisibility(req.visibility()) ? db::P(req.visibility()) : db::Null();
   nf.file_name = name;
   nf.content_type = content_type;
   nf.preset = "remote";

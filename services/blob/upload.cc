@@ -188,6 +188,7 @@ absl::StatusOr<uint64_t> BlobService::QuotaLeft(int64_t tn_id, uint64_t quota) {
 
 void BlobService::ConnectIdentity(std::shared_ptr<grpc::Channel> channel) {
   identity_ = cloudillo::v1::Identity::NewStub(channel);
+  relations_.Connect(cloudillo::v1::Identity::NewStub(channel));
 }
 
 absl::Status BlobService::PublishPicture(const ApiRequest& head, const std::string& picture,

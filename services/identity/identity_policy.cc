@@ -11,9 +11,9 @@ rpc::AccessPolicy ListenerPolicy() {
   // blob: the id_tag of a tenant it fetches a remote file for, to learn its plan quota.
   p.Allow("/cloudillo.v1.Identity/GetLoginProfile", {"access", "blob"});
   // access signs PROXY tokens (§3.4) and reads a peer's roles for the token it mints (E7).
-  for (const char* m : {"SignAction", "GetRelationships"}) {
-    p.Allow(std::string("/cloudillo.v1.Identity/") + m, {"action", "access"});
-  }
+  p.Allow("/cloudillo.v1.Identity/SignAction", {"action", "access"});
+  // blob: whether a peer follows or is connected to the tenant (F and C files, §4.5).
+  p.Allow("/cloudillo.v1.Identity/GetRelationships", {"action", "access", "blob"});
   for (const char* m : {"UpdateRelationship", "ListFollowers", "GetTenantSettings"}) {
     p.Allow(std::string("/cloudillo.v1.Identity/") + m, {"action"});
   }

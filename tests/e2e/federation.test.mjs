@@ -1,13 +1,15 @@
 // Two independent clusters on loopback (two databases, two gateways), mapped to each
 // other with CLOUDILLO_FEDERATION_MAP (PROTOCOL §13.10): alice on A connects with bob
 // on B, posts with an attachment; bob comments and reacts; both sides list the right
-// state (PROTOCOL §2.5–§2.11, E11, E24).
+// state (PROTOCOL §2.5–§2.11, E11, E24); a follower's node gets the pictures of a post of
+// visibility F (§4.5, §4.6).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign as cryptoSign, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import WebSocket from 'ws';
 import { Cluster, freePort, b64url } from './cluster.mjs';
+import { png } from './files_helpers.mjs';
 
 let A, B, alice, bob, aliceToken, bobToken;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -32,7 +34,7 @@ async function list(cluster, tenant, token, query = '') {
 before(async () => {
   const [portA, portB] = await Promise.all([freePort(), freePort()]);
   const map = `cl-o.alice.test=http://127.0.0.1:${portA},cl-o.bob.test=http://127.0.0.1:${portB},` +
-    `cl-o.carol.test=http://127.0.0.1:${portA}`;
+    `cl-o.carol.test=http://127.0.0.1:${portA},cl-o.erin.test=http://127.0.0.1:${portA}`;
   A = new Cluster({ CLOUDILLO_HTTP_PORT: String(portA), CLOUDILLO_FEDERATION_MAP: map });
   B = new Cluster({ CLOUDILLO_HTTP_PORT: String(portB), CLOUDILLO_FEDERATION_MAP: map });
   await Promise.all([A.start(), B.start()]);
@@ -136,6 +138,60 @@ test('connect, accept, post with an attachment, comment and react across two clu
     const a = (await list(B, bob, bobToken, '?type=POST')).find((x) => x.actionId === postId);
     return a && a.stat.commentCount === 1 && a.stat.reactions === '1,L1';
   });
+});
+
+// PROTOCOL §2.6, §4.5, §4.6: the pictures of a post of the default visibility F reach a
+// follower's node. erin's node opens the direct file she attaches to F when she posts
+// (the reference's upgrade_file_visibility) and lets bob's node, with the token it
+// exchanged (sub = bob.test), read her F files because bob follows her.
+test('a follower\'s node fetches the attachments of a post of the default visibility F', async () => {
+  const erin = A.createTenant('erin.test');
+  const erinToken = await A.login(erin);
+  let r = await B.api(bob.idTag, 'POST', '/api/actions', {
+    token: bobToken, body: { type: 'FLLW', audienceTag: 'erin.test' },
+  });
+  assert.equal(r.status, 201, r.text);
+  await eventually('bob follows erin at erin\'s node', async () => {
+    const p = await A.api(erin.idTag, 'GET', '/api/profiles/bob.test', { token: erinToken });
+    return p.status === 200 && p.json.data && p.json.data.follower === true;
+  });
+  // Images: each has several variants, which bob's node fetches one by one by variant id.
+  const upload = async (image, query) => {
+    const u = await A.api(erin.idTag, 'POST', `/api/files/default/picture.png${query}`,
+      { token: erinToken, raw: image, headers: { 'Content-Type': 'image/png' } });
+    assert.ok(u.status === 200 || u.status === 201, u.text);
+    return u.json.data.fileId;
+  };
+  const sharedId = await upload(png(600, 400, [10, 120, 200]), '?visibility=F');
+  const directId = await upload(png(600, 400, [200, 120, 10]), '');
+  r = await A.api(erin.idTag, 'GET', `/api/files/${sharedId}`);
+  assert.equal(r.status, 403, 'a guest does not read an F file');
+
+  r = await A.api(erin.idTag, 'POST', '/api/actions', {
+    token: erinToken, body: { type: 'POST', subType: 'TEXT', content: 'Pictures', attachments: [sharedId, directId] },
+  });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.data.visibility, 'F');  // E10
+  const postId = r.json.data.actionId;
+  r = await A.api(erin.idTag, 'GET', `/api/files/${directId}/metadata`, { token: erinToken });
+  assert.equal(r.json.data.visibility, 'F', 'the attached direct file opened to the post\'s followers');
+  r = await A.api(erin.idTag, 'GET', `/api/files/${directId}`);
+  assert.equal(r.status, 403, 'and to nobody else');
+
+  const post = await eventually('erin\'s POST at bob', async () =>
+    (await list(B, bob, bobToken, '?type=POST')).find((a) => a.actionId === postId));
+  assert.deepEqual(post.attachments.map((a) => a.fileId), [sharedId, directId]);
+  for (const id of [sharedId, directId]) {
+    r = await B.api(bob.idTag, 'GET', `/api/files/${id}/descriptor`, { token: bobToken });
+    assert.equal(r.status, 200, `bob's node holds ${id}: ${r.text}`);
+    const original = await A.api(erin.idTag, 'GET', `/api/files/${id}/descriptor`, { token: erinToken });
+    assert.equal(r.json.data, original.json.data);
+    r = await B.api(bob.idTag, 'GET', `/api/files/${id}`, { token: bobToken });
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.headers['content-type'], /^image\//);
+    r = await B.api(bob.idTag, 'GET', `/api/files/${id}/metadata`, { token: bobToken });
+    assert.equal(r.json.data.visibility, 'F', 'the copy keeps the post\'s visibility');
+  }
 });
 
 // §13.8: presence reaches the audience on another node (the reference drops it) and is

@@ -503,18 +503,46 @@ TEST_F(PipelineTest, AutoApproveVouchesForAConnectedWallPostWhenTheSettingSaysSo
   EXPECT_EQ(Count("SELECT count(*) FROM actions WHERE tn_id = 1 AND type = 'APRV'"), 1);
 }
 
+// The files a new action attaches are opened to its visibility before any delivery
+// exists; a failure to open them does not stop the action.
+TEST_F(PipelineTest, ANewActionOpensItsAttachmentsFirst) {
+  Connect(kAlice, kBob);
+  const std::string file = "f1~Qo2E3G8TJZ2HTGhVlrtTDBpvBGOp6gfGhq4QmD6Z46w";
+  std::vector<std::string> seen;
+  int64_t deliveries_then = -1;
+  pipeline_->RaiseAttachmentsWith(
+      [&](const Tenant& t, const std::vector<std::string>& ids, const std::string& visibility) {
+        EXPECT_EQ(t.tn_id, kAlice.tn_id);
+        seen = ids;
+        seen.push_back(visibility);
+        auto r = pool_->Query("SELECT count(*) FROM deliveries WHERE tn_id = $1", {db::P(kAlice.tn_id)});
+        deliveries_then = r.ok() ? r->rows[0].Int(0) : -2;
+        return absl::UnavailableError("blob is down");
+      });
+  CreateInput post;
+  post.type = "POST";
+  post.content = "with a file";
+  post.attachments = {file};
+  post.visibility = "F";
+  ActionRow row = Create(kAlice, post);
+  EXPECT_EQ(seen, (std::vector<std::string>{file, "F"}));
+  EXPECT_EQ(deliveries_then, 0);
+  EXPECT_FALSE(row.action_id.empty());
+}
+
 // §2.8 step 11: attachments are fetched before the row is stored, from the audience
 // when that is another node, else from the issuer; a refusal or an outage stores nothing.
 TEST_F(PipelineTest, AttachmentsAreFetchedFromTheirSourceBeforeTheRowIsStored) {
   Connect(kAlice, kBob);
   std::vector<std::pair<std::string, std::vector<std::string>>> calls;
   absl::Status answer = absl::DataLossError("the remote bytes do not match");
-  pipeline_->FetchAttachmentsWith(
-      [&](const Tenant& t, const std::string& source, const std::vector<std::string>& ids) {
-        EXPECT_EQ(t.tn_id, kAlice.tn_id);
-        calls.emplace_back(source, ids);
-        return answer;
-      });
+  pipeline_->FetchAttachmentsWith([&](const Tenant& t, const std::string& source,
+                                      const std::vector<std::string>& ids, const std::string& visibility) {
+    EXPECT_EQ(t.tn_id, kAlice.tn_id);
+    EXPECT_EQ(visibility, "");  // the token's own v: none here, so the copies stay direct
+    calls.emplace_back(source, ids);
+    return answer;
+  });
   const std::string file = "f1~Qo2E3G8TJZ2HTGhVlrtTDBpvBGOp6gfGhq4QmD6Z46w";
   auto post = [&](const std::string& aud) {
     cloudillo::v1::ActionClaims c;

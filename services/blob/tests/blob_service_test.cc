@@ -351,6 +351,30 @@ TEST_F(RemoteFileTest, MatchingBytesAreStoredAndServedAsTheTenantsOwn) {
   EXPECT_TRUE(node_->asked.empty());
 }
 
+// A copy keeps the visibility of the action that carried it (P, V, 2, F, C), as the
+// reference does; an avatar, an S or a direct action leaves it the owner's (NULL).
+TEST_F(RemoteFileTest, ACopyKeepsTheVisibilityOfItsAction) {
+  auto fetch = [&](const std::string& bytes, const std::string& visibility) {
+    std::string id = node_->Publish({{"orig", bytes}});
+    cloudillo::v1::RemoteFileRequest req;
+    req.set_tn_id(1);
+    req.set_id_tag("remote.test");
+    req.set_file_id(id);
+    req.set_visibility(visibility);
+    EXPECT_TRUE(remote_->Fetch(req).ok());
+    auto r = pool_->Query(
+        "SELECT coalesce(visibility::text, 'NULL') FROM files WHERE tn_id = 1 AND file_id = $1", {db::P(id)});
+    EXPECT_TRUE(r.ok() && !r->empty());
+    return r.ok() && !r->empty() ? r->rows[0].Str(0) : "";
+  };
+  EXPECT_EQ(fetch("for followers", "F"), "F");
+  EXPECT_EQ(fetch("for everyone", "P"), "P");
+  EXPECT_EQ(fetch("for connections", "C"), "C");
+  EXPECT_EQ(fetch("an avatar", ""), "NULL");
+  EXPECT_EQ(fetch("for subscribers", "S"), "NULL");
+  EXPECT_EQ(fetch("anything else", "Z"), "NULL");
+}
+
 TEST_F(RemoteFileTest, BytesThatDoNotMatchTheirIdAreRefusedAndNothingIsStored) {
   std::string id = node_->Publish({{"orig", "the real bytes"}});
   Sha256Stream h;
