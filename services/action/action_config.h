@@ -10,6 +10,7 @@
 //   CLOUDILLO_INBOX_BATCH              inbound rows one verifier leases at a time (default 32)
 //   CLOUDILLO_INBOX_QUEUE              POST /api/inbox requests waiting for their group commit
 //                                      before further ones get 503 (default 2048)
+//   CLOUDILLO_INBOX_COMMITS            group commits of POST /api/inbox in flight at once (default 3)
 //   CLOUDILLO_TENANT_CACHE_SECONDS     how long settings and relationships read from identity
 //                                      are reused (tenant_cache.h; default 5, 0: never)
 //   CLOUDILLO_OUTBOX_LEASE_SECONDS     a claimed delivery's lease (default 90)
@@ -37,6 +38,7 @@ struct ActionConfig {
   int inbox_threads = 16;
   int inbox_batch = 32;
   int inbox_queue = 2048;
+  int inbox_commits = 3;
   int tenant_cache_seconds = 5;
   int outbox_lease_seconds = 90;
   BusLimits bus;
@@ -58,6 +60,8 @@ struct ActionConfig {
         int(src.Int("CLOUDILLO_INBOX_BATCH", 32, 1, 1000, "inbound rows one verifier leases at a time"));
     c.inbox_queue = int(src.Int("CLOUDILLO_INBOX_QUEUE", 2048, 1, 100000,
                                 "inbox requests waiting for their group commit before 503"));
+    c.inbox_commits = int(
+        src.Int("CLOUDILLO_INBOX_COMMITS", 3, 1, 32, "group commits of POST /api/inbox in flight at once"));
     c.tenant_cache_seconds =
         int(src.Int("CLOUDILLO_TENANT_CACHE_SECONDS", 5, 0, 300,
                     "seconds tenant settings and relationships from identity are reused (0: never)"));

@@ -4,6 +4,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "cloudillo/core/log.h"
@@ -37,7 +38,8 @@ InboundBatcher::InboundBatcher(Writer writer, BatcherOptions options, prometheus
              .Register(*registry)
              .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256});
   }
-  flusher_ = std::thread([this] { Run(); });
+  for (size_t i = 0; i < std::max<size_t>(options_.flushers, 1); ++i)
+    flushers_.emplace_back([this] { Run(); });
 }
 
 InboundBatcher::~InboundBatcher() { Stop(); }
@@ -49,7 +51,8 @@ void InboundBatcher::Stop() {
     stopped_ = true;
     work_cv_.notify_all();
   }
-  if (flusher_.joinable()) flusher_.join();
+  for (auto& t : flushers_)
+    if (t.joinable()) t.join();
   {
     std::lock_guard<std::mutex> lock(mu_);
     left.swap(queue_);

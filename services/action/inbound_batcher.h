@@ -1,6 +1,7 @@
-// Group commit of POST /api/inbox (issue 10): concurrent requests wait here while one
+// Group commit of POST /api/inbox (issue 10): concurrent requests wait here while a
 // flusher thread writes every waiting token of the queue in one statement, so one WAL
-// flush (fsync) serves a whole batch instead of one request. A request is answered
+// flush (fsync) serves a whole batch instead of one request (`flushers` such writes
+// in flight at once). A request is answered
 // only after the statement that holds its row committed; nothing is acknowledged from
 // memory. The queue is bounded: once `max_queue` tokens wait, Submit refuses at once
 // (Unavailable, 503) rather than let a sender grow the process.
@@ -34,6 +35,9 @@ struct InboundItem {
 struct BatcherOptions {
   size_t max_queue = 2048;  // tokens waiting for their commit
   size_t max_batch = 256;   // rows in one INSERT
+  // Writes in flight at once: while one waits for its fsync the next batch is already
+  // being written, and PostgreSQL flushes commits that meet in one fsync.
+  size_t flushers = 1;
 };
 
 class InboundBatcher {
@@ -72,7 +76,7 @@ class InboundBatcher {
   std::condition_variable work_cv_;
   std::deque<std::shared_ptr<Waiter>> queue_;
   bool stopped_ = false;
-  std::thread flusher_;
+  std::vector<std::thread> flushers_;
 };
 
 }  // namespace cloudillo::action

@@ -45,6 +45,10 @@ class GatedWriter {
     std::lock_guard<std::mutex> lock(mu_);
     return committed_;
   }
+  int entered() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return entered_;
+  }
   std::vector<std::vector<std::string>> batches() {
     std::lock_guard<std::mutex> lock(mu_);
     return batches_;
@@ -95,6 +99,24 @@ TEST(InboundBatcher, NoAnswerBeforeTheCommitAndWaitersShareOneWrite) {
   ASSERT_EQ(batches.size(), 2u);
   EXPECT_EQ(batches[0].size(), 1u);
   EXPECT_EQ(batches[1].size(), 20u);
+}
+
+// With two flushers, a second write starts while the first still waits (for its
+// fsync, in production): what queued meanwhile does not wait for the first.
+TEST(InboundBatcher, TwoFlushersKeepTwoWritesInFlight) {
+  GatedWriter w;
+  InboundBatcher b([&](const auto& items) { return w.Write(items); }, {64, 64, 2}, nullptr);
+  std::vector<std::thread> clients;
+  clients.emplace_back([&] { EXPECT_TRUE(b.Submit(Item(0)).ok()); });
+  w.WaitEntered(1);
+  for (int i = 1; i <= 3; ++i) clients.emplace_back([&, i] { EXPECT_TRUE(b.Submit(Item(i)).ok()); });
+  // The second flusher takes them into a write of its own while the first is held.
+  for (int i = 0; i < 2000 && w.entered() < 2; ++i) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_EQ(w.entered(), 2);
+  w.Open();
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(w.committed(), 4);
+  b.Stop();
 }
 
 TEST(InboundBatcher, AFailedWriteFailsItsWholeBatchOnly) {
