@@ -273,8 +273,7 @@ absl::Status ActionStore::CommitAtomic(const std::function<absl::Status(db::Tx&)
                                        Durability durability) {
   if (batcher_) return batcher_->RunAtomic(body, durability);
   return pool_->Transact([&](db::Tx& tx) -> absl::Status {
-    if (durability == Durability::kReplayable)
-      CL_RETURN_IF_ERROR(tx.Query("SET LOCAL synchronous_commit = off").status());
+    CL_RETURN_IF_ERROR(SetDurability(tx, durability));
     return body(tx);
   });
 }

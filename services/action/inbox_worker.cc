@@ -89,11 +89,6 @@ absl::Status InboxWorker::EnqueueAsync(InboundItem item, InboundBatcher::Done do
   return batcher_.SubmitAsync(std::move(item), std::move(done));
 }
 
-void InboxWorker::Notify() {
-  next_poll_ = 0;
-  cv_.notify_one();
-}
-
 void InboxWorker::Stop() {
   batcher_.Stop();
   {
@@ -131,11 +126,11 @@ bool InboxWorker::PollDue() {
 std::vector<InboxWorker::Leased> InboxWorker::Claim() {
   std::vector<Leased> out;
   auto claimed = store_.pool().Query(
-      "UPDATE inbound i SET next_at = now() + interval '2 minutes' FROM ("
+      "UPDATE inbound i SET next_at = now() + $2::bigint * interval '1 millisecond' FROM ("
       "  SELECT tn_id, in_id FROM inbound WHERE next_at <= now() ORDER BY next_at LIMIT $1 "
       "  FOR UPDATE SKIP LOCKED) c WHERE i.tn_id = c.tn_id AND i.in_id = c.in_id "
       "RETURNING i.tn_id, i.in_id, i.tenant, i.token, i.related, i.attempts, coalesce(i.client_ip, '')",
-      {db::P(options_.batch)});
+      {db::P(options_.batch), db::P(absl::ToInt64Milliseconds(kLease))});
   if (!claimed.ok()) {
     LogWarn("inbox_claim_failed", {{"error", std::string(claimed.status().message())}});
     return out;

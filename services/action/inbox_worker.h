@@ -52,7 +52,6 @@ class InboxWorker {
   // The same without waiting: `done` runs on the batcher's thread once the row is
   // committed (or its batch failed); a refusal is returned at once instead.
   absl::Status EnqueueAsync(InboundItem item, InboundBatcher::Done done);
-  void Notify();
   void Stop();
   // Federation traffic per tenant for the admin API's usage (tokens accepted, their
   // bytes). Set before Start(); may stay unset.

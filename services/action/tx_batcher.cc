@@ -29,6 +29,11 @@ class TrackingTx final : public db::Tx {
 
 }  // namespace
 
+absl::Status SetDurability(db::Tx& tx, Durability durability) {
+  if (durability == Durability::kFlushed) return absl::OkStatus();
+  return tx.Query("SET LOCAL synchronous_commit = off").status();
+}
+
 struct TxBatcher::Job {
   const Body* body = nullptr;
   bool savepoint = true;
@@ -114,7 +119,7 @@ void TxBatcher::RunGroup(std::vector<std::shared_ptr<Job>>& group) {
   bool replayable = std::all_of(group.begin(), group.end(),
                                 [](const auto& j) { return j->durability == Durability::kReplayable; });
   absl::Status shared = pool_.Transact([&](db::Tx& tx) -> absl::Status {
-    if (replayable) CL_RETURN_IF_ERROR(tx.Query("SET LOCAL synchronous_commit = off").status());
+    CL_RETURN_IF_ERROR(SetDurability(tx, replayable ? Durability::kReplayable : Durability::kFlushed));
     for (auto& j : group) {
       if (j->savepoint) CL_RETURN_IF_ERROR(tx.Query("SAVEPOINT job").status());
       TrackingTx jt(tx);

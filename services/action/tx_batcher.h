@@ -31,6 +31,8 @@ namespace cloudillo::action {
 // crash that loses such a commit loses the delete too, and the row is replayed; any
 // later flushed commit makes it durable as well.
 enum class Durability { kFlushed, kReplayable };
+// Makes the open transaction `tx` commit as `durability` says (first in it).
+absl::Status SetDurability(db::Tx& tx, Durability durability);
 
 class TxBatcher {
  public:
