@@ -142,12 +142,13 @@ absl::StatusOr<std::vector<std::pair<int64_t, ActionRow>>> ActionStore::FindMany
     action_ids.push_back(id);
   }
   // The pairs as a set joined on the primary key: one index probe each, and a pair
-  // repeated in `ids` cannot repeat its row.
+  // repeated in `ids` cannot repeat its row. Planned per call: a cached plan made while
+  // the table was young hashes the pairs and reads every tenant's actions.
   CL_ASSIGN_OR_RETURN(
       db::Result r,
-      pool_->Query(absl::StrCat("SELECT ", kColumns,
-                                ", tn_id FROM actions WHERE (tn_id, action_id) IN "
-                                "(SELECT * FROM unnest($1::bigint[], $2::text[]))"),
+      pool_->Query(db::PlannedPerCall(absl::StrCat("SELECT ", kColumns,
+                                                   ", tn_id FROM actions WHERE (tn_id, action_id) IN "
+                                                   "(SELECT * FROM unnest($1::bigint[], $2::text[]))")),
                    {db::P(db::TextArrayLiteral(tn_ids)), db::P(db::TextArrayLiteral(action_ids))}));
   out.reserve(r.rows.size());
   for (const db::Row& row : r.rows) out.emplace_back(row.Int(kColumnCount), FromRow(row));
@@ -316,6 +317,14 @@ std::vector<db::Param> InboundKeys(const std::vector<std::pair<int64_t, int64_t>
   return {db::P(db::TextArrayLiteral(tn_ids)), db::P(db::TextArrayLiteral(in_ids))};
 }
 
+// The rows of InboundKeys() by tuple id, each found by its own primary-key probe. A
+// join would let the planner put the queue on the outside and read it whole for every
+// key, which it does when its statistics were taken while the queue was empty (1.6 ms
+// a statement with 9,000 queued rows, against 0.1 ms this way).
+constexpr char kInboundRows[] =
+    "ctid = ANY(ARRAY(SELECT r.ctid FROM unnest($1::bigint[], $2::bigint[]) AS d(t, id) "
+    "CROSS JOIN LATERAL (SELECT ctid FROM inbound WHERE tn_id = d.t AND in_id = d.id LIMIT 1) r))";
+
 }  // namespace
 
 absl::Status ActionStore::DeleteInbound(const std::vector<std::pair<int64_t, int64_t>>& rows,
@@ -324,10 +333,8 @@ absl::Status ActionStore::DeleteInbound(const std::vector<std::pair<int64_t, int
   return CommitAtomic(
       [&](db::Tx& tx) {
         return tx
-            .Query(
-                "DELETE FROM inbound i USING unnest($1::bigint[], $2::bigint[]) AS d(tn_id, in_id) "
-                "WHERE i.tn_id = d.tn_id AND i.in_id = d.in_id",
-                InboundKeys(rows))
+            .Query(db::PlannedPerCall(absl::StrCat("DELETE FROM inbound WHERE ", kInboundRows)),
+                   InboundKeys(rows))
             .status();
       },
       durability);
@@ -336,10 +343,8 @@ absl::Status ActionStore::DeleteInbound(const std::vector<std::pair<int64_t, int
 absl::Status ActionStore::ReleaseInbound(const std::vector<std::pair<int64_t, int64_t>>& rows) {
   if (rows.empty()) return absl::OkStatus();
   return pool_
-      ->Query(
-          "UPDATE inbound i SET next_at = now() FROM unnest($1::bigint[], $2::bigint[]) AS d(tn_id, in_id) "
-          "WHERE i.tn_id = d.tn_id AND i.in_id = d.in_id",
-          InboundKeys(rows))
+      ->Query(db::PlannedPerCall(absl::StrCat("UPDATE inbound SET next_at = now() WHERE ", kInboundRows)),
+              InboundKeys(rows))
       .status();
 }
 

@@ -125,11 +125,14 @@ bool InboxWorker::PollDue() {
 
 std::vector<InboxWorker::Leased> InboxWorker::Claim() {
   std::vector<Leased> out;
+  // By tuple id and planned per call, whatever the queue's statistics say (see
+  // ActionStore::DeleteInbound): a join read the whole queue per claimed row.
   auto claimed = store_.pool().Query(
-      "UPDATE inbound i SET next_at = now() + $2::bigint * interval '1 millisecond' FROM ("
-      "  SELECT tn_id, in_id FROM inbound WHERE next_at <= now() ORDER BY next_at LIMIT $1 "
-      "  FOR UPDATE SKIP LOCKED) c WHERE i.tn_id = c.tn_id AND i.in_id = c.in_id "
-      "RETURNING i.tn_id, i.in_id, i.tenant, i.token, i.related, i.attempts, coalesce(i.client_ip, '')",
+      db::PlannedPerCall(
+          "UPDATE inbound SET next_at = now() + $2::bigint * interval '1 millisecond' WHERE ctid = ANY(ARRAY("
+          "  SELECT ctid FROM inbound WHERE next_at <= now() ORDER BY next_at LIMIT $1 FOR UPDATE SKIP "
+          "LOCKED)) "
+          "RETURNING tn_id, in_id, tenant, token, related, attempts, coalesce(client_ip, '')"),
       {db::P(options_.batch), db::P(absl::ToInt64Milliseconds(kLease))});
   if (!claimed.ok()) {
     LogWarn("inbox_claim_failed", {{"error", std::string(claimed.status().message())}});

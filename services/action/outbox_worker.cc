@@ -156,15 +156,17 @@ void OutboxWorker::Release(const std::string& recipient) {
 void OutboxWorker::Run() {
   absl::Time next_gauge = absl::InfinitePast();
   while (!stop_) {
+    // By tuple id and planned per call, whatever the queue's statistics say (see
+    // ActionStore::DeleteInbound).
     auto claimed = store_.pool().Query(
-        "UPDATE deliveries d SET next_at = now() + make_interval(secs => $2) FROM ("
-        "  SELECT tn_id, a_id, recipient FROM deliveries WHERE state = 'Q' AND next_at <= now() "
-        "  ORDER BY next_at LIMIT $1 FOR UPDATE SKIP LOCKED) c "
-        "WHERE d.tn_id = c.tn_id AND d.a_id = c.a_id AND d.recipient = c.recipient "
-        "RETURNING d.tn_id, d.a_id, d.recipient, d.related, d.attempts, "
-        "(SELECT token FROM actions a WHERE a.tn_id = d.tn_id AND a.a_id = d.a_id), "
-        "(SELECT issuer FROM actions a WHERE a.tn_id = d.tn_id AND a.a_id = d.a_id), "
-        "(SELECT type FROM actions a WHERE a.tn_id = d.tn_id AND a.a_id = d.a_id)",
+        db::PlannedPerCall(
+            "UPDATE deliveries d SET next_at = now() + make_interval(secs => $2) WHERE ctid = ANY(ARRAY("
+            "  SELECT ctid FROM deliveries WHERE state = 'Q' AND next_at <= now() "
+            "  ORDER BY next_at LIMIT $1 FOR UPDATE SKIP LOCKED)) "
+            "RETURNING d.tn_id, d.a_id, d.recipient, d.related, d.attempts, "
+            "(SELECT token FROM actions a WHERE a.tn_id = d.tn_id AND a.a_id = d.a_id), "
+            "(SELECT issuer FROM actions a WHERE a.tn_id = d.tn_id AND a.a_id = d.a_id), "
+            "(SELECT type FROM actions a WHERE a.tn_id = d.tn_id AND a.a_id = d.a_id)"),
         {db::P(options_.batch), db::P(int64_t(absl::ToInt64Seconds(options_.lease)))});
     if (!claimed.ok()) LogWarn("outbox_claim_failed", {{"error", std::string(claimed.status().message())}});
     bool idle = !claimed.ok() || claimed->empty();

@@ -100,12 +100,17 @@ class PreparedStatements {
   std::map<std::string, std::string, std::less<>> names_;
 };
 
+constexpr std::string_view kPlannedPerCall = "/* planned per call */ ";
+
 template <typename T>
 pqxx::result Exec(T& tx, PreparedStatements& prepared, std::string_view sql,
                   const std::vector<Param>& params) {
   // Without parameters the simple protocol runs, which also allows several
   // statements in one string (migrations).
   if (params.empty()) return tx.exec(std::string(sql));
+  // The unnamed statement: planned with this run's parameters and the tables' sizes now.
+  if (sql.substr(0, kPlannedPerCall.size()) == kPlannedPerCall)
+    return tx.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(params));
   std::string name = prepared.NameFor(tx.conn(), sql);
   if (name.empty()) return tx.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(params));
   return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params));
@@ -324,6 +329,12 @@ class PgPool final : public Pool {
 };
 
 }  // namespace
+
+std::string PlannedPerCall(std::string_view sql) {
+  std::string out(kPlannedPerCall);
+  out.append(sql);
+  return out;
+}
 
 const std::string& Row::Str(size_t i) const {
   static const std::string kEmpty;

@@ -77,7 +77,8 @@ class BusTap {
 class InboxBatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto pool = db::Pool::Connect(testing::CreateTestDatabase(), 8, "action");
+    db_url_ = testing::CreateTestDatabase();
+    auto pool = db::Pool::Connect(db_url_, 8, "action");
     ASSERT_TRUE(pool.ok()) << pool.status();
     pool_ = *pool;
     ASSERT_TRUE(db::Migrate(*pool_, "action", Migrations()).ok());
@@ -144,6 +145,7 @@ class InboxBatchTest : public ::testing::Test {
       carol_{RunBase() + 3, "carol.test"};
   FakeClock clock_{absl::Now()};
   prometheus::Registry registry_;
+  std::string db_url_;
   std::shared_ptr<db::Pool> pool_;
   std::shared_ptr<cache::Redis> redis_;
   FakeIdentity identity_;
@@ -234,6 +236,47 @@ TEST_F(InboxBatchTest, RowsCommittedHereAreVerifiedFromMemoryAndHandedBackOnStop
   EXPECT_EQ(Count("SELECT count(*) FROM inbound WHERE next_at > now() + interval '1 minute'"), 1);
   worker_->Stop();
   EXPECT_EQ(Count("SELECT count(*) FROM inbound WHERE next_at <= now()"), 2);
+}
+
+// The queue's statements find their rows by key even when its statistics were taken
+// while it was empty and a burst has filled it since: no statement reads it whole.
+TEST_F(InboxBatchTest, AFullQueueAnalyzedEmptyIsNeverReadWhole) {
+  auto one = db::Pool::Connect(db_url_, 1, "action");
+  ASSERT_TRUE(one.ok()) << one.status();
+  db::Pool& pool = **one;
+  ActionStore store(*one);
+  ASSERT_TRUE(pool.Query("INSERT INTO inbound (tn_id, tenant, token) SELECT 1, 'alice.test', 'x' "
+                         "FROM generate_series(1, 60); DELETE FROM inbound; ANALYZE inbound")
+                  .ok());
+  for (int round = 0; round < 8; ++round) {  // past the point where a cached plan would be kept
+    auto ids = store.EnqueueInboundBatch({To(alice_, "t1"), To(alice_, "t2")});
+    ASSERT_TRUE(ids.ok()) << ids.status();
+    ASSERT_TRUE(store.DeleteInbound({{alice_.tn_id, (*ids)[0]}}).ok());
+    ASSERT_TRUE(store.ReleaseInbound({{alice_.tn_id, (*ids)[1]}}).ok());
+  }
+  ASSERT_TRUE(pool.Query("INSERT INTO inbound (tn_id, tenant, token, next_at) SELECT $1, 'alice.test', "
+                         "repeat('t', 600), now() + interval '1 hour' FROM generate_series(1, 20000)",
+                         {db::P(alice_.tn_id)})
+                  .ok());
+  auto ids = store.EnqueueInboundBatch({To(alice_, "a"), To(alice_, "b"), To(alice_, "c")});
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  auto seq_rows_read = [&]() -> int64_t {
+    if (!pool.Query("SELECT pg_stat_force_next_flush()").ok()) return -1;
+    auto r = pool.Query(
+        "SELECT pg_stat_clear_snapshot(), (SELECT seq_tup_read FROM pg_stat_user_tables "
+        "WHERE relname = 'inbound' AND schemaname = 'action')");
+    return r.ok() ? r->rows[0].Int(1) : -1;
+  };
+  int64_t before = seq_rows_read();
+  ASSERT_TRUE(store.ReleaseInbound({{alice_.tn_id, (*ids)[2]}}).ok());
+  ASSERT_TRUE(store.DeleteInbound({{alice_.tn_id, (*ids)[0]}, {alice_.tn_id, (*ids)[1]}}).ok());
+  int64_t after = seq_rows_read();
+  ASSERT_GE(before, 0);
+  EXPECT_EQ(after - before, 0);
+  EXPECT_EQ(
+      Count("SELECT count(*) FROM inbound WHERE tn_id = $1 AND in_id = ANY($2::bigint[])",
+            {db::P(alice_.tn_id), db::P(absl::StrCat("{", (*ids)[0], ",", (*ids)[1], ",", (*ids)[2], "}"))}),
+      1);
 }
 
 TEST(KnownActions, EachEntryAnswersOnce) {

@@ -48,6 +48,14 @@ inline Param P(int v) { return std::to_string(v); }
 inline Param P(bool v) { return v ? "true" : "false"; }
 inline Param Null() { return std::nullopt; }
 
+// Marks a statement PostgreSQL must plan at every execution, against the tables' sizes
+// then, instead of the plan a connection caches after a statement's fifth run (its
+// "generic" plan, kept until the next ANALYZE). For statements over a table whose size
+// swings, a queue above all: a plan cached while the queue was nearly empty reads it
+// whole, once per key, when a burst has filled it (37 ms a statement measured with
+// 9,000 queued rows). Costs one planning per run, so keep it to batch statements.
+std::string PlannedPerCall(std::string_view sql);
+
 class Row {
  public:
   explicit Row(std::vector<std::optional<std::string>> cols) : cols_(std::move(cols)) {}
