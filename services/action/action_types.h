@@ -21,7 +21,8 @@ struct Claims {
   std::string p, aud, sub, f, v, pow;
   std::vector<std::string> a;
   int64_t iat = 0;
-  int64_t exp = 0;  // 0: absent
+  int64_t exp = 0;       // 0: absent
+  bool has_exp = false;  // an exp of 0 is present, and long past
 
   std::string base_type() const { return t.substr(0, t.find(':')); }
   std::string sub_type() const {

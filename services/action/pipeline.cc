@@ -426,12 +426,12 @@ absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::stri
   CL_ASSIGN_OR_RETURN(Claims c, DecodeClaims(token));
   CL_ASSIGN_OR_RETURN(crypto::P384PublicKey key, keys_->Key(c.iss, c.k, c.iat));
   absl::Time now = clock_.Now();
-  if (absl::Status st = VerifyToken(token, key, now); !st.ok()) {
+  if (absl::Status st = VerifyToken(token, c, key, now); !st.ok()) {
     // E12: a stale cached key gets one refetch.
     CL_ASSIGN_OR_RETURN(bool changed, keys_->Refetch(c.iss, c.k));
     if (!changed) return st;
     CL_ASSIGN_OR_RETURN(key, keys_->Key(c.iss, c.k, c.iat));
-    CL_RETURN_IF_ERROR(VerifyToken(token, key, now));
+    CL_RETURN_IF_ERROR(VerifyToken(token, c, key, now));
   }
   if (c.t == "PROXY") return absl::InvalidArgumentError("PROXY tokens are not actions");
   const TypeDef* known = FindType(c.t);

@@ -26,6 +26,7 @@ absl::StatusOr<Claims> FromCrypto(const crypto::ActionClaims& a) {
   c.sub = a.sub.value_or("");
   c.iat = a.iat;
   c.exp = a.exp.value_or(0);
+  c.has_exp = a.exp.has_value();
   c.f = a.f.value_or("");
   c.v = a.v.value_or("");
   c.pow = a.pow.value_or("");
@@ -44,6 +45,15 @@ absl::StatusOr<Claims> DecodeClaims(std::string_view token) {
 absl::Status VerifyToken(std::string_view token, const crypto::P384PublicKey& key, absl::Time now) {
   auto verified = crypto::VerifyActionToken(token, key, now);
   if (!verified.ok()) return absl::UnauthenticatedError(verified.status().message());
+  return absl::OkStatus();
+}
+
+absl::Status VerifyToken(std::string_view token, const Claims& decoded, const crypto::P384PublicKey& key,
+                         absl::Time now) {
+  std::optional<int64_t> exp;
+  if (decoded.has_exp) exp = decoded.exp;
+  absl::Status st = crypto::VerifyActionTokenSignature(token, exp, key, now);
+  if (!st.ok()) return absl::UnauthenticatedError(st.message());
   return absl::OkStatus();
 }
 

@@ -20,6 +20,9 @@ absl::StatusOr<Claims> DecodeClaims(std::string_view token);
 
 // Signature (alg exactly ES384) and expiry. Unauthenticated on any failure.
 absl::Status VerifyToken(std::string_view token, const crypto::P384PublicKey& key, absl::Time now);
+// The same for a token read with DecodeClaims into `decoded`, without reading it again.
+absl::Status VerifyToken(std::string_view token, const Claims& decoded, const crypto::P384PublicKey& key,
+                         absl::Time now);
 
 // "a1~" + base64url(SHA-256(token)) (§2.2).
 std::string ActionIdOf(std::string_view token);

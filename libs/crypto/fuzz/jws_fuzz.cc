@@ -62,6 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (VerifyEs384(in, f->pub).ok()) std::abort();
   (void)DecodeActionToken(in);
   if (VerifyActionToken(in, f->pub, f->now).ok()) std::abort();
+  if (VerifyEs384Signature(in, f->pub).ok()) std::abort();
 
   // 2. The input as the claims of an ES384 token (the claim reader, without a signature).
   std::string with_claims = cloudillo::Base64UrlEncode(R"({"typ":"JWT","alg":"ES384"})") + "." +
@@ -77,6 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (accepted && !IsKnownSignature(*f, in)) std::abort();
   std::string with_sig = f->signing_input + "." + cloudillo::Base64UrlEncode(in);
   if (VerifyActionToken(with_sig, f->pub, f->now).ok() != accepted) std::abort();
+  if (VerifyActionTokenSignature(with_sig, std::nullopt, f->pub, f->now).ok() != accepted) std::abort();
 
   // 4. The input as key bytes.
   (void)P384PublicKey::FromSpkiDer(in);

@@ -104,6 +104,23 @@ absl::StatusOr<VerifiedJws> VerifyEs384(std::string_view token, const P384Public
   return VerifiedJws{std::move(p.header_json), std::move(p.payload_json), KidOf(p.header)};
 }
 
+absl::Status VerifyEs384Signature(std::string_view token, const P384PublicKey& key) {
+  if (token.size() > kMaxTokenSize) return absl::InvalidArgumentError("token too large");
+  size_t d1 = token.find('.');
+  size_t d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
+  if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos) {
+    return absl::InvalidArgumentError("token is not a compact JWS");
+  }
+  auto h = Base64UrlDecode(token.substr(0, d1));
+  auto s = Base64UrlDecode(token.substr(d2 + 1));
+  if (!h.ok() || !s.ok()) return absl::InvalidArgumentError("token segment is not base64url");
+  json header = json::parse(*h, nullptr, /*allow_exceptions=*/false);
+  if (!header.is_object()) return absl::InvalidArgumentError("token header is not a JSON object");
+  CL_RETURN_IF_ERROR(CheckAlg(header, "ES384"));
+  if (!key.Verify(token.substr(0, d2), *s)) return absl::UnauthenticatedError("bad token signature");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<VerifiedJws> DecodeUnverified(std::string_view token) {
   CL_ASSIGN_OR_RETURN(Parts p, Split(token));
   return VerifiedJws{std::move(p.header_json), std::move(p.payload_json), KidOf(p.header)};

@@ -297,5 +297,40 @@ TEST(ActionToken, ExpiryCheckedWithSixtySecondsLeeway) {
   EXPECT_THAT(DecodeActionToken(*SignActionToken(c, Key())), IsOk());
 }
 
+// The verifier of a token its caller decoded already gives VerifyActionToken's answer
+// for every token that decodes: forged signatures, foreign keys, an altered payload
+// under the original signature, expiry (exp 0 included: present, and long past).
+TEST(ActionToken, SignatureCheckOfADecodedTokenAgreesWithVerify) {
+  const P384PublicKey pub = Key().PublicKey();
+  std::string good = *SignActionToken(Minimal(), Key());
+  std::string sig = SignatureOf(good);
+  ActionClaims expiring = Minimal();
+  std::vector<std::string> tokens = {good, WithSignature(good, sig.substr(0, 95)),
+                                     WithSignature(good, std::string(96, '\0')),
+                                     WithSignature(good, sig.substr(48) + sig.substr(0, 48)),
+                                     *SignActionToken(Minimal(), *P384PrivateKey::Generate())};
+  ActionClaims react = Minimal();
+  react.t = "REACT:LIKE";
+  tokens.push_back(WithSignature(*SignActionToken(react, Key()), sig));
+  for (int64_t exp : {int64_t{0}, absl::ToUnixSeconds(kNow) - 61, absl::ToUnixSeconds(kNow) - 60}) {
+    expiring.exp = exp;
+    tokens.push_back(*SignActionToken(expiring, Key()));
+  }
+  tokens.push_back(SignParts(R"({"typ":"JWT","alg":"ES384","crit":["b64"]})", kMinimal));
+  int accepted = 0;
+  for (const std::string& t : tokens) {
+    auto verified = VerifyActionToken(t, pub, kNow);
+    auto decoded = DecodeActionToken(t);
+    if (!decoded.ok()) {
+      EXPECT_FALSE(verified.ok()) << t;
+      continue;
+    }
+    absl::Status st = VerifyActionTokenSignature(t, decoded->exp, pub, kNow);
+    EXPECT_EQ(st.code(), verified.status().code()) << t;
+    accepted += st.ok();
+  }
+  EXPECT_EQ(accepted, 2);  // the good token and the one expiring 60 s ago
+}
+
 }  // namespace
 }  // namespace cloudillo::crypto

@@ -76,6 +76,20 @@ TEST(ActionTokens, ExpiryHasSixtySecondsLeeway) {
   auto c = *DecodeClaims(t);
   EXPECT_TRUE(VerifyToken(t, key.PublicKey(), absl::FromUnixSeconds(1060)).ok());
   EXPECT_TRUE(absl::IsUnauthenticated(VerifyToken(t, key.PublicKey(), absl::FromUnixSeconds(1061))));
+  // The same checks for a token decoded once (the inbox's path); an exp of 0 is present.
+  EXPECT_TRUE(VerifyToken(t, c, key.PublicKey(), absl::FromUnixSeconds(1060)).ok());
+  EXPECT_TRUE(absl::IsUnauthenticated(VerifyToken(t, c, key.PublicKey(), absl::FromUnixSeconds(1061))));
+  std::string zero =
+      Token(R"({"iss":"alice.example.com","k":"1","t":"POST","c":"x","iat":100,"exp":0})", key);
+  EXPECT_TRUE(absl::IsUnauthenticated(
+      VerifyToken(zero, *DecodeClaims(zero), key.PublicKey(), absl::FromUnixSeconds(100))));
+  std::string none = Token(R"({"iss":"alice.example.com","k":"1","t":"POST","c":"x","iat":100})", key);
+  EXPECT_TRUE(
+      VerifyToken(none, *DecodeClaims(none), key.PublicKey(), absl::FromUnixSeconds(1) + absl::Hours(1e6))
+          .ok());
+  auto other = *crypto::P384PrivateKey::Generate();
+  EXPECT_TRUE(absl::IsUnauthenticated(
+      VerifyToken(none, *DecodeClaims(none), other.PublicKey(), absl::FromUnixSeconds(100))));
 }
 
 TEST(ActionTokens, RejectsOtherAlgorithmsAndTampering) {

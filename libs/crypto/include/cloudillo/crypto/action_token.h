@@ -58,5 +58,10 @@ std::string ActionId(std::string_view token);
 absl::StatusOr<ActionClaims> DecodeActionToken(std::string_view token);
 absl::StatusOr<ActionClaims> VerifyActionToken(std::string_view token, const P384PublicKey& key,
                                                absl::Time now);
+// VerifyActionToken's signature and expiry checks for a token its caller has already
+// read with DecodeActionToken (`exp` is from those claims), so the payload is not
+// decoded again.
+absl::Status VerifyActionTokenSignature(std::string_view token, std::optional<int64_t> exp,
+                                        const P384PublicKey& key, absl::Time now);
 
 }  // namespace cloudillo::crypto

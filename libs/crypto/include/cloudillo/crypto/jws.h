@@ -35,6 +35,9 @@ absl::StatusOr<VerifiedJws> VerifyHs256(
 
 absl::StatusOr<std::string> SignEs384(std::string_view payload_json, const P384PrivateKey& key);
 absl::StatusOr<VerifiedJws> VerifyEs384(std::string_view token, const P384PublicKey& key);
+// VerifyEs384's checks except the payload's form, which is neither decoded nor parsed:
+// for a caller that has read the payload already (DecodeUnverified).
+absl::Status VerifyEs384Signature(std::string_view token, const P384PublicKey& key);
 
 // Splits and decodes without verifying (to read `iss`/`k` before fetching a key).
 absl::StatusOr<VerifiedJws> DecodeUnverified(std::string_view token);
