@@ -11,6 +11,8 @@
 //   CLOUDILLO_INBOX_QUEUE              POST /api/inbox requests waiting for their group commit
 //                                      before further ones get 503 (default 2048)
 //   CLOUDILLO_INBOX_COMMITS            group commits of POST /api/inbox in flight at once (default 3)
+//   CLOUDILLO_INBOX_VERIFIER_NICE      the verifier threads' nice value (default 5; 0 to 19):
+//                                      answering POSTs goes first when the cores are busy
 //   CLOUDILLO_TENANT_CACHE_SECONDS     how long settings and relationships read from identity
 //                                      are reused (tenant_cache.h; default 5, 0: never)
 //   CLOUDILLO_OUTBOX_LEASE_SECONDS     a claimed delivery's lease (default 90)
@@ -39,6 +41,7 @@ struct ActionConfig {
   int inbox_batch = 32;
   int inbox_queue = 2048;
   int inbox_commits = 3;
+  int inbox_verifier_nice = 5;
   int tenant_cache_seconds = 5;
   int outbox_lease_seconds = 90;
   BusLimits bus;
@@ -60,6 +63,8 @@ struct ActionConfig {
         int(src.Int("CLOUDILLO_INBOX_BATCH", 32, 1, 1000, "inbound rows one verifier leases at a time"));
     c.inbox_queue = int(src.Int("CLOUDILLO_INBOX_QUEUE", 2048, 1, 100000,
                                 "inbox requests waiting for their group commit before 503"));
+    c.inbox_verifier_nice =
+        int(src.Int("CLOUDILLO_INBOX_VERIFIER_NICE", 5, 0, 19, "nice value of the inbox verifier threads"));
     c.inbox_commits = int(
         src.Int("CLOUDILLO_INBOX_COMMITS", 3, 1, 32, "group commits of POST /api/inbox in flight at once"));
     c.tenant_cache_seconds =

@@ -2,6 +2,9 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -166,6 +169,9 @@ KnownActions InboxWorker::LookUp(const std::vector<Leased>& lease) {
 }
 
 void InboxWorker::Run() {
+  // Per thread on Linux; raising it needs no privilege. A refusal changes nothing else.
+  if (options_.nice > 0 && setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), options_.nice) != 0)
+    LogWarn("inbox_nice_failed", {{"nice", int64_t(options_.nice)}});
   while (!stop_) {
     std::vector<Leased> lease;
     if (PollDue()) lease = Claim();

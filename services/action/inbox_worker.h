@@ -37,7 +37,11 @@ struct InboxOptions {
   int batch = 32;  // rows one verifier leases at a time; their deletes share one statement
   absl::Duration idle_poll = absl::Milliseconds(200);
   size_t max_held = 4096;  // committed rows waiting in memory; more wait in `inbound`
-  BatcherOptions queue;    // group commit of POST /api/inbox
+  // The verifier threads' nice value. A POST waits for its commit, a verification for
+  // nothing: when the cores are busy, answering peers goes first, and the verifiers
+  // still get their share (nice 5 weighs a third of nice 0) and all idle time.
+  int nice = 0;
+  BatcherOptions queue;  // group commit of POST /api/inbox
 };
 
 class InboxWorker {

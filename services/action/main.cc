@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   inbox_opts.batch = cfg.inbox_batch;
   inbox_opts.queue.max_queue = size_t(cfg.inbox_queue);
   inbox_opts.queue.flushers = size_t(cfg.inbox_commits);
+  inbox_opts.nice = cfg.inbox_verifier_nice;
   action::InboxWorker inbox(store, pipeline, pow, inbox_opts, registry.get());
   // Federation traffic per tenant for the admin API's usage calls.
   cache::UsageRecorder usage(redis, Clock::Real());

@@ -142,6 +142,7 @@ int main(int argc, char** argv) {
   inbox_opts.batch = act_cfg.inbox_batch;
   inbox_opts.queue.max_queue = size_t(act_cfg.inbox_queue);
   inbox_opts.queue.flushers = size_t(act_cfg.inbox_commits);
+  inbox_opts.nice = act_cfg.inbox_verifier_nice;
   action::InboxWorker inbox(action_store, pipeline, pow, inbox_opts, registry.get());
   // Federation traffic per tenant for the admin API's usage calls.
   cache::UsageRecorder usage(redis, Clock::Real());

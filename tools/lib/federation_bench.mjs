@@ -120,6 +120,8 @@ async function inboxBench() {
   const map = peers.map((p) => `cl-o.${p.idTag}=http://127.0.0.1:${p.port}`).join(',');
   // BENCH_INBOX_THREADS: the receiving action service's verifier threads (its default otherwise).
   const threads = process.env.BENCH_INBOX_THREADS ? { CLOUDILLO_INBOX_THREADS: process.env.BENCH_INBOX_THREADS } : {};
+  // BENCH_INBOX_NICE: the verifier threads' nice value (CLOUDILLO_INBOX_VERIFIER_NICE; its default otherwise).
+  if (process.env.BENCH_INBOX_NICE) threads.CLOUDILLO_INBOX_VERIFIER_NICE = process.env.BENCH_INBOX_NICE;
   const A = new Cluster({ CLOUDILLO_FEDERATION_MAP: map, CLOUDILLO_RATE_FEDERATION: rate, ...threads });
   await A.start();
   try {
