@@ -19,7 +19,8 @@ as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# pg_start DIR PORT: initialises DIR/pg on first use, then starts it.
+# pg_start DIR PORT: initialises DIR/pg on first use, then starts it. PG_EXTRA_OPTS adds
+# server options for a profiling run, e.g. "-c shared_preload_libraries=pg_stat_statements".
 pg_start() {
   local dir=$1 port=$2
   mkdir -p "$dir"
@@ -34,7 +35,7 @@ pg_start() {
       { cat "$dir/initdb.log" >&2; return 1; }
   fi
   as_pg "$PG_BIN/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w -t 60 start \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PG_FSYNC:-on}" >/dev/null ||
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${PG_FSYNC:-on} ${PG_EXTRA_OPTS:-}" >/dev/null ||
     { tail -20 "$dir/pg.log" >&2; return 1; }
 }
 
