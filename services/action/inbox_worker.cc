@@ -131,11 +131,10 @@ std::vector<InboxWorker::Leased> InboxWorker::Claim() {
   // By tuple id and planned per call, whatever the queue's statistics say (see
   // ActionStore::DeleteInbound): a join read the whole queue per claimed row.
   auto claimed = store_.pool().Query(
-      db::PlannedPerCall(
-          "UPDATE inbound SET next_at = now() + $2::bigint * interval '1 millisecond' WHERE ctid = ANY(ARRAY("
-          "  SELECT ctid FROM inbound WHERE next_at <= now() ORDER BY next_at LIMIT $1 FOR UPDATE SKIP "
-          "LOCKED)) "
-          "RETURNING tn_id, in_id, tenant, token, related, attempts, coalesce(client_ip, '')"),
+      db::PlannedPerCall("UPDATE inbound SET next_at = now() + $2::bigint * interval '1 millisecond' "
+                         "WHERE ctid = ANY(ARRAY(SELECT ctid FROM inbound WHERE next_at <= now() "
+                         "  ORDER BY next_at LIMIT $1 FOR UPDATE SKIP LOCKED)) "
+                         "RETURNING tn_id, in_id, tenant, token, related, attempts, coalesce(client_ip, '')"),
       {db::P(options_.batch), db::P(absl::ToInt64Milliseconds(kLease))});
   if (!claimed.ok()) {
     LogWarn("inbox_claim_failed", {{"error", std::string(claimed.status().message())}});
