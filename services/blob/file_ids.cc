@@ -60,6 +60,10 @@ bool IsOpenVisibility(std::string_view v) {
   return v.size() == 1 && kOpenVisibilities.find(v[0]) != std::string_view::npos;
 }
 
+bool IsSettableVisibility(std::string_view v) {
+  return v.size() == 1 && std::string_view("PVFC").find(v[0]) != std::string_view::npos;
+}
+
 bool IsValidFileName(std::string_view name) {
   if (name.empty() || name.size() > 255 || name == "." || name == "..") return false;
   if (!IsValidUtf8(name)) return false;

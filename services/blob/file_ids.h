@@ -50,6 +50,8 @@ bool IsValidTag(std::string_view tag);
 inline constexpr std::string_view kOpenVisibilities = "PV2FC";
 // One of kOpenVisibilities, alone.
 bool IsOpenVisibility(std::string_view v);
+// One of the letters an owner sets on upload, create or PATCH: P, V, F or C, alone.
+bool IsSettableVisibility(std::string_view v);
 
 struct Variant {
   std::string name;     // orig, vis.tn, …

@@ -87,8 +87,7 @@ absl::StatusOr<ApiReply> BlobService::DoCreateFile(const ApiRequest& req) {
   if (parent && *parent == "__root__") parent.reset();
   if (parent && !IsFileId(*parent)) return rpc::BadRequest("Invalid parentId");
   if (root && !IsFileId(*root)) return rpc::BadRequest("Invalid rootId");
-  if (vis && (vis->size() != 1 || std::string_view("PVFC").find((*vis)[0]) == std::string_view::npos))
-    return rpc::BadRequest("Invalid visibility");
+  if (vis && !IsSettableVisibility(*vis)) return rpc::BadRequest("Invalid visibility");
   std::vector<std::string> tags;
   if (body.contains("tags") && !body["tags"].is_null()) {
     if (!body["tags"].is_array() || body["tags"].size() > 64) return rpc::BadRequest("Invalid tags");
@@ -137,8 +136,7 @@ absl::StatusOr<ApiReply> BlobService::DoPatchFile(const ApiRequest& req) {
   }
   if (body.contains("visibility")) {
     const json& v = body["visibility"];
-    if (!v.is_null() && (!v.is_string() || v.get<std::string>().size() != 1 ||
-                         std::string_view("PVFC").find(v.get<std::string>()[0]) == std::string_view::npos))
+    if (!v.is_null() && (!v.is_string() || !IsSettableVisibility(v.get_ref<const std::string&>())))
       return rpc::BadRequest("Invalid visibility");
     if (!rpc::IsOwner(ctx)) return rpc::Forbidden();  // a file token may rename, not publish
     add("visibility", v.is_null() ? db::Null() : db::P(v.get<std::string>()));

@@ -225,8 +225,7 @@ absl::Status BlobService::CheckUploadHead(ApiRequest& head, const std::string& p
     return TooLarge();
   if (auto p = ParentParam(rpc::QueryParam(head, "parentId")); !p.ok()) return p.status();
   const std::string& vis = rpc::QueryParam(head, "visibility");
-  if (!vis.empty() && (vis.size() != 1 || std::string_view("PVFC").find(vis[0]) == std::string_view::npos))
-    return rpc::BadRequest("Invalid visibility");
+  if (!vis.empty() && !IsSettableVisibility(vis)) return rpc::BadRequest("Invalid visibility");
   for (absl::string_view t : absl::StrSplit(AV(rpc::QueryParam(head, "tags")), ',', absl::SkipEmpty())) {
     if (!IsValidTag(SV(t))) return rpc::BadRequest("Invalid tag");
   }

@@ -63,6 +63,21 @@ TEST(Tag, Charset) {
   EXPECT_FALSE(IsValidTag(std::string(65, 'a')));
 }
 
+// An owner sets P, V, F or C; an action may open its attachments to 2 as well.
+TEST(Visibility, SettableAndOpenLetters) {
+  for (const char* v : {"P", "V", "F", "C"}) {
+    EXPECT_TRUE(IsSettableVisibility(v)) << v;
+    EXPECT_TRUE(IsOpenVisibility(v)) << v;
+  }
+  EXPECT_FALSE(IsSettableVisibility("2"));
+  EXPECT_TRUE(IsOpenVisibility("2"));
+  for (const std::string& bad : {std::string(), std::string("PV"), std::string("S"), std::string("D"),
+                                 std::string("p"), std::string("\0", 1), std::string("P\0", 2)}) {
+    EXPECT_FALSE(IsSettableVisibility(bad)) << bad;
+    EXPECT_FALSE(IsOpenVisibility(bad)) << bad;
+  }
+}
+
 TEST(Descriptor, BuildsSortedAndParsesBack) {
   std::string a = ContentId('b', Sha("a")), b = ContentId('b', Sha("b")), c = ContentId('b', Sha("c"));
   std::vector<Variant> v = {{"orig", a, "jpeg", 50000, 2000, 1000},
