@@ -42,12 +42,6 @@ absl::StatusOr<Claims> DecodeClaims(std::string_view token) {
   return FromCrypto(*decoded);
 }
 
-absl::Status VerifyToken(std::string_view token, const crypto::P384PublicKey& key, absl::Time now) {
-  auto verified = crypto::VerifyActionToken(token, key, now);
-  if (!verified.ok()) return absl::UnauthenticatedError(verified.status().message());
-  return absl::OkStatus();
-}
-
 absl::Status VerifyToken(std::string_view token, const Claims& decoded, const crypto::P384PublicKey& key,
                          absl::Time now) {
   std::optional<int64_t> exp;

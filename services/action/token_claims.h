@@ -18,9 +18,8 @@ namespace cloudillo::action {
 // key can rescue it) and for a type name outside §2.12's grammar.
 absl::StatusOr<Claims> DecodeClaims(std::string_view token);
 
-// Signature (alg exactly ES384) and expiry. Unauthenticated on any failure.
-absl::Status VerifyToken(std::string_view token, const crypto::P384PublicKey& key, absl::Time now);
-// The same for a token read with DecodeClaims into `decoded`, without reading it again.
+// Signature (alg exactly ES384) and expiry of a token read with DecodeClaims into
+// `decoded`, which is not read again. Unauthenticated on any failure.
 absl::Status VerifyToken(std::string_view token, const Claims& decoded, const crypto::P384PublicKey& key,
                          absl::Time now);
 
