@@ -32,14 +32,18 @@ class CollabService::Socket final : public SocketHandler,
       doc = doc_;
     }
     if (!doc) return Close(kCloseNormal, "");
-    auto frame = std::make_shared<std::string>(std::move(data));
     // The next message is read once this one is decided: one update per connection waits
     // for the log writer at most (log_writer.h).
-    bool queued = svc_.workers().TrySubmit([self, doc, frame] {
-      self->svc_.hub().Handle(doc, self.get(), self->who_, *frame, [self](DocHub::Outcome out) {
-        if (out.close_code != 0) return self->Close(out.close_code, out.reason);
-        self->link_->ReadNext();
-      });
+    auto decided = [self](DocHub::Outcome out) {
+      if (out.close_code != 0) return self->Close(out.close_code, out.reason);
+      self->link_->ReadNext();
+    };
+    // A live edit is decided here: a hop to a worker would cost a thread wake-up per
+    // update, more than deciding it.
+    if (DocHub::IsQuick(data)) return svc_.hub().Handle(doc, this, who_, data, std::move(decided));
+    auto frame = std::make_shared<std::string>(std::move(data));
+    bool queued = svc_.workers().TrySubmit([self, doc, frame, decided = std::move(decided)]() mutable {
+      self->svc_.hub().Handle(doc, self.get(), self->who_, *frame, std::move(decided));
     });
     if (!queued) Close(kCloseTryLater, "Try again later");
   }
@@ -117,8 +121,8 @@ CollabService::CollabService(DocHub& hub, AccessCheck& access, rpc::WorkerPool& 
   }
 }
 
-grpc::ServerBidiReactor<MuxFrame, MuxFrame>* CollabService::CrdtSockets(grpc::CallbackServerContext*) {
-  return SocketMux::Start(limits_, kCloseTryLater, [this] { return std::make_shared<Socket>(*this); });
+grpc::ServerBidiReactor<MuxFrame, MuxFrame>* CollabService::CrdtSockets(grpc::CallbackServerContext* ctx) {
+  return SocketMux::Start(ctx, limits_, kCloseTryLater, [this] { return std::make_shared<Socket>(*this); });
 }
 
 CollabService::~CollabService() {

@@ -334,6 +334,13 @@ void DocHub::Handle(std::shared_ptr<LiveDoc> doc, DocPeer* from, const PeerInfo&
   });
 }
 
+bool DocHub::IsQuick(std::string_view frame) {
+  if (frame.size() > kQuickBytes) return false;
+  auto msg = ParseMessage(frame);
+  // A malformed one is refused at once either way.
+  return !msg.ok() || msg->type != MessageType::kSync || msg->sync != SyncType::kStep1;
+}
+
 DocHub::Outcome DocHub::Check(LiveDoc& doc, DocPeer* from, const PeerInfo& who, std::string_view frame,
                               ToCommit* commit) {
   auto msg = ParseMessage(frame);

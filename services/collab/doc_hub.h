@@ -18,8 +18,9 @@
 // Memory: a document without local connections is evicted after `evict_after` and
 // its log compacted; per-connection queues are bounded by the connection (DocPeer).
 //
-// Thread safety: every method may be called from any thread; Join and Handle block
-// (PostgreSQL) and run on worker threads.
+// Thread safety: every method may be called from any thread; Join and the waiting
+// Handle block (PostgreSQL) and run on worker threads, and so does the other Handle
+// unless IsQuick() says its message is.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -109,6 +110,11 @@ class DocHub {
               std::function<void(Outcome)> done);
   // The same, waiting for the decision (tests, worker threads).
   Outcome Handle(LiveDoc& doc, DocPeer* from, const PeerInfo& who, std::string_view frame);
+  // Whether deciding `frame` is quick and never blocks, so a thread that must not wait
+  // may hand it to Handle() itself: a small update or awareness. Not a SyncStep1,
+  // whose answer reads the whole document.
+  static bool IsQuick(std::string_view frame);
+  static constexpr size_t kQuickBytes = 64u << 10;
 
   // A message from the Redis subscription (its thread; heavy work goes to the workers).
   void Deliver(const std::string& channel, const std::string& message);

@@ -160,9 +160,9 @@ class CollabService::RtdbSocket final : public SocketHandler,
   bool done_ = false;
 };
 
-grpc::ServerBidiReactor<MuxFrame, MuxFrame>* CollabService::RtdbSockets(grpc::CallbackServerContext*) {
+grpc::ServerBidiReactor<MuxFrame, MuxFrame>* CollabService::RtdbSockets(grpc::CallbackServerContext* ctx) {
   // A client too far behind re-subscribes on reconnect and gets a fresh ready.
-  return SocketMux::Start(limits_, rtdb::kCloseTryLater,
+  return SocketMux::Start(ctx, limits_, rtdb::kCloseTryLater,
                           [this] { return std::make_shared<RtdbSocket>(*this); });
 }
 

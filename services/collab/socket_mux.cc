@@ -24,7 +24,7 @@ class SocketMux::Link final : public SocketLink, public std::enable_shared_from_
     std::lock_guard<std::mutex> lock(mux->mu_);
     if (ended_ || accepted_) return;
     AcceptLocked(*mux);
-    for (auto& [frame, text] : early_) EmitData(*mux, std::move(frame), text);
+    for (auto& [frame, text] : early_) mux->EmitData(*this, std::move(frame), text);
     early_.clear();
     mux->Pump();
   }
@@ -45,7 +45,7 @@ class SocketMux::Link final : public SocketLink, public std::enable_shared_from_
                           queued_bytes_ + frame->size() > mux->limits_.queue_bytes)) {
         gone = CloseLocked(*mux, mux->too_slow_code_, "client too slow");
       } else {
-        EmitData(*mux, std::move(frame), text);
+        mux->EmitData(*this, std::move(frame), text);
       }
       mux->Pump();
     }
@@ -74,7 +74,7 @@ class SocketMux::Link final : public SocketLink, public std::enable_shared_from_
     MuxEvent ev;
     ev.set_socket(id_);
     ev.mutable_ready();
-    mux->Emit(*this, std::move(ev), 0);
+    mux->Emit(*this, std::move(ev));
     mux->Pump();
   }
 
@@ -87,7 +87,7 @@ class SocketMux::Link final : public SocketLink, public std::enable_shared_from_
     ev.set_socket(id_);
     ev.mutable_close()->set_code(code);
     ev.mutable_close()->set_reason(std::move(reason));
-    mux.Emit(*this, std::move(ev), 0);
+    mux.Emit(*this, std::move(ev));
     return mux.Forget(id_);
   }
 
@@ -104,6 +104,7 @@ class SocketMux::Link final : public SocketLink, public std::enable_shared_from_
     return std::move(handler_);
   }
 
+  uint64_t id() const { return id_; }
   const std::shared_ptr<SocketHandler>& handler() const { return handler_; }
   void Sent(size_t bytes) {
     --queued_;
@@ -120,17 +121,7 @@ class SocketMux::Link final : public SocketLink, public std::enable_shared_from_
     MuxEvent ev;
     ev.set_socket(id_);
     ev.mutable_accepted();
-    mux.Emit(*this, std::move(ev), 0);
-  }
-
-  void EmitData(SocketMux& mux, std::shared_ptr<const std::string> frame, bool text) {
-    MuxEvent ev;
-    ev.set_socket(id_);
-    if (text)
-      ev.set_text(*frame);
-    else
-      ev.set_binary(*frame);
-    mux.Emit(*this, std::move(ev), frame->size());
+    mux.Emit(*this, std::move(ev));
   }
 
   const std::weak_ptr<SocketMux> mux_;
@@ -142,40 +133,37 @@ class SocketMux::Link final : public SocketLink, public std::enable_shared_from_
   bool accepted_ = false, ended_ = false, awaiting_ = false;
 };
 
-SocketMux* SocketMux::Start(const SocketLimits& limits, int too_slow_code, HandlerFactory make) {
-  auto mux = std::make_shared<SocketMux>(limits, too_slow_code, std::move(make));
+SocketMux* SocketMux::Start(grpc::CallbackServerContext* ctx, const SocketLimits& limits, int too_slow_code,
+                            HandlerFactory make) {
+  const auto& md = ctx->client_metadata();
+  auto also = md.find("cloudillo-mux-also");
+  const bool fan_out = also != md.end() && also->second == "1";
+  auto mux = std::make_shared<SocketMux>(limits, too_slow_code, fan_out, std::move(make));
   mux->self_ = mux;
   mux->StartRead(&mux->in_);
   return mux.get();
 }
 
-void SocketMux::Emit(Link& link, MuxEvent ev, size_t bytes) {
+void SocketMux::Emit(Link& link, MuxEvent ev) {
   if (finished_) return;
-  pending_.push_back(std::move(ev));
-  pending_owners_.emplace_back(link.shared_from_this(), bytes);
-  link.Counted(bytes);
-  pending_bytes_ += bytes;
+  queue_.Push(link.id(), std::move(ev), 0);
+  link.Counted(0);
+}
+
+void SocketMux::EmitData(Link& link, std::shared_ptr<const std::string> frame, bool text) {
+  if (finished_) return;
+  link.Counted(frame->size());
+  queue_.PushData(link.id(), std::move(frame), text);
 }
 
 void SocketMux::Pump() {
-  if (writing_ || finished_ || pending_.empty()) return;
+  if (writing_ || finished_ || queue_.empty()) return;
   // A gateway that reads nothing for this long has stopped: its sockets reconnect elsewhere.
-  if (pending_bytes_ > limits_.queue_bytes) {
+  if (queue_.bytes() > limits_.queue_bytes) {
     finished_ = true;
     return Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "gateway too slow"));
   }
-  out_.Clear();
-  size_t n = 0, bytes = 0;
-  while (n < pending_.size() && (n == 0 || bytes + pending_owners_[n].second <= kBatchBytes)) {
-    bytes += pending_owners_[n].second;
-    ++n;
-  }
-  out_.mutable_events()->Reserve(int(n));
-  for (size_t i = 0; i < n; ++i) *out_.add_events() = std::move(pending_[i]);
-  in_flight_.assign(std::make_move_iterator(pending_owners_.begin()),
-                    std::make_move_iterator(pending_owners_.begin() + n));
-  pending_.erase(pending_.begin(), pending_.begin() + n);
-  pending_owners_.erase(pending_owners_.begin(), pending_owners_.begin() + n);
+  in_flight_bytes_ = queue_.Take(kBatchBytes, &out_, &in_flight_);
   writing_ = true;
   StartWrite(&out_);
 }
@@ -191,11 +179,12 @@ std::shared_ptr<SocketHandler> SocketMux::Forget(uint64_t id) {
 void SocketMux::OnWriteDone(bool ok) {
   std::lock_guard<std::mutex> lock(mu_);
   writing_ = false;
-  for (auto& [link, bytes] : in_flight_) {
-    link->Sent(bytes);
-    pending_bytes_ -= bytes;
-  }
+  // A socket forgotten meanwhile owes nothing any more (a gateway never reuses a number).
+  for (auto [id, bytes] : in_flight_)
+    if (auto it = links_.find(id); it != links_.end()) it->second->Sent(bytes);
   in_flight_.clear();
+  queue_.Written(in_flight_bytes_);
+  in_flight_bytes_ = 0;
   if (ok) Pump();  // else the read fails too and ends everything
 }
 
@@ -255,8 +244,7 @@ void SocketMux::EndAll(grpc::Status status, bool finish) {
     for (auto& [id, link] : links_)
       if (auto h = link->End()) gone.push_back(std::move(h));
     links_.clear();
-    pending_.clear();
-    pending_owners_.clear();
+    queue_.Clear();
     if (finished_) finish = false;  // Finish was called already
     finished_ = true;
     if (finish) Finish(status);

@@ -5,10 +5,10 @@
 // share.
 //
 // Each socket is a SocketHandler (the protocol) talking to its SocketLink (this
-// stream). Outbound events wait in one queue per stream, batched into a frame per
-// write; a socket with too much of it queued is closed with its protocol's "too slow"
-// code and resyncs on reconnect, and a gateway that stops reading altogether loses the
-// stream (its sockets reconnect). Inbound, a socket's next client message comes only
+// stream). Outbound events wait in one queue per stream (mux_queue.h), batched into a
+// frame per write. A socket with too much queued is closed with its protocol's "too
+// slow" code and resyncs on reconnect, and a gateway that stops reading altogether
+// loses the stream (its sockets reconnect). Inbound, a socket's next client message comes only
 // after the handler asked for it (ReadNext), as with a stream per socket.
 #pragma once
 
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cloudillo/v1/collab.grpc.pb.h"
+#include "mux_queue.h"
 
 namespace cloudillo::collab {
 
@@ -57,11 +58,13 @@ class SocketMux final : public grpc::ServerBidiReactor<cloudillo::v1::MuxFrame, 
  public:
   using HandlerFactory = std::function<std::shared_ptr<SocketHandler>()>;
 
-  // Starts reading; the reactor keeps itself alive until gRPC is done with it.
-  static SocketMux* Start(const SocketLimits& limits, int too_slow_code, HandlerFactory make);
+  // Starts reading; the reactor keeps itself alive until gRPC is done with it. `ctx`
+  // says whether the gateway takes a message for several sockets as one event.
+  static SocketMux* Start(grpc::CallbackServerContext* ctx, const SocketLimits& limits, int too_slow_code,
+                          HandlerFactory make);
 
-  SocketMux(const SocketLimits& limits, int too_slow_code, HandlerFactory make)
-      : limits_(limits), too_slow_code_(too_slow_code), make_(std::move(make)) {}
+  SocketMux(const SocketLimits& limits, int too_slow_code, bool fan_out, HandlerFactory make)
+      : limits_(limits), too_slow_code_(too_slow_code), make_(std::move(make)), queue_(fan_out) {}
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -71,8 +74,10 @@ class SocketMux final : public grpc::ServerBidiReactor<cloudillo::v1::MuxFrame, 
   class Link;
   friend class Link;
 
-  // mu_ held. Queues `ev` for `link` (counted against its share), starts a write.
-  void Emit(Link& link, cloudillo::v1::MuxEvent ev, size_t bytes);
+  // mu_ held. Queue `ev` (or a message) for `link`, counted against its share; Pump()
+  // writes.
+  void Emit(Link& link, cloudillo::v1::MuxEvent ev);
+  void EmitData(Link& link, std::shared_ptr<const std::string> frame, bool text);
   void Pump();
   // mu_ held: forgets the socket; its handler's OnDone is the caller's to call, unlocked.
   std::shared_ptr<SocketHandler> Forget(uint64_t id);
@@ -87,11 +92,9 @@ class SocketMux final : public grpc::ServerBidiReactor<cloudillo::v1::MuxFrame, 
 
   std::mutex mu_;
   std::unordered_map<uint64_t, std::shared_ptr<Link>> links_;
-  std::vector<cloudillo::v1::MuxEvent> pending_;
-  std::vector<std::pair<std::shared_ptr<Link>, size_t>>
-      pending_owners_;  // who each pending event counts against
-  size_t pending_bytes_ = 0;
-  std::vector<std::pair<std::shared_ptr<Link>, size_t>> in_flight_;  // the events of the write under way
+  MuxQueue queue_;
+  std::vector<MuxQueue::Charge> in_flight_;  // the sockets of the write under way
+  size_t in_flight_bytes_ = 0;
   cloudillo::v1::MuxFrame in_, out_;
   bool writing_ = false, finished_ = false;
 };

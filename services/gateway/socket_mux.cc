@@ -72,6 +72,8 @@ class SocketMux final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::B
       std::lock_guard<std::mutex> lock(count_->mu);
       ++count_->live;
     }
+    // A message for several sockets may come as one event naming them (MuxEvent.also).
+    ctx_.AddMetadata("cloudillo-mux-also", "1");
     stub_->PrepareBidiStreamingCall(&ctx_, method_, grpc::StubOptions(), this);
     AddHold();  // writes start from the clients' side
     StartRead(&in_);
@@ -149,10 +151,12 @@ class SocketMux final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::B
       }
       if (ev.has_accepted()) {
         s->Accepted();
-      } else if (ev.has_binary()) {
-        s->Deliver(std::move(*ev.mutable_binary()), true);
-      } else if (ev.has_text()) {
-        s->Deliver(std::move(*ev.mutable_text()), false);
+      } else if (ev.has_binary() || ev.has_text()) {
+        const bool binary = ev.has_binary();
+        std::string& data = binary ? *ev.mutable_binary() : *ev.mutable_text();
+        for (uint64_t also : ev.also())
+          if (auto other = Find(also)) other->Deliver(data, binary);
+        s->Deliver(std::move(data), binary);
       } else if (ev.has_ready()) {
         s->Ready();
       } else if (ev.has_close()) {
@@ -160,6 +164,12 @@ class SocketMux final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::B
       }
     }
     StartRead(&in_);
+  }
+
+  std::shared_ptr<MuxedSocket> Find(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = sockets_.find(id);
+    return it == sockets_.end() ? nullptr : it->second;
   }
 
   // No more reads: nothing new is opened here, and gRPC may end the call.

@@ -88,6 +88,17 @@ TEST_F(DocHubTest, UpdatesAreStoredBroadcastAndEchoedOnce) {
   hub_->Leave(jb->doc, b.get());
 }
 
+// What gRPC's thread may decide itself: live edits and awareness, never a SyncStep1
+// (its diff reads the whole document) or a message past the quick size.
+TEST(DocHubQuick, OnlySmallUpdatesAndAwarenessAreQuick) {
+  EXPECT_TRUE(DocHub::IsQuick(EncodeSync(SyncType::kUpdate, "abc")));
+  EXPECT_TRUE(DocHub::IsQuick(EncodeSync(SyncType::kStep2, "abc")));
+  EXPECT_TRUE(DocHub::IsQuick(EncodeAwarenessMessage("abc")));
+  EXPECT_TRUE(DocHub::IsQuick("\xff\xff"));  // malformed: refused at once anyway
+  EXPECT_FALSE(DocHub::IsQuick(EncodeSync(SyncType::kStep1, std::string(1, '\0'))));
+  EXPECT_FALSE(DocHub::IsQuick(EncodeSync(SyncType::kUpdate, std::string(DocHub::kQuickBytes, 'x'))));
+}
+
 TEST_F(DocHubTest, HostileFramesCloseAndStoreNothing) {
   auto a = std::make_shared<FakePeer>();
   auto j = hub_->Join(1, "h", a);

@@ -94,6 +94,8 @@ class FakeEdge final : public grpc::CallbackGenericService {
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
     if (ctx->method() == "/test.Echo/Sockets") {
       ++mux_calls;
+      auto also = ctx->client_metadata().find("cloudillo-mux-also");
+      mux_asked_also = also != ctx->client_metadata().end() && also->second == "1";
       return new MuxReactor(this);
     }
     return new Reactor(ctx->method());
@@ -102,11 +104,13 @@ class FakeEdge final : public grpc::CallbackGenericService {
   std::atomic<int> mux_calls{0};
   std::atomic<int> mux_closes{0};
   std::atomic<int> mux_last_close_code{0};
+  std::atomic<bool> mux_asked_also{false};
 
  private:
   // A service of multiplexed sockets (common.proto MuxFrame): accepts every socket, echoes
   // its messages, closes on "bye" (4000), sends N 64 KiB messages on "flood:N" whatever
-  // the client reads, and ends the whole stream on "die".
+  // the client reads, sends "heard:X" on "shout:X" to every socket it knows as one event
+  // naming them (MuxEvent.also), and ends the whole stream on "die".
   class MuxReactor final : public grpc::ServerGenericBidiReactor {
    public:
     explicit MuxReactor(FakeEdge* edge) : edge_(edge) { StartRead(&in_); }
@@ -117,6 +121,7 @@ class FakeEdge final : public grpc::CallbackGenericService {
       for (const auto& ev : frame.events()) {
         const uint64_t id = ev.socket();
         if (ev.has_open()) {
+          known_.push_back(id);
           Emit(id).mutable_accepted();
           Emit(id).mutable_ready();
         } else if (ev.has_close()) {
@@ -128,6 +133,13 @@ class FakeEdge final : public grpc::CallbackGenericService {
           auto& c = *Emit(id).mutable_close();
           c.set_code(4000);
           c.set_reason("bye");
+        } else if (ev.text().rfind("shout:", 0) == 0) {
+          auto& shout = Emit(id);
+          shout.set_text("heard:" + ev.text().substr(6));
+          for (uint64_t other : known_)
+            if (other != id) shout.add_also(other);
+          shout.add_also(987654);  // a socket the gateway never opened: skipped
+          Emit(id).mutable_ready();
         } else if (ev.text().rfind("flood:", 0) == 0) {
           for (int i = std::atoi(ev.text().c_str() + 6); i > 0; --i)
             Emit(id).set_binary(std::string(64 << 10, 'f'));
@@ -181,6 +193,7 @@ class FakeEdge final : public grpc::CallbackGenericService {
     grpc::ByteBuffer in_, out_;
     std::mutex mu_;
     cloudillo::v1::MuxFrame queued_;
+    std::vector<uint64_t> known_;  // read thread only
     bool writing_ = false, finished_ = false;
   };
 
@@ -632,6 +645,17 @@ TEST_F(GatewayFlowTest, MultiplexedSocketsShareOneStream) {
   EXPECT_EQ(echo(*b, "two"), "echo:two");
   EXPECT_EQ(echo(*a, "three"), "echo:three");
   EXPECT_EQ(edge_->mux_calls, 1);
+  EXPECT_TRUE(edge_->mux_asked_also);
+
+  // One event for both sockets: each client gets the message once.
+  EXPECT_EQ(echo(*a, "shout:hi"), "heard:hi");
+  {
+    beast::flat_buffer buf;
+    b->read(buf);
+    EXPECT_EQ(beast::buffers_to_string(buf.data()), "heard:hi");
+  }
+  EXPECT_EQ(echo(*b, "after"), "echo:after");
+  EXPECT_EQ(echo(*a, "after"), "echo:after");
 
   a->write(boost::asio::buffer(std::string("bye")));
   EXPECT_EQ(closed_with(*a), 4000);
