@@ -1,5 +1,6 @@
 #include "socket_mux.h"
 
+#include <atomic>
 #include <deque>
 #include <unordered_map>
 
@@ -27,6 +28,17 @@ class MuxedSocket final : public std::enable_shared_from_this<MuxedSocket> {
       : id_(id), t_(std::move(t)), mux_(std::move(mux)) {}
 
   uint64_t id() const { return id_; }
+  // Its WebSocket's I/O thread (http::WebSocket::loop), nullptr before the upgrade.
+  const void* loop() const { return loop_.load(std::memory_order_acquire); }
+  // Runs `fn` on that thread; only once loop() is set.
+  void OnLoop(std::function<void()> fn) {
+    std::shared_ptr<http::WebSocket> ws;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ws = ws_;
+    }
+    ws->Post(std::move(fn));
+  }
 
   void Accepted();
   void Deliver(std::string data, bool binary);
@@ -53,7 +65,8 @@ class MuxedSocket final : public std::enable_shared_from_this<MuxedSocket> {
   StreamTarget t_;
   const std::weak_ptr<SocketMux> mux_;
   std::mutex mu_;
-  std::shared_ptr<http::WebSocket> ws_;
+  std::shared_ptr<http::WebSocket> ws_;  // set once
+  std::atomic<const void*> loop_{nullptr};
   std::deque<Out> queue_;
   size_t queued_bytes_ = 0;
   bool accepted_ = false, credit_ = false, reading_ = false, writing_ = false, closed_ = false,
@@ -137,9 +150,18 @@ class SocketMux final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::B
     if (ok) Pump();
   }
 
+  // What a frame asks of the sockets runs on their I/O threads, one hop per thread and
+  // frame rather than per socket: a document's update reaches ten sockets on two
+  // threads. A socket's own events keep their order (its thread never changes; one not
+  // yet upgraded takes its events here, and they wait in its queue).
   void OnReadDone(bool ok) override {
     MuxFrame frame;
     if (!ok || !FromBytes(in_, &frame)) return EndStream();
+    std::vector<std::pair<std::shared_ptr<MuxedSocket>, std::function<void()>>> hops;
+    auto on_loop = [&hops](std::shared_ptr<MuxedSocket> s, std::function<void()> fn) {
+      if (!s->loop()) return fn();
+      hops.emplace_back(std::move(s), std::move(fn));
+    };
     for (MuxEvent& ev : *frame.mutable_events()) {
       std::shared_ptr<MuxedSocket> s;
       {
@@ -155,13 +177,35 @@ class SocketMux final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::B
         const bool binary = ev.has_binary();
         std::string& data = binary ? *ev.mutable_binary() : *ev.mutable_text();
         for (uint64_t also : ev.also())
-          if (auto other = Find(also)) other->Deliver(data, binary);
-        s->Deliver(std::move(data), binary);
+          if (auto other = Find(also))
+            on_loop(other, [other, data, binary] { other->Deliver(data, binary); });
+        on_loop(s, [s, data = std::move(data), binary]() mutable { s->Deliver(std::move(data), binary); });
       } else if (ev.has_ready()) {
-        s->Ready();
+        on_loop(s, [s] { s->Ready(); });
       } else if (ev.has_close()) {
-        s->ClosedByService(ev.close().code(), ev.close().reason());
+        on_loop(s, [s, code = ev.close().code(), reason = ev.close().reason()]() mutable {
+          s->ClosedByService(code, std::move(reason));
+        });
       }
+    }
+    // One Post per thread, its sockets' work in frame order; before the next read, so
+    // that the next frame's work queues behind this one's.
+    while (!hops.empty()) {
+      const void* loop = hops.front().first->loop();
+      auto via = hops.front().first;
+      std::vector<std::function<void()>> here;
+      size_t kept = 0;
+      for (auto& [sock, fn] : hops) {
+        if (sock->loop() == loop) {
+          here.push_back(std::move(fn));
+        } else {
+          hops[kept++] = {std::move(sock), std::move(fn)};
+        }
+      }
+      hops.resize(kept);
+      via->OnLoop([here = std::move(here)] {
+        for (const auto& fn : here) fn();
+      });
     }
     StartRead(&in_);
   }
@@ -239,6 +283,7 @@ void MuxedSocket::Upgraded(std::shared_ptr<http::WebSocket> ws) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ws_ = std::move(ws);
+    loop_.store(ws_->loop(), std::memory_order_release);
     // Upgraded: the HTTP exchange (and its session's buffers) is not needed any more.
     t_.ex.reset();
     t_.answer = nullptr;

@@ -1,7 +1,10 @@
 // A WebSocket taken over from an HTTP session after the handler accepted the upgrade.
 // Pull-based (one Read and one Write outstanding at most): whoever bridges it to a
 // backend stream asks for the next message only when it can take it, so neither side
-// buffers without bound. Everything runs on the connection's strand.
+// buffers without bound. Everything runs on the connection's I/O thread: a call made
+// there starts at once (net::dispatch), one from elsewhere is posted to it. A call's
+// callback is never run inside it (the caller may hold its own lock): errors found at
+// once are posted too.
 #include "cloudillo/core/log.h"
 #include "session.h"
 
@@ -29,6 +32,7 @@ class WsSession final : public WebSocket,
     t.idle_timeout = absl::ToChronoMilliseconds(2 * ping);
     t.keep_alive_pings = true;
     ws_.set_option(t);
+    loop_ = &net::query(ws_.get_executor(), net::execution::context);
   }
 
   ~WsSession() override {
@@ -46,23 +50,23 @@ class WsSession final : public WebSocket,
   }
 
   void Read(std::function<void(absl::StatusOr<WsMessage>)> done) override {
-    net::post(ws_.get_executor(), [self = this->shared_from_this(), done = std::move(done)]() mutable {
+    net::dispatch(ws_.get_executor(), [self = this->shared_from_this(), done = std::move(done)]() mutable {
       if (self->reading_)
-        return self->Guarded("ws_read", [&] { done(absl::FailedPreconditionError("read pending")); });
+        return self->Fail("ws_read", std::move(done), absl::FailedPreconditionError("read pending"));
       if (self->broken_)
-        return self->Guarded("ws_read", [&] { done(absl::UnavailableError("socket closed")); });
+        return self->Fail("ws_read", std::move(done), absl::UnavailableError("socket closed"));
       self->reading_ = true;
       self->ReadSome(std::move(done));
     });
   }
 
   void Write(WsMessage message, std::function<void(absl::Status)> done) override {
-    net::post(ws_.get_executor(), [self = this->shared_from_this(), m = std::move(message),
-                                   done = std::move(done)]() mutable {
+    net::dispatch(ws_.get_executor(), [self = this->shared_from_this(), m = std::move(message),
+                                       done = std::move(done)]() mutable {
       if (self->writing_)
-        return self->Guarded("ws_write", [&] { done(absl::FailedPreconditionError("write pending")); });
+        return self->Fail("ws_write", std::move(done), absl::FailedPreconditionError("write pending"));
       if (self->broken_ || self->closing_)
-        return self->Guarded("ws_write", [&] { done(absl::UnavailableError("socket closed")); });
+        return self->Fail("ws_write", std::move(done), absl::UnavailableError("socket closed"));
       self->writing_ = true;
       self->out_ = std::move(m.data);
       self->ws_.binary(m.binary);
@@ -79,7 +83,7 @@ class WsSession final : public WebSocket,
   }
 
   void Close(uint16_t code, std::string reason) override {
-    net::post(
+    net::dispatch(
         ws_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)]() mutable {
           if (self->closing_ || self->broken_) return;
           self->closing_ = true;
@@ -93,6 +97,12 @@ class WsSession final : public WebSocket,
   }
 
   int peer_close_code() const override { return peer_close_code_; }
+
+  void Post(std::function<void()> fn) override {
+    net::post(ws_.get_executor(),
+              [self = this->shared_from_this(), fn = std::move(fn)] { self->Guarded("ws_post", fn); });
+  }
+  const void* loop() const override { return loop_; }
 
   void CloseIfIdle() override { Close(1001, "server shutting down"); }
   void CloseNow() override {
@@ -131,6 +141,15 @@ class WsSession final : public WebSocket,
         });
   }
 
+  // An error found when the call started: reported after it returned.
+  template <class Done, class Status>
+  void Fail(const char* where, Done done, Status error) {
+    net::post(ws_.get_executor(), [self = this->shared_from_this(), where, done = std::move(done),
+                                   error = std::move(error)]() mutable {
+      self->Guarded(where, [&] { done(std::move(error)); });
+    });
+  }
+
   void StartClose() {
     close_pending_ = false;
     ws_.async_close(close_reason_,
@@ -145,6 +164,7 @@ class WsSession final : public WebSocket,
   }
 
   websocket::stream<Stream> ws_;
+  const void* loop_ = nullptr;  // the io_context: one per I/O thread (server.cc)
   ServerContext* server_;
   std::shared_ptr<ConnectionSlot> slot_;
   uint64_t registry_id_ = 0;

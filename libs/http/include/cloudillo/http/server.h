@@ -95,6 +95,11 @@ struct WsMessage {
 // callbacks run on the connection's strand. Read fails with Cancelled once the peer
 // closed (the close code is then in peer_close_code()) and Unavailable when the
 // connection broke; after either, the socket is done.
+//
+// Read, Write and Close called on the socket's I/O thread start there and then; from
+// any other thread they hop to it, a wake-up each. A caller with work for many sockets
+// hops once per thread instead: it groups the sockets by loop() and Post()s each
+// group's work to one of them. Callbacks never run inside the call that asked for them.
 class WebSocket {
  public:
   virtual ~WebSocket() = default;
@@ -102,6 +107,10 @@ class WebSocket {
   virtual void Write(WsMessage message, std::function<void(absl::Status)> done) = 0;
   virtual void Close(uint16_t code, std::string reason) = 0;
   virtual int peer_close_code() const = 0;
+  // Runs `fn` on the socket's I/O thread, after what was posted there before.
+  virtual void Post(std::function<void()> fn) = 0;
+  // The socket's I/O thread, as a key: sockets with the same loop() share a Post.
+  virtual const void* loop() const = 0;
 };
 
 // One request and its answer, handed to the handler for every request head. The
