@@ -27,6 +27,7 @@
 #include <deque>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -396,6 +397,18 @@ double CpuSeconds(const std::vector<int>& pids) {
   return total;
 }
 
+// CPU seconds per process name (/proc/<pid>/comm): where a delivery's cost goes.
+std::map<std::string, double> CpuByName(const std::vector<int>& pids) {
+  std::map<std::string, double> out;
+  for (int pid : pids) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    if (!std::getline(in, name)) continue;
+    out[name] += CpuSeconds({pid});
+  }
+  return out;
+}
+
 double RssKb(const std::vector<int>& pids) {
   double total = 0;
   for (int pid : pids) {
@@ -580,12 +593,14 @@ int main(int argc, char** argv) {
     for (auto& w : workers) asio::post(w->ioc, [wp = w.get(), &shared] { wp->StartSending(shared); });
     Sleep(o.warmup);
     const double cpu0 = CpuSeconds(o.server_pids), self0 = SelfCpuSeconds();
+    const auto by_name0 = CpuByName(o.server_pids);
     const auto m0 = Clock::now();
     shared.counting = true;
     Sleep(o.seconds);
     shared.counting = false;
     const double elapsed = std::chrono::duration<double>(Clock::now() - m0).count();
     const double cpu1 = CpuSeconds(o.server_pids), self1 = SelfCpuSeconds();
+    const auto by_name1 = CpuByName(o.server_pids);
     const double rss = RssKb(o.server_pids);
     shared.sending = false;
     Sleep(0.5);
@@ -620,7 +635,16 @@ int main(int argc, char** argv) {
          << ",\"exhausted\":" << total.exhausted << ",\"serverCpuS\":" << cpu
          << ",\"serverCpuUsPerDelivery\":"
          << (total.deliveries ? cpu * 1e6 / static_cast<double>(total.deliveries) : 0)
-         << ",\"serverRssKb\":" << rss << ",\"generatorCpuS\":" << self1 - self0;
+         << ",\"serverRssKb\":" << rss << ",\"generatorCpuS\":" << self1 - self0
+         << ",\"serverCpuSByProcess\":{";
+    bool first = true;
+    for (const auto& [name, s1] : by_name1) {
+      auto before = by_name0.find(name);
+      json << (first ? "" : ",") << "\"" << name
+           << "\":" << s1 - (before == by_name0.end() ? 0 : before->second);
+      first = false;
+    }
+    json << "}";
     if (total.exhausted)
       std::cerr << "warning: clients ran out of pre-generated updates " << total.exhausted << " times\n";
   }

@@ -237,6 +237,15 @@ for (const r of load) {
     log(`  ${r.name}: ${r.ready}/${r.clients} ready, ${r.failed} failed, ${r.exhausted} exhausted, ${r.unknown} unknown updates`);
   }
 }
+// Where ours spends it: process names are the kernel's (15 characters), PostgreSQL's
+// backends and helpers summed.
+for (const r of load) {
+  if (!r.serverCpuSByProcess || Object.keys(r.serverCpuSByProcess).length < 2) continue;
+  const per = Object.entries(r.serverCpuSByProcess).sort((a, b) => b[1] - a[1])
+    .map(([name, s]) => `${name} ${(s * 1e6 / (r.deliveriesPerSec * r.seconds)).toFixed(1)}`);
+  console.log();
+  console.log(`${r.name} at ${Math.round(r.sentPerSec)} updates/s, CPU µs per delivery by process: ${per.join(', ')}`);
+}
 console.log();
 console.log('| server | open documents | RSS at start MB | after the first round MB | after the second MB | KB per document, first round (with one-time costs) | KB per document, second round |');
 console.log('|---|---|---|---|---|---|---|');
