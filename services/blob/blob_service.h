@@ -156,6 +156,11 @@ class BlobService final : public cloudillo::v1::BlobEdge::CallbackService {
   absl::StatusOr<ApiReply> DoGetDescriptor(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoGetMetadata(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoListFiles(const ApiRequest& req);
+  // The visibilities a caller other than the owner sees in listings, as SQL literals:
+  // 'P', 'V' and those its relationship with the tenant opens (relationship_gate.h).
+  // Identity unreachable: the first two only, logged; a listing then shows less, as the
+  // reads of those files would fail.
+  std::string ListedVisibilities(const cloudillo::v1::RequestContext& ctx);
   absl::StatusOr<ApiReply> DoCreateFile(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoPatchFile(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoDeleteFile(const ApiRequest& req);

@@ -7,6 +7,7 @@
 #include "blob_service.h"
 #include "cloudillo/core/absl_compat.h"
 #include "cloudillo/core/base64.h"
+#include "cloudillo/core/log.h"
 #include "cloudillo/core/status_macros.h"
 #include "cloudillo/rpc/api.h"
 #include "file_rows.h"
@@ -42,6 +43,17 @@ struct Where {
 };
 
 }  // namespace
+
+std::string BlobService::ListedVisibilities(const cloudillo::v1::RequestContext& ctx) {
+  std::string out = "'P', 'V'";
+  auto related = relations_.ReadableVisibilities(ctx);
+  if (!related.ok()) {
+    LogWarn("file_list_relationship_unavailable", {{"error", related.status().ToString()}});
+    return out;
+  }
+  for (char v : *related) out += std::string(", '") + v + "'";  // letters of "F2C"
+  return out;
+}
 
 absl::StatusOr<ApiReply> BlobService::DoListFiles(const ApiRequest& req) {
   static const std::set<std::string> kKeys = {
@@ -143,10 +155,10 @@ absl::StatusOr<ApiReply> BlobService::DoListFiles(const ApiRequest& req) {
             ids + "))))");
     } else {
       if (ctx.authenticated()) {
-        w.And(
-            "(f.visibility IN ('P', 'V') OR EXISTS (SELECT 1 FROM file_shares s WHERE s.tn_id = f.tn_id AND "
-            "s.file_id = f.file_id AND s.subject_id = " +
-            user_param + " AND (s.expires_at IS NULL OR s.expires_at > now())))");
+        w.And("(f.visibility IN (" + ListedVisibilities(ctx) +
+              ") OR EXISTS (SELECT 1 FROM file_shares s WHERE s.tn_id = f.tn_id AND "
+              "s.file_id = f.file_id AND s.subject_id = " +
+              user_param + " AND (s.expires_at IS NULL OR s.expires_at > now())))");
       } else {
         w.And("f.visibility = 'P'");
       }

@@ -290,7 +290,7 @@ absl::StatusOr<ApiReply> BlobService::DoListTags(const ApiRequest& req) {
     if (!absl::SimpleAtoi(AV(l), &limit) || limit < 1 || limit > 1000)
       return rpc::BadRequest("Invalid limit");
   }
-  std::string visible = rpc::IsOwner(ctx) ? "" : " AND visibility IN ('P', 'V')";
+  std::string visible = rpc::IsOwner(ctx) ? "" : " AND visibility IN (" + ListedVisibilities(ctx) + ")";
   std::string like;
   for (char c : prefix.substr(0, 64)) {
     if (c == '%' || c == '_' || c == '\\') like += '\\';

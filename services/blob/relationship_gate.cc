@@ -39,13 +39,28 @@ void RelationshipGate::Connect(std::shared_ptr<cloudillo::v1::Identity::StubInte
   identity_ = std::move(identity);
 }
 
+// An authenticated, unscoped caller other than the owner: one whose relationship with
+// the tenant may open files to it.
+static bool MayBeRelated(const cloudillo::v1::RequestContext& ctx) {
+  return ctx.authenticated() && ctx.scope().empty() && !ctx.subject().empty() && !rpc::IsOwner(ctx);
+}
+
 absl::StatusOr<bool> RelationshipGate::Permits(const cloudillo::v1::RequestContext& ctx, const FileRow& f) {
-  if (!ctx.authenticated() || !ctx.scope().empty() || ctx.subject().empty() || rpc::IsOwner(ctx))
-    return false;
+  if (!MayBeRelated(ctx)) return false;
   if (f.status != "A" || !DecidedByRelationship(f.visibility)) return false;
   auto rel = Lookup(ctx.tn_id(), ctx.subject());
   if (!rel.ok()) return rel.status();
   return RelationshipReads(f.visibility, *rel);
+}
+
+absl::StatusOr<std::string> RelationshipGate::ReadableVisibilities(const cloudillo::v1::RequestContext& ctx) {
+  if (!MayBeRelated(ctx)) return std::string();
+  auto rel = Lookup(ctx.tn_id(), ctx.subject());
+  if (!rel.ok()) return rel.status();
+  std::string out;
+  for (const char* v : {"F", "2", "C"})
+    if (RelationshipReads(v, *rel)) out += v;
+  return out;
 }
 
 absl::StatusOr<cloudillo::v1::Relationship> RelationshipGate::Lookup(int64_t tn_id,

@@ -50,6 +50,10 @@ class RelationshipGate {
   // unscoped caller other than the owner, or when `f` is not a live file of
   // visibility F, 2 or C. Blocking (identity): worker threads only.
   absl::StatusOr<bool> Permits(const cloudillo::v1::RequestContext& ctx, const FileRow& f);
+  // The visibilities besides P and V that the caller of `ctx` reads by its relationship
+  // (letters of "F2C", by RelationshipReads): what a listing shows it. Empty, without
+  // asking identity, for a caller Permits() would not ask about. Blocking.
+  absl::StatusOr<std::string> ReadableVisibilities(const cloudillo::v1::RequestContext& ctx);
 
   // A message of the invalidation channel; others' messages are ignored.
   void OnInvalidation(const std::string& message);

@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "blob_policy.h"
 #include "blob_service.h"
@@ -39,6 +40,11 @@ class FakeIdentity final : public cloudillo::v1::Identity::CallbackService {
                                              const cloudillo::v1::RelationshipsRequest* req,
                                              cloudillo::v1::Relationships* out) override {
     ++calls;
+    if (down) {
+      auto* r = ctx->DefaultReactor();
+      r->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "identity is down"));
+      return r;
+    }
     std::lock_guard<std::mutex> lock(mu);
     for (const auto& tag : req->id_tags()) {
       auto it = rels.find({req->tn_id(), tag});
@@ -66,6 +72,7 @@ class FakeIdentity final : public cloudillo::v1::Identity::CallbackService {
   std::mutex mu;
   std::map<std::pair<int64_t, std::string>, Relationship> rels;
   std::atomic<int> calls{0};
+  std::atomic<bool> down{false};  // every call fails as an unreachable identity's would
 };
 
 class FileVisibilityTest : public ::testing::Test {
@@ -266,6 +273,63 @@ TEST_F(FileVisibilityTest, ConnectedMeansConnected) {
   // Direct files stay the owner's: no relationship opens them.
   const std::string d = Upload(1, "alice.test", "mine", "");
   ExpectRefused(Read(As(1, "alice.test", "carol.remote"), d));
+}
+
+// A listing shows a peer what its relationship lets it read, and nothing more; with
+// identity unreachable it shows the open files only rather than failing.
+TEST_F(FileVisibilityTest, ListingsShowWhatTheRelationshipOpens) {
+  const std::string p = Upload(1, "alice.test", "public", "P");
+  const std::string f = Upload(1, "alice.test", "for followers", "F");
+  const std::string c = Upload(1, "alice.test", "for connections", "C");
+  Upload(1, "alice.test", "mine", "");
+  identity_.Set(1, "bob.remote", /*follower=*/true, /*connected=*/false);
+  identity_.Set(1, "carol.remote", /*follower=*/false, /*connected=*/true);
+  identity_.Set(1, "dave.remote", true, true, "B");
+  auto listed = [&](const std::string& subject) {
+    ApiRequest req = As(1, "alice.test", subject);
+    grpc::ClientContext ctx;
+    ApiReply reply;
+    grpc::Status st = edge_->ListFiles(&ctx, req, &reply);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    std::set<std::string> ids;
+    if (st.ok())
+      for (const auto& item : json::parse(reply.data_json())) ids.insert(item["fileId"].get<std::string>());
+    return ids;
+  };
+  auto tags_seen = [&](const std::string& subject) {
+    ApiRequest req = As(1, "alice.test", subject);
+    grpc::ClientContext ctx;
+    ApiReply reply;
+    EXPECT_TRUE(edge_->ListTags(&ctx, req, &reply).ok());
+    return json::parse(reply.data_json())["tags"].size();
+  };
+  EXPECT_EQ(listed("bob.remote"), (std::set<std::string>{p, f}));
+  EXPECT_EQ(listed("carol.remote"), (std::set<std::string>{p, f, c}));
+  EXPECT_EQ(listed("dave.remote"), (std::set<std::string>{p}));  // blocked
+  EXPECT_EQ(listed("eve.remote"), (std::set<std::string>{p}));   // a stranger
+  EXPECT_EQ(listed(""), (std::set<std::string>{p}));             // a guest
+  EXPECT_EQ(listed("alice.test").size(), 4u);                    // the owner
+
+  // Tags count the same files.
+  const std::vector<std::pair<std::string, std::string>> tagged = {
+      {p, "open"}, {f, "followed"}, {c, "close"}};
+  for (const auto& [id, name] : tagged) {
+    ApiRequest tag = As(1, "alice.test", "alice.test");
+    (*tag.mutable_path())["fileId"] = id;
+    (*tag.mutable_path())["tag"] = name;
+    grpc::ClientContext ctx;
+    ApiReply reply;
+    grpc::Status st = edge_->PutTag(&ctx, tag, &reply);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  EXPECT_EQ(tags_seen("bob.remote"), 2u);
+  EXPECT_EQ(tags_seen("carol.remote"), 3u);
+  EXPECT_EQ(tags_seen("eve.remote"), 1u);
+
+  // Identity down: the open files still list.
+  identity_.down = true;
+  service_->relations().Clear();
+  EXPECT_EQ(listed("carol.remote"), (std::set<std::string>{p}));
 }
 
 TEST_F(FileVisibilityTest, ASuspendedBlockedOrBannedPeerReadsNothing) {
