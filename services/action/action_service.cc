@@ -165,21 +165,32 @@ SERVE(InboxSync, DoInboxSync(*req))
 SERVE(Outbox, DoOutbox(*req))
 #undef SERVE
 
-// The worker admits the token and moves on; the group commit answers the call, so no
-// worker sits out a commit (they are fewer than the gateway's connections) and every
-// POST that arrives meanwhile shares that commit.
+// gRPC's thread admits the token and moves on; the group commit answers the call, so
+// no thread sits out a commit and every POST that arrives meanwhile shares that
+// commit. Admission never blocks but for a connection request's proof of work (Redis,
+// on a worker): a hop to a worker per token cost a thread wake-up each.
 grpc::ServerUnaryReactor* ActionService::Inbox(grpc::CallbackServerContext* ctx, const ApiRequest* req,
                                                ApiReply* out) {
-  return rpc::ServeDeferred(ctx, out, workers_, [this, req](auto done) {
-    absl::StatusOr<InboundItem> item = AdmitInbox(*req);
-    if (!item.ok()) return done(item.status());
-    absl::Status queued = inbox_.EnqueueAsync(std::move(*item), [done](absl::Status st) {
-      if (!st.ok()) return done(st);
-      ApiReply reply = rpc::Data(json(nullptr));
-      reply.set_http_status(201);
-      done(std::move(reply));
+  return rpc::ServeDeferredInline(ctx, out, [this, req](auto done) {
+    auto enqueue = [this, done](InboundItem item) {
+      absl::Status queued = inbox_.EnqueueAsync(std::move(item), [done](absl::Status st) {
+        if (!st.ok()) return done(st);
+        ApiReply reply = rpc::Data(json(nullptr));
+        reply.set_http_status(201);
+        done(std::move(reply));
+      });
+      if (!queued.ok()) done(queued);
+    };
+    absl::StatusOr<Admitted> a = AdmitInboxQuick(*req);
+    if (!a.ok()) return done(a.status());
+    if (!a->needs_pow) return enqueue(std::move(a->item));
+    auto item = std::make_shared<InboundItem>(std::move(a->item));
+    bool queued = workers_.TrySubmit([this, req, item, enqueue, done] {
+      absl::Status pow = CheckPow(*req, item->token);
+      if (!pow.ok()) return done(pow);
+      enqueue(std::move(*item));
     });
-    if (!queued.ok()) done(queued);
+    if (!queued) done(absl::UnavailableError("overloaded: worker queue full"));
   });
 }
 
@@ -308,6 +319,12 @@ absl::StatusOr<ApiReply> ActionService::DoDecide(const ApiRequest& req, bool acc
 // token that does not decode); everything else is committed to the inbound queue
 // before the 201 and decided by the verifier.
 absl::StatusOr<InboundItem> ActionService::AdmitInbox(const ApiRequest& req) {
+  CL_ASSIGN_OR_RETURN(Admitted a, AdmitInboxQuick(req));
+  if (a.needs_pow) CL_RETURN_IF_ERROR(CheckPow(req, a.item.token));
+  return std::move(a.item);
+}
+
+absl::StatusOr<ActionService::Admitted> ActionService::AdmitInboxQuick(const ApiRequest& req) {
   CL_ASSIGN_OR_RETURN(json body, rpc::JsonObjectBody(req));
   auto token_it = body.find("token");
   if (token_it == body.end() || !token_it->is_string()) return rpc::BadRequest("token must be a string");
@@ -332,23 +349,25 @@ absl::StatusOr<InboundItem> ActionService::AdmitInbox(const ApiRequest& req) {
                          ojson{{"level", d.level}, {"retryAfter", d.retry_after_secs}}.dump(), 429);
   }
   // E1 step 3, E4: a connection request from a network that must prove work.
-  if (claims.t.rfind("CONN", 0) == 0) {
-    int required = pow_.Required(req.ctx().client_ip());
-    if (!PowSatisfied(token, required)) {
-      std::string postfix(size_t(required), 'A');
-      std::string message = absl::StrCat(
-          "Precondition required: Proof of work required: Proof of work required: token must end with '",
-          postfix, "' (", required, " chars)");
-      return rpc::ApiError(absl::StatusCode::kFailedPrecondition, "E-POW-REQUIRED", message,
-                           ojson{{"required", required},
-                                 {"postfix", postfix},
-                                 {"hint", absl::StrCat("Action token must end with '", postfix, "'")}}
-                               .dump(),
-                           428);
-    }
-  }
-  return InboundItem{tenant.tn_id, tenant.id_tag, std::move(token), std::move(related),
-                     req.ctx().client_ip()};
+  const bool needs_pow = claims.t.rfind("CONN", 0) == 0;
+  return Admitted{
+      InboundItem{tenant.tn_id, tenant.id_tag, std::move(token), std::move(related), req.ctx().client_ip()},
+      needs_pow};
+}
+
+absl::Status ActionService::CheckPow(const ApiRequest& req, const std::string& token) {
+  int required = pow_.Required(req.ctx().client_ip());
+  if (PowSatisfied(token, required)) return absl::OkStatus();
+  std::string postfix(size_t(required), 'A');
+  std::string message = absl::StrCat(
+      "Precondition required: Proof of work required: Proof of work required: token must end with '", postfix,
+      "' (", required, " chars)");
+  return rpc::ApiError(absl::StatusCode::kFailedPrecondition, "E-POW-REQUIRED", message,
+                       ojson{{"required", required},
+                             {"postfix", postfix},
+                             {"hint", absl::StrCat("Action token must end with '", postfix, "'")}}
+                           .dump(),
+                       428);
 }
 
 absl::StatusOr<ApiReply> ActionService::DoInboxSync(const ApiRequest& req) {

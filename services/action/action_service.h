@@ -51,6 +51,14 @@ class ActionService final : public cloudillo::v1::ActionEdge::CallbackService {
   absl::StatusOr<ApiReply> DoDecide(const ApiRequest& req, bool accept);
   // E1's checks before a token is queued or verified: its body, the issuer's limits, a
   // CONN's proof of work (a Redis read).
+  // E1's checks before the enqueue. The quick part never blocks; a connection request
+  // (`needs_pow`) then also needs CheckPow, which asks Redis.
+  struct Admitted {
+    InboundItem item;
+    bool needs_pow = false;
+  };
+  absl::StatusOr<Admitted> AdmitInboxQuick(const ApiRequest& req);
+  absl::Status CheckPow(const ApiRequest& req, const std::string& token);
   absl::StatusOr<InboundItem> AdmitInbox(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoInboxSync(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoOutbox(const ApiRequest& req);

@@ -67,6 +67,29 @@ test('a FLLW signed by jose is accepted: the node becomes alice\'s follower', as
   assert.equal(listed.json.data[0].actionId, actionIdOf(token));
 });
 
+// E1 step 3, E4: a connection request from a network that must prove work is refused
+// with 428 before anything is queued; other tokens from it, and a request that did the
+// work, are not held up.
+test('a connection request without the required proof of work gets 428 (E4)', async () => {
+  const net = A.clientIp.split('.').slice(0, 3).join('.');
+  const redis = (...args) => execFileSync('redis-cli', ['-p', A.env.CLOUDILLO_REDIS_ADDR.split(':')[1], ...args], { encoding: 'utf8' });
+  redis('SET', `pow:v4:${net}`, '2', 'EX', '60');
+  try {
+    const conn = await peer.sign({ t: 'CONN', aud: 'amy.test', c: `pow ${Date.now()}`, iat: Math.floor(Date.now() / 1000) });
+    assert.ok(!conn.endsWith('AA'));
+    const r = await A.api(alice.idTag, 'POST', '/api/inbox', { body: { token: conn } });
+    assert.equal(r.status, 428, r.text);
+    assert.equal(r.json.error.code, 'E-POW-REQUIRED');
+    const fllw = await peer.sign({ t: 'FLLW', aud: 'amy.test', c: `no pow ${Date.now()}`, iat: Math.floor(Date.now() / 1000) });
+    assert.equal((await A.api(alice.idTag, 'POST', '/api/inbox', { body: { token: fllw } })).status, 201);
+    // Queued after the refused one: once it is stored, the refused one would have been.
+    await eventually('FLLW stored', async () => sql(`SELECT count(*) FROM action.actions WHERE action_id = '${actionIdOf(fllw)}'`) === '1');
+    assert.equal(sql(`SELECT count(*) FROM action.actions WHERE action_id = '${actionIdOf(conn)}'`), '0');
+  } finally {
+    redis('DEL', `pow:v4:${net}`);
+  }
+});
+
 test('alice\'s post reaches the node and verifies with jose against her published key', async () => {
   const id = await post('for my followers');
   const got = await eventually('delivery', async () => peer.received.find((x) => x.actionId === id));

@@ -88,6 +88,16 @@ std::function<grpc::Status()> Body(Resp* out, F&& handler) {
     return grpc::Status::OK;
   };
 }
+template <typename Resp, typename F>
+std::function<void(std::function<void(grpc::Status)>)> DeferredBody(Resp* out, F&& handler) {
+  return [out, h = std::forward<F>(handler)](std::function<void(grpc::Status)> finish) mutable {
+    h([out, finish = std::move(finish)](absl::StatusOr<Resp> r) {
+      if (!r.ok()) return finish(ToGrpcStatus(r.status()));
+      *out = std::move(*r);
+      finish(grpc::Status::OK);
+    });
+  };
+}
 }  // namespace detail
 
 // Runs `handler` (returning absl::StatusOr<Resp>) on `pool` and answers the call.
@@ -103,14 +113,14 @@ grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, Resp* out, Wor
 template <typename Resp, typename F>
 grpc::ServerUnaryReactor* ServeDeferred(grpc::CallbackServerContext* ctx, Resp* out, WorkerPool& pool,
                                         F&& handler) {
-  return detail::DispatchDeferred(
-      ctx, &pool, [out, h = std::forward<F>(handler)](std::function<void(grpc::Status)> finish) mutable {
-        h([out, finish = std::move(finish)](absl::StatusOr<Resp> r) {
-          if (!r.ok()) return finish(ToGrpcStatus(r.status()));
-          *out = std::move(*r);
-          finish(grpc::Status::OK);
-        });
-      });
+  return detail::DispatchDeferred(ctx, &pool, detail::DeferredBody(out, std::forward<F>(handler)));
+}
+
+// The same on gRPC's thread: only for a handler that never blocks before it hands on
+// (whatever may block it submits to a pool itself). Saves the hop to a worker.
+template <typename Resp, typename F>
+grpc::ServerUnaryReactor* ServeDeferredInline(grpc::CallbackServerContext* ctx, Resp* out, F&& handler) {
+  return detail::DispatchDeferred(ctx, nullptr, detail::DeferredBody(out, std::forward<F>(handler)));
 }
 
 // The same on gRPC's thread: only for handlers that never block (memory lookups).
