@@ -178,7 +178,7 @@ class SocketMux final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::B
         std::string& data = binary ? *ev.mutable_binary() : *ev.mutable_text();
         for (uint64_t also : ev.also())
           if (auto other = Find(also))
-            on_loop(other, [other, data, binary] { other->Deliver(data, binary); });
+            on_loop(other, [other, data, binary]() mutable { other->Deliver(std::move(data), binary); });
         on_loop(s, [s, data = std::move(data), binary]() mutable { s->Deliver(std::move(data), binary); });
       } else if (ev.has_ready()) {
         on_loop(s, [s] { s->Ready(); });
