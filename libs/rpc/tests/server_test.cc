@@ -38,15 +38,16 @@ TEST(RpcServer, HealthServesThenDrains) {
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
 
   // The interceptor records a call when it closes, which may be just after the reply.
+  // Wait for the counter itself: the latency histogram's _count may reach 2 first.
+  const std::string want =
+      "cloudillo_grpc_server_calls_total{code=\"0\",method=\"/grpc.health.v1.Health/Check\"} 2";
   std::string text;
   for (int i = 0; i < 100; ++i) {
     text = Metrics(*registry);
-    if (text.find("method=\"/grpc.health.v1.Health/Check\"} 2") != std::string::npos) break;
+    if (text.find(want) != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_NE(text.find("cloudillo_grpc_server_calls_total{code=\"0\",method=\"/grpc.health.v1.Health/Check\"} 2"),
-            std::string::npos)
-      << text;
+  EXPECT_NE(text.find(want), std::string::npos) << text;
   server.Shutdown(absl::Seconds(1));
 }
 
@@ -62,8 +63,8 @@ TEST(RpcServer, HostileMethodNamesShareOneSeries) {
     grpc::Slice empty(std::string(""));
     grpc::ByteBuffer req(&empty, 1), resp;
     std::promise<void> done;
-    stub.UnaryCall(&ctx, "/evil.S" + std::to_string(i) + "/M" + std::string(i, 'x'), grpc::StubOptions(), &req,
-                   &resp, [&](grpc::Status) { done.set_value(); });
+    stub.UnaryCall(&ctx, "/evil.S" + std::to_string(i) + "/M" + std::string(i, 'x'), grpc::StubOptions(),
+                   &req, &resp, [&](grpc::Status) { done.set_value(); });
     done.get_future().wait();
   }
   std::string text = Metrics(*registry);
