@@ -1,5 +1,7 @@
 #include "action_store.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cloudillo/core/status_macros.h"
@@ -94,22 +96,33 @@ ActionRow ActionStore::FromRow(const db::Row& r) {
   return a;
 }
 
+namespace {
+
+constexpr const char* kInsertColumns =
+    "INSERT INTO actions (tn_id, action_id, type, sub_type, issuer, audience, parent_id, root_id, subject, "
+    "content, attachments, visibility, flags, status, key, token, created_at, expires_at, outbound) VALUES ";
+
+// One row's parenthesised VALUES entry, its values added to `p`.
+std::string ActionValues(Params& p, int64_t tn_id, const ActionRow& row) {
+  return absl::StrCat(
+      "(", p.Add(db::P(tn_id)), ", ", p.Add(db::P(row.action_id)), ", ", p.Add(db::P(row.type)), ", ",
+      p.Add(OptText(row.sub_type)), ", ", p.Add(db::P(row.issuer)), ", ", p.Add(OptText(row.audience)), ", ",
+      p.Add(OptText(row.parent_id)), ", ", p.Add(OptText(row.root_id)), ", ", p.Add(OptText(row.subject)),
+      ", ", p.Add(OptText(row.content)), ", ", p.Add(db::P(db::TextArrayLiteral(row.attachments))),
+      "::text[], ", p.Add(db::P(row.visibility)), ", ", p.Add(OptText(row.flags)), ", ",
+      p.Add(db::P(row.status)), ", ", p.Add(OptText(row.key)), ", ", p.Add(db::P(row.token)),
+      ", to_timestamp(", p.Add(db::P(row.created_at)), "::double precision / 1000000), CASE WHEN ",
+      p.Add(db::P(row.expires_at)), "::bigint = 0 THEN NULL ELSE to_timestamp(", p.Add(db::P(row.expires_at)),
+      "::bigint) END, ", p.Add(db::P(row.outbound)), ")");
+}
+
+}  // namespace
+
 absl::StatusOr<int64_t> ActionStore::Insert(db::Tx& tx, int64_t tn_id, const ActionRow& row) {
-  CL_ASSIGN_OR_RETURN(
-      db::Result r,
-      tx.Query(
-          "INSERT INTO actions (tn_id, action_id, type, sub_type, issuer, audience, parent_id, root_id, "
-          "subject, "
-          "content, attachments, visibility, flags, status, key, token, created_at, expires_at, outbound) "
-          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text[], $12, $13, $14, $15, $16, "
-          "to_timestamp($17::double precision / 1000000), "
-          "CASE WHEN $18::bigint = 0 THEN NULL ELSE to_timestamp($18::bigint) END, $19) "
-          "ON CONFLICT (tn_id, action_id) DO NOTHING RETURNING a_id",
-          {db::P(tn_id), db::P(row.action_id), db::P(row.type), OptText(row.sub_type), db::P(row.issuer),
-           OptText(row.audience), OptText(row.parent_id), OptText(row.root_id), OptText(row.subject),
-           OptText(row.content), db::P(db::TextArrayLiteral(row.attachments)), db::P(row.visibility),
-           OptText(row.flags), db::P(row.status), OptText(row.key), db::P(row.token), db::P(row.created_at),
-           db::P(row.expires_at), db::P(row.outbound)}));
+  Params p;
+  std::string sql = absl::StrCat(kInsertColumns, ActionValues(p, tn_id, row),
+                                 " ON CONFLICT (tn_id, action_id) DO NOTHING RETURNING a_id");
+  CL_ASSIGN_OR_RETURN(db::Result r, tx.Query(sql, p.values()));
   if (r.empty()) return absl::AlreadyExistsError("action exists");
   int64_t a_id = r.rows[0].Int(0);
   // A row refused on receipt (stored at D) retires nothing: a member's own bad update
@@ -121,6 +134,32 @@ absl::StatusOr<int64_t> ActionStore::Insert(db::Tx& tx, int64_t tn_id, const Act
                            .status());
   }
   return a_id;
+}
+
+absl::StatusOr<std::vector<int64_t>> ActionStore::InsertMany(
+    db::Tx& tx, const std::vector<std::pair<int64_t, const ActionRow*>>& rows) {
+  std::vector<int64_t> a_ids(rows.size(), 0);
+  if (rows.empty()) return a_ids;
+  Params p;
+  std::string sql = kInsertColumns;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    // Supersession in one statement would let an earlier row of a key retire a later one.
+    if (!rows[i].second->key.empty())
+      return absl::InvalidArgumentError("InsertMany takes rows without a key");
+    absl::StrAppend(&sql, i ? ", " : "", ActionValues(p, rows[i].first, *rows[i].second));
+  }
+  sql += " ON CONFLICT (tn_id, action_id) DO NOTHING RETURNING tn_id, action_id, a_id";
+  CL_ASSIGN_OR_RETURN(db::Result r, tx.Query(sql, p.values()));
+  // Rows that met an existing action id are not returned: matched by key, not position.
+  std::map<std::pair<int64_t, std::string>, int64_t> inserted;
+  for (const db::Row& row : r.rows) inserted.emplace(std::pair(row.Int(0), row.Str(1)), row.Int(2));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    auto it = inserted.find(std::pair(rows[i].first, rows[i].second->action_id));
+    if (it == inserted.end()) continue;
+    a_ids[i] = it->second;
+    inserted.erase(it);  // a second copy of the same id in `rows` met the first
+  }
+  return a_ids;
 }
 
 absl::StatusOr<std::optional<ActionRow>> ActionStore::Find(int64_t tn_id, const std::string& action_id) {

@@ -56,6 +56,11 @@ class ActionStore {
   // row's a_id; an existing action_id is AlreadyExists, and then nothing was written
   // (the insert comes first), so it may run under CommitAtomic.
   absl::StatusOr<int64_t> Insert(db::Tx& tx, int64_t tn_id, const ActionRow& row);
+  // Inserts (tn_id, row) pairs in one statement, none of them with a key (there is no
+  // supersession here). Answers each pair's a_id, or 0 for an action id already stored
+  // (or repeated earlier in `rows`). A failure has written nothing.
+  absl::StatusOr<std::vector<int64_t>> InsertMany(
+      db::Tx& tx, const std::vector<std::pair<int64_t, const ActionRow*>>& rows);
   absl::StatusOr<std::optional<ActionRow>> Find(int64_t tn_id, const std::string& action_id);
   absl::StatusOr<std::optional<ActionRow>> FindInTx(db::Tx& tx, int64_t tn_id, const std::string& action_id);
   // The rows of many (tn_id, action_id) pairs in one query, each with its tn_id; pairs

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "cloudillo/core/log.h"
+#include "receive_batch.h"
 #include "token_claims.h"
 
 namespace cloudillo::action {
@@ -193,47 +194,53 @@ void InboxWorker::Verify(std::vector<Leased>& lease) {
   KnownActions known = LookUp(lease);
   // Announced after the lease: every message in it is of a row already committed.
   BusBatch bus(pipeline_);
-  for (const Leased& r : lease) {
-    Tenant tenant{r.tn_id, r.tenant};
+  {
     // The row in `inbound` redoes the token until the DELETE below, which WAL orders
     // after the action's commit: neither waits for its flush.
-    auto outcome = pipeline_.Receive(tenant, r.token, r.related, false, &known, Durability::kReplayable);
-    bool done = outcome.ok() || IsPermanent(outcome.status()) || r.attempts + 1 >= kMaxAttempts;
-    if (outcome.ok()) {
-      Metrics& m = *metrics_;
-      if (*outcome == Received::kDuplicate && m.duplicate) m.duplicate->Increment();
-      if (*outcome != Received::kDuplicate && m.accepted) m.accepted->Increment();
-      if (*outcome != Received::kDuplicate && usage_) {
-        size_t bytes = r.token.size();
-        for (const std::string& t : r.related) bytes += t.size();
-        usage_->Add(tenant.tn_id, cache::kUsageFedIn);
-        usage_->Add(tenant.tn_id, cache::kUsageFedInBytes, int64_t(bytes));
-      }
-    } else if (done) {
-      if (metrics_->refused) metrics_->refused->Increment();
-      // E5 recommend: only a CONN* whose signature failed raises its network's PoW.
-      if (absl::IsUnauthenticated(outcome.status()) && !r.token.empty()) {
-        auto claims = DecodeClaims(r.token);
-        if (claims.ok() && claims->t.rfind("CONN", 0) == 0) pow_.Penalize(r.client_ip);
-      }
-      LogInfo("inbound_refused",
-              {{"tn_id", tenant.tn_id}, {"error", std::string(outcome.status().message())}});
+    ReceiveBatch batch(pipeline_, Durability::kReplayable);
+    for (const Leased& r : lease) {
+      batch.Add(Tenant{r.tn_id, r.tenant}, r.token, r.related, &known,
+                [&](const absl::StatusOr<Received>& outcome) { Settle(r, outcome, decided); });
     }
-    if (done) {
-      decided.emplace_back(tenant.tn_id, r.in_id);
-      continue;
-    }
-    auto st = store_.pool().Query(
-        "UPDATE inbound SET attempts = attempts + 1, last_error = $3, "
-        "next_at = now() + make_interval(secs => $4) WHERE tn_id = $1 AND in_id = $2",
-        {db::P(tenant.tn_id), db::P(r.in_id), db::P(std::string(outcome.status().message()).substr(0, 200)),
-         db::P(int64_t(absl::ToInt64Seconds(Backoff(r.attempts))))});
-    if (!st.ok()) LogWarn("inbox_update_failed", {{"error", std::string(st.status().message())}});
   }
   bus.Flush();
   // Rows left by a failed delete come back after the lease and end as duplicates.
   if (absl::Status st = store_.DeleteInbound(decided, Durability::kReplayable); !st.ok())
     LogWarn("inbox_delete_failed", {{"error", std::string(st.message())}});
+}
+
+void InboxWorker::Settle(const Leased& r, const absl::StatusOr<Received>& outcome,
+                         std::vector<std::pair<int64_t, int64_t>>& decided) {
+  bool done = outcome.ok() || IsPermanent(outcome.status()) || r.attempts + 1 >= kMaxAttempts;
+  if (outcome.ok()) {
+    Metrics& m = *metrics_;
+    if (*outcome == Received::kDuplicate && m.duplicate) m.duplicate->Increment();
+    if (*outcome != Received::kDuplicate && m.accepted) m.accepted->Increment();
+    if (*outcome != Received::kDuplicate && usage_) {
+      size_t bytes = r.token.size();
+      for (const std::string& t : r.related) bytes += t.size();
+      usage_->Add(r.tn_id, cache::kUsageFedIn);
+      usage_->Add(r.tn_id, cache::kUsageFedInBytes, int64_t(bytes));
+    }
+  } else if (done) {
+    if (metrics_->refused) metrics_->refused->Increment();
+    // E5 recommend: only a CONN* whose signature failed raises its network's PoW.
+    if (absl::IsUnauthenticated(outcome.status()) && !r.token.empty()) {
+      auto claims = DecodeClaims(r.token);
+      if (claims.ok() && claims->t.rfind("CONN", 0) == 0) pow_.Penalize(r.client_ip);
+    }
+    LogInfo("inbound_refused", {{"tn_id", r.tn_id}, {"error", std::string(outcome.status().message())}});
+  }
+  if (done) {
+    decided.emplace_back(r.tn_id, r.in_id);
+    return;
+  }
+  auto st = store_.pool().Query(
+      "UPDATE inbound SET attempts = attempts + 1, last_error = $3, "
+      "next_at = now() + make_interval(secs => $4) WHERE tn_id = $1 AND in_id = $2",
+      {db::P(r.tn_id), db::P(r.in_id), db::P(std::string(outcome.status().message()).substr(0, 200)),
+       db::P(int64_t(absl::ToInt64Seconds(Backoff(r.attempts))))});
+  if (!st.ok()) LogWarn("inbox_update_failed", {{"error", std::string(st.status().message())}});
 }
 
 }  // namespace cloudillo::action

@@ -81,6 +81,10 @@ class InboxWorker {
   bool PollDue();
   std::vector<Leased> Claim();
   void Verify(std::vector<Leased>& lease);
+  // Counts a token's outcome; a decided one joins `decided` (its queue row goes), the
+  // rest wait for a retry with backoff.
+  void Settle(const Leased& r, const absl::StatusOr<Received>& outcome,
+              std::vector<std::pair<int64_t, int64_t>>& decided);
   // The action ids of a lease's tokens, looked up in one query (dedupe, E22).
   KnownActions LookUp(const std::vector<Leased>& lease);
 

@@ -1,6 +1,7 @@
 #include "pipeline.h"
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -424,6 +425,35 @@ absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::stri
                                            const std::vector<std::string>& related, bool pre_approved,
                                            KnownActions* lookups, Durability durability) {
   CL_ASSIGN_OR_RETURN(Claims c, DecodeClaims(token));
+  CL_ASSIGN_OR_RETURN(Decided d, Decide(tenant, token, c, pre_approved, lookups));
+  return StoreDecided(tenant, d, related, durability);
+}
+
+absl::StatusOr<Received> Pipeline::StoreDecided(const Tenant& tenant, Decided& d,
+                                                const std::vector<std::string>& related,
+                                                Durability durability) {
+  if (d.outcome == Received::kEphemeral) return d.outcome;
+  if (d.outcome == Received::kStored) {
+    absl::Status inserted = store_.CommitAtomic(
+        [&](db::Tx& tx) -> absl::Status {
+          CL_ASSIGN_OR_RETURN(d.row.a_id, store_.Insert(tx, tenant.tn_id, d.row));
+          return absl::OkStatus();
+        },
+        durability);
+    if (absl::IsAlreadyExists(inserted)) {
+      d.outcome = Received::kDuplicate;  // a concurrent verifier stored it first
+    } else {
+      CL_RETURN_IF_ERROR(inserted);
+      CL_RETURN_IF_ERROR(AfterStored(tenant, d.row));
+    }
+  }
+  ReceiveRelated(tenant, d, related);
+  return d.outcome;
+}
+
+absl::StatusOr<Pipeline::Decided> Pipeline::Decide(const Tenant& tenant, const std::string& token,
+                                                   const Claims& c, bool pre_approved,
+                                                   KnownActions* lookups) {
   CL_ASSIGN_OR_RETURN(crypto::P384PublicKey key, keys_->Key(c.iss, c.k, c.iat));
   absl::Time now = clock_.Now();
   if (absl::Status st = VerifyToken(token, c, key, now); !st.ok()) {
@@ -447,105 +477,112 @@ absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::stri
   if (!looked_up) {
     CL_ASSIGN_OR_RETURN(looked_up, store_.Find(tenant.tn_id, action_id));
   }
-  std::optional<ActionRow> existing = std::move(*looked_up);
-  Received outcome = Received::kStored;
-  std::optional<ActionRow> stored;
-  if (existing) {
-    outcome = Received::kDuplicate;  // E22: 201, related processed again
-    stored = existing;
-  } else {
-    std::optional<ActionRow> parent, subject;
-    if (!c.p.empty()) {
-      CL_ASSIGN_OR_RETURN(parent, store_.Find(tenant.tn_id, c.p));
-    }
-    if (!c.sub.empty() && absl::StartsWith(c.sub, "a1~")) {
-      CL_ASSIGN_OR_RETURN(subject, store_.Find(tenant.tn_id, c.sub));
-    }
-    CL_ASSIGN_OR_RETURN(auto rel, Relationship(tenant.tn_id, c.iss));
-    if (rel.status() == "B" || rel.status() == "S" || rel.status() == "X") {
-      return absl::PermissionDeniedError("issuer blocked");
-    }
-    if (!def.allow_unknown && !pre_approved && !rel.following() && !rel.connected()) {
-      // Subject-anchored rules R1 and R2 of §2.8 step 5.
-      bool r1 = (c.base_type() == "REACT" || c.base_type() == "REPOST") && subject &&
-                subject->visibility == "P" &&
-                (subject->issuer == tenant.id_tag || subject->audience == tenant.id_tag);
-      bool r2 = c.base_type() == "STAT" && parent.has_value();
-      // R3: the owner of a relay_children container vouching for one of its children.
-      bool r3 = c.base_type() == "APRV" && parent && RelayChildren(parent->type) && OwnerOf(*parent) == c.iss;
-      if (!r1 && !r2 && !r3) return absl::PermissionDeniedError("no relationship with the issuer");
-    }
-    // Step 6: a MSG in a CONV comes from one of its members (or its creator).
-    if (RequiresSubscription(c.base_type()) && !pre_approved) {
-      const std::string& target = absl::StartsWith(c.sub, "a1~") ? c.sub : c.p;
-      if (!target.empty())
-        CL_RETURN_IF_ERROR(subs_.CheckGate(tenant.tn_id, c.iss, c.base_type(), c.sub_type(), target));
-    }
-    if (c.sub_type() != "DEL") {
-      if (c.base_type() == "CMNT" && parent && HasFlag(parent->flags, 'c')) {
-        return absl::InvalidArgumentError("comments disabled");
-      }
-      if (c.base_type() == "REACT" && subject && HasFlag(subject->flags, 'r')) {
-        return absl::InvalidArgumentError("reactions disabled");
-      }
-    }
-    ActionRow row = RowFromClaims(c, token, action_id);
-    row.root_id = parent ? (parent->root_id.empty() ? parent->action_id : parent->root_id) : "";
-    row.key = DedupKey(def, c);
-    // §2.6 on receipt: explicit, parent, subject, the setting, F.
-    std::string v = c.v;
-    if (v.empty() && parent && parent->visibility != "D") v = parent->visibility;
-    if (v.empty() && subject && subject->visibility != "D") v = subject->visibility;
-    if (v.empty()) {
-      CL_ASSIGN_OR_RETURN(std::string setting, Setting(tenant.tn_id, "profile.default_visibility"));
-      json sv = json::parse(setting, nullptr, false);
-      v = sv.is_string() && sv.get<std::string>().size() == 1 ? sv.get<std::string>() : "F";
-    }
-    row.visibility = v;
-    if (def.ephemeral) {
-      PublishBus(tenant, row);
-      return Received::kEphemeral;
-    }
-    if (!row.attachments.empty() && fetch_attachments_) {
-      // §2.8 step 11: from the audience when that is another node (a community relays
-      // its members' posts), else from the issuer. A failure leaves nothing stored.
-      const std::string& source = !c.aud.empty() && c.aud != tenant.id_tag ? c.aud : c.iss;
-      CL_RETURN_IF_ERROR(fetch_attachments_(tenant, source, row.attachments, c.v));
-    }
-    CL_ASSIGN_OR_RETURN(row.status, InboundStatus(tenant, row, pre_approved));
-    absl::Status inserted = store_.CommitAtomic(
-        [&](db::Tx& tx) -> absl::Status {
-          CL_ASSIGN_OR_RETURN(row.a_id, store_.Insert(tx, tenant.tn_id, row));
-          return absl::OkStatus();
-        },
-        durability);
-    if (absl::IsAlreadyExists(inserted)) {
-      outcome = Received::kDuplicate;  // a concurrent verifier stored it first
-    } else {
-      CL_RETURN_IF_ERROR(inserted);
-      row.received_at = absl::ToUnixMicros(clock_.Now());
-      CL_RETURN_IF_ERROR(OnReceive(tenant, row));
-      if (row.status == "A") CL_RETURN_IF_ERROR(RelayChild(tenant, row));
-      CL_RETURN_IF_ERROR(AutoApprove(tenant, row));
-      if (row.status != "D") PublishBus(tenant, row);
-    }
-    stored = row;
+  Decided d;
+  d.action_id = action_id;
+  d.sub = c.sub;
+  if (*looked_up) {
+    d.outcome = Received::kDuplicate;  // E22: 201, related processed again
+    d.row = std::move(**looked_up);
+    return d;
   }
-  // E19 recommend: related tokens only for an accepted primary, and only the primary's
-  // subject or a STAT of the primary or of its subject.
-  if (stored && stored->status != "D" && !related.empty()) {
-    for (const std::string& rt : related) {
-      auto rc = DecodeClaims(rt);
-      if (!rc.ok()) continue;
-      std::string rid = ActionIdOf(rt);
-      bool wanted =
-          rid == c.sub || (rc->t == "STAT" && (rc->p == action_id || (!c.sub.empty() && rc->p == c.sub)));
-      if (!wanted) continue;
-      auto r = Receive(tenant, rt, {}, true);
-      if (!r.ok()) LogInfo("related_refused", {{"error", std::string(r.status().message())}});
+  std::optional<ActionRow> parent, subject;
+  if (!c.p.empty()) {
+    CL_ASSIGN_OR_RETURN(parent, store_.Find(tenant.tn_id, c.p));
+  }
+  if (!c.sub.empty() && absl::StartsWith(c.sub, "a1~")) {
+    CL_ASSIGN_OR_RETURN(subject, store_.Find(tenant.tn_id, c.sub));
+  }
+  CL_ASSIGN_OR_RETURN(auto rel, Relationship(tenant.tn_id, c.iss));
+  if (rel.status() == "B" || rel.status() == "S" || rel.status() == "X") {
+    return absl::PermissionDeniedError("issuer blocked");
+  }
+  if (!def.allow_unknown && !pre_approved && !rel.following() && !rel.connected()) {
+    // Subject-anchored rules R1 and R2 of §2.8 step 5.
+    bool r1 = (c.base_type() == "REACT" || c.base_type() == "REPOST") && subject &&
+              subject->visibility == "P" &&
+              (subject->issuer == tenant.id_tag || subject->audience == tenant.id_tag);
+    bool r2 = c.base_type() == "STAT" && parent.has_value();
+    // R3: the owner of a relay_children container vouching for one of its children.
+    bool r3 = c.base_type() == "APRV" && parent && RelayChildren(parent->type) && OwnerOf(*parent) == c.iss;
+    if (!r1 && !r2 && !r3) return absl::PermissionDeniedError("no relationship with the issuer");
+  }
+  // Step 6: a MSG in a CONV comes from one of its members (or its creator).
+  if (RequiresSubscription(c.base_type()) && !pre_approved) {
+    const std::string& target = absl::StartsWith(c.sub, "a1~") ? c.sub : c.p;
+    if (!target.empty())
+      CL_RETURN_IF_ERROR(subs_.CheckGate(tenant.tn_id, c.iss, c.base_type(), c.sub_type(), target));
+  }
+  if (c.sub_type() != "DEL") {
+    if (c.base_type() == "CMNT" && parent && HasFlag(parent->flags, 'c')) {
+      return absl::InvalidArgumentError("comments disabled");
+    }
+    if (c.base_type() == "REACT" && subject && HasFlag(subject->flags, 'r')) {
+      return absl::InvalidArgumentError("reactions disabled");
     }
   }
-  return outcome;
+  ActionRow row = RowFromClaims(c, token, action_id);
+  row.root_id = parent ? (parent->root_id.empty() ? parent->action_id : parent->root_id) : "";
+  row.key = DedupKey(def, c);
+  // §2.6 on receipt: explicit, parent, subject, the setting, F.
+  std::string v = c.v;
+  if (v.empty() && parent && parent->visibility != "D") v = parent->visibility;
+  if (v.empty() && subject && subject->visibility != "D") v = subject->visibility;
+  if (v.empty()) {
+    CL_ASSIGN_OR_RETURN(std::string setting, Setting(tenant.tn_id, "profile.default_visibility"));
+    json sv = json::parse(setting, nullptr, false);
+    v = sv.is_string() && sv.get<std::string>().size() == 1 ? sv.get<std::string>() : "F";
+  }
+  row.visibility = v;
+  if (def.ephemeral) {
+    PublishBus(tenant, row);
+    d.outcome = Received::kEphemeral;
+    return d;
+  }
+  if (!row.attachments.empty() && fetch_attachments_) {
+    // §2.8 step 11: from the audience when that is another node (a community relays
+    // its members' posts), else from the issuer. A failure leaves nothing stored.
+    const std::string& source = !c.aud.empty() && c.aud != tenant.id_tag ? c.aud : c.iss;
+    CL_RETURN_IF_ERROR(fetch_attachments_(tenant, source, row.attachments, c.v));
+  }
+  CL_ASSIGN_OR_RETURN(row.status, InboundStatus(tenant, row, pre_approved));
+  d.row = std::move(row);
+  return d;
+}
+
+absl::Status Pipeline::AfterStored(const Tenant& tenant, ActionRow& row) {
+  row.received_at = absl::ToUnixMicros(clock_.Now());
+  CL_RETURN_IF_ERROR(OnReceive(tenant, row));
+  if (row.status == "A") CL_RETURN_IF_ERROR(RelayChild(tenant, row));
+  CL_RETURN_IF_ERROR(AutoApprove(tenant, row));
+  if (row.status != "D") PublishBus(tenant, row);
+  return absl::OkStatus();
+}
+
+bool Pipeline::EffectFree(const Tenant& tenant, const ActionRow& row) {
+  if (!row.key.empty()) return false;  // supersession
+  // OnReceive's types, and INVT and SUBS, whose statuses read the rows before them.
+  static const std::set<std::string> kWithEffects = {"CONN", "FLLW", "REACT", "CMNT", "STAT", "SUBS", "INVT"};
+  if (kWithEffects.count(row.type)) return false;
+  // RelayChild looks at the container; AutoApprove answers what is addressed to us.
+  if (!row.parent_id.empty() || absl::StartsWith(row.subject, "a1~")) return false;
+  return row.audience != tenant.id_tag;
+}
+
+// E19 recommend: related tokens only for an accepted primary, and only the primary's
+// subject or a STAT of the primary or of its subject.
+void Pipeline::ReceiveRelated(const Tenant& tenant, const Decided& d,
+                              const std::vector<std::string>& related) {
+  if (d.outcome == Received::kEphemeral || d.row.status == "D") return;
+  for (const std::string& rt : related) {
+    auto rc = DecodeClaims(rt);
+    if (!rc.ok()) continue;
+    std::string rid = ActionIdOf(rt);
+    bool wanted =
+        rid == d.sub || (rc->t == "STAT" && (rc->p == d.action_id || (!d.sub.empty() && rc->p == d.sub)));
+    if (!wanted) continue;
+    auto r = Receive(tenant, rt, {}, true);
+    if (!r.ok()) LogInfo("related_refused", {{"error", std::string(r.status().message())}});
+  }
 }
 
 // An active INVT with subject "@<us>" for `id_tag` (§2.11 INVT into a community).

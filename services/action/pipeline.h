@@ -174,6 +174,25 @@ class Pipeline {
   // Decides the status of an inbound row before it is stored (CONN handshake, FLLW,
   // SUBS, INVT).
   absl::StatusOr<std::string> InboundStatus(const Tenant& tenant, const ActionRow& row, bool pre_approved);
+  // Receive() in three steps, so a ReceiveBatch can store many rows in one statement.
+  struct Decided {
+    Received outcome = Received::kStored;  // kStored: `row` is yet to be stored
+    ActionRow row;                         // kDuplicate: the row stored before
+    std::string action_id, sub;            // what E19 matches related tokens against
+  };
+  // Everything up to the row: signature, gates, visibility, status. Stores nothing
+  // (an ephemeral action is published at once).
+  absl::StatusOr<Decided> Decide(const Tenant& tenant, const std::string& token, const Claims& c,
+                                 bool pre_approved, KnownActions* lookups);
+  // The rest of Receive() for a decided token: the row's commit, AfterStored, E19.
+  absl::StatusOr<Received> StoreDecided(const Tenant& tenant, Decided& d,
+                                        const std::vector<std::string>& related, Durability durability);
+  // What follows a committed row: on_receive effects, relay, auto-approve, the bus.
+  absl::Status AfterStored(const Tenant& tenant, ActionRow& row);
+  // Whether a decided row may wait in a ReceiveBatch: it has no effects after its
+  // insert and supersedes nothing, so rows after it cannot read a difference.
+  static bool EffectFree(const Tenant& tenant, const ActionRow& row);
+  void ReceiveRelated(const Tenant& tenant, const Decided& d, const std::vector<std::string>& related);
   absl::Status OnReceive(const Tenant& tenant, const ActionRow& row);
   absl::StatusOr<bool> InvitedToUs(const Tenant& tenant, const std::string& id_tag);
   // §2.5 item 5: the owner of a relay_children container vouches for an accepted
@@ -188,6 +207,7 @@ class Pipeline {
   absl::Status ApplyStat(const Tenant& tenant, const ActionRow& stat);
   void PublishBus(const Tenant& tenant, const ActionRow& row);
   friend class BusBatch;
+  friend class ReceiveBatch;
 
   ActionStore& store_;
   Subscriptions subs_;

@@ -17,6 +17,7 @@
 #include "fake_identity.h"
 #include "inbox_worker.h"
 #include "pipeline.h"
+#include "receive_batch.h"
 #include "token_claims.h"
 
 namespace cloudillo::action {
@@ -106,10 +107,12 @@ class InboxBatchTest : public ::testing::Test {
     if (server_) server_->Shutdown(absl::Seconds(1));
   }
 
-  std::string Post(const std::string& text) {
+  std::string Post(const std::string& text, const std::string& type = "POST",
+                   const std::string& parent = "") {
     cloudillo::v1::ActionClaims c;
-    c.set_t("POST");
+    c.set_t(type);
     c.set_c_json(json(text).dump());
+    c.set_p(parent);
     c.set_iat(absl::ToUnixSeconds(clock_.Now()));
     auto token = pipeline_->Sign(bob_.tn_id, c, 0);
     EXPECT_TRUE(token.ok()) << token.status();
@@ -374,6 +377,108 @@ TEST_F(InboxBatchTest, NothingPublishedForATokenWhoseCommitFailed) {
   ASSERT_TRUE(stored.ok() && stored->rows.size() == 2);
   EXPECT_EQ(tap.Ids(alice_.tn_id),
             (std::vector<std::string>{stored->rows[0].Str(0), stored->rows[1].Str(0)}));
+}
+
+// Effect-free rows wait and are stored together at Flush(); a token that reads a waiting
+// row (its parent, a second copy) or has effects of its own stores what waits first, so
+// it sees the rows before it and is stored after them.
+TEST_F(InboxBatchTest, ReceiveBatchStoresPlainRowsTogetherAndInOrder) {
+  std::string p1 = Post("p1"), p2 = Post("p2"), p3 = Post("p3");
+  std::string comment = Post("on p3", "CMNT", ActionIdOf(p3));
+  std::string custom = Post("app data", "NOTE");
+  std::vector<std::pair<std::string, absl::StatusOr<Received>>> outcomes;
+  auto done = [&](const std::string& name) {
+    return [&outcomes, name](const absl::StatusOr<Received>& r) { outcomes.emplace_back(name, r); };
+  };
+  {
+    ReceiveBatch batch(*pipeline_, Durability::kReplayable);
+    batch.Add(alice_, p1, {}, nullptr, done("p1"));
+    batch.Add(alice_, p2, {}, nullptr, done("p2"));
+    EXPECT_EQ(batch.waiting(), 2u);
+    EXPECT_EQ(Stored(alice_, p1), 0) << "stored before the batch was flushed";
+    // A second copy of a waiting token: the waiting rows go first, then it is a duplicate.
+    batch.Add(alice_, p1, {}, nullptr, done("p1 again"));
+    EXPECT_EQ(batch.waiting(), 0u);
+    EXPECT_EQ(Stored(alice_, p1), 1);
+    batch.Add(alice_, p3, {}, nullptr, done("p3"));
+    batch.Add(carol_, p3, {}, nullptr, done("p3 for carol"));
+    EXPECT_EQ(batch.waiting(), 2u);
+    batch.Add(alice_, custom, {}, nullptr, done("custom"));
+    EXPECT_EQ(batch.waiting(), 3u);
+    // A comment on a waiting post: the post is stored before the comment is decided.
+    batch.Add(alice_, comment, {}, nullptr, done("comment"));
+    EXPECT_EQ(batch.waiting(), 0u);
+    EXPECT_EQ(Stored(alice_, custom), 1);
+  }
+  std::vector<std::string> order;
+  for (auto& [name, r] : outcomes) {
+    ASSERT_TRUE(r.ok()) << name << ": " << r.status();
+    EXPECT_EQ(*r, name == "p1 again" ? Received::kDuplicate : Received::kStored) << name;
+    order.push_back(name);
+  }
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"p1", "p2", "p1 again", "p3", "p3 for carol", "custom", "comment"}));
+  auto rows =
+      pool_->Query("SELECT action_id, coalesce(root_id, '') FROM actions WHERE tn_id = $1 ORDER BY a_id",
+                   {db::P(alice_.tn_id)});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->rows.size(), 5u);
+  EXPECT_EQ(rows->rows[0].Str(0), ActionIdOf(p1));
+  EXPECT_EQ(rows->rows[1].Str(0), ActionIdOf(p2));
+  EXPECT_EQ(rows->rows[2].Str(0), ActionIdOf(p3));
+  EXPECT_EQ(rows->rows[3].Str(0), ActionIdOf(custom));
+  EXPECT_EQ(rows->rows[4].Str(0), ActionIdOf(comment));
+  EXPECT_EQ(rows->rows[4].Str(1), ActionIdOf(p3)) << "the comment did not see its waiting parent";
+  EXPECT_EQ(Stored(carol_, p3), 1);
+}
+
+// The batch's statement: rows of several tenants, an id stored before and an id twice
+// answer 0 for what was not inserted; a row with a key is refused before any SQL.
+TEST_F(InboxBatchTest, InsertManyAnswersEachRowsId) {
+  auto row = [&](const std::string& id, const std::string& key = "") {
+    ActionRow r;
+    r.action_id = id;
+    r.type = "POST";
+    r.issuer = bob_.id_tag;
+    r.status = "A";
+    r.visibility = "F";
+    r.key = key;
+    r.token = "t";
+    r.attachments = {"f1~a", "f1~\"b,\"}"};
+    r.created_at = absl::ToUnixMicros(clock_.Now());
+    return r;
+  };
+  ActionRow before = row("a1~before"), x = row("a1~x"), y = row("a1~y"), keyed = row("a1~k", "POST:k");
+  ASSERT_TRUE(
+      store_->CommitAtomic([&](db::Tx& tx) { return store_->Insert(tx, alice_.tn_id, before).status(); })
+          .ok());
+  std::vector<int64_t> ids;
+  ASSERT_TRUE(store_
+                  ->CommitAtomic([&](db::Tx& tx) -> absl::Status {
+                    auto r = store_->InsertMany(tx, {{alice_.tn_id, &x},
+                                                     {alice_.tn_id, &before},
+                                                     {carol_.tn_id, &x},
+                                                     {alice_.tn_id, &x},
+                                                     {alice_.tn_id, &y}});
+                    if (r.ok()) ids = *r;
+                    return r.status();
+                  })
+                  .ok());
+  ASSERT_EQ(ids.size(), 5u);
+  EXPECT_GT(ids[0], 0);
+  EXPECT_EQ(ids[1], 0);
+  EXPECT_GT(ids[2], 0);
+  EXPECT_EQ(ids[3], 0);
+  EXPECT_GT(ids[4], ids[0]);
+  auto found = store_->Find(alice_.tn_id, "a1~x");
+  ASSERT_TRUE(found.ok() && *found);
+  EXPECT_EQ((*found)->a_id, ids[0]);
+  EXPECT_EQ((*found)->attachments, x.attachments);
+  absl::Status refused = store_->CommitAtomic([&](db::Tx& tx) {
+    return store_->InsertMany(tx, {{alice_.tn_id, &y}, {alice_.tn_id, &keyed}}).status();
+  });
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_EQ(Count("SELECT count(*) FROM actions WHERE action_id = 'a1~k'"), 0);
 }
 
 }  // namespace
