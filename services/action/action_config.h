@@ -6,7 +6,8 @@
 //   CLOUDILLO_BLOB_ADDR                where blob is reached (attachments of inbound actions)
 //   CLOUDILLO_OUTBOX_THREADS           delivery threads (default 8)
 //   CLOUDILLO_OUTBOX_PER_DESTINATION   concurrent deliveries to one recipient (default 4)
-//   CLOUDILLO_INBOX_THREADS            verifier threads (default 16: their commits share fsyncs)
+//   CLOUDILLO_INBOX_THREADS            verifier threads (default 4: verifying is CPU work, and a
+//                                      lease's rows go in one statement, so few wait on PostgreSQL)
 //   CLOUDILLO_INBOX_BATCH              inbound rows one verifier leases at a time (default 32)
 //   CLOUDILLO_INBOX_QUEUE              POST /api/inbox requests waiting for their group commit
 //                                      before further ones get 503 (default 2048)
@@ -37,7 +38,7 @@ struct ActionConfig {
   std::string blob_addr;
   int outbox_threads = 8;
   int per_destination = 4;
-  int inbox_threads = 16;
+  int inbox_threads = 4;
   int inbox_batch = 32;
   int inbox_queue = 2048;
   int inbox_commits = 3;
@@ -58,7 +59,7 @@ struct ActionConfig {
     c.outbox_threads = int(src.Int("CLOUDILLO_OUTBOX_THREADS", 8, 1, 256, "outbound delivery threads"));
     c.per_destination =
         int(src.Int("CLOUDILLO_OUTBOX_PER_DESTINATION", 4, 1, 64, "concurrent deliveries to one recipient"));
-    c.inbox_threads = int(src.Int("CLOUDILLO_INBOX_THREADS", 16, 1, 256, "inbound verifier threads"));
+    c.inbox_threads = int(src.Int("CLOUDILLO_INBOX_THREADS", 4, 1, 256, "inbound verifier threads"));
     c.inbox_batch =
         int(src.Int("CLOUDILLO_INBOX_BATCH", 32, 1, 1000, "inbound rows one verifier leases at a time"));
     c.inbox_queue = int(src.Int("CLOUDILLO_INBOX_QUEUE", 2048, 1, 100000,

@@ -98,6 +98,7 @@ async function startOurCluster(n) {
     CLOUDILLO_RATE_WEBSOCKET: high,
     CLOUDILLO_RATE_TENANT: '100000000/100000000',
     CLOUDILLO_LOG_LEVEL: 'info',
+    CLOUDILLO_ACCESS_LOG: 'true',  // the provider's setting; the test clusters turn it off
   });
   await c.start();
   if (!c.procs.collab) {

@@ -26,6 +26,8 @@ const CONNS = Number(process.env.BENCH_INBOX_CONNECTIONS || 32);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (m) => process.stderr.write(`${m}\n`);
 const rate = '1000000/1000000,1000000000/1000000,1000000/1000000,1000000000/1000000';
+// The provider's configuration: the gateway's access log on (the test clusters turn it off).
+const accessLog = { CLOUDILLO_ACCESS_LOG: 'true' };
 // Names unique to this run: issuer keys are cached in Redis by (idTag, keyId).
 const run = Math.random().toString(36).slice(2, 7);
 const ALICE = `alice-${run}.test`, PEER = `peer-${run}.test`;
@@ -122,7 +124,7 @@ async function inboxBench() {
   const threads = process.env.BENCH_INBOX_THREADS ? { CLOUDILLO_INBOX_THREADS: process.env.BENCH_INBOX_THREADS } : {};
   // BENCH_INBOX_NICE: the verifier threads' nice value (CLOUDILLO_INBOX_VERIFIER_NICE; its default otherwise).
   if (process.env.BENCH_INBOX_NICE) threads.CLOUDILLO_INBOX_VERIFIER_NICE = process.env.BENCH_INBOX_NICE;
-  const A = new Cluster({ CLOUDILLO_FEDERATION_MAP: map, CLOUDILLO_RATE_FEDERATION: rate, ...threads });
+  const A = new Cluster({ CLOUDILLO_FEDERATION_MAP: map, CLOUDILLO_RATE_FEDERATION: rate, ...accessLog, ...threads });
   await A.start();
   try {
     const alice = A.createTenant(ALICE);
@@ -167,7 +169,7 @@ async function fanoutBench() {
   const map = [`cl-o.${ALICE}=http://127.0.0.1:${portA}`, ...followers.map((f) => `cl-o.${f}=http://127.0.0.1:${portB}`)].join(',');
   // The followers' FLLW requests (and the first request of each new host) all come from
   // this one load generator's address.
-  const env = { CLOUDILLO_FEDERATION_MAP: map, CLOUDILLO_RATE_FEDERATION: rate, CLOUDILLO_RATE_GENERAL: rate, CLOUDILLO_RATE_LOOKUP: rate };
+  const env = { CLOUDILLO_FEDERATION_MAP: map, CLOUDILLO_RATE_FEDERATION: rate, CLOUDILLO_RATE_GENERAL: rate, CLOUDILLO_RATE_LOOKUP: rate, ...accessLog };
   const A = new Cluster({ ...env, CLOUDILLO_HTTP_PORT: String(portA) });
   const B = new Cluster({ ...env, CLOUDILLO_HTTP_PORT: String(portB) });
   await Promise.all([A.start(), B.start()]);
