@@ -19,7 +19,7 @@ import { TestNode } from '../../tests/e2e/test_node.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const build = process.env.CLOUDILLO_BUILD_DIR || path.join(root, 'build');
-const N = Number(process.env.BENCH_INBOX_TOKENS || 3000);
+const N = Number(process.env.BENCH_INBOX_TOKENS || 9000);  // long enough that start-up (60 key fetches) weighs little
 const F = Number(process.env.BENCH_FOLLOWERS || 1000);
 const P = Number(process.env.BENCH_INBOX_PEERS || 60);
 const CONNS = Number(process.env.BENCH_INBOX_CONNECTIONS || 32);
