@@ -49,8 +49,6 @@ class ActionService final : public cloudillo::v1::ActionEdge::CallbackService {
   absl::StatusOr<ApiReply> DoGet(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoSetStatus(const ApiRequest& req, const std::string& status);
   absl::StatusOr<ApiReply> DoDecide(const ApiRequest& req, bool accept);
-  // E1's checks before a token is queued or verified: its body, the issuer's limits, a
-  // CONN's proof of work (a Redis read).
   // E1's checks before the enqueue. The quick part never blocks; a connection request
   // (`needs_pow`) then also needs CheckPow, which asks Redis.
   struct Admitted {
@@ -59,6 +57,8 @@ class ActionService final : public cloudillo::v1::ActionEdge::CallbackService {
   };
   absl::StatusOr<Admitted> AdmitInboxQuick(const ApiRequest& req);
   absl::Status CheckPow(const ApiRequest& req, const std::string& token);
+  // All of E1's checks at once, for a caller that may block: its body, the issuer's
+  // limits, a CONN's proof of work (a Redis read).
   absl::StatusOr<InboundItem> AdmitInbox(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoInboxSync(const ApiRequest& req);
   absl::StatusOr<ApiReply> DoOutbox(const ApiRequest& req);

@@ -425,7 +425,7 @@ absl::StatusOr<Received> Pipeline::Receive(const Tenant& tenant, const std::stri
                                            const std::vector<std::string>& related, bool pre_approved,
                                            KnownActions* lookups, Durability durability) {
   CL_ASSIGN_OR_RETURN(Claims c, DecodeClaims(token));
-  CL_ASSIGN_OR_RETURN(Decided d, Decide(tenant, token, c, pre_approved, lookups));
+  CL_ASSIGN_OR_RETURN(Decided d, Decide(tenant, token, c, ActionIdOf(token), pre_approved, lookups));
   return StoreDecided(tenant, d, related, durability);
 }
 
@@ -452,8 +452,8 @@ absl::StatusOr<Received> Pipeline::StoreDecided(const Tenant& tenant, Decided& d
 }
 
 absl::StatusOr<Pipeline::Decided> Pipeline::Decide(const Tenant& tenant, const std::string& token,
-                                                   const Claims& c, bool pre_approved,
-                                                   KnownActions* lookups) {
+                                                   const Claims& c, const std::string& action_id,
+                                                   bool pre_approved, KnownActions* lookups) {
   CL_ASSIGN_OR_RETURN(crypto::P384PublicKey key, keys_->Key(c.iss, c.k, c.iat));
   absl::Time now = clock_.Now();
   if (absl::Status st = VerifyToken(token, c, key, now); !st.ok()) {
@@ -471,7 +471,6 @@ absl::StatusOr<Pipeline::Decided> Pipeline::Decide(const Tenant& tenant, const s
   if (MustBeAddressedToUs(c.t) && c.aud != tenant.id_tag)
     return absl::PermissionDeniedError("not addressed to us");
 
-  std::string action_id = ActionIdOf(token);
   std::optional<std::optional<ActionRow>> looked_up;
   if (lookups) looked_up = lookups->Take(tenant.tn_id, action_id);
   if (!looked_up) {

@@ -182,8 +182,9 @@ class Pipeline {
   };
   // Everything up to the row: signature, gates, visibility, status. Stores nothing
   // (an ephemeral action is published at once).
+  // `action_id` is ActionIdOf(token), which the caller has already worked out.
   absl::StatusOr<Decided> Decide(const Tenant& tenant, const std::string& token, const Claims& c,
-                                 bool pre_approved, KnownActions* lookups);
+                                 const std::string& action_id, bool pre_approved, KnownActions* lookups);
   // The rest of Receive() for a decided token: the row's commit, AfterStored, E19.
   absl::StatusOr<Received> StoreDecided(const Tenant& tenant, Decided& d,
                                         const std::vector<std::string>& related, Durability durability);

@@ -9,10 +9,10 @@ void ReceiveBatch::Add(const Tenant& tenant, const std::string& token,
                        const std::vector<std::string>& related, KnownActions* lookups, Done done) {
   auto claims = DecodeClaims(token);
   if (!claims.ok()) return done(claims.status());
-  if (Waits(tenant.tn_id, claims->p) || Waits(tenant.tn_id, claims->sub) ||
-      Waits(tenant.tn_id, ActionIdOf(token)))
+  const std::string action_id = ActionIdOf(token);
+  if (Waits(tenant.tn_id, claims->p) || Waits(tenant.tn_id, claims->sub) || Waits(tenant.tn_id, action_id))
     Flush();
-  auto decided = pipeline_.Decide(tenant, token, *claims, false, lookups);
+  auto decided = pipeline_.Decide(tenant, token, *claims, action_id, false, lookups);
   if (!decided.ok()) return done(decided.status());
   if (decided->outcome == Received::kStored && related.empty() &&
       Pipeline::EffectFree(tenant, decided->row)) {
