@@ -70,6 +70,31 @@ async function startHocuspocus() {
   };
 }
 
+// The floor (tools/bench-cli/ws_relay_floor.cc): one C++ thread relaying frames with no
+// checks, state or storage. What any server that delivers these frames pays at least, on
+// this machine, in this run; BENCH_COLLAB_FLOOR=0 leaves it out.
+async function startFloor() {
+  const bin = path.join(build, 'tools/bench-cli/ws_relay_floor');
+  if (process.env.BENCH_COLLAB_FLOOR === '0' || !existsSync(bin)) return null;
+  const p = spawn(bin, ['0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  process.once('exit', () => p.kill('SIGKILL'));
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    p.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening (\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    p.once('exit', (code) => reject(new Error(`ws_relay_floor exited with ${code}`)));
+  });
+  return {
+    name: 'floor: C++ relay, no checks or storage',
+    args: [`--url=ws://127.0.0.1:${port}/`, '--framing=y-websocket', '--doc-prefix=bench-'],
+    pids: [p.pid],
+    stop: () => new Promise((resolve) => { p.once('exit', resolve); p.kill('SIGTERM'); setTimeout(() => p.kill('SIGKILL'), 3000).unref(); }),
+  };
+}
+
 // --- ours ----------------------------------------------------------------------------------
 
 function pidsOf(ppid) {
@@ -214,6 +239,8 @@ let oursSkipped = false;
 for (const rate of rates) {
   const file = updatesFile(rate);
   load.push(await loadRun(startHocuspocus, rate, file));
+  const floor = await loadRun(startFloor, rate, file);
+  if (floor) load.push(floor);
   const ours = await loadRun(startOurs, rate, file);
   if (ours) load.push(ours);
   else oursSkipped = true;
