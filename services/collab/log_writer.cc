@@ -3,6 +3,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <chrono>
+
 namespace cloudillo::collab {
 
 LogWriter::LogWriter(DocStore& store, prometheus::Registry* registry) : store_(store) {
@@ -12,6 +14,12 @@ LogWriter::LogWriter(DocStore& store, prometheus::Registry* registry) : store_(s
                         .Help("Updates committed together by one group commit of the update log")
                         .Register(*registry)
                         .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256});
+    commit_seconds_ = &prometheus::BuildHistogram()
+                           .Name("cloudillo_collab_log_commit_seconds")
+                           .Help("Duration of one group commit of the update log, its fsync included")
+                           .Register(*registry)
+                           .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.002, 0.005, 0.01, 0.02,
+                                                                            0.05, 0.1, 0.2, 0.5, 1, 2, 5});
   }
   thread_ = std::thread([this] { Run(); });
 }
@@ -50,7 +58,11 @@ void LogWriter::Run() {
         queue_.pop_front();
       }
     }
+    const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<std::vector<int64_t>> seqs = store_.AppendBatch(items);
+    if (commit_seconds_)
+      commit_seconds_->Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (batch_sizes_) batch_sizes_->Observe(double(items.size()));
     for (size_t i = 0; i < items.size(); ++i) {
       if (seqs.ok())

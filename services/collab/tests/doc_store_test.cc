@@ -4,6 +4,7 @@
 #include "doc_store.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 
 #include <atomic>
 #include <map>
@@ -118,8 +119,9 @@ TEST_F(DocStoreTest, LogWriterGroupsCommitsAndDecidesInOrder) {
   std::mutex mu;
   std::map<std::string, std::vector<int64_t>> decided;  // per document, in decision order
   std::atomic<int> failures{0};
+  prometheus::Registry registry;
   {
-    LogWriter log(*store_, nullptr);
+    LogWriter log(*store_, &registry);
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
@@ -143,6 +145,20 @@ TEST_F(DocStoreTest, LogWriterGroupsCommitsAndDecidesInOrder) {
     for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], int64_t(i + 1)) << doc;
     EXPECT_EQ(store_->Load(4, doc, 0, false)->size(), seqs.size());
   }
+  // Every commit is timed, and the batches add up to every update.
+  uint64_t commits = 0, batches = 0;
+  double updates = 0;
+  for (const auto& family : registry.Collect()) {
+    if (family.name == "cloudillo_collab_log_commit_seconds")
+      commits = family.metric.at(0).histogram.sample_count;
+    if (family.name == "cloudillo_collab_log_batch_updates") {
+      batches = family.metric.at(0).histogram.sample_count;
+      updates = family.metric.at(0).histogram.sample_sum;
+    }
+  }
+  EXPECT_GE(commits, 1u);
+  EXPECT_EQ(commits, batches);
+  EXPECT_EQ(updates, double(kThreads * kPerThread));
 }
 
 TEST_F(DocStoreTest, CompactionKeepsStateInBoundedBatches) {
