@@ -75,6 +75,11 @@ export function request(port, host, method, urlPath, { headers = {}, body, raw }
   });
 }
 
+// Never leave a service running when the test process ends, however it ends: one hook
+// for every cluster of the process (one per service would pile up past Node's limit).
+const running = new Set();
+process.once('exit', () => { for (const p of running) p.kill('SIGKILL'); });
+
 export class Cluster {
   // `allInOne`: run the one-process binary instead of the split services.
   constructor(extraEnv = {}, { allInOne = false } = {}) {
@@ -212,10 +217,12 @@ export class Cluster {
     const fd = openSync(log, 'a');
     const p = spawn(bin, args, { env: { ...this.envFor(name), ...env }, stdio: ['ignore', 'ignore', fd] });
     closeSync(fd);
-    p.on('exit', (code, signal) => { this.exitCodes[as] = signal ? signal : code; });
+    running.add(p);
+    p.on('exit', (code, signal) => {
+      this.exitCodes[as] = signal ? signal : code;
+      running.delete(p);
+    });
     this.procs[as] = p;
-    // Never leave a service running when the test process ends, however it ends.
-    process.once('exit', () => { if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); });
   }
 
   // SIGTERM every process and wait; returns their exit codes.

@@ -50,9 +50,15 @@ function hocuspocusNode() {
 
 // --- Hocuspocus --------------------------------------------------------------------------
 
-async function startHocuspocus() {
-  const p = spawn(hocuspocusNode(), [path.join(hpDir, 'server.mjs'), '0'], { cwd: hpDir, stdio: ['ignore', 'pipe', 'inherit'] });
-  process.once('exit', () => p.kill('SIGKILL'));
+// Single-process servers that print "listening <port>" once they accept connections.
+// One exit hook kills whichever is still running if the driver dies.
+const children = new Set();
+process.once('exit', () => { for (const p of children) p.kill('SIGKILL'); });
+
+async function startListening(name, cmd, argv, options, framing) {
+  const p = spawn(cmd, argv, { ...options, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(p);
+  p.once('exit', () => children.delete(p));
   const port = await new Promise((resolve, reject) => {
     let out = '';
     p.stdout.on('data', (d) => {
@@ -60,14 +66,24 @@ async function startHocuspocus() {
       const m = out.match(/listening (\d+)/);
       if (m) resolve(Number(m[1]));
     });
-    p.once('exit', (code) => reject(new Error(`hocuspocus exited with ${code}`)));
+    p.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
   });
   return {
-    name: 'Hocuspocus 3.4.4',
-    args: [`--url=ws://127.0.0.1:${port}/`, '--framing=hocuspocus', '--doc-prefix=bench-'],
+    name,
+    args: [`--url=ws://127.0.0.1:${port}/`, `--framing=${framing}`, '--doc-prefix=bench-'],
     pids: [p.pid],
-    stop: () => new Promise((resolve) => { p.once('exit', resolve); p.kill('SIGTERM'); setTimeout(() => p.kill('SIGKILL'), 3000).unref(); }),
+    stop: () => new Promise((resolve) => {
+      if (p.exitCode !== null || p.signalCode !== null) return resolve();
+      p.once('exit', resolve);
+      p.kill('SIGTERM');
+      setTimeout(() => p.kill('SIGKILL'), 3000).unref();
+    }),
   };
+}
+
+function startHocuspocus() {
+  return startListening('Hocuspocus 3.4.4', hocuspocusNode(), [path.join(hpDir, 'server.mjs'), '0'], { cwd: hpDir },
+    'hocuspocus');
 }
 
 // The floor (tools/bench-cli/ws_relay_floor.cc): one C++ thread relaying frames with no
@@ -76,23 +92,7 @@ async function startHocuspocus() {
 async function startFloor() {
   const bin = path.join(build, 'tools/bench-cli/ws_relay_floor');
   if (process.env.BENCH_COLLAB_FLOOR === '0' || !existsSync(bin)) return null;
-  const p = spawn(bin, ['0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  process.once('exit', () => p.kill('SIGKILL'));
-  const port = await new Promise((resolve, reject) => {
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening (\d+)/);
-      if (m) resolve(Number(m[1]));
-    });
-    p.once('exit', (code) => reject(new Error(`ws_relay_floor exited with ${code}`)));
-  });
-  return {
-    name: 'floor: C++ relay, no checks or storage',
-    args: [`--url=ws://127.0.0.1:${port}/`, '--framing=y-websocket', '--doc-prefix=bench-'],
-    pids: [p.pid],
-    stop: () => new Promise((resolve) => { p.once('exit', resolve); p.kill('SIGTERM'); setTimeout(() => p.kill('SIGKILL'), 3000).unref(); }),
-  };
+  return startListening('floor: C++ relay, no checks or storage', bin, ['0'], {}, 'y-websocket');
 }
 
 // --- ours ----------------------------------------------------------------------------------
