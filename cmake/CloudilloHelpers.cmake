@@ -48,6 +48,9 @@ function(cloudillo_migrations target)
     math(EXPR version "${CMAKE_MATCH_1}")
     set(name ${CMAKE_MATCH_2})
     file(READ ${f} sql)
+    # The SQL is copied into the generated source at configure time: an edited
+    # migration must configure again, or the build keeps the old text.
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${f})
     string(APPEND body "      {${version}, \"${name}\", R\"SQL(${sql})SQL\"},\n")
   endforeach()
   set(out ${CMAKE_CURRENT_BINARY_DIR}/${target}_migrations.cc)

@@ -63,37 +63,15 @@ absl::StatusOr<std::vector<int64_t>> DocStore::AppendBatch(const std::vector<App
     hex.push_back(Hex(it.update));
     writers.push_back(it.id_tag);
   }
-  absl::Status st = pool_->Transact([&](db::Tx& tx) -> absl::Status {
-    // A function scan yields the array in order, and the locks are taken row by row.
-    CL_RETURN_IF_ERROR(
-        tx.Query("SELECT pg_advisory_xact_lock(hashtextextended('crdt:w:' || t || ':' || d, 0)) "
-                 "FROM unnest($1::bigint[], $2::text[]) AS x(t, d)",
-                 {db::P(db::TextArrayLiteral(lock_tns)), db::P(db::TextArrayLiteral(lock_docs))})
-            .status());
-    CL_ASSIGN_OR_RETURN(
-        auto r,
-        tx.Query("WITH input AS ("
-                 "  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) "
-                 "  WITH ORDINALITY AS x(tn_id, doc_id, hex, id_tag, ord)), "
-                 "top AS ("
-                 "  SELECT d.tn_id, d.doc_id, coalesce((SELECT max(u.seq) FROM crdt_updates u "
-                 "    WHERE u.tn_id = d.tn_id AND u.doc_id = d.doc_id), 0) AS seq "
-                 "  FROM (SELECT DISTINCT tn_id, doc_id FROM input) d), "
-                 "numbered AS ("
-                 "  SELECT i.ord, i.tn_id, i.doc_id, i.hex, i.id_tag, "
-                 "    t.seq + row_number() OVER (PARTITION BY i.tn_id, i.doc_id ORDER BY i.ord) AS seq "
-                 "  FROM input i JOIN top t ON t.tn_id = i.tn_id AND t.doc_id = i.doc_id), "
-                 "ins AS ("
-                 "  INSERT INTO crdt_updates (tn_id, doc_id, seq, bytes, id_tag) "
-                 "  SELECT tn_id, doc_id, seq, decode(hex, 'hex'), id_tag FROM numbered) "
-                 "SELECT seq FROM numbered ORDER BY ord",
-                 {db::P(db::TextArrayLiteral(tns)), db::P(db::TextArrayLiteral(doc_ids)),
-                  db::P(db::TextArrayLiteral(hex)), db::P(db::TextArrayLiteral(writers))}));
-    if (r.rows.size() != items.size()) return absl::InternalError("group commit returned a wrong row count");
-    for (const auto& row : r.rows) seqs.push_back(row.Int(0));
-    return absl::OkStatus();
-  });
-  if (!st.ok()) return st;
+  // One call, one round trip, one implicit transaction (V003__append_function.sql).
+  CL_ASSIGN_OR_RETURN(
+      auto r, pool_->Query("SELECT seq FROM crdt_append($1::bigint[], $2::text[], $3::bigint[], $4::text[], "
+                           "$5::text[], $6::text[])",
+                           {db::P(db::TextArrayLiteral(lock_tns)), db::P(db::TextArrayLiteral(lock_docs)),
+                            db::P(db::TextArrayLiteral(tns)), db::P(db::TextArrayLiteral(doc_ids)),
+                            db::P(db::TextArrayLiteral(hex)), db::P(db::TextArrayLiteral(writers))}));
+  if (r.rows.size() != items.size()) return absl::InternalError("group commit returned a wrong row count");
+  for (const auto& row : r.rows) seqs.push_back(row.Int(0));
   return seqs;
 }
 

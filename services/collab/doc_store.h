@@ -51,8 +51,8 @@ class DocStore {
   absl::StatusOr<int64_t> Append(int64_t tn_id, const std::string& doc_id, const std::string& update,
                                  const std::string& id_tag);
   // Commits all of `items` in one transaction and returns their seqs in item order:
-  // one commit (and one fsync) for many documents' updates. Updates of one document get
-  // consecutive seqs in item order.
+  // one commit (and one fsync) for many documents' updates, in one round trip (the
+  // crdt_append function). Updates of one document get consecutive seqs in item order.
   absl::StatusOr<std::vector<int64_t>> AppendBatch(const std::vector<AppendItem>& items);
   // Rows after `after_seq`, in seq order. A document without rows gets InitialUpdate
   // committed first (once, whoever loads it first).
