@@ -26,21 +26,8 @@ std::string InitialUpdate() { return absl::HexStringToBytes("010101002801046d657
 
 absl::StatusOr<int64_t> DocStore::Append(int64_t tn_id, const std::string& doc_id, const std::string& update,
                                          const std::string& id_tag) {
-  int64_t seq = 0;
-  absl::Status st = pool_->Transact([&](db::Tx& tx) -> absl::Status {
-    CL_RETURN_IF_ERROR(tx.Query(kWriterLock, {db::P(tn_id), db::P(doc_id)}).status());
-    CL_ASSIGN_OR_RETURN(
-        auto r,
-        tx.Query(
-            "INSERT INTO crdt_updates (tn_id, doc_id, seq, bytes, id_tag) SELECT $1::bigint, "
-            "$2::text, coalesce(max(seq), 0) + 1, decode($3, 'hex'), $4 FROM crdt_updates WHERE tn_id = $1 "
-            "AND doc_id = $2 RETURNING seq",
-            {db::P(tn_id), db::P(doc_id), db::P(Hex(update)), db::P(id_tag)}));
-    seq = r.rows.at(0).Int(0);
-    return absl::OkStatus();
-  });
-  if (!st.ok()) return st;
-  return seq;
+  CL_ASSIGN_OR_RETURN(auto seqs, AppendBatch({{tn_id, doc_id, update, id_tag}}));
+  return seqs.at(0);
 }
 
 absl::StatusOr<std::vector<int64_t>> DocStore::AppendBatch(const std::vector<AppendItem>& items) {

@@ -222,7 +222,7 @@ TEST_F(DocStoreTest, CompactionKeepsStateInBoundedBatches) {
 }
 
 TEST_F(DocStoreTest, CompactionsWhileWritersAppendLoseNothing) {
-  constexpr int kPerWriter = 120;
+  constexpr int kPerWriter = 60;
   std::vector<std::thread> writers;
   for (uint64_t w = 0; w < 2; ++w) {
     writers.emplace_back([&, w] {
